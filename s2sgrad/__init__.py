@@ -1,0 +1,18 @@
+"""s2sgrad: source-to-source automatic differentiation for Python.
+
+    import s2sgrad
+    g = s2sgrad.grad(f)          # reverse mode, generated from f's source
+    g(1.5)                       # the gradient
+    print(g.source)              # the generated code, plain Python
+"""
+from . import testing
+from .api import grad, value_and_grad, vjp
+from .errors import (NonScalarOutputError, RecursiveCallError, S2SGradError,
+                     SourceUnavailableError, UndefinedNameError, UnsupportedCallError,
+                     UnsupportedSyntaxError, WrtError)
+from .frontend import stop_gradient
+
+__all__ = ["grad", "value_and_grad", "vjp", "stop_gradient", "testing", "S2SGradError",
+           "NonScalarOutputError", "RecursiveCallError", "SourceUnavailableError",
+           "UndefinedNameError", "UnsupportedCallError", "UnsupportedSyntaxError", "WrtError"]
+__version__ = "0.1.0"

@@ -1,0 +1,58 @@
+"""Activity analysis: which variables get adjoints.
+
+A variable is *varied* if its value depends differentiably on a wrt input, *useful* if
+the output depends differentiably on it, and *active* if both.  Only active variables
+get adjoints.  The analysis is per variable and ignores statement order (a loop can
+carry any value into any statement), iterated to a fixed point: conservative, simple.
+"""
+from __future__ import annotations
+
+from . import ir
+from .symbolic import carries
+
+
+def _flows(fn: ir.Function):
+    """(source variables, target variable) pairs: a derivative may flow from each source."""
+    edges: list[tuple[set[str], str]] = []
+
+    def sources(e, is_varied_like=None):
+        # variables in differentiable positions of e (conditions, indices, floor(...) excluded)
+        return {n for n in ir.names_in(e) if carries(e, lambda v, n=n: v == n)}
+
+    for s in ir.walk_stmts(fn.body):
+        if isinstance(s, ir.Assign) and s.role == "user":
+            for t, v in zip(s.targets, s.values):
+                src = sources(v)
+                if s.aug:
+                    src.add(ir.target_name(t))
+                edges.append((src, ir.target_name(t)))
+        elif isinstance(s, ir.CallAssign):
+            src = set().union(*(sources(a) for a in s.call.args))
+            for t in s.targets:
+                edges.append((src, t.id))
+        elif isinstance(s, ir.Append):
+            edges.append((sources(s.value), s.target.id))
+        elif isinstance(s, ir.ForEach):
+            edges.append(({s.seq.id}, s.target.id))
+    return edges
+
+
+def active_variables(fn: ir.Function, wrt: list[str], outputs: list[str]) -> set[str]:
+    edges = _flows(fn)
+    varied = set(wrt)
+    changed = True
+    while changed:
+        changed = False
+        for src, t in edges:
+            if t not in varied and src & varied:
+                varied.add(t)
+                changed = True
+    useful = set(outputs)
+    changed = True
+    while changed:
+        changed = False
+        for src, t in edges:
+            if t in useful and not src <= useful:
+                useful |= src
+                changed = True
+    return varied & useful

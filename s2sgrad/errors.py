@@ -1,0 +1,101 @@
+"""Errors a user can cause, each pointing at the construct in the user's source.
+
+Every error raised by s2sgrad is an S2SGradError subclass.  When the failing construct
+is known, the message shows ``file:line:col``, the source line and a caret under the
+construct, then a hint saying what the user can do about it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SourcePos:
+    """Where an IR node came from: 1-based line, 0-based column, as Python reports them."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    func: str
+    text: str  # the whole source line, without its newline
+
+    def render(self) -> str:
+        """`at file:line:col, in func`, the line, and a caret under the construct."""
+        indent = len(self.text) - len(self.text.lstrip())
+        shown = self.text.strip()
+        start = max(self.col - indent, 0)
+        stop = self.end_col - indent if self.end_line == self.line else len(shown)
+        width = max(stop - start, 1)
+        caret = " " * start + "^" * width
+        return (f"  at {self.file}:{self.line}:{self.col + 1}, in {self.func}\n"
+                f"    {shown}\n"
+                f"    {caret}")
+
+
+class S2SGradError(Exception):
+    """Base class of every error s2sgrad raises for a problem in user code or usage."""
+
+    default_hint = ""
+
+    def __init__(self, message: str, pos: SourcePos | None = None, hint: str | None = None):
+        self.message = message
+        self.pos = pos
+        self.hint = self.default_hint if hint is None else hint
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        parts = [self.message]
+        if self.pos is not None:
+            parts.append(self.pos.render())
+        if self.hint:
+            parts.append(f"  hint: {self.hint}")
+        return "\n".join(parts)
+
+
+class SourceUnavailableError(S2SGradError):
+    """The function's source cannot be read (a builtin, a C extension, a lambda in a REPL)."""
+
+    default_hint = ("s2sgrad differentiates Python source; define the function in a .py "
+                    "file, or give it a custom derivative rule.")
+
+
+class UnsupportedSyntaxError(S2SGradError):
+    """A construct s2sgrad does not differentiate (yield, async, class, global writes...)."""
+
+    default_hint = ("rewrite this part with the supported subset (assignments, if, for, "
+                    "while, calls), move it out of the differentiated function, or wrap "
+                    "a constant value in s2sgrad.stop_gradient(...).")
+
+
+class UnsupportedCallError(S2SGradError):
+    """An active call to a function that has no derivative rule and no Python source."""
+
+    default_hint = ("give the function a custom derivative rule, or wrap the call in "
+                    "s2sgrad.stop_gradient(...) if its result should be a constant.")
+
+
+class RecursiveCallError(S2SGradError):
+    """A function that calls itself, directly or through other functions."""
+
+    default_hint = "rewrite the recursion as a loop."
+
+
+class UndefinedNameError(S2SGradError):
+    """A name the function reads that is neither local, global, a closure cell nor a builtin."""
+
+    default_hint = "define the name before calling grad, or pass it as an argument."
+
+
+class NonScalarOutputError(S2SGradError):
+    """grad asked of a function whose output is not a scalar."""
+
+    default_hint = ("grad can only be taken of a scalar output; for a tuple or list output "
+                    "use s2sgrad.vjp(f) and pass a cotangent of the output's shape.")
+
+
+class WrtError(S2SGradError):
+    """A `wrt=` argument that names no parameter of the function."""
+
+    default_hint = "name a parameter of the function, by name or by position."

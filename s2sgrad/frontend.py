@@ -1,0 +1,597 @@
+"""Frontend: a live Python function to IR.
+
+Reads the function's source (inspect), parses it with libcst keeping positions, resolves
+every name against the function's locals, closure cells, globals and builtins, and
+lowers the body to IR.  Calls to user functions are pulled out into their own
+statements, conditional expressions into if statements, so every remaining expression
+is one the differentiator can hand to sympy.  Break, continue and early returns are made
+explicit afterwards by controlflow.py.
+"""
+from __future__ import annotations
+
+import builtins
+import inspect
+import textwrap
+import types
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from . import ir, rules
+from .errors import (RecursiveCallError, SourcePos, SourceUnavailableError,
+                     UndefinedNameError, UnsupportedCallError, UnsupportedSyntaxError)
+
+BINOPS = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/",
+          cst.FloorDivide: "//", cst.Modulo: "%", cst.Power: "**", cst.MatrixMultiply: "@"}
+AUGOPS = {cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*",
+          cst.DivideAssign: "/", cst.FloorDivideAssign: "//", cst.ModuloAssign: "%",
+          cst.PowerAssign: "**"}
+CMPOPS = {cst.LessThan: "<", cst.GreaterThan: ">", cst.LessThanEqual: "<=",
+          cst.GreaterThanEqual: ">=", cst.Equal: "==", cst.NotEqual: "!=", cst.In: "in",
+          cst.NotIn: "not in", cst.Is: "is", cst.IsNot: "is not"}
+FORBIDDEN_CALLS = {builtins.exec: "exec()", builtins.eval: "eval()", builtins.globals: "globals()",
+                   builtins.locals: "locals()", builtins.compile: "compile()"}
+ALLOWED_MODULES = ("math", "builtins", "numpy")
+
+
+def stop_gradient(x):
+    """The value of `x`, through which no derivative flows (PyTorch's detach)."""
+    return x
+
+
+class Source:
+    """A function's source text and how its positions map back to the file."""
+
+    def __init__(self, pyfunc):
+        try:
+            lines, first = inspect.getsourcelines(pyfunc)
+            self.file = inspect.getsourcefile(pyfunc) or inspect.getfile(pyfunc)
+        except (OSError, TypeError) as exc:
+            raise SourceUnavailableError(
+                f"cannot read the source of {getattr(pyfunc, '__qualname__', pyfunc)!r}: {exc}") from None
+        raw = "".join(lines)
+        self.text = textwrap.dedent(raw)
+        self.indent = len(lines[0]) - len(lines[0].lstrip())
+        self.first_line = first
+        self.lines = raw.splitlines()
+        self.func = pyfunc.__qualname__
+
+    def pos(self, rng) -> SourcePos:
+        line = rng.start.line
+        text = self.lines[line - 1] if line - 1 < len(self.lines) else ""
+        return SourcePos(self.file, self.first_line + line - 1, rng.start.column + self.indent,
+                         self.first_line + rng.end.line - 1, rng.end.column + self.indent,
+                         self.func, text)
+
+
+def load_program(pyfunc) -> tuple[ir.Function, dict]:
+    """The IR of `pyfunc` and of every user function it calls, keyed by function object."""
+    functions: dict = {}
+    _load(pyfunc, functions, stack=[])
+    return functions[pyfunc], functions
+
+
+def _load(pyfunc, functions: dict, stack: list, call_pos=None):
+    if pyfunc in functions:
+        return
+    if pyfunc in stack:
+        cycle = " -> ".join(f.__name__ for f in stack + [pyfunc])
+        raise RecursiveCallError(f"recursive call ({cycle}) is not supported", call_pos)
+    fn, callees = Lowerer(pyfunc).lower()
+    stack.append(pyfunc)
+    for callee, pos in callees:
+        _load(callee, functions, stack, pos)
+    stack.pop()
+    functions[pyfunc] = fn
+
+
+def resolve_nonlocal(f, n: str):
+    """(found, value) of a name that is not local: closure cell, then global, then builtin."""
+    if n in f.__code__.co_freevars and f.__closure__:
+        cell = f.__closure__[f.__code__.co_freevars.index(n)]
+        try:
+            return True, cell.cell_contents
+        except ValueError:
+            return False, None
+    if n in f.__globals__:
+        return True, f.__globals__[n]
+    if hasattr(builtins, n):
+        return True, getattr(builtins, n)
+    return False, None
+
+
+def nonlocal_names(fn: ir.Function) -> set[str]:
+    return getattr(fn, "nonlocals", set())
+
+
+def _unwrap(pyfunc):
+    return getattr(pyfunc, "__wrapped__", None) or pyfunc
+
+
+def is_user_function(obj) -> bool:
+    return isinstance(obj, types.FunctionType) and obj.__name__ != "<lambda>" \
+        and rules.lookup(obj) is None and obj is not stop_gradient
+
+
+class Lowerer:
+    """Lowers one function definition to IR."""
+
+    def __init__(self, pyfunc):
+        self.pyfunc = pyfunc
+        self.src = Source(pyfunc)
+        module = cst.parse_module(self.src.text)
+        self.wrapper = MetadataWrapper(module)
+        self.positions = self.wrapper.resolve(PositionProvider)
+        self.fndef = next(n for n in self.wrapper.module.body if isinstance(n, cst.FunctionDef))
+        self.callees: list = []
+        self.nonlocals: set[str] = set()  # names read from closure, globals or builtins
+        self.temp_count = 0
+        self.locals = self._local_names()
+
+    # ------------------------------------------------------------------ helpers
+    def pos(self, node) -> SourcePos:
+        return self.src.pos(self.positions[node])
+
+    def unsupported(self, what: str, node, hint: str | None = None):
+        return UnsupportedSyntaxError(f"{what} is not supported in a differentiated function",
+                                      self.pos(node), hint)
+
+    def fresh(self, base: str) -> str:
+        # temporaries the lowering adds: unique, and never a name the user wrote
+        while True:
+            self.temp_count += 1
+            name = f"{base}_{self.temp_count}"
+            if name not in self.locals:
+                self.locals.add(name)
+                return name
+
+    def _local_names(self) -> set[str]:
+        names = {p.name.value for p in self._params()}
+
+        class Collect(cst.CSTVisitor):
+            def visit_AssignTarget(self, node):
+                self._targets(node.target)
+
+            def visit_AugAssign(self, node):
+                self._targets(node.target)
+
+            def visit_AnnAssign(self, node):
+                self._targets(node.target)
+
+            def visit_For(self, node):
+                self._targets(node.target)
+
+            def _targets(self, t):
+                if isinstance(t, cst.Name):
+                    names.add(t.value)
+                elif isinstance(t, (cst.Tuple, cst.List)):
+                    for el in t.elements:
+                        self._targets(el.value)
+
+        self.fndef.body.visit(Collect())
+        return names
+
+    def _params(self):
+        p = self.fndef.params
+        return list(p.posonly_params) + list(p.params) + list(p.kwonly_params)
+
+    # ------------------------------------------------------------------ function
+    def lower(self) -> tuple[ir.Function, list]:
+        fd = self.fndef
+        if fd.asynchronous is not None:
+            raise self.unsupported("an async function", fd)
+        p = fd.params
+        if not isinstance(p.star_arg, cst.MaybeSentinel) and p.star_arg is not None or p.star_kwarg is not None:
+            raise self.unsupported("*args / **kwargs", fd.params,
+                                   "list the parameters explicitly.")
+        params, defaults = [], {}
+        for param in self._params():
+            params.append(param.name.value)
+            if param.default is not None:
+                defaults[param.name.value] = self.expr(param.default)
+        body = self.block(fd.body.body, top=True)
+        fn = ir.Function(fd.name.value, params, defaults, body, pos=self.pos(fd.name),
+                         doc="", file=self.src.file, line=self.src.first_line, pyfunc=self.pyfunc)
+        fn.nonlocals = self.nonlocals
+        return fn, self.callees
+
+    # ------------------------------------------------------------------ statements
+    def block(self, nodes, top=False) -> list[ir.Stmt]:
+        out: list[ir.Stmt] = []
+        for i, node in enumerate(nodes):
+            if isinstance(node, cst.SimpleStatementLine):
+                for small in node.body:
+                    if i == 0 and top and isinstance(small, cst.Expr) and isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString)):
+                        continue  # docstring
+                    out += self.small(small)
+            else:
+                out += self.compound(node)
+        return out
+
+    def small(self, node) -> list[ir.Stmt]:
+        pos = self.pos(node)
+        if isinstance(node, cst.Assign):
+            if len(node.targets) != 1:
+                raise self.unsupported("chained assignment `a = b = ...`", node, "assign one target at a time.")
+            return self.assign(node.targets[0].target, node.value, pos)
+        if isinstance(node, cst.AnnAssign):
+            return [] if node.value is None else self.assign(node.target, node.value, pos)
+        if isinstance(node, cst.AugAssign):
+            op = AUGOPS.get(type(node.operator))
+            if op is None:
+                raise self.unsupported(f"augmented assignment `{type(node.operator).__name__}`", node)
+            pre: list[ir.Stmt] = []
+            target = self.target(node.target)
+            value = self.value(node.value, pre)
+            return pre + [ir.Assign([target], [value], aug=op, pos=pos)]
+        if isinstance(node, cst.Expr):
+            return self.expr_stmt(node, pos)
+        if isinstance(node, cst.Return):
+            pre = []
+            value = None if node.value is None else self.value(node.value, pre)
+            return pre + [ir.Return(value, pos=pos)]
+        if isinstance(node, cst.Break):
+            return [ir.Break(pos=pos)]
+        if isinstance(node, cst.Continue):
+            return [_Continue(pos=pos)]
+        if isinstance(node, cst.Pass):
+            return []
+        if isinstance(node, cst.Assert):
+            pre = []
+            test = self.value(node.test, pre)
+            msg = None if node.msg is None else self.value(node.msg, pre)
+            return pre + [ir.ExprStmt(test, kind="assert", msg=msg, pos=pos)]
+        if isinstance(node, cst.Raise):
+            exc = ir.Const(None) if node.exc is None else self.expr(node.exc)
+            return [ir.ExprStmt(exc, kind="raise", pos=pos)]
+        if isinstance(node, cst.Global):
+            raise self.unsupported("a `global` statement", node,
+                                   "return the value instead of writing a global.")
+        if isinstance(node, cst.Nonlocal):
+            raise self.unsupported("a `nonlocal` statement", node,
+                                   "return the value instead of writing an enclosing variable.")
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            raise self.unsupported("an import inside the function", node,
+                                   "import at module level instead.")
+        raise self.unsupported(f"the statement `{type(node).__name__}`", node)
+
+    def compound(self, node) -> list[ir.Stmt]:
+        pos = self.pos(node)
+        if isinstance(node, cst.If):
+            pre: list[ir.Stmt] = []
+            test = self.value(node.test, pre)
+            orelse = []
+            if isinstance(node.orelse, cst.If):
+                orelse = self.compound(node.orelse)
+            elif isinstance(node.orelse, cst.Else):
+                orelse = self.block(node.orelse.body.body)
+            return pre + [ir.If(test, self.block(node.body.body), orelse, pos=pos)]
+        if isinstance(node, cst.For):
+            return self.for_loop(node, pos)
+        if isinstance(node, cst.While):
+            if node.orelse is not None:
+                raise self.unsupported("`while ... else`", node.orelse)
+            pre: list[ir.Stmt] = []
+            test = self.value(node.test, pre)
+            if pre:
+                raise self.unsupported("a call to a user function in a while condition", node.test,
+                                       "compute the condition in a variable before the loop "
+                                       "and at the end of the body.")
+            return [ir.While(test, self.block(node.body.body), pos=pos)]
+        if isinstance(node, cst.FunctionDef):
+            raise self.unsupported("a function defined inside the differentiated function", node.name,
+                                   "define it at module level and call it.")
+        if isinstance(node, cst.ClassDef):
+            raise self.unsupported("a class defined inside the differentiated function", node.name,
+                                   "define it at module level.")
+        if isinstance(node, cst.With):
+            raise self.unsupported("a `with` block", node)
+        if isinstance(node, (cst.Try,)) or type(node).__name__ == "TryStar":
+            raise self.unsupported("a `try` block", node)
+        raise self.unsupported(f"the statement `{type(node).__name__}`", node)
+
+    def for_loop(self, node, pos) -> list[ir.Stmt]:
+        if node.asynchronous is not None:
+            raise self.unsupported("`async for`", node)
+        if node.orelse is not None:
+            raise self.unsupported("`for ... else`", node.orelse)
+        if not isinstance(node.target, cst.Name):
+            raise self.unsupported("a tuple target in a for loop", node.target,
+                                   "loop over an index: `for i in range(len(xs))`.")
+        target = ir.Name(node.target.value, pos=self.pos(node.target))
+        body = self.block(node.body.body)
+        it = node.iter
+        if isinstance(it, cst.Call) and self.resolve_callee(it.func) is range:
+            if it.args and any(a.keyword is not None or a.star for a in it.args) or not 1 <= len(it.args) <= 3:
+                raise self.unsupported("this form of range()", it)
+            pre: list[ir.Stmt] = []
+            args = [self.value(a.value, pre) for a in it.args]
+            if len(args) == 1:
+                args = [ir.Const(0), args[0]]
+            if len(args) == 2:
+                args.append(ir.Const(1))
+            return pre + [ir.ForRange(target, args, body, pos=pos)]
+        pre = []
+        seq = self.value(it, pre)
+        if not isinstance(seq, ir.Name):
+            name = ir.Name(self.fresh("items"), pos=self.pos(it))
+            pre.append(ir.Assign([name], [seq], pos=self.pos(it)))
+            seq = name
+        return pre + [ir.ForEach(target, seq, body, pos=pos)]
+
+    def assign(self, target_node, value_node, pos) -> list[ir.Stmt]:
+        pre: list[ir.Stmt] = []
+        if isinstance(target_node, (cst.Tuple, cst.List)):
+            targets = [self.target(el.value) for el in target_node.elements]
+            if isinstance(value_node, (cst.Tuple, cst.List)) and len(value_node.elements) == len(targets):
+                values = [self.value(el.value, pre) for el in value_node.elements]
+                return pre + [ir.Assign(targets, values, pos=pos)]
+            value = self.expr(value_node)
+            if isinstance(value, ir.Call) and isinstance(value.func, ir.UserFn):
+                value = self.call_args(value, pre)
+                if not all(isinstance(t, ir.Name) for t in targets):
+                    raise self.unsupported("unpacking a call's result into list elements", target_node)
+                return pre + [ir.CallAssign(targets, True, value, pos=pos)]
+            value = self.value_from(value, pre)
+            values = [ir.Subscript(value, ir.Const(k), pos=value.pos) for k in range(len(targets))]
+            if not isinstance(value, ir.Name):
+                tmp = ir.Name(self.fresh("packed"))
+                pre.append(ir.Assign([tmp], [value], pos=pos))
+                values = [ir.Subscript(tmp, ir.Const(k)) for k in range(len(targets))]
+            return pre + [ir.Assign(targets, values, pos=pos)]
+        target = self.target(target_node)
+        value = self.expr(value_node)
+        if isinstance(value, ir.Call) and isinstance(value.func, ir.UserFn) and isinstance(target, ir.Name):
+            return pre + [ir.CallAssign([target], False, self.call_args(value, pre), pos=pos)]
+        if isinstance(value, ir.IfExp) and isinstance(target, ir.Name) and not _constant_branches(value):
+            return pre + self.if_exp_stmt(target, value, pre, pos)
+        return pre + [ir.Assign([target], [self.value_from(value, pre)], pos=pos)]
+
+    def expr_stmt(self, node, pos) -> list[ir.Stmt]:
+        v = node.value
+        if isinstance(v, cst.Call) and isinstance(v.func, cst.Attribute) and v.func.attr.value == "append" \
+                and isinstance(v.func.value, cst.Name) and v.func.value.value in self.locals:
+            if len(v.args) != 1:
+                raise self.unsupported("append with other than one argument", v)
+            pre: list[ir.Stmt] = []
+            value = self.value(v.args[0].value, pre)
+            return pre + [ir.Append(ir.Name(v.func.value.value), value, pos=pos)]
+        if isinstance(v, (cst.Yield, cst.Await)) or (isinstance(v, cst.Expr) and False):
+            raise self.unsupported("`yield`" if isinstance(v, cst.Yield) else "`await`", v)
+        if isinstance(v, (cst.SimpleString, cst.ConcatenatedString, cst.Ellipsis)):
+            return []
+        pre = []
+        return pre + [ir.ExprStmt(self.value(v, pre), pos=pos)]
+
+    # ------------------------------------------------------------------ expressions
+    def target(self, node) -> ir.Expr:
+        if isinstance(node, cst.Name):
+            return ir.Name(node.value, pos=self.pos(node))
+        if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
+            return ir.Subscript(ir.Name(node.value.value, pos=self.pos(node.value)),
+                                self.index(node), pos=self.pos(node))
+        raise self.unsupported(f"assignment to `{self.src_of(node)}`", node,
+                               "assign to a variable or to an element `xs[i]` of a list variable.")
+
+    def value(self, node, pre: list) -> ir.Expr:
+        """An expression with user calls and conditional expressions pulled into `pre`."""
+        return self.value_from(self.expr(node), pre)
+
+    def value_from(self, e: ir.Expr, pre: list) -> ir.Expr:
+        if isinstance(e, ir.Call) and isinstance(e.func, ir.UserFn):
+            call = self.call_args(e, pre)
+            name = ir.Name(self.fresh(e.func.key.__name__), pos=e.pos)
+            pre.append(ir.CallAssign([name], False, call, pos=e.pos))
+            return name
+        if isinstance(e, ir.IfExp) and not _constant_branches(e):
+            name = ir.Name(self.fresh("choice"), pos=e.pos)
+            pre += self.if_exp_stmt(name, e, pre, e.pos)
+            return name
+        if isinstance(e, (ir.BoolOp, ir.IfExp)):
+            return e  # short-circuit operands are evaluated in place
+        for field_name in ("left", "right", "operand", "value", "index"):
+            if hasattr(e, field_name) and isinstance(getattr(e, field_name), ir.Expr):
+                setattr(e, field_name, self.value_from(getattr(e, field_name), pre))
+        for field_name in ("args", "elts", "comparators"):
+            if hasattr(e, field_name):
+                setattr(e, field_name, [self.value_from(a, pre) for a in getattr(e, field_name)])
+        if isinstance(e, ir.Compare):
+            e.left = self.value_from(e.left, pre)
+        return e
+
+    def if_exp_stmt(self, target: ir.Name, e: ir.IfExp, pre: list, pos) -> list[ir.Stmt]:
+        """`t = a if c else b` as an if statement, so only the taken branch is evaluated."""
+        test = self.value_from(e.test, pre)
+        body_pre, orelse_pre = [], []
+        body = self.value_from(e.body, body_pre)
+        orelse = self.value_from(e.orelse, orelse_pre)
+        return [ir.If(test, body_pre + [ir.Assign([target], [body], pos=pos)],
+                      orelse_pre + [ir.Assign([target], [orelse], pos=pos)], pos=pos)]
+
+    def call_args(self, call: ir.Call, pre: list) -> ir.Call:
+        """Bind a user call's arguments to the callee's parameters, positionally."""
+        callee = call.func.key
+        sig = inspect.signature(callee)
+        try:
+            bound = sig.bind(*call.args, **dict(call.kwargs))
+        except TypeError as exc:
+            raise UnsupportedCallError(f"call to `{callee.__name__}`: {exc}", call.pos,
+                                       "call it with arguments matching its parameters.") from None
+        args = []
+        for name, param in sig.parameters.items():
+            if name in bound.arguments:
+                args.append(self.value_from(bound.arguments[name], pre))
+            else:
+                args.append(self.default_value(callee, name, param.default, call.pos))
+        return ir.Call(call.func, args, pos=call.pos)
+
+    def default_value(self, callee, name, default, pos) -> ir.Expr:
+        if isinstance(default, (int, float, bool, str, type(None))):
+            return ir.Const(default)
+        raise UnsupportedCallError(f"default value of parameter `{name}` of `{callee.__name__}` "
+                                   f"is not a number", pos, "pass the argument explicitly.")
+
+    def expr(self, node) -> ir.Expr:
+        pos = self.pos(node)
+        e = self._expr(node)
+        e.pos = e.pos or pos
+        return e
+
+    def _expr(self, node) -> ir.Expr:
+        if isinstance(node, cst.Name):
+            return self.name(node)
+        if isinstance(node, cst.Integer):
+            return ir.Const(int(node.value.replace("_", ""), 0))
+        if isinstance(node, cst.Float):
+            return ir.Const(float(node.value.replace("_", "")))
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+            return ir.Const(node.evaluated_value) if hasattr(node, "evaluated_value") and \
+                isinstance(node, cst.SimpleString) else ir.Const(self.src_of(node))
+        if isinstance(node, cst.BinaryOperation):
+            op = BINOPS.get(type(node.operator))
+            if op is None:
+                raise self.unsupported(f"the operator `{self.src_of(node.operator).strip()}`", node)
+            return ir.BinOp(op, self.expr(node.left), self.expr(node.right))
+        if isinstance(node, cst.UnaryOperation):
+            op = {cst.Minus: "-", cst.Plus: "+", cst.Not: "not"}.get(type(node.operator))
+            if op is None:
+                raise self.unsupported("the operator `~`", node)
+            return ir.UnaryOp(op, self.expr(node.expression))
+        if isinstance(node, cst.BooleanOperation):
+            op = "and" if isinstance(node.operator, cst.And) else "or"
+            return ir.BoolOp(op, [self.expr(node.left), self.expr(node.right)])
+        if isinstance(node, cst.Comparison):
+            return ir.Compare(self.expr(node.left), [CMPOPS[type(c.operator)] for c in node.comparisons],
+                              [self.expr(c.comparator) for c in node.comparisons])
+        if isinstance(node, cst.IfExp):
+            return ir.IfExp(self.expr(node.test), self.expr(node.body), self.expr(node.orelse))
+        if isinstance(node, cst.Tuple):
+            return ir.TupleExpr([self.element(el) for el in node.elements])
+        if isinstance(node, cst.List):
+            return ir.ListExpr([self.element(el) for el in node.elements])
+        if isinstance(node, cst.Subscript):
+            return ir.Subscript(self.expr(node.value), self.index(node))
+        if isinstance(node, cst.Attribute):
+            return self.attribute(node)
+        if isinstance(node, cst.Call):
+            return self.call(node)
+        if isinstance(node, (cst.Yield,)):
+            raise self.unsupported("`yield` (a generator)", node)
+        if isinstance(node, cst.Await):
+            raise self.unsupported("`await`", node)
+        if isinstance(node, cst.Lambda):
+            raise self.unsupported("a lambda", node, "define a function at module level.")
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
+            raise self.unsupported("a comprehension", node,
+                                   "write it as a for loop that appends to a list.")
+        if isinstance(node, cst.NamedExpr):
+            raise self.unsupported("an assignment expression `:=`", node)
+        raise self.unsupported(f"the expression `{self.src_of(node)}`", node)
+
+    def element(self, el) -> ir.Expr:
+        if isinstance(el, cst.StarredElement):
+            raise self.unsupported("unpacking with `*`", el)
+        return self.expr(el.value)
+
+    def index(self, node: cst.Subscript) -> ir.Expr:
+        items = []
+        for el in node.slice:
+            if not isinstance(el.slice, cst.Index) or el.slice.star is not None:
+                raise self.unsupported("slicing a list", el, "index one element at a time: `xs[i]`.")
+            items.append(self.expr(el.slice.value))
+        return items[0] if len(items) == 1 else ir.TupleExpr(items)
+
+    def src_of(self, node) -> str:
+        return self.wrapper.module.code_for_node(node)
+
+    # ------------------------------------------------------------------ names
+    def name(self, node: cst.Name) -> ir.Expr:
+        n = node.value
+        if n in self.locals:
+            return ir.Name(n)
+        if n in ("True", "False", "None"):
+            return ir.Const({"True": True, "False": False, "None": None}[n])
+        found, value = self.lookup(n)
+        if not found:
+            raise UndefinedNameError(f"name `{n}` is not defined", self.pos(node))
+        return self.from_value(value, n, node)
+
+    def lookup(self, n: str):
+        self.nonlocals.add(n)
+        return resolve_nonlocal(self.pyfunc, n)
+
+    def from_value(self, value, name: str, node) -> ir.Expr:
+        """IR for a resolved non-local value."""
+        if isinstance(value, types.ModuleType):
+            return _ModuleRef(value)
+        rule = rules.lookup(value)
+        if rule is not None:
+            return rule.lib
+        if value is stop_gradient:
+            return ir.Lib("s2sgrad", "stop_gradient")
+        if value in FORBIDDEN_CALLS:
+            raise self.unsupported(FORBIDDEN_CALLS[value], node,
+                                   "s2sgrad must see the code it differentiates.")
+        if is_user_function(value):
+            return ir.UserFn(_unwrap(value))
+        if callable(value):
+            return ir.Foreign(value, name)
+        origin = self.pyfunc.__module__ if name in self.pyfunc.__globals__ and \
+            name not in self.pyfunc.__code__.co_freevars else f"{self.pyfunc.__qualname__}.<closure>"
+        return ir.Global(name, value, origin)
+
+    def attribute(self, node: cst.Attribute) -> ir.Expr:
+        base = self.expr(node.value)
+        if isinstance(base, _ModuleRef):
+            attr = node.attr.value
+            if not hasattr(base.module, attr):
+                raise UndefinedNameError(f"module `{base.module.__name__}` has no attribute `{attr}`",
+                                         self.pos(node))
+            value = getattr(base.module, attr)
+            if base.module.__name__ in ("math",) and isinstance(value, float):
+                return ir.Lib("math", attr)
+            return self.from_value(value, f"{base.module.__name__}.{attr}", node)
+        raise self.unsupported(f"the attribute access `{self.src_of(node)}`", node)
+
+    def resolve_callee(self, node):
+        """The Python object a call's function expression names, if it is not local."""
+        if isinstance(node, cst.Name) and node.value not in self.locals:
+            return self.lookup(node.value)[1]
+        return None
+
+    def call(self, node: cst.Call) -> ir.Expr:
+        func = self.expr(node.func)
+        args, kwargs = [], []
+        for a in node.args:
+            if a.star:
+                raise self.unsupported("`*args` / `**kwargs` in a call", a)
+            if a.keyword is not None:
+                kwargs.append((a.keyword.value, self.expr(a.value)))
+            else:
+                args.append(self.expr(a.value))
+        if isinstance(func, ir.UserFn):
+            self.callees.append((func.key, self.pos(node)))
+        elif isinstance(func, ir.Foreign) and isinstance(func.obj, type) and issubclass(func.obj, BaseException):
+            pass  # constructing an exception to raise
+        elif isinstance(func, _ModuleRef) or not isinstance(func, (ir.Lib, ir.UserFn, ir.Foreign)):
+            raise self.unsupported(f"calling `{self.src_of(node.func)}`", node.func)
+        return ir.Call(func, args, kwargs)
+
+
+class _ModuleRef(ir.Expr):
+    """A module named in the source (math, np): only valid as the base of an attribute."""
+
+    def __init__(self, module):
+        self.module = module
+        self.pos = None
+
+
+class _Continue(ir.Stmt):
+    """`continue` until controlflow.py makes it explicit."""
+
+    def __init__(self, pos=None):
+        self.pos = pos
+
+
+def _constant_branches(e: ir.IfExp) -> bool:
+    return isinstance(e.body, ir.Const) and isinstance(e.orelse, ir.Const)

@@ -1,0 +1,327 @@
+"""The intermediate representation every pass reads and writes.
+
+Expressions are a small tree close to Python's own (so printing gives back the user's
+statement), statements are assignments plus structured control flow.  The frontend
+lowers a function into this IR, the differentiator builds the adjoint function in it,
+the optimizer rewrites it and the printers in codegen turn it into Python source.
+Every node keeps the SourcePos of the user code it came from, for error messages.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import SourcePos
+
+
+@dataclass(eq=False)
+class Node:
+    pos: SourcePos | None = field(default=None, kw_only=True, repr=False)
+
+
+# ----------------------------------------------------------------------------- expressions
+class Expr(Node):
+    pass
+
+
+@dataclass(eq=False)
+class Name(Expr):
+    id: str
+
+
+@dataclass(eq=False)
+class Const(Expr):
+    value: Any
+
+
+@dataclass(eq=False)
+class Global(Expr):
+    """A module constant or closure value the function reads; emitted into the module."""
+    name: str
+    value: Any
+    origin: str  # the module (or closure owner) it came from, to keep same-named globals apart
+
+
+@dataclass(eq=False)
+class Lib(Expr):
+    """A library object with a fixed printed name: math.sin, math.pi, abs, np.sign..."""
+    module: str  # "math", "builtins", "numpy", "s2sgrad"
+    attr: str
+
+
+@dataclass(eq=False)
+class UserFn(Expr):
+    """A user function that s2sgrad copies into the generated module (and differentiates)."""
+    key: Any  # the Python function object
+
+
+@dataclass(eq=False)
+class Foreign(Expr):
+    """A callable with no rule and no source: allowed only where no derivative flows."""
+    obj: Any
+    name: str
+
+
+@dataclass(eq=False)
+class BinOp(Expr):
+    op: str  # + - * / // % **
+    left: Expr
+    right: Expr
+
+
+@dataclass(eq=False)
+class UnaryOp(Expr):
+    op: str  # - + not
+    operand: Expr
+
+
+@dataclass(eq=False)
+class BoolOp(Expr):
+    op: str  # and or
+    values: list[Expr]
+
+
+@dataclass(eq=False)
+class Compare(Expr):
+    left: Expr
+    ops: list[str]
+    comparators: list[Expr]
+
+
+@dataclass(eq=False)
+class Call(Expr):
+    func: Expr  # Lib, UserFn or Foreign
+    args: list[Expr]
+    kwargs: list[tuple[str, Expr]] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Subscript(Expr):
+    value: Expr
+    index: Expr
+
+
+@dataclass(eq=False)
+class IfExp(Expr):
+    test: Expr
+    body: Expr
+    orelse: Expr
+
+
+@dataclass(eq=False)
+class TupleExpr(Expr):
+    elts: list[Expr]
+
+
+@dataclass(eq=False)
+class ListExpr(Expr):
+    elts: list[Expr]
+
+
+# ------------------------------------------------------------------------------ statements
+class Stmt(Node):
+    pass
+
+
+@dataclass(eq=False)
+class Assign(Stmt):
+    """`t1, t2 = v1, v2` with Python's evaluate-all-then-bind semantics.
+
+    With `aug` set (one target and one value) it is `t aug= v`, meaning t = t aug v.
+    `role` tells the differentiator what the statement is for: "user" statements are
+    differentiated; "flag" and "counter" statements are bookkeeping the lowering added.
+    """
+    targets: list[Expr]  # Name or Subscript(Name, index)
+    values: list[Expr]
+    aug: str | None = None
+    role: str = "user"
+
+
+@dataclass(eq=False)
+class CallAssign(Stmt):
+    """`target = user_fn(args)` or `a, b = user_fn(args)`: a call the adjoint reverses as a unit."""
+    targets: list[Name]
+    unpack: bool
+    call: Call
+
+
+@dataclass(eq=False)
+class Append(Stmt):
+    target: Name
+    value: Expr
+
+
+@dataclass(eq=False)
+class Pop(Stmt):
+    """`target.pop()`; with `into` set, `into = target.pop()` (tapes, list adjoints)."""
+    target: Name
+    into: Expr | None = None
+
+
+@dataclass(eq=False)
+class ExprStmt(Stmt):
+    """A call kept for its effect only (print, raise, assert): no derivative flows."""
+    expr: Expr
+    kind: str = "expr"  # "expr" | "raise" | "assert"
+    msg: Expr | None = None
+
+
+@dataclass(eq=False)
+class If(Stmt):
+    test: Expr
+    body: list[Stmt]
+    orelse: list[Stmt] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class ForRange(Stmt):
+    """`for target in range(*args)`; `reverse` and `limit` describe generated reverse loops."""
+    target: Name
+    args: list[Expr]
+    body: list[Stmt]
+    reverse: bool = False
+    limit: Expr | None = None  # iterate only the first `limit` values of the range
+
+
+@dataclass(eq=False)
+class ForEach(Stmt):
+    """`for target in seq` over a list or tuple held in a variable."""
+    target: Name
+    seq: Name
+    body: list[Stmt]
+
+
+@dataclass(eq=False)
+class While(Stmt):
+    test: Expr
+    body: list[Stmt]
+
+
+@dataclass(eq=False)
+class Break(Stmt):
+    pass
+
+
+@dataclass(eq=False)
+class Comment(Stmt):
+    text: str
+
+
+@dataclass(eq=False)
+class Return(Stmt):
+    value: Expr | None
+
+
+@dataclass(eq=False)
+class Function(Node):
+    name: str
+    params: list[str]
+    defaults: dict[str, Expr]
+    body: list[Stmt]
+    result: str | None = None  # the variable the lowered body leaves its return value in
+    doc: str = ""
+    file: str = ""
+    line: int = 0
+    pyfunc: Any = None
+
+
+# ------------------------------------------------------------------------------- traversal
+def children(e: Expr) -> list[Expr]:
+    """Direct sub-expressions of an expression."""
+    if isinstance(e, BinOp):
+        return [e.left, e.right]
+    if isinstance(e, UnaryOp):
+        return [e.operand]
+    if isinstance(e, (BoolOp,)):
+        return list(e.values)
+    if isinstance(e, Compare):
+        return [e.left, *e.comparators]
+    if isinstance(e, Call):
+        return [e.func, *e.args, *(v for _, v in e.kwargs)]
+    if isinstance(e, Subscript):
+        return [e.value, e.index]
+    if isinstance(e, IfExp):
+        return [e.test, e.body, e.orelse]
+    if isinstance(e, (TupleExpr, ListExpr)):
+        return list(e.elts)
+    return []
+
+
+def names_in(e: Expr | None) -> set[str]:
+    """Every local variable an expression reads."""
+    if e is None:
+        return set()
+    if isinstance(e, Name):
+        return {e.id}
+    out: set[str] = set()
+    for c in children(e):
+        out |= names_in(c)
+    return out
+
+
+def walk_stmts(stmts: list[Stmt]):
+    """Every statement, nested ones included, in source order."""
+    for s in stmts:
+        yield s
+        for block in blocks(s):
+            yield from walk_stmts(block)
+
+
+def blocks(s: Stmt) -> list[list[Stmt]]:
+    if isinstance(s, If):
+        return [s.body, s.orelse]
+    if isinstance(s, (ForRange, ForEach, While)):
+        return [s.body]
+    return []
+
+
+def target_name(t: Expr) -> str:
+    """The variable a target writes: `x` for x, `s` for s[i]."""
+    return t.id if isinstance(t, Name) else target_name(t.value)
+
+
+def assigned_names(stmts: list[Stmt]) -> set[str]:
+    """Every variable some statement in the block (nested ones included) writes."""
+    out: set[str] = set()
+    for s in walk_stmts(stmts):
+        if isinstance(s, Assign):
+            out |= {target_name(t) for t in s.targets}
+        elif isinstance(s, CallAssign):
+            out |= {t.id for t in s.targets}
+        elif isinstance(s, (Append, Pop)):
+            out.add(s.target.id)
+            if isinstance(s, Pop) and s.into is not None:
+                out.add(target_name(s.into))
+        elif isinstance(s, (ForRange, ForEach)):
+            out.add(s.target.id)
+    return out
+
+
+def stmt_reads(s: Stmt) -> set[str]:
+    """Variables a statement reads itself (not counting nested blocks)."""
+    if isinstance(s, Assign):
+        out = set().union(*(names_in(v) for v in s.values))
+        for t in s.targets:
+            if isinstance(t, Subscript):
+                out |= names_in(t)
+            elif s.aug:
+                out.add(t.id)
+        return out
+    if isinstance(s, CallAssign):
+        return names_in(s.call)
+    if isinstance(s, Append):
+        return {s.target.id} | names_in(s.value)
+    if isinstance(s, Pop):
+        return {s.target.id} | (names_in(s.into.index) if isinstance(s.into, Subscript) else set()) \
+            | ({target_name(s.into)} if isinstance(s.into, Subscript) else set())
+    if isinstance(s, ExprStmt):
+        return names_in(s.expr) | names_in(s.msg)
+    if isinstance(s, (If, While)):
+        return names_in(s.test)
+    if isinstance(s, ForRange):
+        return set().union(*(names_in(a) for a in s.args)) | names_in(s.limit)
+    if isinstance(s, ForEach):
+        return {s.seq.id}
+    if isinstance(s, Return):
+        return names_in(s.value)
+    return set()

@@ -1,0 +1,255 @@
+"""Optimizer: make the generated function read like hand-written code.
+
+Passes, repeated until the function stops changing:
+- fold:        arithmetic on constants and identities (1.0 * e, e + 0.0, -(-e)) in
+               adjoint statements (the user's own statements are left as written);
+- propagate:   a constant adjoint such as the seed `d_out = 1.0` into its uses;
+- first write: `d_x = 0.0` followed by `d_x += e` becomes `d_x = e`;
+- dead code:   assignments nobody reads, empty branches and loops, orphan comments.
+"""
+from __future__ import annotations
+
+import copy
+
+from . import codegen, ir
+
+PURE_ROLES = ("user", "adjoint", "flag", "save", "count", "loopvar")
+
+
+def optimize(fn: ir.Function) -> ir.Function:
+    before = None
+    while True:
+        text = codegen.PythonPrinter().function(fn)
+        if text == before:
+            return fn
+        before = text
+        fn.body = _fold_block(fn.body)
+        fn.body = _propagate_constants(fn.body)
+        fn.body = _merge_first_writes(fn.body)
+        fn.body, _ = _dead_code(fn.body, set())
+        fn.body = _tidy(fn.body)
+
+
+# ------------------------------------------------------------------------------ folding
+def _is_num(e, *values) -> bool:
+    return isinstance(e, ir.Const) and type(e.value) in (int, float) and (not values or e.value in values)
+
+
+def fold(e: ir.Expr) -> ir.Expr:
+    for name in ("left", "right", "operand"):
+        if hasattr(e, name):
+            setattr(e, name, fold(getattr(e, name)))
+    for name in ("args", "elts", "values"):
+        if isinstance(getattr(e, name, None), list):
+            setattr(e, name, [fold(a) for a in getattr(e, name)])
+    if isinstance(e, ir.UnaryOp) and e.op == "-":
+        if isinstance(e.operand, ir.UnaryOp) and e.operand.op == "-":
+            return e.operand.operand
+        if _is_num(e.operand):
+            return ir.Const(-e.operand.value)
+    if not isinstance(e, ir.BinOp):
+        return e
+    a, b, op = e.left, e.right, e.op
+    if _is_num(a) and _is_num(b) and op in "+-*":
+        return ir.Const({"+": a.value + b.value, "-": a.value - b.value, "*": a.value * b.value}[op])
+    if op == "*":
+        if _is_num(a, 1):
+            return b
+        if _is_num(b, 1):
+            return a
+        if _is_num(a, -1):
+            return ir.UnaryOp("-", b)
+        if _is_num(b, -1):
+            return ir.UnaryOp("-", a)
+        if _is_num(a, 0) or _is_num(b, 0):
+            return ir.Const(0.0)
+        if isinstance(a, ir.UnaryOp) and a.op == "-":  # (-a) * b  ->  -(a * b)
+            return ir.UnaryOp("-", ir.BinOp("*", a.operand, b))
+    if op == "+" and _is_num(a, 0):
+        return b
+    if op in "+-" and _is_num(b, 0):
+        return a
+    if op == "-" and _is_num(a, 0):
+        return ir.UnaryOp("-", b)
+    if op == "/" and _is_num(b, 1):
+        return a
+    return e
+
+
+def _fold_block(stmts):
+    out = []
+    for s in stmts:
+        if isinstance(s, ir.Assign) and s.role == "adjoint":
+            s.values = [fold(v) for v in s.values]
+            if s.aug in ("+", "-") and _is_num(s.values[0], 0):
+                continue  # d_x += 0
+            if s.aug == "*" and _is_num(s.values[0], 1):
+                continue
+            if s.aug == "-" and isinstance(s.values[0], ir.UnaryOp) and s.values[0].op == "-":
+                s.aug, s.values = "+", [s.values[0].operand]
+            elif s.aug == "+" and isinstance(s.values[0], ir.UnaryOp) and s.values[0].op == "-":
+                s.aug, s.values = "-", [s.values[0].operand]
+        for block in ir.blocks(s):
+            block[:] = _fold_block(block)
+        out.append(s)
+    return out
+
+
+# ------------------------------------------------------------------------------ constants
+def _substitute(e: ir.Expr, var: str, value: ir.Expr) -> ir.Expr:
+    if isinstance(e, ir.Name) and e.id == var:
+        return copy.deepcopy(value)
+    for name in ("left", "right", "operand", "test", "body", "orelse", "value", "index"):
+        if isinstance(getattr(e, name, None), ir.Expr):
+            setattr(e, name, _substitute(getattr(e, name), var, value))
+    for name in ("args", "elts", "values", "comparators"):
+        if isinstance(getattr(e, name, None), list):
+            setattr(e, name, [_substitute(a, var, value) for a in getattr(e, name)])
+    return e
+
+
+def _propagate_constants(stmts):
+    """`d_y = 1.0` then uses of d_y in adjoint statements, until d_y is written again."""
+    for i, s in enumerate(stmts):
+        for block in ir.blocks(s):
+            block[:] = _propagate_constants(block)
+        if not (isinstance(s, ir.Assign) and s.role == "adjoint" and not s.aug and len(s.targets) == 1
+                and isinstance(s.targets[0], ir.Name) and _is_num(s.values[0])):
+            continue
+        var, value = s.targets[0].id, s.values[0]
+        for later in stmts[i + 1:]:
+            if var in ir.assigned_names([later]):
+                if isinstance(later, ir.Assign) and later.role == "adjoint" and not any(
+                        isinstance(t, ir.Name) and t.id == var for t in later.targets):
+                    later.values = [_substitute(v, var, value) for v in later.values]
+                break
+            if isinstance(later, ir.Assign) and later.role == "adjoint":
+                later.values = [_substitute(v, var, value) for v in later.values]
+            elif ir.blocks(later) or not isinstance(later, (ir.Comment,)):
+                if var in _reads_deep(later):
+                    break  # read by something we do not rewrite: keep it as it is
+    return stmts
+
+
+def _reads_deep(s) -> set[str]:
+    out = set(ir.stmt_reads(s))
+    for block in ir.blocks(s):
+        for t in ir.walk_stmts(block):
+            out |= ir.stmt_reads(t)
+    return out
+
+
+# ------------------------------------------------------------------------------ first writes
+def _merge_first_writes(stmts):
+    """`d = 0.0; ...; d += e` with nothing touching d between: `d = e`."""
+    out = list(stmts)
+    i = 0
+    while i < len(out):
+        s = out[i]
+        for block in ir.blocks(s):
+            block[:] = _merge_first_writes(block)
+        if isinstance(s, ir.Assign) and s.role == "adjoint" and not s.aug and len(s.targets) == 1 \
+                and isinstance(s.targets[0], ir.Name) and _is_num(s.values[0], 0):
+            var = s.targets[0].id
+            for j in range(i + 1, len(out)):
+                later = out[j]
+                touches = var in _reads_deep(later) or var in ir.assigned_names([later])
+                if not touches:
+                    continue
+                if isinstance(later, ir.Assign) and later.role == "adjoint" and later.aug in ("+", "-") \
+                        and isinstance(later.targets[0], ir.Name) and later.targets[0].id == var \
+                        and var not in ir.names_in(later.values[0]):
+                    value = later.values[0]
+                    later.values = [value if later.aug == "+" else ir.UnaryOp("-", value)]
+                    later.aug = None
+                    del out[i]
+                    i -= 1
+                elif isinstance(later, ir.Assign) and later.role == "adjoint" and later.aug == "*" \
+                        and isinstance(later.targets[0], ir.Name) and later.targets[0].id == var:
+                    del out[j]  # 0 * p is still 0
+                break
+        i += 1
+    return out
+
+
+# ------------------------------------------------------------------------------ dead code
+def _pure(s: ir.Assign) -> bool:
+    def has_foreign(e):
+        return isinstance(e, ir.Foreign) or any(has_foreign(c) for c in ir.children(e))
+    return s.role in PURE_ROLES and not any(has_foreign(v) for v in s.values)
+
+
+def _dead_code(stmts, live_out: set[str]):
+    """Drop assignments whose values nobody reads; returns the block and its live-in set."""
+    live = set(live_out)
+    out: list[ir.Stmt] = []
+    for s in reversed(stmts):
+        if isinstance(s, ir.Assign):
+            names = [t.id for t in s.targets if isinstance(t, ir.Name)]
+            whole = len(names) == len(s.targets)
+            subs_dead = all(ir.target_name(t) not in live for t in s.targets)
+            if _pure(s) and subs_dead and (whole or not names or True):
+                continue
+            if not s.aug:
+                live -= set(names)
+            live |= ir.stmt_reads(s)
+        elif isinstance(s, ir.CallAssign):
+            if all(t.id not in live for t in s.targets):
+                continue
+            live -= {t.id for t in s.targets}
+            live |= ir.stmt_reads(s)
+        elif isinstance(s, ir.If):
+            s.body, lb = _dead_code(s.body, live)
+            s.orelse, lo = _dead_code(s.orelse, live)
+            if not _has_effect(s.body) and not _has_effect(s.orelse):
+                continue
+            live = lb | lo | ir.stmt_reads(s)
+        elif isinstance(s, (ir.ForRange, ir.ForEach, ir.While)):
+            header = ir.stmt_reads(s)
+            loop_live = set(live) | header
+            while True:
+                body = copy.deepcopy(s.body)
+                body, body_in = _dead_code(body, loop_live)
+                new = loop_live | body_in
+                if new == loop_live:
+                    break
+                loop_live = new
+            s.body = body
+            target = getattr(s, "target", None)
+            if not isinstance(s, ir.While) and not _has_effect(s.body) and (target is None or target.id not in live):
+                continue
+            live = live | header | (body_in - ({target.id} if target is not None else set()))
+            if isinstance(s, ir.While):
+                live |= body_in
+        else:
+            live |= ir.stmt_reads(s)
+        out.append(s)
+    out.reverse()
+    return out, live
+
+
+def _has_effect(stmts) -> bool:
+    return any(not isinstance(s, ir.Comment) for s in stmts)
+
+
+def _tidy(stmts):
+    """Drop comments that head nothing; `if c: pass else: x` becomes `if not c: x`."""
+    out = []
+    for i, s in enumerate(stmts):
+        if isinstance(s, ir.Comment) and s.text.startswith("grad of") and (
+                i + 1 == len(stmts) or isinstance(stmts[i + 1], ir.Comment)):
+            continue
+        for block in ir.blocks(s):
+            block[:] = _tidy(block)
+        if isinstance(s, ir.If) and not _has_effect(s.body) and _has_effect(s.orelse):
+            s.test, s.body, s.orelse = _negate(s.test), s.orelse, []
+        if isinstance(s, ir.If) and not _has_effect(s.orelse):
+            s.orelse = []
+        out.append(s)
+    return out
+
+
+def _negate(e: ir.Expr) -> ir.Expr:
+    if isinstance(e, ir.UnaryOp) and e.op == "not":
+        return e.operand
+    return ir.UnaryOp("not", e)

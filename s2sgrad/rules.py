@@ -1,0 +1,169 @@
+"""The derivative rule table for scalar functions: one row a function.
+
+Most rows name the sympy function that states the math; sympy then differentiates it
+(see symbolic.py).  The other kinds of row cover what sympy should not differentiate:
+
+- ZERO:      piecewise constant (floor, round, int, sign): no derivative flows.
+- IDENTITY:  the value passes through unchanged (float).
+- STOP:      s2sgrad.stop_gradient: the value passes, the derivative is zero.
+- INERT:     not a number-valued function (print, len, range): never differentiated.
+- a `piecewise` builder: the function written with *selectors*, values the adjoint reads
+  but never differentiates (abs(x) = x * sign(x) with sign(x) held constant).  The
+  selector picks the branch Python's own function takes, ties included.
+
+A row is looked up by the Python object, so `math.sin`, `from math import sin` and
+`import math as m; m.sin` all find the same row.  `printed` is how generated code
+spells the function.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import sympy as sp
+from sympy.codegen import cfunctions as cf
+
+from . import ir
+
+ZERO, IDENTITY, STOP, INERT = "zero", "identity", "stop", "inert"
+
+
+@dataclass(frozen=True)
+class Rule:
+    module: str
+    attr: str
+    sympy: Callable | None = None  # sympy args -> sympy expression
+    kind: str = "sympy"            # "sympy" | ZERO | IDENTITY | STOP | INERT | "piecewise"
+    piecewise: Callable | None = None  # (sympy args, ir args, opaque) -> sympy expression
+
+    @property
+    def lib(self) -> ir.Lib:
+        return ir.Lib(self.module, self.attr)
+
+
+def _selector(test: ir.Expr) -> ir.Expr:
+    """1.0 where `test` holds, else 0.0: `float(a >= b)`."""
+    return ir.Call(ir.Lib("builtins", "float"), [test])
+
+
+def _abs(s, a, opaque):
+    return s[0] * opaque(ir.Call(ir.Lib("numpy", "sign"), [a[0]]))
+
+
+def _max_or_min(first_wins: str, last_wins: str):
+    # Python's max(a, b) returns a unless b > a (min: unless b < a): ties go to a.
+    def build(s, a, opaque):
+        acc_s, acc_a = s[0], a[0]
+        for si, ai in zip(s[1:], a[1:]):
+            keep = opaque(_selector(ir.Compare(acc_a, [first_wins], [ai])))
+            take = opaque(_selector(ir.Compare(ai, [last_wins], [acc_a])))
+            acc_s = acc_s * keep + si * take
+            acc_a = ir.Call(ir.Lib("builtins", "max" if first_wins == ">=" else "min"), [acc_a, ai])
+        return acc_s
+    return build
+
+
+def _hypot(*xs):
+    return cf.hypot(*xs) if len(xs) == 2 else sp.sqrt(sum(x ** 2 for x in xs))
+
+
+def _log(x, base=None):
+    return sp.log(x) if base is None else sp.log(x) / sp.log(base)
+
+
+def _row(obj, module, attr, sympy=None, kind="sympy", piecewise=None):
+    return obj, Rule(module, attr, sympy, kind, piecewise)
+
+
+SCALAR_RULES: dict[Any, Rule] = dict([
+    _row(math.sin, "math", "sin", sp.sin),
+    _row(math.cos, "math", "cos", sp.cos),
+    _row(math.tan, "math", "tan", sp.tan),
+    _row(math.asin, "math", "asin", sp.asin),
+    _row(math.acos, "math", "acos", sp.acos),
+    _row(math.atan, "math", "atan", sp.atan),
+    _row(math.atan2, "math", "atan2", sp.atan2),
+    _row(math.sinh, "math", "sinh", sp.sinh),
+    _row(math.cosh, "math", "cosh", sp.cosh),
+    _row(math.tanh, "math", "tanh", sp.tanh),
+    _row(math.asinh, "math", "asinh", sp.asinh),
+    _row(math.acosh, "math", "acosh", sp.acosh),
+    _row(math.atanh, "math", "atanh", sp.atanh),
+    _row(math.exp, "math", "exp", sp.exp),
+    _row(math.expm1, "math", "expm1", cf.expm1),
+    _row(math.log, "math", "log", _log),
+    _row(math.log1p, "math", "log1p", cf.log1p),
+    _row(math.log2, "math", "log2", cf.log2),
+    _row(math.log10, "math", "log10", cf.log10),
+    _row(math.sqrt, "math", "sqrt", sp.sqrt),
+    _row(math.pow, "math", "pow", lambda a, b: a ** b),
+    _row(builtins.pow, "builtins", "pow", lambda a, b: a ** b),
+    _row(math.hypot, "math", "hypot", _hypot),
+    _row(math.erf, "math", "erf", sp.erf),
+    _row(math.erfc, "math", "erfc", sp.erfc),
+    _row(builtins.abs, "builtins", "abs", kind="piecewise", piecewise=_abs),
+    _row(math.fabs, "math", "fabs", kind="piecewise", piecewise=_abs),
+    _row(builtins.max, "builtins", "max", kind="piecewise", piecewise=_max_or_min(">=", ">")),
+    _row(builtins.min, "builtins", "min", kind="piecewise", piecewise=_max_or_min("<=", "<")),
+    _row(math.floor, "math", "floor", kind=ZERO),
+    _row(math.ceil, "math", "ceil", kind=ZERO),
+    _row(math.trunc, "math", "trunc", kind=ZERO),
+    _row(builtins.round, "builtins", "round", kind=ZERO),
+    _row(builtins.int, "builtins", "int", kind=ZERO),
+    _row(builtins.bool, "builtins", "bool", kind=ZERO),
+    _row(math.isnan, "math", "isnan", kind=ZERO),
+    _row(math.isinf, "math", "isinf", kind=ZERO),
+    _row(math.isfinite, "math", "isfinite", kind=ZERO),
+    _row(math.copysign, "math", "copysign", kind="piecewise",
+         piecewise=lambda s, a, opaque: s[0] * opaque(ir.Call(
+             ir.Lib("numpy", "sign"), [ir.BinOp("*", a[0], ir.Call(ir.Lib("math", "copysign"),
+                                                                    [ir.Const(1.0), a[1]]))]))),
+    _row(builtins.float, "builtins", "float", kind=IDENTITY),
+    _row(builtins.print, "builtins", "print", kind=INERT),
+    _row(builtins.len, "builtins", "len", kind=INERT),
+    _row(builtins.range, "builtins", "range", kind=INERT),
+    _row(builtins.isinstance, "builtins", "isinstance", kind=INERT),
+])
+
+# Builtins the user may *raise* or name in asserts; never differentiated.
+INERT_TYPES = (BaseException,)
+
+# Binary operators that are not plain sympy arithmetic.
+#   a // b is piecewise constant; a % b = a - b * floor(a / b) with the floor held constant.
+OPERATOR_RULES = {
+    "//": None,  # zero derivative
+    "%": lambda sa, sb, a, b, opaque: sa - sb * opaque(ir.BinOp("//", a, b)),
+}
+
+# How sympy functions that appear in derivatives are printed back.
+SYMPY_PRINTED: dict[Any, ir.Lib] = {
+    sp.sin: ir.Lib("math", "sin"), sp.cos: ir.Lib("math", "cos"), sp.tan: ir.Lib("math", "tan"),
+    sp.asin: ir.Lib("math", "asin"), sp.acos: ir.Lib("math", "acos"),
+    sp.atan: ir.Lib("math", "atan"), sp.atan2: ir.Lib("math", "atan2"),
+    sp.sinh: ir.Lib("math", "sinh"), sp.cosh: ir.Lib("math", "cosh"),
+    sp.tanh: ir.Lib("math", "tanh"), sp.asinh: ir.Lib("math", "asinh"),
+    sp.acosh: ir.Lib("math", "acosh"), sp.atanh: ir.Lib("math", "atanh"),
+    sp.exp: ir.Lib("math", "exp"), sp.log: ir.Lib("math", "log"),
+    sp.erf: ir.Lib("math", "erf"), sp.erfc: ir.Lib("math", "erfc"),
+    sp.Abs: ir.Lib("builtins", "abs"), sp.sign: ir.Lib("numpy", "sign"),
+    cf.expm1: ir.Lib("math", "expm1"), cf.log1p: ir.Lib("math", "log1p"),
+    cf.log2: ir.Lib("math", "log2"), cf.log10: ir.Lib("math", "log10"),
+    cf.hypot: ir.Lib("math", "hypot"),
+    sp.sec: None, sp.csc: None, sp.cot: None,  # rewritten into sin/cos before printing
+}
+SYMPY_CONSTANTS = {sp.pi: ir.Lib("math", "pi"), sp.E: ir.Lib("math", "e")}
+
+
+def lookup(obj) -> Rule | None:
+    try:
+        return SCALAR_RULES.get(obj)
+    except TypeError:  # unhashable objects have no rule
+        return None
+
+
+# The rule of a Lib reference, for IR built by the passes themselves (selectors, np.sign).
+RULES_BY_NAME: dict[tuple[str, str], Rule] = {(r.module, r.attr): r for r in SCALAR_RULES.values()}
+RULES_BY_NAME[("numpy", "sign")] = Rule("numpy", "sign", kind=ZERO)
+RULES_BY_NAME[("s2sgrad", "stop_gradient")] = Rule("s2sgrad", "stop_gradient", kind=STOP)

@@ -1,0 +1,201 @@
+"""The bridge to sympy: local partial derivatives of one statement's right-hand side.
+
+`to_sympy` turns an IR expression into a sympy expression.  Active variables (and list
+elements of active lists) become real symbols; every subexpression through which no
+derivative flows (an integer index, a condition, floor(x), a module constant) becomes
+an *opaque* symbol that stands for its IR and is printed back unchanged.  sympy then
+differentiates with respect to the active symbols, `sympy.cse` shares common
+subexpressions, and `to_ir` turns the partials back into IR the printers know.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable
+
+import sympy as sp
+
+from . import ir, rules
+from .codegen import expr_source
+from .errors import UnsupportedCallError, UnsupportedSyntaxError
+
+_SYMPY_BINOPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b,
+                 "*": lambda a, b: a * b, "/": lambda a, b: a / b,
+                 "**": lambda a, b: a ** b}
+
+
+def rule_of(func: ir.Expr) -> rules.Rule | None:
+    return rules.RULES_BY_NAME.get((func.module, func.attr)) if isinstance(func, ir.Lib) else None
+
+
+def carries(e: ir.Expr, active: Callable[[str], bool]) -> bool:
+    """Whether a derivative can flow out of `e` from an active variable."""
+    if isinstance(e, ir.Name):
+        return active(e.id)
+    if isinstance(e, ir.Subscript):
+        return carries(e.value, active)
+    if isinstance(e, (ir.Compare,)) or (isinstance(e, ir.UnaryOp) and e.op == "not"):
+        return False
+    if isinstance(e, ir.BinOp) and e.op == "//":
+        return False
+    if isinstance(e, ir.IfExp):
+        return carries(e.body, active) or carries(e.orelse, active)
+    if isinstance(e, ir.Call):
+        rule = rule_of(e.func)
+        if rule is not None and rule.kind in (rules.ZERO, rules.STOP, rules.INERT):
+            return False
+        return any(carries(a, active) for a in e.args)
+    return any(carries(c, active) for c in ir.children(e))
+
+
+class ToSympy:
+    """Converts one statement's expressions, remembering what each symbol stands for."""
+
+    def __init__(self, active: Callable[[str], bool]):
+        self.active = active
+        self.atoms: dict[sp.Symbol, ir.Expr] = {}    # active symbol -> Name / Subscript
+        self.opaque: dict[sp.Symbol, ir.Expr] = {}   # constant symbol -> its IR
+
+    def symbol_for(self, e: ir.Expr) -> sp.Symbol:
+        """The active symbol of a variable or list element."""
+        key = expr_source(e)
+        sym = sp.Symbol(key if isinstance(e, ir.Name) else f"[{key}]", real=True)
+        self.atoms[sym] = e
+        return sym
+
+    def hold(self, e: ir.Expr) -> sp.Symbol:
+        """An opaque symbol: a value the derivative reads but does not differentiate."""
+        sym = sp.Symbol(f"@{expr_source(e)}", real=True)
+        self.opaque[sym] = e
+        return sym
+
+    def __call__(self, e: ir.Expr):
+        if isinstance(e, ir.Const) and isinstance(e.value, (int, float)) and not isinstance(e.value, bool):
+            return sp.Integer(e.value) if isinstance(e.value, int) else sp.Float(e.value, precision=53)
+        if not carries(e, self.active):
+            return self.hold(e)
+        if isinstance(e, (ir.Name, ir.Subscript)):
+            return self.symbol_for(e)
+        if isinstance(e, ir.BinOp):
+            a, b = self(e.left), self(e.right)
+            if e.op in _SYMPY_BINOPS:
+                return _SYMPY_BINOPS[e.op](a, b)
+            if e.op == "%":
+                return rules.OPERATOR_RULES["%"](a, b, e.left, e.right, self.hold)
+        if isinstance(e, ir.UnaryOp) and e.op in "+-":
+            return -self(e.operand) if e.op == "-" else self(e.operand)
+        if isinstance(e, ir.Call):
+            return self._call(e)
+        raise UnsupportedSyntaxError(
+            f"s2sgrad cannot differentiate through `{expr_source(e)}` "
+            f"({type(e).__name__} carrying a derivative)", e.pos)
+
+    def _call(self, e: ir.Call):
+        rule = rule_of(e.func)
+        if rule is None:
+            shown = expr_source(e.func)
+            raise UnsupportedCallError(
+                f"call to `{shown}` has no derivative rule and no Python source, "
+                f"and its result depends on a differentiated input", e.pos)
+        if e.kwargs:
+            raise UnsupportedSyntaxError(
+                f"keyword arguments to `{expr_source(e.func)}` in a differentiated expression", e.pos)
+        args = [self(a) for a in e.args]
+        if rule.kind == rules.IDENTITY:
+            return args[0]
+        if rule.kind == "piecewise":
+            return rule.piecewise(args, e.args, self.hold)
+        return rule.sympy(*args)
+
+
+@lru_cache(maxsize=4096)
+def _partials(expr: sp.Expr, wrt: tuple[sp.Symbol, ...]):
+    """cse'd partial derivatives, cached by expression: a repeated shape costs nothing."""
+    grads = [sp.diff(expr, s) for s in wrt]
+    return sp.cse(grads, symbols=sp.numbered_symbols("@cse", real=True), optimizations=None)
+
+
+def partials(value: ir.Expr, active: Callable[[str], bool], fresh: Callable[[str], str]):
+    """Partials of `value` with respect to its active atoms.
+
+    Returns (temps, grads): `temps` are (name, IR) assignments of shared subexpressions
+    to emit first; `grads` are (atom IR, partial IR) pairs, zero partials left out.
+    """
+    conv = ToSympy(active)
+    expr = conv(value)
+    wrt = tuple(sorted(conv.atoms, key=lambda s: s.name))
+    replacements, grads = _partials(expr, wrt)
+    names = {**conv.opaque, **conv.atoms}
+    temps = []
+    for sym, sub in replacements:
+        name = fresh("tmp")
+        temps.append((name, to_ir(sub, names)))
+        names[sym] = ir.Name(name)
+    out = [(conv.atoms[s], to_ir(g, names)) for s, g in zip(wrt, grads) if g != 0]
+    return temps, out
+
+
+# ---------------------------------------------------------------------- sympy back to IR
+def _is_negative(e) -> bool:
+    c, _ = e.as_coeff_Mul()
+    return bool(c.is_number and c < 0)
+
+
+def to_ir(e, names: dict) -> ir.Expr:
+    """A sympy expression as IR; symbols become the IR they stand for."""
+    if e.is_Symbol:
+        return names[e]
+    if e in rules.SYMPY_CONSTANTS:
+        return rules.SYMPY_CONSTANTS[e]
+    if e.is_Integer:
+        return ir.Const(int(e))
+    if e.is_Rational:
+        return ir.BinOp("/", ir.Const(int(e.p)), ir.Const(int(e.q)))
+    if e.is_Float:
+        return ir.Const(float(e))
+    if e.is_Number:
+        return ir.Const(float(e))
+    if e.is_Add:
+        terms = e.as_ordered_terms()
+        acc = to_ir(terms[0], names)
+        for t in terms[1:]:
+            acc = ir.BinOp("-", acc, to_ir(-t, names)) if _is_negative(t) else ir.BinOp("+", acc, to_ir(t, names))
+        return acc
+    if e.is_Mul:
+        return _mul_to_ir(e, names)
+    if e.is_Pow:
+        return _pow_to_ir(e, names)
+    if e.func in (sp.sec, sp.csc, sp.cot):
+        return to_ir(e.rewrite(sp.cos) if e.func is sp.sec else e.rewrite(sp.sin), names)
+    lib = rules.SYMPY_PRINTED.get(e.func)
+    if lib is not None:
+        return ir.Call(lib, [to_ir(a, names) for a in e.args])
+    raise NotImplementedError(f"s2sgrad internal error: no printer for sympy {e.func}")
+
+
+def _mul_to_ir(e, names):
+    if _is_negative(e):
+        return ir.UnaryOp("-", to_ir(-e, names))
+    num, den = [], []
+    for f in e.as_ordered_factors():
+        if f.is_Rational and not f.is_Integer:
+            if f.p != 1:
+                num.append(ir.Const(int(f.p)))
+            den.append(ir.Const(int(f.q)))
+        elif f.is_Pow and f.exp.is_number and f.exp < 0:
+            den.append(to_ir(sp.Pow(f.base, -f.exp), names))
+        else:
+            num.append(to_ir(f, names))
+    product = lambda xs: xs[0] if len(xs) == 1 else ir.BinOp("*", product(xs[:-1]), xs[-1])
+    top = product(num) if num else ir.Const(1)
+    return ir.BinOp("/", top, product(den)) if den else top
+
+
+def _pow_to_ir(e, names):
+    base, exp = e.base, e.exp
+    if exp == sp.Rational(1, 2):
+        return ir.Call(ir.Lib("math", "sqrt"), [to_ir(base, names)])
+    if exp.is_number and exp < 0:
+        return ir.BinOp("/", ir.Const(1), to_ir(sp.Pow(base, -exp), names))
+    if base == sp.E:
+        return ir.Call(ir.Lib("math", "exp"), [to_ir(exp, names)])
+    return ir.BinOp("**", to_ir(base, names), to_ir(exp, names))
