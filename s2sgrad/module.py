@@ -48,8 +48,9 @@ class ModuleBuilder:
         return self.lowered[pyfunc]
 
     # ------------------------------------------------------------------ requests
-    def derivative(self, spec: reverse.AdjointSpec) -> ir.Function:
-        fn = reverse.ReverseMode(self.lower(self.main.pyfunc), spec, self.namer, self).run()
+    def derivative(self, spec: reverse.AdjointSpec, pyfunc=None) -> ir.Function:
+        pyfunc = pyfunc or self.main.pyfunc
+        fn = reverse.ReverseMode(self.lower(pyfunc), spec, self.namer, self).run()
         fn = optimize.optimize(fn)
         self.emitted.append(fn)
         return fn
@@ -61,7 +62,7 @@ class ModuleBuilder:
             name = self.namer.fresh(f"vjp_{fn.name}")
             self.vjps[key] = name
             spec = reverse.AdjointSpec([fn.params[i] for i in active_args], "vjp", name)
-            self.derivative(spec)
+            self.derivative(spec, pyfunc)
         return self.vjps[key]
 
     # ------------------------------------------------------------------ printing

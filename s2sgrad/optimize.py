@@ -17,15 +17,16 @@ PURE_ROLES = ("user", "adjoint", "flag", "save", "count", "loopvar")
 
 
 def optimize(fn: ir.Function) -> ir.Function:
+    floats = getattr(fn, "float_names", set())
     before = None
     while True:
         text = codegen.PythonPrinter().function(fn)
         if text == before:
             return fn
         before = text
-        fn.body = _fold_block(fn.body)
+        fn.body = _fold_block(fn.body, floats)
         fn.body = _propagate_constants(fn.body)
-        fn.body = _merge_first_writes(fn.body)
+        fn.body = _merge_first_writes(fn.body, floats)
         fn.body, _ = _dead_code(fn.body, set())
         fn.body = _tidy(fn.body)
 
@@ -35,13 +36,13 @@ def _is_num(e, *values) -> bool:
     return isinstance(e, ir.Const) and type(e.value) in (int, float) and (not values or e.value in values)
 
 
-def fold(e: ir.Expr) -> ir.Expr:
+def fold(e: ir.Expr, floats: set[str] = frozenset()) -> ir.Expr:
     for name in ("left", "right", "operand"):
         if hasattr(e, name):
-            setattr(e, name, fold(getattr(e, name)))
+            setattr(e, name, fold(getattr(e, name), floats))
     for name in ("args", "elts", "values"):
         if isinstance(getattr(e, name, None), list):
-            setattr(e, name, [fold(a) for a in getattr(e, name)])
+            setattr(e, name, [fold(a, floats) for a in getattr(e, name)])
     if isinstance(e, ir.UnaryOp) and e.op == "-":
         if isinstance(e.operand, ir.UnaryOp) and e.operand.op == "-":
             return e.operand.operand
@@ -53,10 +54,10 @@ def fold(e: ir.Expr) -> ir.Expr:
     if _is_num(a) and _is_num(b) and op in "+-*":
         return ir.Const({"+": a.value + b.value, "-": a.value - b.value, "*": a.value * b.value}[op])
     if op == "*":
-        if _is_num(a, 1):
-            return b
+        if _is_num(a, 1):  # 1.0 * i is a float even where i is an int: keep that
+            return b if isinstance(a.value, int) or surely_float(b, floats) else _as_float(b)
         if _is_num(b, 1):
-            return a
+            return a if isinstance(b.value, int) or surely_float(a, floats) else _as_float(a)
         if _is_num(a, -1):
             return ir.UnaryOp("-", b)
         if _is_num(b, -1):
@@ -76,11 +77,15 @@ def fold(e: ir.Expr) -> ir.Expr:
     return e
 
 
-def _fold_block(stmts):
+def _as_float(e):
+    return ir.Call(ir.Lib("builtins", "float"), [e])
+
+
+def _fold_block(stmts, floats):
     out = []
     for s in stmts:
         if isinstance(s, ir.Assign) and s.role == "adjoint":
-            s.values = [fold(v) for v in s.values]
+            s.values = [fold(v, floats) for v in s.values]
             if s.aug in ("+", "-") and _is_num(s.values[0], 0):
                 continue  # d_x += 0
             if s.aug == "*" and _is_num(s.values[0], 1):
@@ -90,7 +95,7 @@ def _fold_block(stmts):
             elif s.aug == "+" and isinstance(s.values[0], ir.UnaryOp) and s.values[0].op == "-":
                 s.aug, s.values = "-", [s.values[0].operand]
         for block in ir.blocks(s):
-            block[:] = _fold_block(block)
+            block[:] = _fold_block(block, floats)
         out.append(s)
     return out
 
@@ -140,14 +145,42 @@ def _reads_deep(s) -> set[str]:
 
 
 # ------------------------------------------------------------------------------ first writes
-def _merge_first_writes(stmts):
+INT_VALUED = {("math", "floor"), ("math", "ceil"), ("math", "trunc"), ("builtins", "int"),
+              ("builtins", "round"), ("builtins", "len")}
+
+
+def surely_float(e: ir.Expr, floats: set[str]) -> bool:
+    """Whether `e` is a float whatever its integer inputs are (so `d = e` keeps d a float)."""
+    if isinstance(e, ir.Const):
+        return isinstance(e.value, float)
+    if isinstance(e, ir.Name):
+        return e.id in floats
+    if isinstance(e, ir.Subscript):
+        return isinstance(e.value, ir.Name) and e.value.id in floats
+    if isinstance(e, ir.UnaryOp):
+        return e.op != "not" and surely_float(e.operand, floats)
+    if isinstance(e, ir.BinOp):
+        if e.op == "/":
+            return True
+        return surely_float(e.left, floats) or surely_float(e.right, floats)
+    if isinstance(e, ir.Call) and isinstance(e.func, ir.Lib):
+        key = (e.func.module, e.func.attr)
+        if key in INT_VALUED:
+            return False
+        if e.func.module in ("math", "numpy") or key == ("builtins", "float"):
+            return True
+        return any(surely_float(a, floats) for a in e.args)
+    return False
+
+
+def _merge_first_writes(stmts, floats):
     """`d = 0.0; ...; d += e` with nothing touching d between: `d = e`."""
     out = list(stmts)
     i = 0
     while i < len(out):
         s = out[i]
         for block in ir.blocks(s):
-            block[:] = _merge_first_writes(block)
+            block[:] = _merge_first_writes(block, floats)
         if isinstance(s, ir.Assign) and s.role == "adjoint" and not s.aug and len(s.targets) == 1 \
                 and isinstance(s.targets[0], ir.Name) and _is_num(s.values[0], 0):
             var = s.targets[0].id
@@ -160,6 +193,8 @@ def _merge_first_writes(stmts):
                         and isinstance(later.targets[0], ir.Name) and later.targets[0].id == var \
                         and var not in ir.names_in(later.values[0]):
                     value = later.values[0]
+                    if not surely_float(value, floats):  # d = float(i), never an int gradient
+                        value = ir.Call(ir.Lib("builtins", "float"), [value])
                     later.values = [value if later.aug == "+" else ir.UnaryOp("-", value)]
                     later.aug = None
                     del out[i]
