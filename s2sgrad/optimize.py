@@ -29,6 +29,8 @@ def optimize(fn: ir.Function) -> ir.Function:
         fn.body = _merge_first_writes(fn.body, floats)
         fn.body, _ = _dead_code(fn.body, set())
         fn.body = _tidy(fn.body)
+        if fn.body and isinstance(fn.body[0], ir.Comment) and fn.body[0].text == "reverse sweep":
+            fn.body = fn.body[1:]  # no forward statements: nothing to tell apart
 
 
 # ------------------------------------------------------------------------------ folding
@@ -272,8 +274,9 @@ def _tidy(stmts):
     out = []
     for i, s in enumerate(stmts):
         if isinstance(s, ir.Comment) and s.text.startswith("grad of") and (
-                i + 1 == len(stmts) or isinstance(stmts[i + 1], ir.Comment)):
-            continue
+                i + 1 == len(stmts) or isinstance(stmts[i + 1], (ir.Comment, ir.Return))
+                or ir.blocks(stmts[i + 1])):
+            continue  # a header whose statement's adjoint was optimized away
         for block in ir.blocks(s):
             block[:] = _tidy(block)
         if isinstance(s, ir.If) and not _has_effect(s.body) and _has_effect(s.orelse):

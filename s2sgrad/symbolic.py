@@ -156,6 +156,7 @@ def to_ir(e, names: dict) -> ir.Expr:
         return ir.Const(float(e))
     if e.is_Add:
         terms = e.as_ordered_terms()
+        terms = [t for t in terms if not _is_negative(t)] + [t for t in terms if _is_negative(t)]
         acc = to_ir(terms[0], names)
         for t in terms[1:]:
             acc = ir.BinOp("-", acc, to_ir(-t, names)) if _is_negative(t) else ir.BinOp("+", acc, to_ir(t, names))
