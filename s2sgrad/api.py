@@ -90,7 +90,7 @@ def _make(f, wrt, kind: str, backend: str) -> Derivative:
         raise ValueError(f"backend={backend!r} is not available; this version has backend='python'")
     f = frontend._unwrap(f)
     names, is_tuple = normalize_wrt(f, wrt)
-    key = (f, tuple(names), kind)
+    key = (f, tuple(names), is_tuple, kind)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] == _fingerprint(hit[1]):
         return hit[2]

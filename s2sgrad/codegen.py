@@ -82,7 +82,8 @@ class PythonPrinter:
     def _print_Call(self, e):
         if isinstance(e.func, ir.Lib) and (e.func.module, e.func.attr) == ("s2sgrad", "stop_gradient"):
             # stop_gradient only matters to the differentiator; its value is its argument.
-            return self.expr(e.args[0], PREC["atom"]), PREC["atom"]
+            arg = e.args[0]
+            return getattr(self, "_print_" + type(arg).__name__)(arg)
         args = [self.expr(a) for a in e.args] + [f"{k}={self.expr(v)}" for k, v in e.kwargs]
         return f"{self.expr(e.func, PREC['atom'])}({', '.join(args)})", PREC["atom"]
 

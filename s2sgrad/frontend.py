@@ -520,7 +520,7 @@ class Lowerer:
         self.nonlocals.add(n)
         return resolve_nonlocal(self.pyfunc, n)
 
-    def from_value(self, value, name: str, node) -> ir.Expr:
+    def from_value(self, value, name: str, node, origin: str | None = None) -> ir.Expr:
         """IR for a resolved non-local value."""
         if isinstance(value, types.ModuleType):
             return _ModuleRef(value)
@@ -536,8 +536,9 @@ class Lowerer:
             return ir.UserFn(_unwrap(value))
         if callable(value):
             return ir.Foreign(value, name)
-        origin = self.pyfunc.__module__ if name in self.pyfunc.__globals__ and \
-            name not in self.pyfunc.__code__.co_freevars else f"{self.pyfunc.__qualname__}.<closure>"
+        if origin is None:
+            closure = name in self.pyfunc.__code__.co_freevars
+            origin = f"{self.pyfunc.__qualname__}.<closure>" if closure else self.pyfunc.__module__
         return ir.Global(name, value, origin)
 
     def attribute(self, node: cst.Attribute) -> ir.Expr:
@@ -550,7 +551,7 @@ class Lowerer:
             value = getattr(base.module, attr)
             if base.module.__name__ in ("math",) and isinstance(value, float):
                 return ir.Lib("math", attr)
-            return self.from_value(value, f"{base.module.__name__}.{attr}", node)
+            return self.from_value(value, attr, node, origin=base.module.__name__)
         raise self.unsupported(f"the attribute access `{self.src_of(node)}`", node)
 
     def resolve_callee(self, node):

@@ -157,6 +157,8 @@ def surely_float(e: ir.Expr, floats: set[str]) -> bool:
         return isinstance(e.value, float)
     if isinstance(e, ir.Name):
         return e.id in floats
+    if isinstance(e, ir.Global):
+        return isinstance(e.value, float)
     if isinstance(e, ir.Subscript):
         return isinstance(e.value, ir.Name) and e.value.id in floats
     if isinstance(e, ir.UnaryOp):
@@ -273,6 +275,9 @@ def _tidy(stmts):
     """Drop comments that head nothing; `if c: pass else: x` becomes `if not c: x`."""
     out = []
     for i, s in enumerate(stmts):
+        if isinstance(s, ir.Comment) and s.text.startswith("grad of") and any(
+                isinstance(o, ir.Comment) and o.text == s.text for o in out[-1:] + _last_comment(out)):
+            continue  # one source line lowered to several statements keeps one header
         if isinstance(s, ir.Comment) and s.text.startswith("grad of") and (
                 i + 1 == len(stmts) or isinstance(stmts[i + 1], (ir.Comment, ir.Return))
                 or ir.blocks(stmts[i + 1])):
@@ -285,6 +290,16 @@ def _tidy(stmts):
             s.orelse = []
         out.append(s)
     return out
+
+
+def _last_comment(stmts) -> list:
+    """The most recent comment of a block, if only simple statements follow it."""
+    for s in reversed(stmts):
+        if isinstance(s, ir.Comment):
+            return [s]
+        if ir.blocks(s):
+            return []
+    return []
 
 
 def _negate(e: ir.Expr) -> ir.Expr:

@@ -15,7 +15,7 @@ from typing import Callable
 import sympy as sp
 
 from . import ir, rules
-from .codegen import expr_source
+from .codegen import PythonPrinter, expr_source
 from .errors import UnsupportedCallError, UnsupportedSyntaxError
 
 _SYMPY_BINOPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b,
@@ -47,6 +47,17 @@ def carries(e: ir.Expr, active: Callable[[str], bool]) -> bool:
     return any(carries(c, active) for c in ir.children(e))
 
 
+class _KeyPrinter(PythonPrinter):
+    """Prints module constants with their module, so same-named ones get different symbols."""
+
+    def _print_Global(self, e):
+        return f"{e.origin}.{e.name}", 17
+
+
+def _key(e: ir.Expr) -> str:
+    return _KeyPrinter().expr(e)
+
+
 class ToSympy:
     """Converts one statement's expressions, remembering what each symbol stands for."""
 
@@ -57,14 +68,14 @@ class ToSympy:
 
     def symbol_for(self, e: ir.Expr) -> sp.Symbol:
         """The active symbol of a variable or list element."""
-        key = expr_source(e)
+        key = _key(e)
         sym = sp.Symbol(key if isinstance(e, ir.Name) else f"[{key}]", real=True)
         self.atoms[sym] = e
         return sym
 
     def hold(self, e: ir.Expr) -> sp.Symbol:
         """An opaque symbol: a value the derivative reads but does not differentiate."""
-        sym = sp.Symbol(f"@{expr_source(e)}", real=True)
+        sym = sp.Symbol(f"@{_key(e)}", real=True)
         self.opaque[sym] = e
         return sym
 

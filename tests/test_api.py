@@ -1,0 +1,154 @@
+"""The public API: calling conventions, caching, loading, naming, standalone modules."""
+import inspect
+import math
+import os
+import sys
+import traceback
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import other_module  # noqa: E402
+from other_module import damp  # noqa: E402
+
+import s2sgrad  # noqa: E402
+from s2sgrad.testing import check_grads  # noqa: E402
+
+SCALE = 2.0
+
+
+def product(x, y):
+    return x * y + math.sin(x)
+
+
+def test_wrt_by_position_name_and_tuple():
+    x, y = 0.4, 1.7
+    assert s2sgrad.grad(product)(x, y) == pytest.approx(y + math.cos(x), rel=1e-15)
+    assert s2sgrad.grad(product, wrt="y")(x, y) == pytest.approx(x, rel=1e-15)
+    gy, gx = s2sgrad.grad(product, wrt=("y", 0))(x, y)
+    assert (gy, gx) == pytest.approx((x, y + math.cos(x)), rel=1e-15)
+    (only,) = s2sgrad.grad(product, wrt=(1,))(x, y)
+    assert only == pytest.approx(x)
+
+
+def test_keyword_arguments_and_defaults():
+    def shifted(x, shift=1.5):
+        return (x - shift) ** 2
+    g = s2sgrad.grad(shifted)
+    assert g(2.0) == pytest.approx(2 * (2.0 - 1.5))
+    assert g(x=2.0, shift=0.5) == pytest.approx(2 * (2.0 - 0.5))
+
+
+def test_value_and_grad_returns_the_value_too():
+    value, gradient = s2sgrad.value_and_grad(product)(0.4, 1.7)
+    assert value == product(0.4, 1.7)
+    assert gradient == pytest.approx(1.7 + math.cos(0.4))
+
+
+def polar(r, theta):
+    return (r * math.cos(theta), r * math.sin(theta))
+
+
+def test_vjp_of_a_tuple_output_pulls_back_the_cotangent():
+    r, t, cx, cy = 1.3, 0.6, 0.25, -2.0
+    d_r, d_t = s2sgrad.vjp(polar, wrt=(0, 1))(r, t, (cx, cy))
+    # the Jacobian of (r cos t, r sin t), transposed, times (cx, cy)
+    assert d_r == pytest.approx(cx * math.cos(t) + cy * math.sin(t), rel=1e-14)
+    assert d_t == pytest.approx(-cx * r * math.sin(t) + cy * r * math.cos(t), rel=1e-14)
+
+
+def test_vjp_of_a_scalar_output_scales_the_gradient():
+    assert s2sgrad.vjp(product)(0.4, 1.7, 3.0) == pytest.approx(3.0 * (1.7 + math.cos(0.4)))
+
+
+def test_generated_code_is_cached():
+    assert s2sgrad.grad(product) is s2sgrad.grad(product)
+    assert s2sgrad.grad(product, wrt=1) is not s2sgrad.grad(product)
+
+
+def uses_scale(x):
+    return SCALE * x * x
+
+
+def test_cache_sees_a_changed_global(monkeypatch):
+    assert s2sgrad.grad(uses_scale)(1.0) == pytest.approx(4.0)
+    monkeypatch.setattr(sys.modules[__name__], "SCALE", 3.0)
+    assert s2sgrad.grad(uses_scale)(1.0) == pytest.approx(6.0)
+
+
+def make_power(k):
+    def power(x):
+        return x ** k
+    return power
+
+
+def test_closures_keep_their_free_variables():
+    assert s2sgrad.grad(make_power(3))(2.0) == pytest.approx(12.0)
+    assert s2sgrad.grad(make_power(4))(2.0) == pytest.approx(32.0)
+
+
+def uses_both_scales(x):
+    return SCALE * damp(x) + other_module.SCALE * x
+
+
+def test_imported_helpers_and_same_named_constants_of_two_modules():
+    check_grads(uses_both_scales, 0.7)
+    source = s2sgrad.grad(uses_both_scales).source
+    assert "SCALE = 2.0" in source and "SCALE_1 = 10.0" in source
+
+
+def test_generated_code_stands_alone():
+    source = s2sgrad.grad(uses_both_scales).source
+    namespace = {}
+    exec(compile(source, "standalone.py", "exec"), namespace)  # no s2sgrad in sight
+    assert not any("s2sgrad" in line for line in source.splitlines() if "import" in line)
+    assert namespace["grad_uses_both_scales"](0.7) == pytest.approx(s2sgrad.grad(uses_both_scales)(0.7))
+
+
+def test_generated_source_is_visible_to_inspect_and_tracebacks():
+    g = s2sgrad.grad(product)
+    assert inspect.getsource(g.generated) in g.source
+    with pytest.raises(TypeError) as info:
+        g("a", 1.0)
+    text = "".join(traceback.format_exception(info.value))
+    assert "grad of: return x * y + math.sin(x)" in text or "d_x" in text
+
+
+def collide(a, d, grad, tape_a=2.0):
+    d_a = a * d
+    result = d_a + grad
+    _stack = [result, a]
+    d_d = _stack[0] * _stack[1]
+    returned = d_d * tape_a
+    return returned + math.sin(d_a)
+
+
+def test_user_names_never_collide_with_generated_names():
+    check_grads(collide, 1.3, 0.7, 0.2, wrt=(0, 1, 2, 3))
+    source = s2sgrad.grad(collide, wrt=(0, 1)).source
+    assert "d_a_1" in source and "d_d_1" in source
+
+
+def test_integer_arguments_are_promoted():
+    g = s2sgrad.grad(product, wrt=(0, 1))(2, 3)
+    assert all(isinstance(v, float) for v in g)
+    assert g == pytest.approx((3 + math.cos(2), 2.0))
+
+
+def test_stop_gradient_passes_the_value_and_no_derivative():
+    def f(x):
+        return x * s2sgrad.stop_gradient(x * x)
+    assert s2sgrad.stop_gradient(1.5) == 1.5
+    assert s2sgrad.grad(f)(1.5) == pytest.approx(1.5 * 1.5)
+    code = [line for line in s2sgrad.grad(f).source.splitlines() if not line.strip().startswith("#")]
+    assert not any("stop_gradient(" in line for line in code)
+
+
+def test_list_argument_gradient_is_a_list():
+    def norm2(xs):
+        total = 0.0
+        for v in xs:
+            total += v * v
+        return total
+    assert s2sgrad.grad(norm2)([1.0, -2.0, 0.5]) == pytest.approx([2.0, -4.0, 1.0])
