@@ -26,7 +26,8 @@ class SourcePos:
         indent = len(self.text) - len(self.text.lstrip())
         shown = self.text.strip()
         start = max(self.col - indent, 0)
-        stop = self.end_col - indent if self.end_line == self.line else len(shown)
+        # a construct spanning lines is underlined to the end of its first line's code
+        stop = self.end_col - indent if self.end_line == self.line else len(shown.split("#")[0].rstrip())
         width = max(stop - start, 1)
         caret = " " * start + "^" * width
         return (f"  at {self.file}:{self.line}:{self.col + 1}, in {self.func}\n"

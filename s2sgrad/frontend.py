@@ -122,13 +122,29 @@ class Lowerer:
         module = cst.parse_module(self.src.text)
         self.wrapper = MetadataWrapper(module)
         self.positions = self.wrapper.resolve(PositionProvider)
-        self.fndef = next(n for n in self.wrapper.module.body if isinstance(n, cst.FunctionDef))
+        self.fndef = next((n for n in self.wrapper.module.body if isinstance(n, cst.FunctionDef)), None)
+        if self.fndef is None:
+            raise self._not_a_def(pyfunc)
         self.callees: list = []
         self.nonlocals: set[str] = set()  # names read from closure, globals or builtins
         self.temp_count = 0
         self.locals = self._local_names()
 
     # ------------------------------------------------------------------ helpers
+    def _not_a_def(self, pyfunc):
+        """A lambda (or other callable without a def of its own) given to grad."""
+        found = []
+
+        class FindLambda(cst.CSTVisitor):
+            def visit_Lambda(self, node):
+                found.append(node)
+
+        self.wrapper.module.visit(FindLambda())
+        pos = self.pos(found[0]) if found else None
+        return UnsupportedSyntaxError(
+            f"{pyfunc.__qualname__} is a lambda; s2sgrad differentiates functions written with def",
+            pos, "write it as `def f(x): return ...` at module level.")
+
     def pos(self, node) -> SourcePos:
         return self.src.pos(self.positions[node])
 
@@ -179,11 +195,12 @@ class Lowerer:
     def lower(self) -> tuple[ir.Function, list]:
         fd = self.fndef
         if fd.asynchronous is not None:
-            raise self.unsupported("an async function", fd)
+            raise self.unsupported("an async function", fd, "differentiate a plain `def` function.")
         p = fd.params
-        if not isinstance(p.star_arg, cst.MaybeSentinel) and p.star_arg is not None or p.star_kwarg is not None:
-            raise self.unsupported("*args / **kwargs", fd.params,
-                                   "list the parameters explicitly.")
+        for star in (p.star_arg, p.star_kwarg):
+            if isinstance(star, cst.Param):
+                raise self.unsupported("a `*args` / `**kwargs` parameter", star,
+                                       "list the parameters explicitly.")
         params, defaults = [], {}
         for param in self._params():
             params.append(param.name.value)
@@ -279,15 +296,16 @@ class Lowerer:
                                        "and at the end of the body.")
             return [ir.While(test, self.block(node.body.body), pos=pos)]
         if isinstance(node, cst.FunctionDef):
-            raise self.unsupported("a function defined inside the differentiated function", node.name,
+            raise self.unsupported("a nested function definition", node,
                                    "define it at module level and call it.")
         if isinstance(node, cst.ClassDef):
-            raise self.unsupported("a class defined inside the differentiated function", node.name,
-                                   "define it at module level.")
+            raise self.unsupported("a class definition", node, "define it at module level.")
         if isinstance(node, cst.With):
-            raise self.unsupported("a `with` block", node)
+            raise self.unsupported("a `with` block", node,
+                                   "move the with block out of the differentiated function.")
         if isinstance(node, (cst.Try,)) or type(node).__name__ == "TryStar":
-            raise self.unsupported("a `try` block", node)
+            raise self.unsupported("a `try` block", node,
+                                   "move the error handling out of the differentiated function.")
         raise self.unsupported(f"the statement `{type(node).__name__}`", node)
 
     def for_loop(self, node, pos) -> list[ir.Stmt]:
@@ -476,7 +494,8 @@ class Lowerer:
         if isinstance(node, cst.Call):
             return self.call(node)
         if isinstance(node, (cst.Yield,)):
-            raise self.unsupported("`yield` (a generator)", node)
+            raise self.unsupported("`yield` (a generator)", node,
+                                   "collect the values in a list and return a number computed from it.")
         if isinstance(node, cst.Await):
             raise self.unsupported("`await`", node)
         if isinstance(node, cst.Lambda):
@@ -551,7 +570,10 @@ class Lowerer:
             value = getattr(base.module, attr)
             if base.module.__name__ in ("math",) and isinstance(value, float):
                 return ir.Lib("math", attr)
-            return self.from_value(value, attr, node, origin=base.module.__name__)
+            out = self.from_value(value, attr, node, origin=base.module.__name__)
+            if isinstance(out, ir.Foreign):
+                out.display = f"{base.module.__name__}.{attr}"
+            return out
         raise self.unsupported(f"the attribute access `{self.src_of(node)}`", node)
 
     def resolve_callee(self, node):

@@ -60,6 +60,7 @@ class Foreign(Expr):
     """A callable with no rule and no source: allowed only where no derivative flows."""
     obj: Any
     name: str
+    display: str = ""  # how the user wrote it, for messages: math.gamma
 
 
 @dataclass(eq=False)

@@ -103,7 +103,7 @@ class ToSympy:
     def _call(self, e: ir.Call):
         rule = rule_of(e.func)
         if rule is None:
-            shown = expr_source(e.func)
+            shown = getattr(e.func, "display", "") or expr_source(e.func)
             raise UnsupportedCallError(
                 f"call to `{shown}` has no derivative rule and no Python source, "
                 f"and its result depends on a differentiated input", e.pos)

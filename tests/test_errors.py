@@ -82,7 +82,7 @@ def test_async_def():
 
 def test_nested_def():
     exc = raised(UnsupportedSyntaxError, lambda: s2sgrad.grad(bad_inputs.nested_def)(1.5))
-    check_error(exc, bad_inputs.nested_def, "def inner", "function defined inside")
+    check_error(exc, bad_inputs.nested_def, "def inner", "nested function")
 
 
 def test_nested_class():
@@ -223,7 +223,7 @@ def test_wrt_unknown_name():
 # ---------------------------------------------------------------------- 14: lambda to grad
 def test_lambda_given_to_grad_from_a_file():
     exc = raised(S2SGradError, lambda: s2sgrad.grad(bad_inputs.square_lambda)(1.5))
-    check_error(exc, bad_inputs.square_lambda, "lambda", "lambda")
+    check_error(exc, bad_inputs.square_lambda, "lambda x", "lambda")
 
 
 def test_lambda_given_to_grad_inline():
