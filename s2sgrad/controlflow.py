@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import ir
+from .errors import UnsupportedSyntaxError
 from .frontend import _Continue
 
 JUMPS = (ir.Return, ir.Break, _Continue)
@@ -41,6 +42,10 @@ class JumpLowering:
         self.used_return_flag = False
 
     def run(self) -> ir.Function:
+        if not any(isinstance(s, ir.Return) for s in ir.walk_stmts(self.fn.body)):
+            raise UnsupportedSyntaxError(f"{self.fn.name} has no return statement, so it has no "
+                                         f"output to differentiate", self.fn.pos,
+                                         "return the value to differentiate.")
         body, _ = self.block(self.fn.body, loop=None, at_function_end=True)
         if self.used_return_flag:
             body.insert(0, _flag(self.returned, False))

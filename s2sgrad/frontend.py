@@ -120,7 +120,7 @@ class Lowerer:
         self.pyfunc = pyfunc
         self.src = Source(pyfunc)
         module = cst.parse_module(self.src.text)
-        self.wrapper = MetadataWrapper(module)
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # the tree is ours alone
         self.positions = self.wrapper.resolve(PositionProvider)
         self.fndef = next((n for n in self.wrapper.module.body if isinstance(n, cst.FunctionDef)), None)
         if self.fndef is None:

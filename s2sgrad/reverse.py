@@ -115,6 +115,7 @@ class ReverseMode:
         self.assign_sites = self._count_assignments()
         self.init_values: dict[str, ir.Expr] = {}  # bookkeeping variables and their first value
         self.must_restore: set[str] = set()  # restored even when the reverse sweep reads no value
+        self.float_seeds: set[str] = set()   # cotangents returned by helpers' vjps: floats
 
     # ------------------------------------------------------------------ entry point
     def run(self) -> ir.Function:
@@ -141,7 +142,7 @@ class ReverseMode:
         # a vjp's cotangent comes last, so its parameters keep no defaults
         defaults = {} if spec.kind == "vjp" else dict(fn.defaults)
         out = ir.Function(spec.name, params, defaults, body, doc=doc, pos=fn.pos)
-        out.float_names = {self.adj(v) for v in self.active} | set(self.active)
+        out.float_names = {self.adj(v) for v in self.active} | set(self.active) | self.float_seeds
         return out
 
     def adj(self, var: str) -> str:
@@ -355,13 +356,29 @@ class ReverseMode:
             cot = ir.Name(self.adj(s.targets[0].id))
         call = ir.Call(ir.Lib("", vjp_name), [copy.deepcopy(a) for a in s.call.args] + [cot], pos=s.pos)
         seeds = [ir.Name(self.namer.fresh("g_" + _arg_label(s.call.args[i]))) for i in active_args]
+        self.float_seeds |= {seed.id for seed in seeds}
         out: list[ir.Stmt] = [ir.Assign(seeds, [call], role="adjoint")]  # g_a, g_b = vjp_h(...)
         for t in active_targets:
             out.append(ir.Assign([ir.Name(self.adj(t.id))],
                                  [_zeros_like_list(t) if t.id in self.containers else ir.Const(0.0)]))
         for i, seed in zip(active_args, seeds):
-            out += self.accumulate(s.call.args[i], seed)
+            out += self.accumulate_argument(s.call.args[i], seed)
         return out
+
+    def accumulate_argument(self, arg: ir.Expr, seed: ir.Name) -> list[ir.Stmt]:
+        """Add a helper's cotangent for one argument; a list argument gets one per element."""
+        if isinstance(arg, (ir.ListExpr, ir.TupleExpr)):
+            out = []
+            for j, elt in enumerate(arg.elts):
+                out += self.accumulate(elt, ir.Subscript(ir.Name(seed.id), ir.Const(j)))
+            return out
+        if isinstance(arg, ir.Name) and arg.id in self.containers:
+            k = ir.Name(self.namer.fresh("k"))
+            add = ir.Assign([ir.Subscript(ir.Name(self.adj(arg.id)), k)],
+                            [ir.Subscript(ir.Name(seed.id), ir.Name(k.id))], aug="+", role="adjoint")
+            length = ir.Call(ir.Lib("builtins", "len"), [ir.Name(seed.id)])
+            return [ir.ForRange(k, [ir.Const(0), length, ir.Const(1)], [add])]
+        return self.accumulate(arg, seed)
 
     # ------------------------------------------------------------------ saves and restores
     def _count_assignments(self) -> dict[str, int]:

@@ -152,3 +152,35 @@ def test_list_argument_gradient_is_a_list():
             total += v * v
         return total
     assert s2sgrad.grad(norm2)([1.0, -2.0, 0.5]) == pytest.approx([2.0, -4.0, 1.0])
+
+
+def weighted_squares(xs, w):
+    s = 0.0
+    for v in xs:
+        s += w * v * v
+    return s
+
+
+def lists_through_helpers(xs, w):
+    ys = [xs[0] * 2.0, xs[1] + w]
+    return weighted_squares(ys, w) + weighted_squares(xs, 1.0) + weighted_squares([w, xs[2]], 0.5)
+
+
+def test_lists_passed_to_helpers_get_their_cotangents_elementwise():
+    xs, w = [0.3, -1.2, 0.8], 0.7
+    d_xs, d_w = s2sgrad.grad(lists_through_helpers, wrt=(0, 1))(xs, w)
+    y0, y1 = 2 * xs[0], xs[1] + w
+    # by hand: d/dxs of w*(y0^2 + y1^2) + sum(xs^2) + 0.5*(w^2 + xs2^2)
+    assert d_xs == pytest.approx([w * 2 * y0 * 2 + 2 * xs[0], w * 2 * y1 + 2 * xs[1], 2 * xs[2] + xs[2]])
+    assert d_w == pytest.approx(y0 ** 2 + y1 ** 2 + w * 2 * y1 + w)
+    check_grads(lists_through_helpers, xs, w, wrt=(0, 1))
+
+
+def no_output(x):
+    y = x * 2  # noqa: F841
+
+
+def test_a_function_without_return_is_refused():
+    with pytest.raises(s2sgrad.UnsupportedSyntaxError, match="no return statement") as info:
+        s2sgrad.grad(no_output)
+    assert "test_api.py:" in str(info.value) and "hint:" in str(info.value)
