@@ -58,8 +58,7 @@ class S2SGradError(Exception):
 class SourceUnavailableError(S2SGradError):
     """The function's source cannot be read (a builtin, a C extension, a lambda in a REPL)."""
 
-    default_hint = ("s2sgrad differentiates Python source; define the function in a .py "
-                    "file, or give it a custom derivative rule.")
+    default_hint = "s2sgrad differentiates Python source; define the function in a .py file."
 
 
 class UnsupportedSyntaxError(S2SGradError):
@@ -73,8 +72,9 @@ class UnsupportedSyntaxError(S2SGradError):
 class UnsupportedCallError(S2SGradError):
     """An active call to a function that has no derivative rule and no Python source."""
 
-    default_hint = ("give the function a custom derivative rule, or wrap the call in "
-                    "s2sgrad.stop_gradient(...) if its result should be a constant.")
+    default_hint = ("s2sgrad has no derivative rule for it: write it as a Python function "
+                    "s2sgrad can read, or wrap the call in s2sgrad.stop_gradient(...) if its "
+                    "result should be a constant.")
 
 
 class RecursiveCallError(S2SGradError):
