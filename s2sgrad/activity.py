@@ -15,7 +15,7 @@ def _flows(fn: ir.Function):
     """(source variables, target variable) pairs: a derivative may flow from each source."""
     edges: list[tuple[set[str], str]] = []
 
-    def sources(e, is_varied_like=None):
+    def sources(e):
         # variables in differentiable positions of e (conditions, indices, floor(...) excluded)
         return {n for n in ir.names_in(e) if carries(e, lambda v, n=n: v == n)}
 

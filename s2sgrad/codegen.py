@@ -57,6 +57,12 @@ class PythonPrinter:
     def _print_Foreign(self, e):
         return e.name, PREC["atom"]
 
+    def _print_Ref(self, e):
+        return e.name, PREC["atom"]
+
+    def _print_Raw(self, e):
+        return e.text, PREC["atom"]
+
     def _print_BinOp(self, e):
         p = PREC[e.op]
         if e.op == "**":  # right-associative; a unary minus on the left needs parentheses

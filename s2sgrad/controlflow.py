@@ -20,9 +20,8 @@ from dataclasses import dataclass
 
 from . import ir
 from .errors import UnsupportedSyntaxError
-from .frontend import _Continue
 
-JUMPS = (ir.Return, ir.Break, _Continue)
+JUMPS = (ir.Return, ir.Break, ir.Continue)
 
 
 @dataclass

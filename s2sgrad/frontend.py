@@ -31,7 +31,6 @@ CMPOPS = {cst.LessThan: "<", cst.GreaterThan: ">", cst.LessThanEqual: "<=",
           cst.NotIn: "not in", cst.Is: "is", cst.IsNot: "is not"}
 FORBIDDEN_CALLS = {builtins.exec: "exec()", builtins.eval: "eval()", builtins.globals: "globals()",
                    builtins.locals: "locals()", builtins.compile: "compile()"}
-ALLOWED_MODULES = ("math", "builtins", "numpy")
 
 
 def stop_gradient(x):
@@ -250,7 +249,7 @@ class Lowerer:
         if isinstance(node, cst.Break):
             return [ir.Break(pos=pos)]
         if isinstance(node, cst.Continue):
-            return [_Continue(pos=pos)]
+            return [ir.Continue(pos=pos)]
         if isinstance(node, cst.Pass):
             return []
         if isinstance(node, cst.Assert):
@@ -374,7 +373,7 @@ class Lowerer:
             pre: list[ir.Stmt] = []
             value = self.value(v.args[0].value, pre)
             return pre + [ir.Append(ir.Name(v.func.value.value), value, pos=pos)]
-        if isinstance(v, (cst.Yield, cst.Await)) or (isinstance(v, cst.Expr) and False):
+        if isinstance(v, (cst.Yield, cst.Await)):
             raise self.unsupported("`yield`" if isinstance(v, cst.Yield) else "`await`", v)
         if isinstance(v, (cst.SimpleString, cst.ConcatenatedString, cst.Ellipsis)):
             return []
@@ -462,9 +461,10 @@ class Lowerer:
             return ir.Const(int(node.value.replace("_", ""), 0))
         if isinstance(node, cst.Float):
             return ir.Const(float(node.value.replace("_", "")))
-        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
-            return ir.Const(node.evaluated_value) if hasattr(node, "evaluated_value") and \
-                isinstance(node, cst.SimpleString) else ir.Const(self.src_of(node))
+        if isinstance(node, cst.SimpleString):
+            return ir.Const(node.evaluated_value)
+        if isinstance(node, (cst.ConcatenatedString, cst.FormattedString)):
+            return self.raw_text(node)
         if isinstance(node, cst.BinaryOperation):
             op = BINOPS.get(type(node.operator))
             if op is None:
@@ -506,6 +506,24 @@ class Lowerer:
         if isinstance(node, cst.NamedExpr):
             raise self.unsupported("an assignment expression `:=`", node)
         raise self.unsupported(f"the expression `{self.src_of(node)}`", node)
+
+    def raw_text(self, node) -> ir.Raw:
+        """An f-string (for print or raise), kept as written; the names it reads must be local."""
+        reads = set()
+
+        class Names(cst.CSTVisitor):
+            def visit_Name(self, n):
+                reads.add(n.value)
+
+        node.visit(Names())
+        for n in reads - self.locals:
+            found, value = self.lookup(n)
+            if not found:
+                raise UndefinedNameError(f"name `{n}` is not defined", self.pos(node))
+            if not isinstance(value, (types.ModuleType, types.BuiltinFunctionType)):
+                raise self.unsupported(f"a global name `{n}` inside an f-string", node,
+                                       "read it into a local variable first.")
+        return ir.Raw(self.src_of(node), frozenset(reads & self.locals))
 
     def element(self, el) -> ir.Expr:
         if isinstance(el, cst.StarredElement):
@@ -607,13 +625,6 @@ class _ModuleRef(ir.Expr):
     def __init__(self, module):
         self.module = module
         self.pos = None
-
-
-class _Continue(ir.Stmt):
-    """`continue` until controlflow.py makes it explicit."""
-
-    def __init__(self, pos=None):
-        self.pos = pos
 
 
 def _constant_branches(e: ir.IfExp) -> bool:

@@ -64,6 +64,19 @@ class Foreign(Expr):
 
 
 @dataclass(eq=False)
+class Ref(Expr):
+    """A function the generated module itself defines (vjp_h), or a bound method (d_xs.pop)."""
+    name: str
+
+
+@dataclass(eq=False)
+class Raw(Expr):
+    """Source text kept verbatim (an f-string to print): never differentiated."""
+    text: str
+    reads: frozenset = frozenset()
+
+
+@dataclass(eq=False)
 class BinOp(Expr):
     op: str  # + - * / // % **
     left: Expr
@@ -204,6 +217,11 @@ class Break(Stmt):
 
 
 @dataclass(eq=False)
+class Continue(Stmt):
+    """Only between the frontend and controlflow.py, which makes it explicit."""
+
+
+@dataclass(eq=False)
 class Comment(Stmt):
     text: str
 
@@ -248,12 +266,42 @@ def children(e: Expr) -> list[Expr]:
     return []
 
 
+def subexprs(e: Expr):
+    """An expression and all its sub-expressions, outermost first."""
+    yield e
+    for c in children(e):
+        yield from subexprs(c)
+
+
+def stmt_exprs(s: Stmt) -> list[Expr]:
+    """The expressions a statement holds itself (not those of nested blocks)."""
+    if isinstance(s, Assign):
+        return [*s.targets, *s.values]
+    if isinstance(s, CallAssign):
+        return [s.call]
+    if isinstance(s, Append):
+        return [s.value]
+    if isinstance(s, ExprStmt):
+        return [s.expr] + ([s.msg] if s.msg is not None else [])
+    if isinstance(s, (If, While)):
+        return [s.test]
+    if isinstance(s, ForRange):
+        return list(s.args) + ([s.limit] if s.limit is not None else [])
+    if isinstance(s, Return) and s.value is not None:
+        return [s.value]
+    if isinstance(s, Pop) and s.into is not None:
+        return [s.into]
+    return []
+
+
 def names_in(e: Expr | None) -> set[str]:
     """Every local variable an expression reads."""
     if e is None:
         return set()
     if isinstance(e, Name):
         return {e.id}
+    if isinstance(e, Raw):
+        return set(e.reads)
     out: set[str] = set()
     for c in children(e):
         out |= names_in(c)

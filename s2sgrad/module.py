@@ -22,10 +22,11 @@ class ModuleBuilder:
         self.fn_names: dict = {}     # user function -> printed name
         self.vjps: dict = {}         # (user function, active args) -> printed name
         self.emitted: list[ir.Function] = []
+        self.tuple_results: set = set()  # user functions returning a tuple
         for f in self.functions.values():
             fn = self.lower(f.pyfunc)
             if fn.result in reverse.container_variables(fn):
-                reverse._TUPLE_RESULTS.add(f.pyfunc)
+                self.tuple_results.add(f.pyfunc)
 
     def _user_names(self) -> set[str]:
         names = {"math", "np"}
@@ -33,8 +34,8 @@ class ModuleBuilder:
             names.add(fn.name)
             names |= set(fn.params) | ir.assigned_names(fn.body)
             for s in ir.walk_stmts(fn.body):
-                for e in reverse._exprs(s):
-                    for sub in reverse._subexprs(e):
+                for e in ir.stmt_exprs(s):
+                    for sub in ir.subexprs(e):
                         if isinstance(sub, ir.Global):
                             names.add(sub.name.split(".")[0])
                         elif isinstance(sub, ir.Foreign):
@@ -113,8 +114,8 @@ class ModuleBuilder:
         names, inject, lines, seen = {}, {}, [], {}
         for fn in functions:
             for s in ir.walk_stmts(fn.body):
-                for e in reverse._exprs(s):
-                    for sub in reverse._subexprs(e):
+                for e in ir.stmt_exprs(s):
+                    for sub in ir.subexprs(e):
                         if isinstance(sub, ir.Global) and (sub.origin, sub.name) not in names:
                             printed = sub.name if sub.name not in seen else self.namer.fresh(sub.name)
                             seen[printed] = sub.value
@@ -139,8 +140,8 @@ class ModuleBuilder:
         used = set()
         for fn in functions:
             for s in ir.walk_stmts(fn.body):
-                for e in reverse._exprs(s):
-                    for sub in reverse._subexprs(e):
+                for e in ir.stmt_exprs(s):
+                    for sub in ir.subexprs(e):
                         if isinstance(sub, ir.Lib):
                             used.add(sub.module)
                         if isinstance(sub, ir.Const) and isinstance(sub.value, float) and \

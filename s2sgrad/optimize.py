@@ -225,9 +225,7 @@ def _dead_code(stmts, live_out: set[str]):
     for s in reversed(stmts):
         if isinstance(s, ir.Assign):
             names = [t.id for t in s.targets if isinstance(t, ir.Name)]
-            whole = len(names) == len(s.targets)
-            subs_dead = all(ir.target_name(t) not in live for t in s.targets)
-            if _pure(s) and subs_dead and (whole or not names or True):
+            if _pure(s) and all(ir.target_name(t) not in live for t in s.targets):
                 continue
             if not s.aug:
                 live -= set(names)

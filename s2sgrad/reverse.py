@@ -19,7 +19,7 @@ Argument order of every emitted accumulation: adjoint target first, then the par
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import ir, symbolic
 from .activity import active_variables
@@ -50,8 +50,11 @@ class AdjointSpec:
     name: str
 
 
-def container_variables(fn: ir.Function) -> set[str]:
-    """Variables holding a list or tuple of numbers (their adjoint is a list)."""
+def container_variables(fn: ir.Function, tuple_results=frozenset()) -> set[str]:
+    """Variables holding a list or tuple of numbers (their adjoint is a list).
+
+    `tuple_results` are the user functions that return a tuple.
+    """
     out: set[str] = set()
     for s in ir.walk_stmts(fn.body):
         if isinstance(s, ir.Assign):
@@ -64,43 +67,14 @@ def container_variables(fn: ir.Function) -> set[str]:
             out.add(s.target.id)
         elif isinstance(s, ir.ForEach):
             out.add(s.seq.id)
-        elif isinstance(s, ir.CallAssign) and not s.unpack and s.call.func.key in _TUPLE_RESULTS:
+        elif isinstance(s, ir.CallAssign) and not s.unpack and s.call.func.key in tuple_results:
             out.add(s.targets[0].id)
     for s in ir.walk_stmts(fn.body):
-        for e in _exprs(s):
-            for sub in _subexprs(e):
+        for e in ir.stmt_exprs(s):
+            for sub in ir.subexprs(e):
                 if isinstance(sub, ir.Subscript) and isinstance(sub.value, ir.Name):
                     out.add(sub.value.id)
     return out
-
-
-_TUPLE_RESULTS: set = set()  # user functions whose result is a tuple (filled by the module builder)
-
-
-def _exprs(s: ir.Stmt):
-    if isinstance(s, ir.Assign):
-        return [*s.targets, *s.values]
-    if isinstance(s, ir.CallAssign):
-        return [s.call]
-    if isinstance(s, ir.Append):
-        return [s.value]
-    if isinstance(s, ir.ExprStmt):
-        return [s.expr]
-    if isinstance(s, (ir.If, ir.While)):
-        return [s.test]
-    if isinstance(s, ir.ForRange):
-        return list(s.args) + ([s.limit] if s.limit is not None else [])
-    if isinstance(s, ir.Return) and s.value is not None:
-        return [s.value]
-    if isinstance(s, ir.Pop) and s.into is not None:
-        return [s.into]
-    return []
-
-
-def _subexprs(e: ir.Expr):
-    yield e
-    for c in ir.children(e):
-        yield from _subexprs(c)
 
 
 class ReverseMode:
@@ -109,7 +83,7 @@ class ReverseMode:
         self.spec = spec
         self.namer = namer
         self.module = module  # asks for helpers' adjoints: module.vjp_of(pyfunc, wrt)
-        self.containers = container_variables(self.fn)
+        self.containers = container_variables(self.fn, module.tuple_results)
         self.result = self.fn.result
         self.active = active_variables(self.fn, spec.wrt, [self.result])
         self.assign_sites = self._count_assignments()
@@ -299,7 +273,7 @@ class ReverseMode:
         if not self.is_active(ir.target_name(t)):
             return []
         d_t = self.adj_expr(t)
-        atoms = [a for a in _subexprs(v) if isinstance(a, (ir.Name, ir.Subscript))]
+        atoms = [a for a in ir.subexprs(v) if isinstance(a, (ir.Name, ir.Subscript))]
         aliasing = isinstance(t, ir.Subscript) and any(
             isinstance(a, ir.Subscript) and ir.target_name(a) == ir.target_name(t)
             and expr_source(a) != expr_source(t) for a in atoms)
@@ -338,7 +312,7 @@ class ReverseMode:
             return [ir.Pop(d_list)]
         if isinstance(s.value, ir.Name):
             return [ir.Comment(f"grad of: {_line_of(s)}"),
-                    _increment(ir.Name(self.adj(s.value.id)), _pop_call(d_list), ir.Const(1))]
+                    _increment(ir.Name(self.adj(s.value.id)), ir.Call(ir.Ref(f"{d_list.id}.pop"), []), ir.Const(1))]
         seed = ir.Name(self.namer.fresh("g_" + s.target.id))
         return [ir.Comment(f"grad of: {_line_of(s)}"), ir.Pop(d_list, into=seed)] + self.accumulate(s.value, seed)
 
@@ -354,7 +328,7 @@ class ReverseMode:
                                 for t in s.targets])
         else:
             cot = ir.Name(self.adj(s.targets[0].id))
-        call = ir.Call(ir.Lib("", vjp_name), [copy.deepcopy(a) for a in s.call.args] + [cot], pos=s.pos)
+        call = ir.Call(ir.Ref(vjp_name), [copy.deepcopy(a) for a in s.call.args] + [cot], pos=s.pos)
         seeds = [ir.Name(self.namer.fresh("g_" + _arg_label(s.call.args[i]))) for i in active_args]
         self.float_seeds |= {seed.id for seed in seeds}
         out: list[ir.Stmt] = [ir.Assign(seeds, [call], role="adjoint")]  # g_a, g_b = vjp_h(...)
@@ -413,7 +387,7 @@ class ReverseMode:
             out = []
             for s in stmts:
                 if isinstance(s, _Save if forward else _Restore):
-                    out += [p[0 if forward else 1] for p in plan(s)]
+                    out += [p[0 if forward else 1] for p in plan(s) if p[0 if forward else 1] is not None]
                     continue
                 if isinstance(s, (_Save, _Restore)):
                     continue
@@ -438,8 +412,8 @@ class ReverseMode:
         out = []
         if isinstance(s, ir.Append):
             if s.target.id in reads or s.target.id in self.must_restore:
-                out.append((None, ir.Pop(s.target)))
-            return [p for p in out]
+                out.append((None, ir.Pop(s.target)))  # an append is undone by a pop
+            return out
         targets = s.targets
         for t in targets:
             var = ir.target_name(t)
@@ -463,7 +437,7 @@ class ReverseMode:
                 out.append((ir.Append(tape, value), ir.Pop(tape, into=copy.deepcopy(t))))
                 if isinstance(t, ir.Name) and var not in self.fn.params:
                     loop_vars.add(var)
-        return [(a, b) for a, b in out]
+        return out
 
     # ------------------------------------------------------------------ start and end of the sweep
     def adjoint_inits(self) -> list[ir.Stmt]:
@@ -521,10 +495,6 @@ def _increment(target: ir.Expr, seed: ir.Expr, partial: ir.Expr) -> ir.Assign:
 def _zeros_like_list(var: ir.Name) -> ir.Expr:
     return ir.BinOp("*", ir.ListExpr([ir.Const(0.0)]),
                     ir.Call(ir.Lib("builtins", "len"), [ir.Name(var.id)]))
-
-
-def _pop_call(d_list: ir.Name) -> ir.Expr:
-    return ir.Call(ir.Lib("", f"{d_list.id}.pop"), [])
 
 
 def _arg_label(a: ir.Expr) -> str:

@@ -127,9 +127,6 @@ SCALAR_RULES: dict[Any, Rule] = dict([
     _row(builtins.isinstance, "builtins", "isinstance", kind=INERT),
 ])
 
-# Builtins the user may *raise* or name in asserts; never differentiated.
-INERT_TYPES = (BaseException,)
-
 # Binary operators that are not plain sympy arithmetic.
 #   a // b is piecewise constant; a % b = a - b * floor(a / b) with the floor held constant.
 OPERATOR_RULES = {
