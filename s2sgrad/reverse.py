@@ -171,6 +171,12 @@ class ReverseMode:
         return fwd, [ir.If(flag, rb, ro, pos=s.pos), _Restore(record, depth)]
 
     def reverse_loop(self, s, depth):
+        if not isinstance(s, ir.While) and s.target.id in ir.assigned_names(s.body):
+            # The body reassigns the loop variable, so the reverse loop cannot simply rebind
+            # it: loop over a variable of our own and bind the user's with a (taped) assignment.
+            own = ir.Name(self.namer.fresh(s.target.id), pos=s.target.pos)
+            s.body = [ir.Assign([s.target], [ir.Name(own.id)], pos=s.pos)] + s.body
+            s.target = own
         pre, fwd_loop, rev_loop, post = [], None, None, []
         fbody, rbody = self.sweep(s.body, depth + 1)
         counter = None

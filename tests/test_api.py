@@ -184,3 +184,20 @@ def test_a_function_without_return_is_refused():
     with pytest.raises(s2sgrad.UnsupportedSyntaxError, match="no return statement") as info:
         s2sgrad.grad(no_output)
     assert "test_api.py:" in str(info.value) and "hint:" in str(info.value)
+
+
+def reuses_loop_variable(x, n):
+    for i in range(n):
+        for i in range(n):  # noqa: B020 - the inner loop rebinds the outer loop's variable
+            x = x * 1.1
+        if i % 2 == 0:
+            x = x * x
+        else:
+            x = x + 1.0
+    return x
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_a_body_that_rebinds_its_loop_variable(n):
+    # found by test_properties: the branch reads the inner loop's last i, not the outer one
+    check_grads(reuses_loop_variable, 0.3, n)
