@@ -325,8 +325,11 @@ class ReverseMode:
     def adjoint_call(self, s: ir.CallAssign) -> list[ir.Stmt]:
         active_targets = [t for t in s.targets if self.is_active(t.id)]
         active_args = [i for i, a in enumerate(s.call.args) if symbolic.carries(a, self.is_active)]
-        if not active_targets or not active_args:
+        if not active_targets:
             return []
+        if not active_args:  # the call overwrites active variables with constants
+            return [ir.Assign([ir.Name(self.adj(t.id))], [self._zero(t)], role="adjoint")
+                    for t in active_targets]
         callee = s.call.func.key
         vjp_name = self.module.vjp_of(callee, active_args, s.call.pos)
         if s.unpack:
@@ -339,8 +342,7 @@ class ReverseMode:
         self.float_seeds |= {seed.id for seed in seeds}
         out: list[ir.Stmt] = [ir.Assign(seeds, [call], role="adjoint")]  # g_a, g_b = vjp_h(...)
         for t in active_targets:
-            out.append(ir.Assign([ir.Name(self.adj(t.id))],
-                                 [_zeros_like_list(t) if t.id in self.containers else ir.Const(0.0)]))
+            out.append(ir.Assign([ir.Name(self.adj(t.id))], [self._zero(t)]))
         for i, seed in zip(active_args, seeds):
             out += self.accumulate_argument(s.call.args[i], seed)
         return out
@@ -475,8 +477,12 @@ class ReverseMode:
     def value_name(self):
         return self.result
 
+    def _zero(self, t: ir.Name) -> ir.Expr:
+        """A zero adjoint for variable t: 0.0, or a list of zeros for a list."""
+        return _zeros_like_list(t) if t.id in self.containers else ir.Const(0.0)
+
     def _zero_grad(self, w):
-        return _zeros_like_list(ir.Name(w)) if w in self.containers else ir.Const(0.0)
+        return self._zero(ir.Name(w))
 
     def _return_pos(self):
         for s in ir.walk_stmts(self.fn.body):

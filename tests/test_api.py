@@ -201,3 +201,14 @@ def reuses_loop_variable(x, n):
 def test_a_body_that_rebinds_its_loop_variable(n):
     # found by test_properties: the branch reads the inner loop's last i, not the outer one
     check_grads(reuses_loop_variable, 0.3, n)
+
+
+def overwritten_by_a_constant_call(x, y):
+    a = x * y
+    x = weighted_squares([0.5, 1.0], 2.0)  # no derivative flows into x from here on
+    return x + a
+
+
+def test_a_call_on_constants_resets_the_adjoint_it_overwrites():
+    # found by test_properties: the adjoint of x leaked past the overwrite
+    assert s2sgrad.grad(overwritten_by_a_constant_call, wrt=(0, 1))(0.3, 0.4) == pytest.approx((0.4, 0.3))

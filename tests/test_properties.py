@@ -1,9 +1,10 @@
-"""Property tests: random programs with reassignment, branches and loops.
+"""Property tests: random programs with reassignment, branches, loops and jumps.
 
 Hypothesis writes small functions from a grammar (bounded smooth expressions, so finite
 differences stay meaningful), saves each as a real module, and checks s2sgrad's gradient
-against central finite differences.  Branch conditions depend only on integers (the
-loop index, `n`), so no sample sits on a kink.
+against central finite differences.  Some conditions depend only on integers (the loop
+index, `n`); others compare a value with an odd threshold, which a finite-difference
+step of 1e-6 crosses with negligible probability.
 """
 import importlib.util
 import itertools
@@ -43,12 +44,37 @@ def expressions(draw, names, depth=2):
     return f"math.{form}({left})"
 
 
+SIMPLE = ["assign", "aug", "append", "swap", "call", "read"]
+COMPOUND = ["if", "if_value", "for", "while"]
+JUMPS = ["break", "continue", "return"]
+
+
 @st.composite
 def statements(draw, names, depth, in_loop):
-    kind = draw(st.sampled_from(["assign", "aug", "append", "if", "for"] if depth < 2 else ["assign", "aug"]))
+    kinds = SIMPLE + (COMPOUND if depth < 2 else []) + (JUMPS if in_loop else [])
+    kind = draw(st.sampled_from(kinds))
     target = draw(st.sampled_from(VARS))
     pad = "    " * (depth + 1)
     e = draw(expressions(names))
+    if kind == "swap":
+        return [f"{pad}a, b = b, a"]
+    if kind == "call":
+        return [f"{pad}{target} = helper({e}, {draw(expressions(names, 1))})"]
+    if kind == "read":
+        return [f"{pad}if len(items) > 0:", f"{pad}    {target} = math.tanh({target} + items[-1])"]
+    if kind in ("break", "continue"):
+        return [f"{pad}if {e} > 0.3117:", f"{pad}    {kind}"]
+    if kind == "return":
+        return [f"{pad}if {e} > 0.7213:", f"{pad}    return {draw(expressions(names))}"]
+    if kind == "if_value":
+        body = draw(block(names, depth + 1, in_loop))
+        orelse = draw(block(names, depth + 1, in_loop))
+        return [f"{pad}if {e} > 0.2371:"] + body + [f"{pad}else:"] + orelse
+    if kind == "while":
+        counter = f"k{depth}"
+        body = draw(block([n for n in names if n != "i"], depth + 1, True))
+        return [f"{pad}{counter} = 0", f"{pad}while {counter} < n and math.sin({e}) < 0.9:",
+                f"{pad}    {counter} += 1"] + body
     if kind == "assign":
         return [f"{pad}{target} = math.tanh({e})"]
     if kind == "aug":
@@ -57,7 +83,7 @@ def statements(draw, names, depth, in_loop):
     if kind == "append":
         return [f"{pad}items.append(math.sin({e}))"]
     if kind == "if":
-        test = "i % 2 == 0" if in_loop else "n > 2"
+        test = "i % 2 == 0" if "i" in names else "n > 2"
         body = draw(block(names, depth + 1, in_loop))
         orelse = draw(block(names, depth + 1, in_loop))
         return [f"{pad}if {test}:"] + body + [f"{pad}else:"] + orelse
@@ -77,7 +103,9 @@ def block(draw, names, depth, in_loop=False):
 def programs(draw):
     body = draw(block(VARS, 0))
     ret = draw(expressions(VARS))
-    return "\n".join(["import math", "", "", "def f(x, y, n):", "    a = x * y", "    b = y - 0.3",
+    return "\n".join(["import math", "", "", "def helper(u, v):", "    w = u * math.sin(v)",
+                      "    if w > 0.1:", "        return w * w", "    return math.tanh(w) + v", "",
+                      "", "def f(x, y, n):", "    a = x * y", "    b = y - 0.3",
                       "    items = []", *body,
                       "    total = 0.0", "    for v in items:", "        total += v * a",
                       f"    return {ret} + total + a * b", ""])
@@ -94,7 +122,7 @@ def load(source: str):
     return module.f
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(source=programs(), x=st.floats(-1.0, 1.0), y=st.floats(-1.0, 1.0), n=st.integers(0, 4))
 def test_random_programs_match_finite_differences(source, x, y, n):
     f = load(source)
