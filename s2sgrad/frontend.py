@@ -287,9 +287,8 @@ class Lowerer:
         if isinstance(node, cst.While):
             if node.orelse is not None:
                 raise self.unsupported("`while ... else`", node.orelse)
-            pre: list[ir.Stmt] = []
-            test = self.value(node.test, pre)
-            if pre:
+            test = self.expr(node.test)  # evaluated by the forward sweep alone: kept as written
+            if any(isinstance(e, ir.Call) and isinstance(e.func, ir.UserFn) for e in ir.subexprs(test)):
                 raise self.unsupported("a call to a user function in a while condition", node.test,
                                        "compute the condition in a variable before the loop "
                                        "and at the end of the body.")
@@ -362,7 +361,7 @@ class Lowerer:
             return pre + [ir.CallAssign([target], False, self.call_args(value, pre), pos=pos)]
         if isinstance(value, ir.IfExp) and isinstance(target, ir.Name) and not _constant_branches(value):
             return pre + self.if_exp_stmt(target, value, pre, pos)
-        return pre + [ir.Assign([target], [self.value_from(value, pre)], pos=pos)]
+        return pre + [ir.Assign([target], [self.value_from(value, pre, top=True)], pos=pos)]
 
     def expr_stmt(self, node, pos) -> list[ir.Stmt]:
         v = node.value
@@ -378,7 +377,7 @@ class Lowerer:
         if isinstance(v, (cst.SimpleString, cst.ConcatenatedString, cst.Ellipsis)):
             return []
         pre = []
-        return pre + [ir.ExprStmt(self.value(v, pre), pos=pos)]
+        return pre + [ir.ExprStmt(self.value_from(self.expr(v), pre, top=True), pos=pos)]
 
     # ------------------------------------------------------------------ expressions
     def target(self, node) -> ir.Expr:
@@ -394,7 +393,19 @@ class Lowerer:
         """An expression with user calls and conditional expressions pulled into `pre`."""
         return self.value_from(self.expr(node), pre)
 
-    def value_from(self, e: ir.Expr, pre: list) -> ir.Expr:
+    def value_from(self, e: ir.Expr, pre: list, top: bool = False) -> ir.Expr:
+        """`e` with user calls, conditional expressions and foreign calls pulled into `pre`.
+
+        A foreign call (random.random(), time.time()) may give another value each time:
+        held in a variable, the reverse sweep reads the value the forward sweep used.
+        `top` is set for a statement's whole right-hand side, already its own statement.
+        """
+        if isinstance(e, ir.Call) and isinstance(e.func, ir.Foreign) and not top:
+            e.args = [self.value_from(a, pre) for a in e.args]
+            e.kwargs = [(k, self.value_from(v, pre)) for k, v in e.kwargs]
+            name = ir.Name(self.fresh(e.func.name.split(".")[-1]), pos=e.pos)
+            pre.append(ir.Assign([name], [e], pos=e.pos))
+            return name
         if isinstance(e, ir.Call) and isinstance(e.func, ir.UserFn):
             call = self.call_args(e, pre)
             name = ir.Name(self.fresh(e.func.key.__name__), pos=e.pos)
