@@ -163,6 +163,7 @@ class CallAssign(Stmt):
 class Append(Stmt):
     target: Name
     value: Expr
+    pair: int | None = None  # a tape push: the id it shares with the pop that undoes it
 
 
 @dataclass(eq=False)
@@ -170,6 +171,7 @@ class Pop(Stmt):
     """`target.pop()`; with `into` set, `into = target.pop()` (tapes, list adjoints)."""
     target: Name
     into: Expr | None = None
+    pair: int | None = None  # a tape pop: the id it shares with its push
 
 
 @dataclass(eq=False)

@@ -27,7 +27,7 @@ def optimize(fn: ir.Function) -> ir.Function:
         fn.body = _fold_block(fn.body, floats)
         fn.body = _propagate_constants(fn.body)
         fn.body = _merge_first_writes(fn.body, floats)
-        fn.body, _ = _dead_code(fn.body, set())
+        fn.body, _ = _dead_code(fn.body, set(), set())
         fn.body = _tidy(fn.body)
         if fn.body and isinstance(fn.body[0], ir.Comment) and fn.body[0].text == "reverse sweep":
             fn.body = fn.body[1:]  # no forward statements: nothing to tell apart
@@ -218,11 +218,21 @@ def _pure(s: ir.Assign) -> bool:
     return s.role in PURE_ROLES and not any(has_foreign(v) for v in s.values)
 
 
-def _dead_code(stmts, live_out: set[str]):
-    """Drop assignments whose values nobody reads; returns the block and its live-in set."""
+def _dead_code(stmts, live_out: set[str], dead_pairs: set[int]):
+    """Drop assignments whose values nobody reads; returns the block and its live-in set.
+
+    A tape pop whose value nobody reads goes too, and its id joins `dead_pairs`, so the
+    push it matches (earlier in the function, so met later in this backward walk) goes.
+    """
     live = set(live_out)
     out: list[ir.Stmt] = []
     for s in reversed(stmts):
+        if isinstance(s, ir.Pop) and s.pair is not None and isinstance(s.into, ir.Name) \
+                and s.into.id not in live:
+            dead_pairs.add(s.pair)
+            continue
+        if isinstance(s, ir.Append) and s.pair in dead_pairs:
+            continue
         if isinstance(s, ir.Assign):
             names = [t.id for t in s.targets if isinstance(t, ir.Name)]
             if _pure(s) and all(ir.target_name(t) not in live for t in s.targets):
@@ -236,21 +246,22 @@ def _dead_code(stmts, live_out: set[str]):
             live -= {t.id for t in s.targets}
             live |= ir.stmt_reads(s)
         elif isinstance(s, ir.If):
-            s.body, lb = _dead_code(s.body, live)
-            s.orelse, lo = _dead_code(s.orelse, live)
+            s.body, lb = _dead_code(s.body, live, dead_pairs)
+            s.orelse, lo = _dead_code(s.orelse, live, dead_pairs)
             if not _has_effect(s.body) and not _has_effect(s.orelse):
                 continue
             live = lb | lo | ir.stmt_reads(s)
         elif isinstance(s, (ir.ForRange, ir.ForEach, ir.While)):
             header = ir.stmt_reads(s)
             loop_live = set(live) | header
-            while True:
-                body = copy.deepcopy(s.body)
-                body, body_in = _dead_code(body, loop_live)
+            while True:  # liveness around the loop's back edge, to a fixed point
+                pairs = set(dead_pairs)
+                body, body_in = _dead_code(copy.deepcopy(s.body), loop_live, pairs)
                 new = loop_live | body_in
                 if new == loop_live:
                     break
                 loop_live = new
+            dead_pairs |= pairs
             s.body = body
             target = getattr(s, "target", None)
             if not isinstance(s, ir.While) and not _has_effect(s.body) and (target is None or target.id not in live):

@@ -19,6 +19,7 @@ Argument order of every emitted accumulation: adjoint target first, then the par
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass
 
 from . import ir, symbolic
@@ -442,7 +443,8 @@ class ReverseMode:
                     tapes[key] = self.namer.tape(var if kind == "value" else var + "_items")
                     prologue.append(ir.Assign([ir.Name(tapes[key])], [ir.ListExpr([])], role="save"))
                 tape = ir.Name(tapes[key])
-                out.append((ir.Append(tape, value), ir.Pop(tape, into=copy.deepcopy(t))))
+                pair = next(_pair_ids)  # lets the optimizer drop both if the value is never read
+                out.append((ir.Append(tape, value, pair=pair), ir.Pop(tape, into=copy.deepcopy(t), pair=pair)))
                 if isinstance(t, ir.Name) and var not in self.fn.params:
                     loop_vars.add(var)
         return out
@@ -489,6 +491,9 @@ class ReverseMode:
             if isinstance(s, ir.Assign) and isinstance(s.targets[0], ir.Name) and s.targets[0].id == self.result:
                 return s.pos
         return self.fn.pos
+
+
+_pair_ids = itertools.count()
 
 
 def _increment(target: ir.Expr, seed: ir.Expr, partial: ir.Expr) -> ir.Assign:
