@@ -8,9 +8,10 @@ unchanged function (same code, same globals and closure values) does not regener
 from __future__ import annotations
 
 import inspect
+import types
 
 from . import frontend, loader
-from .errors import WrtError
+from .errors import SourceUnavailableError, WrtError
 from .module import ModuleBuilder
 from .reverse import AdjointSpec
 
@@ -89,6 +90,12 @@ def _make(f, wrt, kind: str, backend: str) -> Derivative:
     if backend != "python":
         raise ValueError(f"backend={backend!r} is not available; this version has backend='python'")
     f = frontend._unwrap(f)
+    if not isinstance(f, types.FunctionType):
+        what = "a bound method" if inspect.ismethod(f) else f"{type(f).__name__} object"
+        raise SourceUnavailableError(
+            f"s2sgrad differentiates Python functions, and {f!r} is {what}",
+            hint="pass a plain function defined with def; for a method, write a function "
+                 "that takes the object's values as arguments.")
     names, is_tuple = normalize_wrt(f, wrt)
     key = (f, tuple(names), is_tuple, kind)
     hit = _CACHE.get(key)

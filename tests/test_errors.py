@@ -251,3 +251,15 @@ def test_star_args():
 def test_star_kwargs():
     exc = raised(UnsupportedSyntaxError, lambda: s2sgrad.grad(bad_inputs.star_kwargs)(1.5))
     check_error(exc, bad_inputs.star_kwargs, "**options", "**kwargs")
+
+
+class _Model:
+    def loss(self, x):
+        return x * x
+
+
+@pytest.mark.parametrize("target", [math.sin, _Model().loss, abs], ids=["builtin", "method", "abs"])
+def test_only_plain_functions_are_differentiated(target):
+    with pytest.raises(s2sgrad.SourceUnavailableError, match="differentiates Python functions") as info:
+        s2sgrad.grad(target)
+    assert info.value.hint
