@@ -381,6 +381,8 @@ class ReverseMode:
     def place_saves(self, fwd, rev, reads: set[str]):
         """Turn placeholders into real saves and restores where a value is needed."""
         first_binding = _first_bindings(fwd)
+        self.bound_before: dict[int, set[str]] = {}
+        _definitely_bound(fwd, set(self.fn.params), self.bound_before)
         plans: dict[int, list] = {}
         tapes: dict[str, str] = {}
         prologue: list[ir.Stmt] = []
@@ -436,6 +438,8 @@ class ReverseMode:
                 slot = ir.Name(self.namer.saved(var))
                 out.append((ir.Assign([slot], [value], role="save"),
                             ir.Assign([copy.deepcopy(t)], [slot], role="save")))
+                if isinstance(t, ir.Name) and var not in self.bound_before.get(id(s), set()):
+                    loop_vars.add(var)  # bound on some paths only: give it a first value
             else:
                 kind = "item" if isinstance(t, ir.Subscript) else "value"
                 key = f"{var}/{kind}"
@@ -539,6 +543,21 @@ def _reads(stmts, skip=None) -> set[str]:
             for block in ir.blocks(s):
                 out |= _reads(block, skip)
     return out
+
+
+def _definitely_bound(stmts, bound: set[str], record: dict) -> set[str]:
+    """Names bound on every path to each save placeholder (recorded by statement id)."""
+    for s in stmts:
+        if isinstance(s, _Save):
+            record[id(s.stmt)] = set(bound)
+        elif isinstance(s, (ir.Assign, ir.CallAssign)):
+            bound |= {t.id for t in s.targets if isinstance(t, ir.Name)}
+        elif isinstance(s, ir.If):
+            bound |= _definitely_bound(s.body, set(bound), record) & \
+                _definitely_bound(s.orelse, set(bound), record)
+        elif ir.blocks(s):  # a loop may run no times: what it binds is not bound after it
+            _definitely_bound(s.body, set(bound), record)
+    return bound
 
 
 def _first_bindings(stmts) -> dict:

@@ -252,3 +252,17 @@ def returns_from_two_depths(x, y, n):
 def test_returns_inside_nested_loops_keep_the_tapes_balanced(x, y, n):
     # found by test_properties: a `break` mid-iteration skipped bookkeeping the reverse undid
     check_grads(returns_from_two_depths, x, y, n, wrt=(0, 1))
+
+
+def bound_on_one_path(x, c):
+    z = x
+    if c > 0:
+        y = x * 2.0
+        z = y * y
+    y = math.sin(x) * x
+    return y * z
+
+
+@pytest.mark.parametrize("c", [1, -1])
+def test_saving_a_variable_bound_on_one_path_only(c):
+    check_grads(bound_on_one_path, 0.5, c)
