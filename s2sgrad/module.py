@@ -36,10 +36,8 @@ class ModuleBuilder:
             for s in ir.walk_stmts(fn.body):
                 for e in ir.stmt_exprs(s):
                     for sub in ir.subexprs(e):
-                        if isinstance(sub, ir.Global):
-                            names.add(sub.name.split(".")[0])
-                        elif isinstance(sub, ir.Foreign):
-                            names.add(sub.name.split(".")[0])
+                        if isinstance(sub, (ir.Global, ir.Foreign)):
+                            names.add(sub.name)
         return names
 
     def lower(self, pyfunc) -> ir.Function:
@@ -56,7 +54,7 @@ class ModuleBuilder:
         self.emitted.append(fn)
         return fn
 
-    def vjp_of(self, pyfunc, active_args: list[int], pos) -> str:
+    def vjp_of(self, pyfunc, active_args: list[int]) -> str:
         key = (pyfunc, tuple(active_args))
         if key not in self.vjps:
             fn = self.lower(pyfunc)

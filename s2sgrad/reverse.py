@@ -332,7 +332,7 @@ class ReverseMode:
             return [ir.Assign([ir.Name(self.adj(t.id))], [self._zero(t)], role="adjoint")
                     for t in active_targets]
         callee = s.call.func.key
-        vjp_name = self.module.vjp_of(callee, active_args, s.call.pos)
+        vjp_name = self.module.vjp_of(callee, active_args)
         if s.unpack:
             cot = ir.TupleExpr([ir.Name(self.adj(t.id)) if self.is_active(t.id) else ir.Const(0.0)
                                 for t in s.targets])
@@ -477,11 +477,8 @@ class ReverseMode:
         grads = [ir.Name(self.adj(w)) if w in self.active else self._zero_grad(w) for w in self.spec.wrt]
         g = grads[0] if len(grads) == 1 else ir.TupleExpr(grads)
         if self.spec.kind == "value_and_grad":
-            return [ir.Return(ir.TupleExpr([ir.Name(self.value_name()), g]))]
+            return [ir.Return(ir.TupleExpr([ir.Name(self.result), g]))]
         return [ir.Return(g)]
-
-    def value_name(self):
-        return self.result
 
     def _zero(self, t: ir.Name) -> ir.Expr:
         """A zero adjoint for variable t: 0.0, or a list of zeros for a list."""
