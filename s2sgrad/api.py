@@ -10,7 +10,9 @@ from __future__ import annotations
 import inspect
 import types
 
-from . import frontend, loader
+import numpy as np
+
+from . import frontend, kinds, loader
 from .errors import SourceUnavailableError, WrtError
 from .module import ModuleBuilder
 from .reverse import AdjointSpec
@@ -19,29 +21,46 @@ _CACHE: dict = {}
 
 
 class Derivative:
-    """A generated derivative: call it like the original function (plus a cotangent for vjp)."""
+    """A generated derivative: call it like the original function (plus a cotangent for vjp).
 
-    def __init__(self, f, kind: str, wrt_names: list[str], wrt_is_tuple: bool, fn, source: str):
+    The generated code depends on whether each argument is a number, a list or an array
+    (and of which rank): it is generated for the kinds of the arguments it is called
+    with, once per combination.  `.source` is the code of the latest call (before any
+    call, code for the kinds the function body suggests).
+    """
+
+    def __init__(self, f, kind: str, wrt_names: list[str], wrt_is_tuple: bool, variant):
         self.f = f
         self.kind = kind
         self.wrt = wrt_names
         self.wrt_is_tuple = wrt_is_tuple
-        self.generated = fn
-        self.source = source
         self.signature = inspect.signature(f)
-        self.__name__ = fn.__name__
-        self.__doc__ = fn.__doc__
-        self.__wrapped__ = fn
+        self._variants = {variant.param_kinds: variant}
+        self._use(variant)
+
+    def _use(self, variant):
+        self.generated = variant.fn
+        self.source = variant.source
+        self.__name__ = variant.fn.__name__
+        self.__doc__ = variant.fn.__doc__
+        self.__wrapped__ = variant.fn
 
     def __call__(self, *args, **kwargs):
         cotangent = ()
         if self.kind == "vjp":
             if not args:
                 raise TypeError("vjp needs the function's arguments followed by a cotangent")
-            args, cotangent = args[:-1], (args[-1],)
+            args, cotangent = args[:-1], (_promote(args[-1]),)
         bound = self.signature.bind(*args, **kwargs)
         bound.apply_defaults()
         values = [_promote(v) if name in self.wrt else v for name, v in bound.arguments.items()]
+        param_kinds = tuple(kinds.of_value(v) for v in values)
+        variant = self._variants.get(param_kinds)
+        if variant is None:
+            variant = self._variants[param_kinds] = _generate(self.f, self.wrt, self.kind,
+                                                              dict(zip(self.signature.parameters, param_kinds)))
+        if variant.fn is not self.generated:
+            self._use(variant)
         out = self.generated(*values, *cotangent)
         if self.wrt_is_tuple and len(self.wrt) == 1:  # wrt=(0,) gives a 1-tuple back
             return (out[0], (out[1],)) if self.kind == "value_and_grad" else (out,)
@@ -57,6 +76,8 @@ def _promote(v):
         return v
     if isinstance(v, int):
         return float(v)
+    if isinstance(v, np.ndarray) and v.dtype.kind in "iub":
+        return v.astype(float)
     if isinstance(v, list):
         return [_promote(x) for x in v]
     if isinstance(v, tuple):
@@ -101,7 +122,21 @@ def _make(f, wrt, kind: str, backend: str) -> Derivative:
     hit = _CACHE.get(key)
     if hit is not None and hit[0] == _fingerprint(hit[1]):
         return hit[2]
-    builder = ModuleBuilder(f)
+    variant = _generate(f, names, kind, None)
+    result = Derivative(f, kind, names, is_tuple, variant)
+    _CACHE[key] = (_fingerprint(variant.deps), variant.deps, result)
+    return result
+
+
+class _Variant:
+    """The generated code for one combination of argument kinds."""
+
+    def __init__(self, fn, source, param_kinds, deps):
+        self.fn, self.source, self.param_kinds, self.deps = fn, source, param_kinds, deps
+
+
+def _generate(f, names, kind, param_kinds) -> _Variant:
+    builder = ModuleBuilder(f, param_kinds)
     prefix = {"grad": "grad", "value_and_grad": "value_and_grad", "vjp": "vjp"}[kind]
     name = builder.namer.fresh(f"{prefix}_{f.__name__}")
     builder.derivative(AdjointSpec(names, kind, name))
@@ -109,10 +144,8 @@ def _make(f, wrt, kind: str, backend: str) -> Derivative:
               f"Regenerate rather than edit; it needs only the modules it imports.")
     source, inject = builder.source(header)
     module = loader.load(source, name, inject)
-    result = Derivative(f, kind, names, is_tuple, getattr(module, name), source)
-    deps = _dependencies(builder)
-    _CACHE[key] = (_fingerprint(deps), deps, result)
-    return result
+    used = tuple(builder.param_kinds[p] for p in inspect.signature(f).parameters)
+    return _Variant(getattr(module, name), source, used, _dependencies(builder))
 
 
 def _dependencies(builder) -> list:

@@ -16,7 +16,7 @@ PREC = {"ifexp": 1, "or": 2, "and": 3, "not": 4, "compare": 5,
         "+": 11, "-": 11, "*": 12, "/": 12, "//": 12, "%": 12, "@": 12,
         "unary": 13, "**": 14, "atom": 17}
 
-MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": ""}
+MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "", "runtime": ""}
 
 
 class PythonPrinter:
@@ -41,6 +41,8 @@ class PythonPrinter:
                 return ("-math.inf" if v < 0 else "math.inf"), (PREC["unary"] if v < 0 else PREC["atom"])
             if math.isnan(v):
                 return "math.nan", PREC["atom"]
+        if v is Ellipsis:
+            return "...", PREC["atom"]
         text = repr(v)
         return text, (PREC["unary"] if text.startswith("-") else PREC["atom"])
 
@@ -90,8 +92,27 @@ class PythonPrinter:
             # stop_gradient only matters to the differentiator; its value is its argument.
             arg = e.args[0]
             return getattr(self, "_print_" + type(arg).__name__)(arg)
+        if e.method == "@":
+            p = PREC["@"]
+            return f"{self.expr(e.args[0], p)} @ {self.expr(e.args[1], p + 1)}", p
+        if e.method is not None:  # x.sum(axis=0), x.T: as the user wrote it
+            head = f"{self.expr(e.args[0], PREC['atom'])}.{e.method}"
+            if e.prop:
+                return head, PREC["atom"]
+            args = [self.expr(a) for a in e.args[1:]] + [f"{k}={self.expr(v)}" for k, v in e.kwargs]
+            return f"{head}({', '.join(args)})", PREC["atom"]
         args = [self.expr(a) for a in e.args] + [f"{k}={self.expr(v)}" for k, v in e.kwargs]
         return f"{self.expr(e.func, PREC['atom'])}({', '.join(args)})", PREC["atom"]
+
+    def _print_Attr(self, e):
+        return f"{self.expr(e.value, PREC['atom'])}.{e.attr}", PREC["atom"]
+
+    def _print_Slice(self, e):
+        parts = ["" if p is None else self.expr(p) for p in (e.lower, e.upper)]
+        text = ":".join(parts)
+        if e.step is not None:
+            text += ":" + self.expr(e.step)
+        return text, PREC["atom"]
 
     def _print_Subscript(self, e):
         index = self.expr(e.index)

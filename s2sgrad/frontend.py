@@ -17,7 +17,7 @@ import types
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from . import ir, rules
+from . import array_rules, ir, rules
 from .errors import (RecursiveCallError, SourcePos, SourceUnavailableError,
                      UndefinedNameError, UnsupportedCallError, UnsupportedSyntaxError)
 
@@ -406,6 +406,16 @@ class Lowerer:
             name = ir.Name(self.fresh(e.func.name.split(".")[-1]), pos=e.pos)
             pre.append(ir.Assign([name], [e], pos=e.pos))
             return name
+        if array_rules.rule_of_call(e) is not None:
+            # an array primitive is a statement of its own, on named operands
+            e.args = [self.operand(a, pre) for a in e.args]
+            e.kwargs = [(k, self.value_from(v, pre)) for k, v in e.kwargs]
+            if top:
+                return e
+            base = "matmul" if e.method == "@" else (e.method or e.func.attr.split(".")[-1])
+            name = ir.Name(self.fresh(base if base != "T" else "transposed"), pos=e.pos)
+            pre.append(ir.Assign([name], [e], pos=e.pos))
+            return name
         if isinstance(e, ir.Call) and isinstance(e.func, ir.UserFn):
             call = self.call_args(e, pre)
             name = ir.Name(self.fresh(e.func.key.__name__), pos=e.pos)
@@ -426,6 +436,21 @@ class Lowerer:
         if isinstance(e, ir.Compare):
             e.left = self.value_from(e.left, pre)
         return e
+
+    def operand(self, e: ir.Expr, pre: list) -> ir.Expr:
+        """An array primitive's operand: a variable, an element, or a constant; anything
+        computed gets a variable of its own, whose adjoint the primitive's rule adds to."""
+        if isinstance(e, ir.Call) and e.method == "T" and _is_atom(e.args[0]):
+            return e  # x @ W.T reads as written
+        e = self.value_from(e, pre)
+        if isinstance(e, (ir.ListExpr, ir.TupleExpr)):
+            e.elts = [self.operand(x, pre) for x in e.elts]
+            return e
+        if _is_atom(e) or not ir.names_in(e):
+            return e
+        name = ir.Name(self.fresh("t"), pos=e.pos)
+        pre.append(ir.Assign([name], [e], pos=e.pos))
+        return name
 
     def if_exp_stmt(self, target: ir.Name, e: ir.IfExp, pre: list, pos) -> list[ir.Stmt]:
         """`t = a if c else b` as an if statement, so only the taken branch is evaluated."""
@@ -480,6 +505,9 @@ class Lowerer:
             op = BINOPS.get(type(node.operator))
             if op is None:
                 raise self.unsupported(f"the operator `{self.src_of(node.operator).strip()}`", node)
+            if op == "@":  # an array primitive, printed back as the operator
+                return ir.Call(ir.Lib("numpy", "matmul"), [self.expr(node.left), self.expr(node.right)],
+                               method="@")
             return ir.BinOp(op, self.expr(node.left), self.expr(node.right))
         if isinstance(node, cst.UnaryOperation):
             op = {cst.Minus: "-", cst.Plus: "+", cst.Not: "not"}.get(type(node.operator))
@@ -500,6 +528,8 @@ class Lowerer:
             return ir.ListExpr([self.element(el) for el in node.elements])
         if isinstance(node, cst.Subscript):
             return ir.Subscript(self.expr(node.value), self.index(node))
+        if isinstance(node, cst.Ellipsis):
+            return ir.Const(Ellipsis)
         if isinstance(node, cst.Attribute):
             return self.attribute(node)
         if isinstance(node, cst.Call):
@@ -544,8 +574,13 @@ class Lowerer:
     def index(self, node: cst.Subscript) -> ir.Expr:
         items = []
         for el in node.slice:
-            if not isinstance(el.slice, cst.Index) or el.slice.star is not None:
-                raise self.unsupported("slicing a list", el, "index one element at a time: `xs[i]`.")
+            if isinstance(el.slice, cst.Slice):
+                parts = [None if p is None else self.expr(p)
+                         for p in (el.slice.lower, el.slice.upper, el.slice.step)]
+                items.append(ir.Slice(*parts, pos=self.pos(el)))
+                continue
+            if el.slice.star is not None:
+                raise self.unsupported("unpacking with `*` in an index", el)
             items.append(self.expr(el.slice.value))
         return items[0] if len(items) == 1 else ir.TupleExpr(items)
 
@@ -575,6 +610,9 @@ class Lowerer:
         rule = rules.lookup(value)
         if rule is not None:
             return rule.lib
+        prim = array_rules.lookup(value)
+        if prim is not None:
+            return prim.lib
         if value is stop_gradient:
             return ir.Lib("s2sgrad", "stop_gradient")
         if value in FORBIDDEN_CALLS:
@@ -597,22 +635,41 @@ class Lowerer:
                 raise UndefinedNameError(f"module `{base.module.__name__}` has no attribute `{attr}`",
                                          self.pos(node))
             value = getattr(base.module, attr)
-            if base.module.__name__ in ("math",) and isinstance(value, float):
-                return ir.Lib("math", attr)
+            if base.module.__name__ in ("math", "numpy") and isinstance(value, float):
+                return ir.Lib(base.module.__name__, attr)
+            if value is None:  # np.newaxis
+                return ir.Const(None)
             out = self.from_value(value, attr, node, origin=base.module.__name__)
             if isinstance(out, ir.Foreign):
                 out.display = f"{base.module.__name__}.{attr}"
             return out
-        raise self.unsupported(f"the attribute access `{self.src_of(node)}`", node)
+        attr = node.attr.value
+        if attr in ARRAY_ATTRIBUTES:
+            return ir.Attr(base, attr)
+        if attr == "T":
+            return ir.Call(ir.Lib("numpy", "transpose"), [base], method="T", prop=True)
+        raise self.unsupported(f"the attribute access `{self.src_of(node)}`", node,
+                               "s2sgrad knows the array attributes .T, .shape, .ndim, .size and .dtype.")
 
-    def resolve_callee(self, node):
-        """The Python object a call's function expression names, if it is not local."""
-        if isinstance(node, cst.Name) and node.value not in self.locals:
-            return self.lookup(node.value)[1]
-        return None
+    def method_call(self, node: cst.Call) -> ir.Expr:
+        """`x.sum(axis=0)`: the NumPy function with x first, printed back as a method."""
+        name = node.func.attr.value
+        base = self.expr(node.func.value)
+        args, kwargs = self.call_arguments(node)
+        if name in array_rules.METHOD_RULES:
+            rule = array_rules.METHOD_RULES[name]
+            lib = ir.Lib("numpy", "clip") if rule is None else rule.lib
+            call = ir.Call(lib, [base] + args, kwargs, method=name)
+            if name == "astype" and not _float_dtype(args[0] if args else dict(kwargs).get("dtype")):
+                # a cast to an integer or boolean type: no derivative flows through it
+                return ir.Call(ir.Lib("s2sgrad", "stop_gradient"), [call])
+            return call
+        hint = "write it with a NumPy function s2sgrad knows, or use stop_gradient."
+        if name == "append":
+            hint = "append as a statement of its own: `xs.append(v)`."
+        raise self.unsupported(f"the method call `.{name}()`", node.func, hint)
 
-    def call(self, node: cst.Call) -> ir.Expr:
-        func = self.expr(node.func)
+    def call_arguments(self, node: cst.Call):
         args, kwargs = [], []
         for a in node.args:
             if a.star:
@@ -621,6 +678,28 @@ class Lowerer:
                 kwargs.append((a.keyword.value, self.expr(a.value)))
             else:
                 args.append(self.expr(a.value))
+        return args, kwargs
+
+    def _names_module(self, node) -> bool:
+        """Whether an expression node names a module (np, np.linalg, scipy.special)."""
+        if isinstance(node, cst.Name):
+            return node.value not in self.locals and isinstance(
+                resolve_nonlocal(self.pyfunc, node.value)[1], types.ModuleType)
+        if isinstance(node, cst.Attribute) and self._names_module(node.value):
+            return isinstance(self.expr(node), _ModuleRef)
+        return False
+
+    def resolve_callee(self, node):
+        """The Python object a call's function expression names, if it is not local."""
+        if isinstance(node, cst.Name) and node.value not in self.locals:
+            return self.lookup(node.value)[1]
+        return None
+
+    def call(self, node: cst.Call) -> ir.Expr:
+        if isinstance(node.func, cst.Attribute) and not self._names_module(node.func.value):
+            return self.method_call(node)
+        func = self.expr(node.func)
+        args, kwargs = self.call_arguments(node)
         if isinstance(func, ir.UserFn):
             self.callees.append((func.key, self.pos(node)))
         elif isinstance(func, ir.Foreign) and isinstance(func.obj, type) and issubclass(func.obj, BaseException):
@@ -630,12 +709,34 @@ class Lowerer:
         return ir.Call(func, args, kwargs)
 
 
+ARRAY_ATTRIBUTES = ("shape", "ndim", "size", "dtype")
+
+
+def _float_dtype(e) -> bool:
+    """Whether an astype argument names a floating type (np.float32, float, "float64")."""
+    if isinstance(e, ir.Lib):
+        return e.attr in ("float", "float64", "float32", "float16", "longdouble")
+    if isinstance(e, ir.Const) and isinstance(e.value, str):
+        return e.value.startswith("float") or e.value in ("f", "d", "f4", "f8")
+    return False
+
+
 class _ModuleRef(ir.Expr):
     """A module named in the source (math, np): only valid as the base of an attribute."""
 
     def __init__(self, module):
         self.module = module
         self.pos = None
+
+
+def _is_atom(e: ir.Expr) -> bool:
+    """A variable, an element of one, or its transpose: x, xs[i], x[1:3, None], W.T."""
+    if isinstance(e, ir.Name):
+        return True
+    if isinstance(e, ir.Call) and e.method == "T":
+        return _is_atom(e.args[0])
+    return isinstance(e, ir.Subscript) and isinstance(e.value, ir.Name) and \
+        not (ir.names_in(e.index) & {e.value.id})
 
 
 def _constant_branches(e: ir.IfExp) -> bool:

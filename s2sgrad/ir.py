@@ -107,6 +107,25 @@ class Call(Expr):
     func: Expr  # Lib, UserFn or Foreign
     args: list[Expr]
     kwargs: list[tuple[str, Expr]] = field(default_factory=list)
+    # How the user spelled a NumPy method or property: `x.sum(axis=0)` is
+    # Call(np.sum, [x], axis=0) with method="sum"; `x.T` has method="T", prop=True.
+    method: str | None = None
+    prop: bool = False
+
+
+@dataclass(eq=False)
+class Attr(Expr):
+    """An array attribute that is not differentiated: x.shape, x.ndim, x.size, x.dtype."""
+    value: Expr
+    attr: str
+
+
+@dataclass(eq=False)
+class Slice(Expr):
+    """`lower:upper:step` inside an index; missing parts are None."""
+    lower: Expr | None
+    upper: Expr | None
+    step: Expr | None
 
 
 @dataclass(eq=False)
@@ -149,6 +168,9 @@ class Assign(Stmt):
     values: list[Expr]
     aug: str | None = None
     role: str = "user"
+    # an adjoint update `d_x += v` whose v is a new array of exactly x's shape: onto
+    # zeros it may become `d_x = v` (optimize.py); other updates rely on += broadcasting
+    exact: bool = False
 
 
 @dataclass(eq=False)
@@ -265,6 +287,10 @@ def children(e: Expr) -> list[Expr]:
         return [e.test, e.body, e.orelse]
     if isinstance(e, (TupleExpr, ListExpr)):
         return list(e.elts)
+    if isinstance(e, Attr):
+        return [e.value]
+    if isinstance(e, Slice):
+        return [p for p in (e.lower, e.upper, e.step) if p is not None]
     return []
 
 

@@ -6,27 +6,44 @@ This is where the passes meet: frontend -> controlflow -> reverse -> optimize ->
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 
-from . import codegen, controlflow, frontend, ir, optimize, reverse
+from . import codegen, controlflow, frontend, ir, kinds, optimize, reverse, runtime
 from .naming import Namer
 
 LITERAL_TYPES = (int, float, bool, str, type(None), complex)
 
 
 class ModuleBuilder:
-    def __init__(self, pyfunc):
+    """`param_kinds`: the kinds of the main function's arguments (kinds.py); None
+    guesses them from the body."""
+
+    def __init__(self, pyfunc, param_kinds: dict | None = None):
         self.main, self.functions = frontend.load_program(pyfunc)
         self.namer = Namer(self._user_names())
         self.lowered: dict = {}
         self.fn_names: dict = {}     # user function -> printed name
-        self.vjps: dict = {}         # (user function, active args) -> printed name
+        self.vjps: dict = {}         # (user function, active args, kinds) -> printed name
         self.emitted: list[ir.Function] = []
-        self.tuple_results: set = set()  # user functions returning a tuple
-        for f in self.functions.values():
-            fn = self.lower(f.pyfunc)
-            if fn.result in reverse.container_variables(fn):
-                self.tuple_results.add(f.pyfunc)
+        self._kinds: dict = {}       # (user function, argument kinds) -> variable kinds
+        main = self.lower(pyfunc)
+        self.param_kinds = param_kinds or kinds.guess_params(main)
+
+    def kinds_of(self, pyfunc, arg_kinds) -> dict:
+        """The kind of every variable of a user function called with arguments of these kinds."""
+        fn = self.lower(pyfunc)
+        key = (pyfunc, tuple(arg_kinds))
+        if key not in self._kinds:
+            params = {p: (k if k is not None else kinds.ANY_ARRAY) for p, k in zip(fn.params, arg_kinds)}
+            for p in fn.params[len(arg_kinds):]:
+                params[p] = kinds.SCALAR
+            self._kinds[key] = kinds.KindInference(fn, params, self._result_kind).run()
+        return self._kinds[key]
+
+    def _result_kind(self, pyfunc, arg_kinds):
+        fn = self.lower(pyfunc)
+        return self.kinds_of(pyfunc, arg_kinds).get(fn.result) or kinds.ANY_ARRAY
 
     def _user_names(self) -> set[str]:
         names = {"math", "np"}
@@ -47,21 +64,25 @@ class ModuleBuilder:
         return self.lowered[pyfunc]
 
     # ------------------------------------------------------------------ requests
-    def derivative(self, spec: reverse.AdjointSpec, pyfunc=None) -> ir.Function:
+    def derivative(self, spec: reverse.AdjointSpec, pyfunc=None, arg_kinds=None) -> ir.Function:
         pyfunc = pyfunc or self.main.pyfunc
-        fn = reverse.ReverseMode(self.lower(pyfunc), spec, self.namer, self).run()
+        fn = self.lower(pyfunc)
+        if arg_kinds is None:
+            arg_kinds = [self.param_kinds[p] for p in fn.params]
+        var_kinds = self.kinds_of(pyfunc, arg_kinds)
+        fn = reverse.ReverseMode(fn, spec, self.namer, self, var_kinds).run()
         fn = optimize.optimize(fn)
         self.emitted.append(fn)
         return fn
 
-    def vjp_of(self, pyfunc, active_args: list[int]) -> str:
-        key = (pyfunc, tuple(active_args))
+    def vjp_of(self, pyfunc, active_args: list[int], arg_kinds: list) -> str:
+        key = (pyfunc, tuple(active_args), tuple(arg_kinds))
         if key not in self.vjps:
             fn = self.lower(pyfunc)
             name = self.namer.fresh(f"vjp_{fn.name}")
             self.vjps[key] = name
             spec = reverse.AdjointSpec([fn.params[i] for i in active_args], "vjp", name)
-            self.derivative(spec, pyfunc)
+            self.derivative(spec, pyfunc, arg_kinds)
         return self.vjps[key]
 
     # ------------------------------------------------------------------ printing
@@ -75,13 +96,31 @@ class ModuleBuilder:
         lines = [f'"""{header}"""']
         if "math" in modules:
             lines.append("import math")
-        if "numpy" in modules:
+        helpers = self._helpers_used(functions)
+        if "numpy" in modules or helpers:
             lines.append("import numpy as np")
+        for name in sorted(modules - {"math", "numpy", "builtins", "runtime", "s2sgrad"}):
+            lines.append(f"import {name}")
         lines += constant_lines
         text = "\n".join(lines) + "\n"
+        for name in helpers:
+            text += "\n\n" + inspect.getsource(getattr(runtime, name))
         for fn in functions:
             text += "\n\n" + printer.function(fn)
         return text, inject
+
+    def _helpers_used(self, functions) -> list[str]:
+        """The runtime helpers the functions call (and those helpers call), in a fixed order."""
+        used = set()
+        for fn in functions:
+            for s in ir.walk_stmts(fn.body):
+                for e in ir.stmt_exprs(s):
+                    for sub in ir.subexprs(e):
+                        if isinstance(sub, ir.Lib) and sub.module == "runtime":
+                            used.add(sub.attr)
+        if any("unbroadcast(" in inspect.getsource(getattr(runtime, h)) for h in used):
+            used.add("unbroadcast")
+        return [h for h in runtime.__all__ if h in used]
 
     def _primal_copies(self) -> list[ir.Function]:
         """Copies of the user functions the generated code calls, in dependency order."""

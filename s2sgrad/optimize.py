@@ -177,6 +177,12 @@ def surely_float(e: ir.Expr, floats: set[str]) -> bool:
     return False
 
 
+def _is_zeros_like(s) -> bool:
+    """`d_x = np.zeros_like(x)`: an array adjoint starting at zero."""
+    return isinstance(s, ir.Assign) and len(s.values) == 1 and isinstance(s.values[0], ir.Call) \
+        and isinstance(s.values[0].func, ir.Lib) and s.values[0].func.attr == "zeros_like"
+
+
 def _merge_first_writes(stmts, floats):
     """`d = 0.0; ...; d += e` with nothing touching d between: `d = e`."""
     out = list(stmts)
@@ -185,8 +191,9 @@ def _merge_first_writes(stmts, floats):
         s = out[i]
         for block in ir.blocks(s):
             block[:] = _merge_first_writes(block, floats)
+        zeros_like = _is_zeros_like(s)
         if isinstance(s, ir.Assign) and s.role == "adjoint" and not s.aug and len(s.targets) == 1 \
-                and isinstance(s.targets[0], ir.Name) and _is_num(s.values[0], 0):
+                and isinstance(s.targets[0], ir.Name) and (_is_num(s.values[0], 0) or zeros_like):
             var = s.targets[0].id
             for j in range(i + 1, len(out)):
                 later = out[j]
@@ -195,11 +202,21 @@ def _merge_first_writes(stmts, floats):
                     continue
                 if isinstance(later, ir.Assign) and later.role == "adjoint" and later.aug in ("+", "-") \
                         and isinstance(later.targets[0], ir.Name) and later.targets[0].id == var \
-                        and var not in ir.names_in(later.values[0]):
+                        and var not in ir.names_in(later.values[0]) and (later.exact or not zeros_like):
                     value = later.values[0]
-                    if not surely_float(value, floats):  # d = float(i), never an int gradient
+                    if not zeros_like and not surely_float(value, floats):  # d = float(i), never an int gradient
                         value = ir.Call(ir.Lib("builtins", "float"), [value])
                     later.values = [value if later.aug == "+" else ir.UnaryOp("-", value)]
+                    later.aug = None
+                    del out[i]
+                    i -= 1
+                elif zeros_like and isinstance(later, ir.Assign) and later.role == "adjoint" \
+                        and later.aug == "+" and isinstance(later.targets[0], ir.Name) \
+                        and later.targets[0].id == var and _is_num(later.values[0]):
+                    # d = np.zeros_like(x); d += 1.0  ->  d = np.ones_like(x)
+                    like, c = s.values[0].args, later.values[0].value
+                    later.values = [ir.Call(ir.Lib("numpy", "ones_like"), like) if c == 1 else
+                                    ir.Call(ir.Lib("numpy", "full_like"), like + [ir.Const(float(c))])]
                     later.aug = None
                     del out[i]
                     i -= 1

@@ -22,10 +22,10 @@ import copy
 import itertools
 from dataclasses import dataclass
 
-from . import ir, symbolic
+from . import array_rules, ir, kinds, symbolic
 from .activity import active_variables
 from .codegen import expr_source
-from .errors import NonScalarOutputError, UnsupportedSyntaxError
+from .errors import NonScalarOutputError, UnsupportedCallError, UnsupportedSyntaxError
 
 
 @dataclass(eq=False)
@@ -51,40 +51,15 @@ class AdjointSpec:
     name: str
 
 
-def container_variables(fn: ir.Function, tuple_results=frozenset()) -> set[str]:
-    """Variables holding a list or tuple of numbers (their adjoint is a list).
-
-    `tuple_results` are the user functions that return a tuple.
-    """
-    out: set[str] = set()
-    for s in ir.walk_stmts(fn.body):
-        if isinstance(s, ir.Assign):
-            for t, v in zip(s.targets, s.values):
-                if isinstance(t, ir.Name) and isinstance(v, (ir.ListExpr, ir.TupleExpr)):
-                    out.add(t.id)
-                if isinstance(t, ir.Subscript):
-                    out.add(ir.target_name(t))
-        elif isinstance(s, ir.Append):
-            out.add(s.target.id)
-        elif isinstance(s, ir.ForEach):
-            out.add(s.seq.id)
-        elif isinstance(s, ir.CallAssign) and not s.unpack and s.call.func.key in tuple_results:
-            out.add(s.targets[0].id)
-    for s in ir.walk_stmts(fn.body):
-        for e in ir.stmt_exprs(s):
-            for sub in ir.subexprs(e):
-                if isinstance(sub, ir.Subscript) and isinstance(sub.value, ir.Name):
-                    out.add(sub.value.id)
-    return out
-
-
 class ReverseMode:
-    def __init__(self, fn: ir.Function, spec: AdjointSpec, namer, module):
+    def __init__(self, fn: ir.Function, spec: AdjointSpec, namer, module, var_kinds: dict):
         self.fn = copy.deepcopy(fn)
         self.spec = spec
         self.namer = namer
-        self.module = module  # asks for helpers' adjoints: module.vjp_of(pyfunc, wrt)
-        self.containers = container_variables(self.fn, module.tuple_results)
+        self.module = module  # asks for helpers' adjoints: module.vjp_of(pyfunc, wrt, kinds)
+        self.kinds = var_kinds
+        self.containers = {v for v, k in var_kinds.items() if kinds.is_list(k)}
+        _rebind_array_updates(self.fn.body, self.kinds)
         self.result = self.fn.result
         self.active = active_variables(self.fn, spec.wrt, [self.result])
         self.assign_sites = self._count_assignments()
@@ -95,9 +70,15 @@ class ReverseMode:
     # ------------------------------------------------------------------ entry point
     def run(self) -> ir.Function:
         fn, spec = self.fn, self.spec
+        result_kind = self.kinds.get(self.result)
         if spec.kind != "vjp" and self.result in self.containers:
             raise NonScalarOutputError(
                 f"{fn.name} returns a tuple or list, and grad needs a scalar output", self._return_pos())
+        if spec.kind != "vjp" and kinds.is_array(result_kind) and result_kind.ndim is not None:
+            raise NonScalarOutputError(
+                f"{fn.name} returns an array ({result_kind}), and grad needs a scalar output",
+                self._return_pos(), "use s2sgrad.vjp with a cotangent of the output's shape, "
+                                    "or reduce the output to a number (np.sum, np.mean).")
         fwd, rev = self.sweep(fn.body, depth=0)
         reads = _reads(rev)
         fwd, rev, prologue = self.place_saves(fwd, rev, reads)
@@ -221,7 +202,7 @@ class ReverseMode:
         if self.is_active(s.target.id) and self.is_active(s.seq.id):
             d_item = ir.Subscript(ir.Name(self.adj(s.seq.id)), k)
             tail = [ir.Assign([d_item], [ir.Name(self.adj(s.target.id))], aug="+"),
-                    ir.Assign([ir.Name(self.adj(s.target.id))], [ir.Const(0.0)])]
+                    ir.Assign([ir.Name(self.adj(s.target.id))], [self._reset_value(s.target)])]
         length = ir.Call(ir.Lib("builtins", "len"), [s.seq])
         rev_loop = ir.ForRange(k, [ir.Const(0), length, ir.Const(1)], [fetch] + rbody + tail,
                                reverse=True, limit=counter, pos=s.pos)
@@ -236,6 +217,9 @@ class ReverseMode:
             t, v = s.targets[0], s.values[0]
             if s.aug:
                 v = ir.BinOp(s.aug, copy.deepcopy(t), v, pos=v.pos)
+            rule = array_rules.rule_of_call(v)
+            if rule is not None and isinstance(t, ir.Name):
+                return self.adjoint_primitive(t, v, rule, s)
             if isinstance(t, ir.Name) and t.id in self.containers:
                 return self.adjoint_container(t, v, s)
             return self.adjoint_single(t, v)
@@ -264,14 +248,24 @@ class ReverseMode:
 
         Returns the statements, and (when skip_key names an atom) that atom's partial.
         """
-        temps, grads = symbolic.partials(value, self.is_active, self.namer.fresh)
+        leaves = [self.kind_of(x) for x in symbolic.leaves(value, self.is_active)]
+        arrays = sum(1 for k in leaves if not _is_scalar(k))
+        if isinstance(seed, ir.Subscript) and not _is_scalar(self.kind_of(seed)):
+            arrays += 1  # y[i] = ... broadcasts the value into the slot
+        temps, grads = symbolic.partials(value, self.is_active, self.namer.fresh, numpy=arrays > 0)
         out = [ir.Assign([ir.Name(n)], [e]) for n, e in temps]
         self_partial = None
         for atom, partial in grads:
-            if skip_key is not None and expr_source(atom) == skip_key:
+            if skip_key is not None and expr_source(atom) == skip_key and arrays <= 1:
                 self_partial = partial
                 continue
-            out.append(_increment(self.adj_expr(atom), seed, partial))
+            if arrays == 0:
+                out.append(_increment(self.adj_expr(atom), seed, partial))
+                continue
+            fit = "sum" if _is_scalar(self.kind_of(atom)) else "unbroadcast" if arrays > 1 else None
+            contribution = _contribution(seed, partial)
+            fresh = not isinstance(partial, ir.Const) or partial.value != 1
+            out += self.add_to(atom, contribution, fit, exact=fresh and fit != "sum")
         if skip_key is not None:
             return out, self_partial
         return out
@@ -281,19 +275,123 @@ class ReverseMode:
             return []
         d_t = self.adj_expr(t)
         atoms = [a for a in ir.subexprs(v) if isinstance(a, (ir.Name, ir.Subscript))]
+        array_target = not _is_scalar(self.kind_of(t))
         aliasing = isinstance(t, ir.Subscript) and any(
             isinstance(a, ir.Subscript) and ir.target_name(a) == ir.target_name(t)
             and expr_source(a) != expr_source(t) for a in atoms)
-        if aliasing:  # xs[i] = f(xs[j]): i may equal j, so take d_xs[i] out first
+        leaves = [self.kind_of(x) for x in symbolic.leaves(v, self.is_active)]
+        reshaping = array_target and isinstance(t, ir.Name) and \
+            sum(1 for k in leaves if not _is_scalar(k)) > 1 and ir.target_name(t) in ir.names_in(v)
+        if aliasing or reshaping:
+            # xs[i] = f(xs[j]): i may equal j, so take d_xs[i] out first;
+            # h = h * w with arrays: h may change shape, so its old adjoint starts afresh
             seed = ir.Name(self.namer.fresh("g_" + ir.target_name(t)))
-            return [ir.Assign([seed], [d_t]), ir.Assign([copy.deepcopy(d_t)], [ir.Const(0.0)])] \
+            taken = ir.Call(ir.Lib("numpy", "copy"), [d_t]) if array_target and aliasing else d_t
+            return [ir.Assign([seed], [taken]), ir.Assign([copy.deepcopy(d_t)], [self._reset_value(t)])] \
                 + self.accumulate(v, seed)
         out, self_partial = self.accumulate(v, d_t, skip_key=expr_source(t))
         if self_partial is None:
-            out.append(ir.Assign([copy.deepcopy(d_t)], [ir.Const(0.0)]))
+            out.append(ir.Assign([copy.deepcopy(d_t)], [self._reset_value(t)]))
         elif not (isinstance(self_partial, ir.Const) and self_partial.value == 1):
             out.append(ir.Assign([copy.deepcopy(d_t)], [self_partial], aug="*"))
         return out
+
+    # ------------------------------------------------------------------ arrays
+    def kind_of(self, e: ir.Expr):
+        return kinds.KindInference(self.fn, self.kinds).of(e)
+
+    def _reset_value(self, t: ir.Expr) -> ir.Expr:
+        """The zero an adjoint restarts from once its variable's assignment is undone."""
+        if isinstance(t, ir.Name) and kinds.is_array(self.kinds.get(t.id)):
+            return _zeros_like(t)  # t holds its earlier value here: the right shape
+        return ir.Const(0.0)
+
+    def add_to(self, atom: ir.Expr, contribution: ir.Expr, fit: str | None = None,
+               exact: bool = False) -> list[ir.Stmt]:
+        """`d_atom += contribution`, the contribution first brought to the atom's shape.
+
+        fit: "sum" (a number that was broadcast), "unbroadcast" (an array that may have
+        been), or None (already the atom's shape, or broadcastable to it).
+        """
+        sign = "+"
+        if isinstance(contribution, ir.UnaryOp) and contribution.op == "-":
+            sign, contribution = "-", contribution.operand
+        if fit == "sum":
+            contribution = ir.Call(ir.Lib("numpy", "sum"), [contribution])
+        elif fit == "unbroadcast":
+            contribution = array_rules.helper("unbroadcast", contribution, copy.deepcopy(atom))
+        target = self.adj_expr(atom)
+        if isinstance(atom, ir.Subscript) and not _basic_index(atom.index, self.kind_of) \
+                and kinds.is_array(self.kind_of(atom.value)):
+            # repeated indices must add up: np.add.at, not d_x[idx] += ...
+            if sign == "-":
+                contribution = ir.UnaryOp("-", contribution)
+            return [ir.ExprStmt(array_rules.helper("add_at", target.value, copy.deepcopy(atom.index),
+                                                   contribution), pos=atom.pos)]
+        return [ir.Assign([target], [contribution], aug=sign, role="adjoint",
+                          exact=exact and isinstance(atom, ir.Name))]
+
+    def adjoint_primitive(self, t: ir.Name, call: ir.Call, rule, s) -> list[ir.Stmt]:
+        """The adjoint of `t = np.<primitive>(...)`, from the primitive's row in array_rules."""
+        if not self.is_active(t.id):
+            return []
+        bound = array_rules.bind(rule, call)
+        ndims = {}
+        for name, arg in bound.items():
+            k = self.kind_of(arg) if not isinstance(arg, list) else None
+            if kinds.is_list(k):
+                k = k.elem
+            ndims[name] = 0 if k == kinds.SCALAR else k.ndim if kinds.is_array(k) else None
+        out: list[ir.Stmt] = []
+        reads_itself = t.id in ir.names_in(call)
+        seed: ir.Expr = ir.Name(self.adj(t.id))
+        if reads_itself:  # x = np.sum(x): take the cotangent out before x's adjoint restarts
+            seed = ir.Name(self.namer.fresh("g_" + t.id))
+            out += [ir.Assign([seed], [ir.Name(self.adj(t.id))]),
+                    ir.Assign([ir.Name(self.adj(t.id))], [self._reset_value(t)])]
+
+        def let(base, value):
+            name = ir.Name(self.namer.fresh(base))
+            out.append(ir.Assign([name], [value], role="adjoint"))
+            return ir.Name(name.id)
+
+        ctx = array_rules.VjpContext(bound, ndims, ir.Name(t.id), seed, let, rule)
+        if rule.vjp is None:
+            return out
+        try:
+            wanted = [(p, bound[p] if isinstance(p, str) else bound[p[0]][p[1]] if isinstance(
+                bound[p[0]], list) else bound[p[0]].elts[p[1]]) for p, _ in _rule_params(rule, bound)]
+            if not any(symbolic.carries(arg, self.is_active) for _, arg in wanted):
+                return []
+            contributions = rule.vjp(ctx)
+        except array_rules.UnsupportedUse as exc:
+            raise UnsupportedCallError(f"{exc.what} has no derivative rule", s.pos, exc.hint) from None
+        for param, contribution in contributions:
+            arg = _argument(bound, param)
+            if not symbolic.carries(arg, self.is_active):
+                continue
+            out += self.add_argument(arg, contribution, s,
+                                     exact=isinstance(contribution, ir.Call) and contribution.method == "@")
+        if not reads_itself:
+            out.append(ir.Assign([ir.Name(self.adj(t.id))], [self._reset_value(t)]))
+        return out
+
+    def add_argument(self, arg: ir.Expr, contribution: ir.Expr, s, exact=False) -> list[ir.Stmt]:
+        """Add a primitive's contribution to one of its arguments."""
+        if isinstance(arg, ir.Name) and arg.id in self.containers:
+            # a list of arrays (np.stack(hs)): the contribution is a list, added element by element
+            k = ir.Name(self.namer.fresh("k"))
+            add = ir.Assign([ir.Subscript(ir.Name(self.adj(arg.id)), k)],
+                            [ir.Subscript(contribution, ir.Name(k.id))], aug="+", role="adjoint")
+            length = ir.Call(ir.Lib("builtins", "len"), [ir.Name(arg.id)])
+            return [ir.ForRange(k, [ir.Const(0), length, ir.Const(1)], [add])]
+        if isinstance(arg, (ir.Name, ir.Subscript)):
+            return self.add_to(arg, contribution, exact=exact)
+        if isinstance(arg, ir.Call) and arg.method == "T":  # x @ W.T: W gets the transpose
+            return self.add_argument(arg.args[0], array_rules.T(contribution), s, exact)
+        # an element-wise argument left in place (a constant times a variable): chain through it
+        seed = ir.Name(self.namer.fresh("g"))
+        return [ir.Assign([seed], [contribution], role="adjoint")] + self.accumulate(arg, seed)
 
     def adjoint_container(self, t: ir.Name, v: ir.Expr, s: ir.Assign) -> list[ir.Stmt]:
         if not self.is_active(t.id):
@@ -332,7 +430,7 @@ class ReverseMode:
             return [ir.Assign([ir.Name(self.adj(t.id))], [self._zero(t)], role="adjoint")
                     for t in active_targets]
         callee = s.call.func.key
-        vjp_name = self.module.vjp_of(callee, active_args)
+        vjp_name = self.module.vjp_of(callee, active_args, [self.kind_of(a) for a in s.call.args])
         if s.unpack:
             cot = ir.TupleExpr([ir.Name(self.adj(t.id)) if self.is_active(t.id) else ir.Const(0.0)
                                 for t in s.targets])
@@ -459,13 +557,17 @@ class ReverseMode:
         for var in sorted(self.active, key=self._order):
             if var == self.result:
                 continue
-            init = _zeros_like_list(ir.Name(var)) if var in self.containers else ir.Const(0.0)
-            out.append(ir.Assign([ir.Name(self.adj(var))], [init], role="adjoint"))
+            out.append(ir.Assign([ir.Name(self.adj(var))], [self._zero(ir.Name(var))], role="adjoint"))
         d_res = ir.Name(self.adj(self.result))
         if self.spec.kind != "vjp":
             out.append(ir.Assign([d_res], [ir.Const(1.0)], role="adjoint"))
         elif self.result in self.containers:
             out.append(ir.Assign([d_res], [ir.Call(ir.Lib("builtins", "list"), [copy.deepcopy(d_res)])],
+                                 role="adjoint"))
+        elif kinds.is_array(self.kinds.get(self.result)):
+            # the caller's cotangent is updated in place below: work on a copy of it
+            out.append(ir.Assign([d_res], [ir.Call(ir.Lib("numpy", "array"), [copy.deepcopy(d_res)],
+                                                   [("dtype", ir.Lib("builtins", "float"))])],
                                  role="adjoint"))
         return out
 
@@ -481,8 +583,13 @@ class ReverseMode:
         return [ir.Return(g)]
 
     def _zero(self, t: ir.Name) -> ir.Expr:
-        """A zero adjoint for variable t: 0.0, or a list of zeros for a list."""
-        return _zeros_like_list(t) if t.id in self.containers else ir.Const(0.0)
+        """A zero adjoint for variable t: 0.0, zeros of its shape, or a list of zeros."""
+        k = self.kinds.get(t.id)
+        if t.id in self.containers:
+            if k is not None and kinds.is_array(k.elem):
+                return array_rules.helper("zeros_list", ir.Name(t.id))
+            return _zeros_like_list(t)
+        return _zeros_like(t) if kinds.is_array(k) else ir.Const(0.0)
 
     def _zero_grad(self, w):
         return self._zero(ir.Name(w))
@@ -508,6 +615,70 @@ def _increment(target: ir.Expr, seed: ir.Expr, partial: ir.Expr) -> ir.Assign:
             return ir.Assign([target], [seed], aug="-")
         return ir.Assign([target], [ir.BinOp("*", seed, inner)], aug="-")
     return ir.Assign([target], [ir.BinOp("*", seed, partial)], aug="+")
+
+
+def _is_scalar(k) -> bool:
+    return k == kinds.SCALAR
+
+
+def _zeros_like(var: ir.Expr) -> ir.Expr:
+    return ir.Call(ir.Lib("numpy", "zeros_like"), [copy.deepcopy(var)])
+
+
+def _contribution(seed: ir.Expr, partial: ir.Expr) -> ir.Expr:
+    """seed * partial, written the way a person would (a leading minus kept outside)."""
+    seed = copy.deepcopy(seed)
+    if isinstance(partial, ir.Const) and partial.value == 1:
+        return seed
+    if isinstance(partial, ir.UnaryOp) and partial.op == "-":
+        inner = partial.operand
+        if isinstance(inner, ir.Const) and inner.value == 1:
+            return ir.UnaryOp("-", seed)
+        return ir.UnaryOp("-", ir.BinOp("*", seed, inner))
+    return ir.BinOp("*", seed, partial)
+
+
+def _basic_index(index: ir.Expr, kind_of) -> bool:
+    """Whether x[index] picks each element at most once (ints, slices, None, masks)."""
+    items = index.elts if isinstance(index, ir.TupleExpr) else [index]
+    for item in items:
+        if isinstance(item, (ir.Slice, ir.Compare)) or isinstance(item, ir.Const):
+            continue
+        if kind_of(item) != kinds.SCALAR:
+            return False
+    return True
+
+
+def _rule_params(rule, bound):
+    """(parameter, None) for every argument a rule may send a contribution to."""
+    out = []
+    for p in rule.params:
+        arg = bound.get(p)
+        if isinstance(arg, list):
+            out += [((p, k), None) for k in range(len(arg))]
+        elif isinstance(arg, (ir.ListExpr, ir.TupleExpr)):
+            out += [((p, k), None) for k in range(len(arg.elts))]
+        elif arg is not None:
+            out.append((p, None))
+    return out
+
+
+def _argument(bound, param):
+    if isinstance(param, str):
+        return bound[param]
+    name, k = param
+    arg = bound[name]
+    return arg[k] if isinstance(arg, list) else arg.elts[k]
+
+
+def _rebind_array_updates(stmts, var_kinds):
+    """`h += x` on an array updates it in place; the generated code rebinds it instead
+    (`h = h + x`), so a saved reference to the old value stays the old value."""
+    for s in ir.walk_stmts(stmts):
+        if isinstance(s, ir.Assign) and s.aug and isinstance(s.targets[0], ir.Name) \
+                and kinds.is_array(var_kinds.get(s.targets[0].id)):
+            s.values = [ir.BinOp(s.aug, ir.Name(s.targets[0].id), s.values[0], pos=s.values[0].pos)]
+            s.aug = None
 
 
 def _zeros_like_list(var: ir.Name) -> ir.Expr:

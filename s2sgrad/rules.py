@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
 import sympy as sp
 from sympy.codegen import cfunctions as cf
 
@@ -127,6 +128,84 @@ SCALAR_RULES: dict[Any, Rule] = dict([
     _row(builtins.isinstance, "builtins", "isinstance", kind=INERT),
 ])
 
+def _np_extreme(wins: str):
+    """np.maximum / np.minimum: at a tie each argument gets half, as torch.maximum does."""
+    def build(s, a, opaque):
+        tie = ir.BinOp("*", ir.Const(0.5), ir.Compare(a[0], ["=="], [a[1]]))
+        first = opaque(ir.BinOp("+", ir.Compare(a[0], [wins], [a[1]]), tie))
+        second = opaque(ir.BinOp("+", ir.Compare(a[1], [wins], [a[0]]), tie))
+        return s[0] * first + s[1] * second
+    return build
+
+
+def _where(s, a, opaque):
+    """np.where(c, a, b): the derivative follows the branch each element took."""
+    not_c = ir.Call(ir.Lib("numpy", "logical_not"), [a[0]])
+    return s[1] * opaque(a[0]) + s[2] * opaque(not_c)
+
+
+def _clip(s, a, opaque):
+    """np.clip(x, lo, hi): x's derivative passes where lo <= x <= hi (ends included, as in torch)."""
+    x, lo, hi = (list(a) + [ir.Const(None)] * 3)[:3]
+    inside, out = None, s[0] * 0
+    for bound, keep, beyond, k in ((lo, ">=", "<", 1), (hi, "<=", ">", 2)):
+        if isinstance(bound, ir.Const) and bound.value is None:
+            continue
+        test = ir.Compare(x, [keep], [bound])
+        inside = test if inside is None else ir.BinOp("*", inside, test)
+        out = out + s[k] * opaque(ir.Compare(x, [beyond], [bound]))
+    return out if inside is None else out + s[0] * opaque(inside)
+
+
+def _np_row(attr, sympy=None, kind="sympy", piecewise=None, module="numpy", obj=None):
+    return _row(obj if obj is not None else getattr(np, attr), module, attr, sympy, kind, piecewise)
+
+
+# NumPy's element-wise functions: the same math, applied element by element.
+NUMPY_RULES: dict[Any, Rule] = dict([
+    _np_row("sin", sp.sin), _np_row("cos", sp.cos), _np_row("tan", sp.tan),
+    _np_row("arcsin", sp.asin), _np_row("arccos", sp.acos), _np_row("arctan", sp.atan),
+    _np_row("arctan2", sp.atan2), _np_row("sinh", sp.sinh), _np_row("cosh", sp.cosh),
+    _np_row("tanh", sp.tanh), _np_row("arcsinh", sp.asinh), _np_row("arccosh", sp.acosh),
+    _np_row("arctanh", sp.atanh), _np_row("exp", sp.exp), _np_row("expm1", cf.expm1),
+    _np_row("exp2", lambda x: 2 ** x), _np_row("log", sp.log), _np_row("log1p", cf.log1p),
+    _np_row("log2", cf.log2), _np_row("log10", cf.log10), _np_row("sqrt", sp.sqrt),
+    _np_row("square", lambda x: x ** 2), _np_row("reciprocal", lambda x: 1 / x),
+    _np_row("power", lambda a, b: a ** b), _np_row("float_power", lambda a, b: a ** b),
+    _np_row("hypot", cf.hypot), _np_row("negative", lambda x: -x), _np_row("positive", lambda x: x),
+    _np_row("add", lambda a, b: a + b), _np_row("subtract", lambda a, b: a - b),
+    _np_row("multiply", lambda a, b: a * b), _np_row("divide", lambda a, b: a / b),
+    _np_row("deg2rad", lambda x: x * sp.pi / 180), _np_row("rad2deg", lambda x: x * 180 / sp.pi),
+    _np_row("abs", kind="piecewise", piecewise=_abs), _np_row("fabs", kind="piecewise", piecewise=_abs),
+    _np_row("absolute", kind="piecewise", piecewise=_abs),
+    _np_row("maximum", kind="piecewise", piecewise=_np_extreme(">")),
+    _np_row("minimum", kind="piecewise", piecewise=_np_extreme("<")),
+    _np_row("where", kind="piecewise", piecewise=_where),
+    _np_row("clip", kind="piecewise", piecewise=_clip),
+    _np_row("float64", kind=IDENTITY), _np_row("float32", kind=IDENTITY),
+    *(_np_row(name, kind=ZERO) for name in (
+        "sign", "floor", "ceil", "round", "rint", "trunc", "fix", "isnan", "isinf", "isfinite",
+        "greater", "greater_equal", "less", "less_equal", "equal", "not_equal",
+        "logical_and", "logical_or", "logical_not", "logical_xor", "heaviside", "signbit")),
+    # constructors and shape queries: constants, whatever their arguments
+    *(_np_row(name, kind=ZERO) for name in (
+        "zeros", "ones", "empty", "full", "eye", "identity", "arange", "linspace",
+        "zeros_like", "ones_like", "empty_like", "full_like", "shape", "size", "ndim",
+        "argmax", "argmin", "argsort", "count_nonzero", "nonzero", "flatnonzero")),
+])
+
+try:  # scipy is optional: its special functions get rows only where it is installed
+    import scipy.special as _special
+    NUMPY_RULES.update(dict([
+        _np_row("erf", sp.erf, module="scipy.special", obj=_special.erf),
+        _np_row("erfc", sp.erfc, module="scipy.special", obj=_special.erfc),
+        _np_row("expit", lambda x: 1 / (1 + sp.exp(-x)), module="scipy.special", obj=_special.expit),
+    ]))
+except ImportError:  # pragma: no cover
+    pass
+
+SCALAR_RULES.update(NUMPY_RULES)
+
 # Binary operators that are not plain sympy arithmetic.
 #   a // b is piecewise constant; a % b = a - b * floor(a / b) with the floor held constant.
 OPERATOR_RULES = {
@@ -151,6 +230,17 @@ SYMPY_PRINTED: dict[Any, ir.Lib] = {
     sp.sec: None, sp.csc: None, sp.cot: None,  # rewritten into sin/cos before printing
 }
 SYMPY_CONSTANTS = {sp.pi: ir.Lib("math", "pi"), sp.E: ir.Lib("math", "e")}
+
+# The same functions printed for array statements: element-wise NumPy.
+SYMPY_PRINTED_NUMPY: dict[Any, ir.Lib] = {
+    sp.sin: "sin", sp.cos: "cos", sp.tan: "tan", sp.asin: "arcsin", sp.acos: "arccos",
+    sp.atan: "arctan", sp.atan2: "arctan2", sp.sinh: "sinh", sp.cosh: "cosh", sp.tanh: "tanh",
+    sp.asinh: "arcsinh", sp.acosh: "arccosh", sp.atanh: "arctanh", sp.exp: "exp", sp.log: "log",
+    sp.Abs: "abs", sp.sign: "sign", cf.expm1: "expm1", cf.log1p: "log1p", cf.log2: "log2",
+    cf.log10: "log10", cf.hypot: "hypot",
+}
+SYMPY_PRINTED_NUMPY = {k: ir.Lib("numpy", v) for k, v in SYMPY_PRINTED_NUMPY.items()}
+SYMPY_PRINTED_NUMPY.update({sp.erf: ir.Lib("scipy.special", "erf"), sp.erfc: ir.Lib("scipy.special", "erfc")})
 
 
 def lookup(obj) -> Rule | None:

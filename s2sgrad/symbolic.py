@@ -39,6 +39,8 @@ def carries(e: ir.Expr, active: Callable[[str], bool]) -> bool:
         return False
     if isinstance(e, ir.IfExp):
         return carries(e.body, active) or carries(e.orelse, active)
+    if isinstance(e, (ir.Attr, ir.Slice)):
+        return False
     if isinstance(e, ir.Call):
         rule = rule_of(e.func)
         if rule is not None and rule.kind in (rules.ZERO, rules.STOP, rules.INERT):
@@ -125,24 +127,42 @@ def _partials(expr: sp.Expr, wrt: tuple[sp.Symbol, ...]):
     return sp.cse(grads, symbols=sp.numbered_symbols("@cse", real=True), optimizations=None)
 
 
-def partials(value: ir.Expr, active: Callable[[str], bool], fresh: Callable[[str], str]):
+def partials(value: ir.Expr, active: Callable[[str], bool], fresh: Callable[[str], str],
+             numpy: bool = False):
     """Partials of `value` with respect to its active atoms.
 
     Returns (temps, grads): `temps` are (name, IR) assignments of shared subexpressions
     to emit first; `grads` are (atom IR, partial IR) pairs, zero partials left out.
+    `numpy` prints the partials with NumPy's element-wise functions (array statements).
     """
     conv = ToSympy(active)
     expr = conv(value)
     wrt = tuple(sorted(conv.atoms, key=lambda s: s.name))
     replacements, grads = _partials(expr, wrt)
     names = {**conv.opaque, **conv.atoms}
+    printed = _Printed(names, numpy)
     temps = []
     for sym, sub in replacements:
         name = fresh("tmp")
-        temps.append((name, to_ir(sub, names)))
+        temps.append((name, printed(sub)))
         names[sym] = ir.Name(name)
-    out = [(conv.atoms[s], to_ir(g, names)) for s, g in zip(wrt, grads) if g != 0]
+    out = [(conv.atoms[s], printed(g)) for s, g in zip(wrt, grads) if g != 0]
     return temps, out
+
+
+def leaves(value: ir.Expr, active: Callable[[str], bool]) -> list[ir.Expr]:
+    """The values an element-wise expression combines: its atoms and held subexpressions."""
+    conv = ToSympy(active)
+    conv(value)
+    return list(conv.atoms.values()) + list(conv.opaque.values())
+
+
+class _Printed:
+    def __init__(self, names, numpy):
+        self.names, self.numpy = names, numpy
+
+    def __call__(self, e):
+        return to_ir(e, self.names, self.numpy)
 
 
 # ---------------------------------------------------------------------- sympy back to IR
@@ -151,8 +171,14 @@ def _is_negative(e) -> bool:
     return bool(c.is_number and c < 0)
 
 
-def to_ir(e, names: dict) -> ir.Expr:
+def to_ir(e, names: dict, numpy: bool = False) -> ir.Expr:
     """A sympy expression as IR; symbols become the IR they stand for."""
+    if numpy:
+        _NUMPY[0] = True
+        try:
+            return to_ir(e, names)
+        finally:
+            _NUMPY[0] = False
     if e.is_Symbol:
         return names[e]
     if e in rules.SYMPY_CONSTANTS:
@@ -178,10 +204,17 @@ def to_ir(e, names: dict) -> ir.Expr:
         return _pow_to_ir(e, names)
     if e.func in (sp.sec, sp.csc, sp.cot):
         return to_ir(e.rewrite(sp.cos) if e.func is sp.sec else e.rewrite(sp.sin), names)
-    lib = rules.SYMPY_PRINTED.get(e.func)
+    lib = (rules.SYMPY_PRINTED_NUMPY if _NUMPY[0] else rules.SYMPY_PRINTED).get(e.func)
     if lib is not None:
         return ir.Call(lib, [to_ir(a, names) for a in e.args])
     raise NotImplementedError(f"s2sgrad internal error: no printer for sympy {e.func}")
+
+
+_NUMPY = [False]  # set while printing the partials of an array statement
+
+
+def _lib(attr: str) -> ir.Lib:
+    return ir.Lib("numpy" if _NUMPY[0] else "math", attr)
 
 
 def _mul_to_ir(e, names):
@@ -205,9 +238,9 @@ def _mul_to_ir(e, names):
 def _pow_to_ir(e, names):
     base, exp = e.base, e.exp
     if exp == sp.Rational(1, 2):
-        return ir.Call(ir.Lib("math", "sqrt"), [to_ir(base, names)])
+        return ir.Call(_lib("sqrt"), [to_ir(base, names)])
     if exp.is_number and exp < 0:
         return ir.BinOp("/", ir.Const(1), to_ir(sp.Pow(base, -exp), names))
     if base == sp.E:
-        return ir.Call(ir.Lib("math", "exp"), [to_ir(exp, names)])
+        return ir.Call(_lib("exp"), [to_ir(exp, names)])
     return ir.BinOp("**", to_ir(base, names), to_ir(exp, names))

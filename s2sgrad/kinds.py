@@ -1,0 +1,296 @@
+"""Kinds: what each variable holds — a number, an array (of known rank or not), a list.
+
+The adjoint of a statement depends on it: `d_a += d_z * b` for numbers, but
+`d_a += np.sum(d_z * b)` for a number that was broadcast against an array, and
+`d_x = np.zeros_like(x)` to start an array's adjoint.  The generated code is
+specialised to the kinds of the arguments it is called with (api.py); inside the
+function the kinds follow from the statements, by a flow-insensitive fixpoint
+(a variable holding a number on one path and an array on another is an array of
+unknown rank, and gets the code that works for both).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import array_rules, ir, rules
+
+
+@dataclass(frozen=True)
+class Kind:
+    tag: str                    # "scalar" | "array" | "list" | "other"
+    ndim: int | None = None     # arrays: the rank, None when unknown
+    elem: "Kind | None" = None  # lists: the kind of the elements
+
+    def __str__(self):
+        if self.tag == "array":
+            return f"array(ndim={'?' if self.ndim is None else self.ndim})"
+        if self.tag == "list":
+            return f"list of {self.elem}"
+        return self.tag
+
+
+SCALAR = Kind("scalar")
+OTHER = Kind("other")
+ANY_ARRAY = Kind("array")
+
+
+def array(ndim) -> Kind:
+    return SCALAR if ndim == 0 else Kind("array", ndim)
+
+
+def list_of(elem) -> Kind:
+    return Kind("list", elem=elem)
+
+
+def is_array(k) -> bool:
+    return k is not None and k.tag == "array"
+
+
+def is_list(k) -> bool:
+    return k is not None and k.tag == "list"
+
+
+def join(a: Kind | None, b: Kind | None) -> Kind | None:
+    """The kind of a variable that may hold either (None: nothing known yet)."""
+    if a is None or a == b:
+        return b
+    if b is None:
+        return a
+    if OTHER in (a, b):  # None first, an array later: the array is what matters
+        return b if a == OTHER else a
+    if a.tag == b.tag == "list":
+        return list_of(join(a.elem, b.elem))
+    return ANY_ARRAY
+
+
+def of_value(v) -> Kind:
+    """The kind of a runtime value (an argument, a module constant)."""
+    if isinstance(v, (bool, int, float, np.number, np.bool_)):
+        return SCALAR
+    if isinstance(v, np.ndarray):
+        return Kind("array", v.ndim)
+    if isinstance(v, (list, tuple)):
+        elem = None
+        for x in v:
+            elem = join(elem, of_value(x))
+        return list_of(elem if elem is not None else SCALAR)
+    return OTHER
+
+
+def broadcast(kinds) -> Kind | None:
+    """The kind of an element-wise result."""
+    kinds = [k for k in kinds if k is not None and k != OTHER]
+    if not kinds:
+        return None
+    if all(k == SCALAR for k in kinds):
+        return SCALAR
+    if any(k.tag not in ("scalar", "array") for k in kinds):
+        return ANY_ARRAY
+    ndims = [0 if k == SCALAR else k.ndim for k in kinds]
+    return ANY_ARRAY if None in ndims else array(max(ndims))
+
+
+class KindInference:
+    """Kinds of every variable of one function, given the kinds of its parameters."""
+
+    def __init__(self, fn: ir.Function, params: dict, callee_result=None):
+        self.fn = fn
+        self.env: dict[str, Kind] = dict(params)
+        self.callee_result = callee_result or (lambda pyfunc, kinds: ANY_ARRAY)
+
+    def run(self) -> dict[str, Kind]:
+        for _ in range(20):
+            before = dict(self.env)
+            self.block(self.fn.body)
+            if self.env == before:
+                break
+        return self.env
+
+    def bind(self, name: str, kind):
+        self.env[name] = join(self.env.get(name), kind)
+
+    def block(self, stmts):
+        for s in stmts:
+            self.statement(s)
+
+    def statement(self, s):
+        if isinstance(s, ir.Assign):
+            for t, v in zip(s.targets, s.values):
+                if isinstance(t, ir.Name):
+                    value = ir.BinOp(s.aug, t, v) if s.aug else v
+                    self.bind(t.id, self.of(value))
+        elif isinstance(s, ir.CallAssign):
+            kinds = [self.of(a) for a in s.call.args]
+            result = self.callee_result(s.call.func.key, kinds)
+            for t in s.targets:
+                self.bind(t.id, (result.elem if is_list(result) else ANY_ARRAY) if s.unpack else result)
+        elif isinstance(s, ir.Append):
+            self.bind(s.target.id, list_of(self.of(s.value)))
+        elif isinstance(s, ir.ForRange):
+            self.bind(s.target.id, SCALAR)
+        elif isinstance(s, ir.ForEach):
+            seq = self.env.get(s.seq.id)
+            if is_list(seq):
+                self.bind(s.target.id, seq.elem)
+            elif is_array(seq):
+                self.bind(s.target.id, ANY_ARRAY if seq.ndim is None else array(seq.ndim - 1))
+        for block in ir.blocks(s):
+            self.block(block)
+
+    # ------------------------------------------------------------------ expressions
+    def of(self, e: ir.Expr) -> Kind | None:
+        if isinstance(e, ir.Name):
+            return self.env.get(e.id)
+        if isinstance(e, ir.Const):
+            return SCALAR if isinstance(e.value, (int, float, bool)) else OTHER
+        if isinstance(e, ir.Global):
+            return of_value(e.value)
+        if isinstance(e, ir.Lib):
+            return SCALAR  # math.pi, np.e
+        if isinstance(e, ir.Attr):
+            return list_of(SCALAR) if e.attr == "shape" else SCALAR if e.attr in ("ndim", "size") else OTHER
+        if isinstance(e, ir.BinOp):
+            left, right = self.of(e.left), self.of(e.right)
+            if is_list(left) or is_list(right):
+                return left if is_list(left) else right  # xs + ys, xs * n
+            return broadcast([left, right])
+        if isinstance(e, ir.UnaryOp):
+            return SCALAR if e.op == "not" else self.of(e.operand)
+        if isinstance(e, ir.BoolOp):
+            out = None
+            for v in e.values:
+                out = join(out, self.of(v))
+            return out
+        if isinstance(e, ir.Compare):
+            return broadcast([self.of(e.left)] + [self.of(c) for c in e.comparators])
+        if isinstance(e, ir.IfExp):
+            return join(self.of(e.body), self.of(e.orelse))
+        if isinstance(e, (ir.TupleExpr, ir.ListExpr)):
+            elem = None
+            for x in e.elts:
+                elem = join(elem, self.of(x))
+            return list_of(elem if elem is not None else SCALAR)
+        if isinstance(e, ir.Subscript):
+            return self.subscript(e)
+        if isinstance(e, ir.Call):
+            return self.call(e)
+        return ANY_ARRAY  # foreign values: the code that works for any value
+
+    def subscript(self, e: ir.Subscript) -> Kind | None:
+        base = self.of(e.value)
+        if is_list(base):
+            return base.elem
+        if not is_array(base):
+            return None if base is None else ANY_ARRAY
+        items = e.index.elts if isinstance(e.index, ir.TupleExpr) else [e.index]
+        dropped = added = 0
+        for item in items:
+            k = self.of(item)
+            if isinstance(item, ir.Slice) or (isinstance(item, ir.Const) and item.value is Ellipsis):
+                continue
+            if isinstance(item, ir.Const) and item.value is None:
+                added += 1
+            elif k == SCALAR:
+                dropped += 1
+            else:
+                return ANY_ARRAY  # an integer array or a mask: rank known only at run time
+        return ANY_ARRAY if base.ndim is None else array(base.ndim - dropped + added)
+
+    def call(self, e: ir.Call) -> Kind | None:
+        func = e.func
+        args = [self.of(a) for a in e.args]
+        if not isinstance(func, ir.Lib):
+            return ANY_ARRAY
+        key = (func.module, func.attr)
+        if key == ("s2sgrad", "stop_gradient"):
+            return args[0]
+        prim = array_rules.rule_of_call(e)
+        if prim is not None:
+            return self.primitive(prim, e)
+        if func.module == "numpy" and func.attr in CONSTRUCTOR_RANKS:
+            return self.constructor(func.attr, e, args)
+        if func.module == "runtime":
+            return ANY_ARRAY
+        if func.module == "math":
+            return SCALAR
+        if func.module == "builtins":
+            if func.attr in ("abs",):
+                return args[0]
+            if func.attr in ("max", "min"):
+                return broadcast(args)
+            return SCALAR
+        if func.attr in ("shape",):
+            return list_of(SCALAR)
+        if func.attr in ("size", "ndim", "count_nonzero"):
+            return SCALAR
+        if rules.RULES_BY_NAME.get(key) is not None:
+            return broadcast(args)  # element-wise
+        return ANY_ARRAY
+
+    def primitive(self, rule, e: ir.Call) -> Kind | None:
+        bound = array_rules.bind(rule, e)
+        ndims = {}
+        for name, arg in bound.items():
+            if isinstance(arg, list):
+                continue
+            k = self.of(arg)
+            if is_list(k):  # np.concatenate([a, b]): the rank of the elements
+                k = k.elem
+            ndims[name] = 0 if k == SCALAR else k.ndim if is_array(k) else None
+        if rule.result_kind == "tuple":
+            return list_of(ANY_ARRAY)
+        nd = rule.ndim(array_rules.ArgInfo(ndims, bound)) if rule.ndim else None
+        return ANY_ARRAY if nd is None else array(nd)
+
+    def constructor(self, name, e: ir.Call, args) -> Kind:
+        rank = CONSTRUCTOR_RANKS[name]
+        if rank == "like":
+            return args[0] if args and args[0] is not None else ANY_ARRAY
+        if rank == "shape":
+            shape = e.args[0] if e.args else dict(e.kwargs).get("shape")
+            if isinstance(shape, (ir.TupleExpr, ir.ListExpr)):
+                return Kind("array", len(shape.elts))
+            k = self.of(shape) if shape is not None else None
+            return Kind("array", 1) if k == SCALAR else ANY_ARRAY
+        return Kind("array", rank)
+
+
+CONSTRUCTOR_RANKS = {"zeros": "shape", "ones": "shape", "empty": "shape", "full": "shape",
+                     "zeros_like": "like", "ones_like": "like", "empty_like": "like",
+                     "full_like": "like", "eye": 2, "identity": 2, "arange": 1, "linspace": 1}
+
+
+def guess_params(fn: ir.Function) -> dict[str, Kind]:
+    """Kinds of the parameters before any call, from how the body uses them.
+
+    Used only for `.source` before the first call; a call with other kinds of
+    arguments generates code for those.
+    """
+    arrays, lists = set(), set()
+    for s in ir.walk_stmts(fn.body):
+        if isinstance(s, ir.ForEach):
+            lists.add(s.seq.id)
+        if isinstance(s, ir.Append):
+            lists.add(s.target.id)
+        for e in ir.stmt_exprs(s):
+            for sub in ir.subexprs(e):
+                if isinstance(sub, ir.Call) and isinstance(sub.func, ir.Lib) and \
+                        (sub.func.module in ("numpy", "scipy.special") or sub.method):
+                    arrays |= {a.id for a in sub.args if isinstance(a, ir.Name)}
+                if isinstance(sub, ir.Attr) and isinstance(sub.value, ir.Name):
+                    arrays.add(sub.value.id)
+                if isinstance(sub, ir.Subscript) and isinstance(sub.value, ir.Name):
+                    items = sub.index.elts if isinstance(sub.index, ir.TupleExpr) else [sub.index]
+                    plain = len(items) == 1 and not isinstance(items[0], ir.Slice) and \
+                        not (isinstance(items[0], ir.Const) and items[0].value in (None, Ellipsis))
+                    (lists if plain else arrays).add(sub.value.id)
+            if isinstance(s, ir.Assign):
+                for t in s.targets:
+                    if isinstance(t, ir.Subscript):
+                        lists.add(ir.target_name(t))
+    out = {}
+    for p in fn.params:
+        out[p] = ANY_ARRAY if p in arrays else list_of(SCALAR) if p in lists else SCALAR
+    return out

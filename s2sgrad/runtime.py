@@ -1,0 +1,170 @@
+"""The runtime helpers generated array code may call.
+
+The generated module carries a copy of the source of each helper it uses (module.py
+reads it with inspect), so generated code needs numpy, never s2sgrad.  Each helper
+is plain NumPy, imports nothing but `np`, and calls no other helper except
+`unbroadcast`.
+"""
+import numpy as np
+
+__all__ = ["unbroadcast", "expand_reduced", "prod_others", "matmul_grads", "tensordot_grads",
+           "einsum_grad", "untile", "unrepeat", "undiff", "unjoin", "add_at", "zeros_list"]
+
+
+def unbroadcast(g, x):
+    """Sum g down to the shape of x: the reverse of NumPy's broadcasting."""
+    shape = np.shape(x)
+    if np.shape(g) == shape:
+        return g
+    lead = np.ndim(g) - len(shape)
+    g = np.sum(g, axis=tuple(range(lead))) if lead > 0 else g
+    ones = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(g)[i] != 1)
+    return np.sum(g, axis=ones, keepdims=True) if ones else g
+
+
+def expand_reduced(g, x, axis, keepdims):
+    """A reduction's cotangent with its reduced axes back (size 1), to broadcast against x."""
+    if keepdims or axis is None:
+        return g
+    return np.expand_dims(g, axis)
+
+
+def prod_others(x, axis):
+    """d prod(x, axis) / dx: the product of the other elements along axis (zeros allowed)."""
+    x = np.asarray(x)
+    if axis is None:
+        axes = tuple(range(x.ndim))
+    else:
+        axes = tuple(a % x.ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+    kept = [a for a in range(x.ndim) if a not in axes]
+    moved = np.transpose(x, kept + list(axes))
+    flat = moved.reshape(moved.shape[:len(kept)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    others = (before * after).reshape(moved.shape)
+    return np.transpose(others, np.argsort(kept + list(axes)))
+
+
+def matmul_grads(g, a, b):
+    """Cotangents of a and b for a @ b (any ranks, batch axes broadcast)."""
+    a2 = a[np.newaxis, :] if np.ndim(a) == 1 else a
+    b2 = b[:, np.newaxis] if np.ndim(b) == 1 else b
+    g2 = g
+    if np.ndim(a) == 1:
+        g2 = np.expand_dims(g2, -2)
+    if np.ndim(b) == 1:
+        g2 = np.expand_dims(g2, -1)
+    d_a = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2)
+    d_b = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2)
+    return np.reshape(d_a, np.shape(a)), np.reshape(d_b, np.shape(b))
+
+
+def tensordot_grads(g, a, b, axes):
+    """Cotangents of a and b for np.tensordot(a, b, axes)."""
+    na, nb = np.ndim(a), np.ndim(b)
+    if np.isscalar(axes) or np.ndim(axes) == 0:
+        sum_a, sum_b = list(range(na - axes, na)), list(range(axes))
+    else:
+        sum_a, sum_b = [list(np.atleast_1d(ax)) for ax in axes]
+    sum_a = [ax % na for ax in sum_a]
+    sum_b = [ax % nb for ax in sum_b]
+    free_a = [ax for ax in range(na) if ax not in sum_a]
+    free_b = [ax for ax in range(nb) if ax not in sum_b]
+    g_free_a = list(range(len(free_a)))
+    g_free_b = list(range(len(free_a), len(free_a) + len(free_b)))
+    # d_a[free_a, sum_a] = sum over free_b of g[free_a, free_b] * b[sum_b, free_b]
+    d_a = np.tensordot(g, b, axes=(g_free_b, free_b))        # axes: free_a, then sum_b order
+    d_a = np.transpose(d_a, np.argsort(free_a + sum_a))
+    d_b = np.tensordot(a, g, axes=(free_a, g_free_a))        # axes: sum_a order, then free_b
+    d_b = np.transpose(d_b, np.argsort(sum_b + free_b))
+    return d_a, d_b
+
+
+def einsum_grad(subscripts, g, operands, k):
+    """Cotangent of operand k of np.einsum(subscripts, *operands)."""
+    text = subscripts.replace(" ", "")
+    inputs, _, output = text.partition("->")
+    inputs = inputs.split(",")
+    if not _:
+        letters = "".join(inputs)
+        output = "".join(sorted(ch for ch in set(letters) if letters.count(ch) == 1))
+    target = inputs[k]
+    unique = "".join(dict.fromkeys(target))
+    others = [s for j, s in enumerate(inputs) if j != k] + [output]
+    arrays = [op for j, op in enumerate(operands) if j != k] + [g]
+    seen = set("".join(others))
+    kept = "".join(ch for ch in unique if ch in seen)
+    part = np.einsum(",".join(others) + "->" + kept, *arrays)
+    # letters summed only inside operand k: the cotangent is constant along them
+    sizes = dict(zip(target, np.shape(operands[k])))
+    full = np.broadcast_to(np.expand_dims(part, tuple(i for i, ch in enumerate(unique) if ch not in seen))
+                           if len(kept) < len(unique) else part, [sizes[ch] for ch in unique])
+    if unique == target:
+        return np.array(full)
+    out = np.zeros(np.shape(operands[k]), dtype=np.result_type(g, operands[k]))
+    np.einsum(target + "->" + unique, out)[...] = full  # a repeated letter: the diagonal
+    return out
+
+
+def untile(g, a, reps):
+    """Cotangent of a for np.tile(a, reps): the tiles summed."""
+    reps = (reps,) if np.isscalar(reps) else tuple(reps)
+    nd = max(len(reps), np.ndim(a))
+    reps = (1,) * (nd - len(reps)) + reps
+    shape = (1,) * (nd - np.ndim(a)) + tuple(np.shape(a))
+    split = []
+    for r, n in zip(reps, shape):
+        split += [r, n]
+    summed = np.reshape(g, split).sum(axis=tuple(range(0, 2 * nd, 2)))
+    return np.reshape(summed, np.shape(a))
+
+
+def unrepeat(g, a, repeats, axis):
+    """Cotangent of a for np.repeat(a, repeats, axis): each element's copies summed."""
+    if axis is None:
+        n = np.size(a)
+        flat_axis = 0
+    else:
+        n = np.shape(a)[axis]
+        flat_axis = axis
+    counts = np.broadcast_to(repeats, (n,))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+    summed = np.add.reduceat(g, starts, axis=flat_axis)
+    return np.reshape(summed, np.shape(a))
+
+
+def undiff(g, n, axis):
+    """Cotangent of a for np.diff(a, n, axis)."""
+    for _ in range(n):
+        pad = [(0, 0)] * np.ndim(g)
+        pad[axis] = (1, 0)
+        before = np.pad(g, pad)
+        pad[axis] = (0, 1)
+        g = before - np.pad(g, pad)
+    return g
+
+
+def unjoin(g, arrays, axis, how):
+    """Cotangents of the inputs of np.concatenate / stack / hstack / vstack, one per input."""
+    if how == "stack":
+        return [np.take(g, k, axis=axis) for k in range(len(arrays))]
+    if how == "hstack":
+        axis = 0 if np.ndim(arrays[0]) <= 1 else 1
+    if how == "vstack":
+        sizes = [1 if np.ndim(x) <= 1 else np.shape(x)[0] for x in arrays]
+        axis = 0
+    else:
+        sizes = [np.shape(x)[axis] if np.ndim(x) else 1 for x in arrays]
+    parts = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+    return [np.reshape(p, np.shape(x)) for p, x in zip(parts, arrays)]
+
+
+def add_at(d_x, index, g):
+    """d_x[index] += g, adding repeated indices as many times as they occur."""
+    np.add.at(d_x, index, unbroadcast(g, d_x[index]))
+
+
+def zeros_list(xs):
+    """Zero adjoints for a list of arrays, one of each element's shape."""
+    return [np.zeros_like(x) for x in xs]
