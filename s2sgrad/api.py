@@ -13,7 +13,7 @@ import types
 import numpy as np
 
 from . import frontend, kinds, loader
-from .errors import SourceUnavailableError, WrtError
+from .errors import NonScalarOutputError, SourceUnavailableError, WrtError
 from .module import ModuleBuilder
 from .reverse import AdjointSpec
 
@@ -61,7 +61,13 @@ class Derivative:
                                                               dict(zip(self.signature.parameters, param_kinds)))
         if variant.fn is not self.generated:
             self._use(variant)
-        out = self.generated(*values, *cotangent)
+        try:
+            out = self.generated(*values, *cotangent)
+        except ValueError as exc:
+            if "grad needs a scalar output" in str(exc):  # the guard in generated code
+                raise NonScalarOutputError(f"{exc}; use s2sgrad.vjp with a cotangent of the "
+                                           f"output's shape") from None
+            raise
         if self.wrt_is_tuple and len(self.wrt) == 1:  # wrt=(0,) gives a 1-tuple back
             return (out[0], (out[1],)) if self.kind == "value_and_grad" else (out,)
         return out

@@ -321,14 +321,16 @@ def _trace_vjp(c):
 # ----------------------------------------------------------------------------- linear algebra
 def _solve_vjp(c):
     a, b, x = c.arg("a"), c.arg("b"), c.out
+    if c.ndims.get("a") != 2 or c.ndims.get("b") not in (1, 2):
+        grads = c.let("grads", helper("solve_grads", c.g, a, x))
+        return [("a", ir.Subscript(grads, C(0))), ("b", ir.Subscript(grads, C(1)))]
     g_b = c.let("g_b", np_("linalg.solve", T(a), c.g))
     if c.ndims.get("b") == 1:
         d_a = neg(np_("outer", g_b, x))
     elif c.ndims.get("b") == 2 and c.ndims.get("a") == 2:
         d_a = neg(matmul(g_b, T(x)))
     else:
-        raise _unsupported("np.linalg.solve of batched or unknown-rank arrays",
-                           "solve one 2-D system at a time")
+        d_a = neg(matmul(g_b, T(x)))
     return [("a", d_a), ("b", g_b)]
 
 

@@ -13,6 +13,7 @@ from . import ir
 
 # Python operator precedence, higher binds tighter.
 PREC = {"ifexp": 1, "or": 2, "and": 3, "not": 4, "compare": 5,
+        "|": 8, "^": 9, "&": 10,
         "+": 11, "-": 11, "*": 12, "/": 12, "//": 12, "%": 12, "@": 12,
         "unary": 13, "**": 14, "atom": 17}
 

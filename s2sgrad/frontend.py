@@ -22,7 +22,8 @@ from .errors import (RecursiveCallError, SourcePos, SourceUnavailableError,
                      UndefinedNameError, UnsupportedCallError, UnsupportedSyntaxError)
 
 BINOPS = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/",
-          cst.FloorDivide: "//", cst.Modulo: "%", cst.Power: "**", cst.MatrixMultiply: "@"}
+          cst.FloorDivide: "//", cst.Modulo: "%", cst.Power: "**", cst.MatrixMultiply: "@",
+          cst.BitAnd: "&", cst.BitOr: "|", cst.BitXor: "^"}
 AUGOPS = {cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*",
           cst.DivideAssign: "/", cst.FloorDivideAssign: "//", cst.ModuloAssign: "%",
           cst.PowerAssign: "**"}
@@ -435,6 +436,12 @@ class Lowerer:
                 setattr(e, field_name, [self.value_from(a, pre) for a in getattr(e, field_name)])
         if isinstance(e, ir.Compare):
             e.left = self.value_from(e.left, pre)
+        if isinstance(e, ir.Subscript) and not isinstance(e.value, (ir.Name, ir.Subscript, ir.Attr)) \
+                and ir.names_in(e.value):
+            # np.sin(x)[:, None]: the indexed value gets a name, so its adjoint has one
+            name = ir.Name(self.fresh("t"), pos=e.value.pos)
+            pre.append(ir.Assign([name], [e.value], pos=e.value.pos))
+            e.value = name
         return e
 
     def operand(self, e: ir.Expr, pre: list) -> ir.Expr:
@@ -511,9 +518,12 @@ class Lowerer:
             return ir.BinOp(op, self.expr(node.left), self.expr(node.right))
         if isinstance(node, cst.UnaryOperation):
             op = {cst.Minus: "-", cst.Plus: "+", cst.Not: "not"}.get(type(node.operator))
-            if op is None:
-                raise self.unsupported("the operator `~`", node)
-            return ir.UnaryOp(op, self.expr(node.expression))
+            if isinstance(node.operator, cst.BitInvert):
+                op = "~"  # not of a mask: no derivative flows through it
+            operand = self.expr(node.expression)
+            if op == "-" and isinstance(operand, ir.Const) and type(operand.value) in (int, float):
+                return ir.Const(-operand.value)  # axis=-1 is a constant
+            return ir.UnaryOp(op, operand)
         if isinstance(node, cst.BooleanOperation):
             op = "and" if isinstance(node.operator, cst.And) else "or"
             return ir.BoolOp(op, [self.expr(node.left), self.expr(node.right)])

@@ -243,17 +243,20 @@ class ReverseMode:
             return ir.Name(self.adj(t.id))
         return ir.Subscript(self.adj_expr(t.value), copy.deepcopy(t.index))
 
-    def accumulate(self, value: ir.Expr, seed: ir.Expr, skip_key: str | None = None):
+    def accumulate(self, value: ir.Expr, seed: ir.Expr, skip_key: str | None = None,
+                   seed_broadcasts: bool = False):
         """`d_a += seed * da/dvalue` for every active atom a of `value`.
 
         Returns the statements, and (when skip_key names an atom) that atom's partial.
         """
         leaves = [self.kind_of(x) for x in symbolic.leaves(value, self.is_active)]
         arrays = sum(1 for k in leaves if not _is_scalar(k))
-        if isinstance(seed, ir.Subscript) and not _is_scalar(self.kind_of(seed)):
+        if seed_broadcasts or isinstance(seed, ir.Subscript) and not _is_scalar(self.kind_of(seed)):
             arrays += 1  # y[i] = ... broadcasts the value into the slot
         temps, grads = symbolic.partials(value, self.is_active, self.namer.fresh, numpy=arrays > 0)
         out = [ir.Assign([ir.Name(n)], [e]) for n, e in temps]
+        if arrays:
+            self.float_seeds |= {n for n, _ in temps}  # never wrapped in float() by the optimizer
         self_partial = None
         for atom, partial in grads:
             if skip_key is not None and expr_source(atom) == skip_key and arrays <= 1:
@@ -280,15 +283,16 @@ class ReverseMode:
             isinstance(a, ir.Subscript) and ir.target_name(a) == ir.target_name(t)
             and expr_source(a) != expr_source(t) for a in atoms)
         leaves = [self.kind_of(x) for x in symbolic.leaves(v, self.is_active)]
-        reshaping = array_target and isinstance(t, ir.Name) and \
-            sum(1 for k in leaves if not _is_scalar(k)) > 1 and ir.target_name(t) in ir.names_in(v)
-        if aliasing or reshaping:
+        arrays = sum(1 for k in leaves if not _is_scalar(k)) + (array_target and isinstance(t, ir.Subscript))
+        reads_target = t.id in ir.names_in(v) if isinstance(t, ir.Name) else \
+            expr_source(t) in {expr_source(a) for a in atoms}
+        if aliasing or (array_target and reads_target and arrays > 1):
             # xs[i] = f(xs[j]): i may equal j, so take d_xs[i] out first;
             # h = h * w with arrays: h may change shape, so its old adjoint starts afresh
             seed = ir.Name(self.namer.fresh("g_" + ir.target_name(t)))
-            taken = ir.Call(ir.Lib("numpy", "copy"), [d_t]) if array_target and aliasing else d_t
+            taken = ir.Call(ir.Lib("numpy", "copy"), [d_t]) if isinstance(t, ir.Subscript) and array_target else d_t
             return [ir.Assign([seed], [taken]), ir.Assign([copy.deepcopy(d_t)], [self._reset_value(t)])] \
-                + self.accumulate(v, seed)
+                + self.accumulate(v, seed, seed_broadcasts=isinstance(t, ir.Subscript) and array_target)
         out, self_partial = self.accumulate(v, d_t, skip_key=expr_source(t))
         if self_partial is None:
             out.append(ir.Assign([copy.deepcopy(d_t)], [self._reset_value(t)]))
@@ -328,8 +332,9 @@ class ReverseMode:
                 contribution = ir.UnaryOp("-", contribution)
             return [ir.ExprStmt(array_rules.helper("add_at", target.value, copy.deepcopy(atom.index),
                                                    contribution), pos=atom.pos)]
-        return [ir.Assign([target], [contribution], aug=sign, role="adjoint",
-                          exact=exact and isinstance(atom, ir.Name))]
+        # an input's adjoint keeps its zeros (and dtype: float32 stays float32)
+        exact = exact and isinstance(atom, ir.Name) and atom.id not in self.fn.params
+        return [ir.Assign([target], [contribution], aug=sign, role="adjoint", exact=exact)]
 
     def adjoint_primitive(self, t: ir.Name, call: ir.Call, rule, s) -> list[ir.Stmt]:
         """The adjoint of `t = np.<primitive>(...)`, from the primitive's row in array_rules."""
@@ -417,7 +422,7 @@ class ReverseMode:
             return [ir.Pop(d_list)]
         if isinstance(s.value, ir.Name):
             return [ir.Comment(f"grad of: {_line_of(s)}"),
-                    _increment(ir.Name(self.adj(s.value.id)), ir.Call(ir.Ref(f"{d_list.id}.pop"), []), ir.Const(1))]
+                    _increment(ir.Name(self.adj(s.value.id)), ir.Call(ir.Attr(ir.Name(d_list.id), "pop"), []), ir.Const(1))]
         seed = ir.Name(self.namer.fresh("g_" + s.target.id))
         return [ir.Comment(f"grad of: {_line_of(s)}"), ir.Pop(d_list, into=seed)] + self.accumulate(s.value, seed)
 
@@ -532,6 +537,8 @@ class ReverseMode:
                     and first_binding.get(var) is s:
                 continue  # the first value a variable gets outside loops overwrites nothing
             value = copy.deepcopy(t)
+            if isinstance(t, ir.Subscript) and kinds.is_array(self.kinds.get(var)):
+                value = ir.Call(ir.Lib("numpy", "copy"), [value])  # x[1:3] is a view: keep the values
             if depth == 0:
                 slot = ir.Name(self.namer.saved(var))
                 out.append((ir.Assign([slot], [value], role="save"),
@@ -559,6 +566,13 @@ class ReverseMode:
                 continue
             out.append(ir.Assign([ir.Name(self.adj(var))], [self._zero(ir.Name(var))], role="adjoint"))
         d_res = ir.Name(self.adj(self.result))
+        if self.spec.kind != "vjp" and not _is_scalar(self.kinds.get(self.result)):
+            # the rank of the result is known only now: refuse an array as grad's output
+            message = f"{self.fn.name} returned an array, and grad needs a scalar output"
+            out.append(ir.If(ir.Compare(ir.Call(ir.Lib("numpy", "ndim"), [ir.Name(self.result)]), ["!="],
+                                        [ir.Const(0)]),
+                             [ir.ExprStmt(ir.Call(ir.Lib("builtins", "ValueError"), [ir.Const(message)]),
+                                          kind="raise")], []))
         if self.spec.kind != "vjp":
             out.append(ir.Assign([d_res], [ir.Const(1.0)], role="adjoint"))
         elif self.result in self.containers:

@@ -7,7 +7,7 @@ is plain NumPy, imports nothing but `np`, and calls no other helper except
 """
 import numpy as np
 
-__all__ = ["unbroadcast", "expand_reduced", "prod_others", "matmul_grads", "tensordot_grads",
+__all__ = ["unbroadcast", "expand_reduced", "prod_others", "matmul_grads", "tensordot_grads", "solve_grads",
            "einsum_grad", "untile", "unrepeat", "undiff", "unjoin", "add_at", "zeros_list"]
 
 
@@ -73,12 +73,21 @@ def tensordot_grads(g, a, b, axes):
     free_b = [ax for ax in range(nb) if ax not in sum_b]
     g_free_a = list(range(len(free_a)))
     g_free_b = list(range(len(free_a), len(free_a) + len(free_b)))
-    # d_a[free_a, sum_a] = sum over free_b of g[free_a, free_b] * b[sum_b, free_b]
-    d_a = np.tensordot(g, b, axes=(g_free_b, free_b))        # axes: free_a, then sum_b order
-    d_a = np.transpose(d_a, np.argsort(free_a + sum_a))
-    d_b = np.tensordot(a, g, axes=(free_a, g_free_a))        # axes: sum_a order, then free_b
-    d_b = np.transpose(d_b, np.argsort(sum_b + free_b))
+    # d_a: g's free_a axes, then b's summed axes in increasing order, each paired with a's
+    d_a = np.tensordot(g, b, axes=(g_free_b, free_b))
+    d_a = np.transpose(d_a, np.argsort(free_a + [sum_a[sum_b.index(ax)] for ax in sorted(sum_b)]))
+    # d_b: a's summed axes in increasing order (paired with b's), then g's free_b axes
+    d_b = np.tensordot(a, g, axes=(free_a, g_free_a))
+    d_b = np.transpose(d_b, np.argsort([sum_b[sum_a.index(ax)] for ax in sorted(sum_a)] + free_b))
     return d_a, d_b
+
+
+def solve_grads(g, a, x):
+    """Cotangents of a and b for x = np.linalg.solve(a, b) (any ranks)."""
+    g_b = np.linalg.solve(np.swapaxes(a, -1, -2), g)
+    if np.ndim(x) == np.ndim(a) - 1:  # one right-hand side per system
+        return -g_b[..., :, np.newaxis] * x[..., np.newaxis, :], g_b
+    return -g_b @ np.swapaxes(x, -1, -2), g_b
 
 
 def einsum_grad(subscripts, g, operands, k):

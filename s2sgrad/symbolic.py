@@ -33,9 +33,9 @@ def carries(e: ir.Expr, active: Callable[[str], bool]) -> bool:
         return active(e.id)
     if isinstance(e, ir.Subscript):
         return carries(e.value, active)
-    if isinstance(e, (ir.Compare,)) or (isinstance(e, ir.UnaryOp) and e.op == "not"):
+    if isinstance(e, (ir.Compare,)) or (isinstance(e, ir.UnaryOp) and e.op in ("not", "~")):
         return False
-    if isinstance(e, ir.BinOp) and e.op == "//":
+    if isinstance(e, ir.BinOp) and e.op in ("//", "&", "|", "^"):  # masks and integer division
         return False
     if isinstance(e, ir.IfExp):
         return carries(e.body, active) or carries(e.orelse, active)
