@@ -651,7 +651,7 @@ class Lowerer:
                 return ir.Const(None)
             out = self.from_value(value, attr, node, origin=base.module.__name__)
             if isinstance(out, ir.Foreign):
-                out.display = f"{base.module.__name__}.{attr}"
+                out.display = self.src_of(node)  # np.sort, as the user wrote it
             return out
         attr = node.attr.value
         if attr in ARRAY_ATTRIBUTES:

@@ -249,8 +249,7 @@ class ReverseMode:
 
         Returns the statements, and (when skip_key names an atom) that atom's partial.
         """
-        leaves = [self.kind_of(x) for x in symbolic.leaves(value, self.is_active)]
-        arrays = sum(1 for k in leaves if not _is_scalar(k))
+        arrays = self._broadcast_sources(value)
         if seed_broadcasts or isinstance(seed, ir.Subscript) and not _is_scalar(self.kind_of(seed)):
             arrays += 1  # y[i] = ... broadcasts the value into the slot
         temps, grads = symbolic.partials(value, self.is_active, self.namer.fresh, numpy=arrays > 0)
@@ -282,8 +281,7 @@ class ReverseMode:
         aliasing = isinstance(t, ir.Subscript) and any(
             isinstance(a, ir.Subscript) and ir.target_name(a) == ir.target_name(t)
             and expr_source(a) != expr_source(t) for a in atoms)
-        leaves = [self.kind_of(x) for x in symbolic.leaves(v, self.is_active)]
-        arrays = sum(1 for k in leaves if not _is_scalar(k)) + (array_target and isinstance(t, ir.Subscript))
+        arrays = self._broadcast_sources(v) + (array_target and isinstance(t, ir.Subscript))
         reads_target = t.id in ir.names_in(v) if isinstance(t, ir.Name) else \
             expr_source(t) in {expr_source(a) for a in atoms}
         if aliasing or (array_target and reads_target and arrays > 1):
@@ -303,6 +301,24 @@ class ReverseMode:
     # ------------------------------------------------------------------ arrays
     def kind_of(self, e: ir.Expr):
         return kinds.KindInference(self.fn, self.kinds).of(e)
+
+    def _broadcast_sources(self, value: ir.Expr) -> int:
+        """How many array values an element-wise expression broadcasts together.
+
+        With one, every array in it has the result's shape and no adjoint needs
+        unbroadcasting.  A held value computed element-wise from the expression's own
+        variables (the selector `h > 0` of np.maximum(h, 0)) brings no shape of its own.
+        """
+        leaves = symbolic.leaves(value, self.is_active)
+        own = {x.id for x in leaves if isinstance(x, ir.Name)}
+        count = 0
+        for leaf in leaves:
+            if _is_scalar(self.kind_of(leaf)):
+                continue
+            if not isinstance(leaf, (ir.Name, ir.Subscript)) and _elementwise_of(leaf, own):
+                continue
+            count += 1
+        return count
 
     def _reset_value(self, t: ir.Expr) -> ir.Expr:
         """The zero an adjoint restarts from once its variable's assignment is undone."""
@@ -650,6 +666,20 @@ def _contribution(seed: ir.Expr, partial: ir.Expr) -> ir.Expr:
             return ir.UnaryOp("-", seed)
         return ir.UnaryOp("-", ir.BinOp("*", seed, inner))
     return ir.BinOp("*", seed, partial)
+
+
+def _elementwise_of(e: ir.Expr, names: set[str]) -> bool:
+    """Whether e is computed element by element from these variables and constants only."""
+    if isinstance(e, ir.Name):
+        return e.id in names
+    if isinstance(e, (ir.Const, ir.Lib)):
+        return True
+    if isinstance(e, (ir.BinOp, ir.UnaryOp, ir.Compare)):
+        return all(_elementwise_of(c, names) for c in ir.children(e))
+    if isinstance(e, ir.Call) and isinstance(e.func, ir.Lib) and e.method is None \
+            and array_rules.rule_of_call(e) is None and not e.kwargs:
+        return all(_elementwise_of(a, names) for a in e.args)
+    return False
 
 
 def _basic_index(index: ir.Expr, kind_of) -> bool:

@@ -123,7 +123,12 @@ def load(source: str):
     return module.f
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CI runs the same examples every time; S2SGRAD_EXPLORE=1 with --hypothesis-seed=N explores others
+EXPLORE = bool(os.environ.get("S2SGRAD_EXPLORE"))
+
+
+@settings(max_examples=80, deadline=None, derandomize=not EXPLORE,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(source=programs(), x=st.floats(-1.0, 1.0), y=st.floats(-1.0, 1.0), n=st.integers(0, 4))
 def test_random_programs_match_finite_differences(source, x, y, n):
     # c must be a local of f (bound somewhere), else it is an undefined global
@@ -133,4 +138,5 @@ def test_random_programs_match_finite_differences(source, x, y, n):
         f(x, y, n)
     except NameError:  # UnboundLocalError too
         assume(False)  # the program reads c before binding it: not a valid program
-    check_grads(f, x, y, n, wrt=(0, 1), rtol=1e-4, atol=1e-6)
+    # eps=1e-7: nested tanh(4x) makes gradients of 4**10 whose curvature defeats eps=1e-6
+    check_grads(f, x, y, n, wrt=(0, 1), eps=1e-7, rtol=1e-4, atol=1e-6)
