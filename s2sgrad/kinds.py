@@ -229,16 +229,19 @@ class KindInference:
             return broadcast(args)  # element-wise
         return ANY_ARRAY
 
-    def primitive(self, rule, e: ir.Call) -> Kind | None:
-        bound = array_rules.bind(rule, e)
+    def ranks(self, bound: dict) -> dict:
+        """The rank of each bound argument of a primitive (0 for numbers, None if unknown)."""
         ndims = {}
         for name, arg in bound.items():
-            if isinstance(arg, list):
-                continue
-            k = self.of(arg)
+            k = None if isinstance(arg, list) else self.of(arg)
             if is_list(k):  # np.concatenate([a, b]): the rank of the elements
                 k = k.elem
             ndims[name] = 0 if k == SCALAR else k.ndim if is_array(k) else None
+        return ndims
+
+    def primitive(self, rule, e: ir.Call) -> Kind | None:
+        bound = array_rules.bind(rule, e)
+        ndims = self.ranks(bound)
         if rule.result_kind == "tuple":
             return list_of(ANY_ARRAY)
         nd = rule.ndim(array_rules.ArgInfo(ndims, bound)) if rule.ndim else None

@@ -357,45 +357,34 @@ class ReverseMode:
         if not self.is_active(t.id):
             return []
         bound = array_rules.bind(rule, call)
-        ndims = {}
-        for name, arg in bound.items():
-            k = self.kind_of(arg) if not isinstance(arg, list) else None
-            if kinds.is_list(k):
-                k = k.elem
-            ndims[name] = 0 if k == kinds.SCALAR else k.ndim if kinds.is_array(k) else None
+        reset = ir.Assign([ir.Name(self.adj(t.id))], [self._reset_value(t)])
+        arguments = [_argument(bound, p) for p in _rule_params(rule, bound)]
+        if not any(symbolic.carries(a, self.is_active) for a in arguments):
+            return [reset]  # t is overwritten with a constant
         out: list[ir.Stmt] = []
-        reads_itself = t.id in ir.names_in(call)
         seed: ir.Expr = ir.Name(self.adj(t.id))
+        reads_itself = t.id in ir.names_in(call)
         if reads_itself:  # x = np.sum(x): take the cotangent out before x's adjoint restarts
             seed = ir.Name(self.namer.fresh("g_" + t.id))
-            out += [ir.Assign([seed], [ir.Name(self.adj(t.id))]),
-                    ir.Assign([ir.Name(self.adj(t.id))], [self._reset_value(t)])]
+            out += [ir.Assign([seed], [ir.Name(self.adj(t.id))]), reset]
 
         def let(base, value):
             name = ir.Name(self.namer.fresh(base))
             out.append(ir.Assign([name], [value], role="adjoint"))
             return ir.Name(name.id)
 
-        ctx = array_rules.VjpContext(bound, ndims, ir.Name(t.id), seed, let, rule)
-        if rule.vjp is None:
-            return out
+        ranks = kinds.KindInference(self.fn, self.kinds).ranks(bound)
+        ctx = array_rules.VjpContext(bound, ranks, ir.Name(t.id), seed, let, rule)
         try:
-            wanted = [(p, bound[p] if isinstance(p, str) else bound[p[0]][p[1]] if isinstance(
-                bound[p[0]], list) else bound[p[0]].elts[p[1]]) for p, _ in _rule_params(rule, bound)]
-            if not any(symbolic.carries(arg, self.is_active) for _, arg in wanted):
-                return []
             contributions = rule.vjp(ctx)
         except array_rules.UnsupportedUse as exc:
             raise UnsupportedCallError(f"{exc.what} has no derivative rule", s.pos, exc.hint) from None
         for param, contribution in contributions:
             arg = _argument(bound, param)
-            if not symbolic.carries(arg, self.is_active):
-                continue
-            out += self.add_argument(arg, contribution, s,
-                                     exact=isinstance(contribution, ir.Call) and contribution.method == "@")
-        if not reads_itself:
-            out.append(ir.Assign([ir.Name(self.adj(t.id))], [self._reset_value(t)]))
-        return out
+            if symbolic.carries(arg, self.is_active):
+                fresh = isinstance(contribution, ir.Call) and contribution.method == "@"
+                out += self.add_argument(arg, contribution, s, exact=fresh)
+        return out if reads_itself else out + [reset]
 
     def add_argument(self, arg: ir.Expr, contribution: ir.Expr, s, exact=False) -> list[ir.Stmt]:
         """Add a primitive's contribution to one of its arguments."""
@@ -693,17 +682,18 @@ def _basic_index(index: ir.Expr, kind_of) -> bool:
     return True
 
 
-def _rule_params(rule, bound):
-    """(parameter, None) for every argument a rule may send a contribution to."""
+def _rule_params(rule, bound) -> list:
+    """Every argument a rule may send a contribution to: a name, or (name, k) for the
+    k-th element of a list argument or of varargs."""
     out = []
     for p in rule.params:
         arg = bound.get(p)
         if isinstance(arg, list):
-            out += [((p, k), None) for k in range(len(arg))]
+            out += [(p, k) for k in range(len(arg))]
         elif isinstance(arg, (ir.ListExpr, ir.TupleExpr)):
-            out += [((p, k), None) for k in range(len(arg.elts))]
+            out += [(p, k) for k in range(len(arg.elts))]
         elif arg is not None:
-            out.append((p, None))
+            out.append(p)
     return out
 
 
