@@ -320,7 +320,7 @@ def _trace_vjp(c):
 
 # ----------------------------------------------------------------------------- linear algebra
 def _solve_vjp(c):
-    a, b, x = c.arg("a"), c.arg("b"), c.out
+    a, x = c.arg("a"), c.out
     if c.ndims.get("a") != 2 or c.ndims.get("b") not in (1, 2):
         grads = c.let("grads", helper("solve_grads", c.g, a, x))
         return [("a", ir.Subscript(grads, C(0))), ("b", ir.Subscript(grads, C(1)))]

@@ -111,13 +111,8 @@ class ModuleBuilder:
 
     def _helpers_used(self, functions) -> list[str]:
         """The runtime helpers the functions call (and those helpers call), in a fixed order."""
-        used = set()
-        for fn in functions:
-            for s in ir.walk_stmts(fn.body):
-                for e in ir.stmt_exprs(s):
-                    for sub in ir.subexprs(e):
-                        if isinstance(sub, ir.Lib) and sub.module == "runtime":
-                            used.add(sub.attr)
+        used = {sub.attr for sub in _subexpressions(functions)
+                if isinstance(sub, ir.Lib) and sub.module == "runtime"}
         if any("unbroadcast(" in inspect.getsource(getattr(runtime, h)) for h in used):
             used.add("unbroadcast")
         return [h for h in runtime.__all__ if h in used]
@@ -149,42 +144,44 @@ class ModuleBuilder:
 
     def _globals(self, functions):
         names, inject, lines, seen = {}, {}, [], {}
-        for fn in functions:
-            for s in ir.walk_stmts(fn.body):
-                for e in ir.stmt_exprs(s):
-                    for sub in ir.subexprs(e):
-                        if isinstance(sub, ir.Global) and (sub.origin, sub.name) not in names:
-                            printed = sub.name if sub.name not in seen else self.namer.fresh(sub.name)
-                            seen[printed] = sub.value
-                            names[(sub.origin, sub.name)] = printed
-                            literal = _literal(sub.value)
-                            if literal is not None:
-                                lines.append(f"{printed} = {literal}")
-                            else:
-                                inject[printed] = sub.value
-                                lines.append(f"# {printed}: {type(sub.value).__name__} from "
-                                             f"{sub.origin}, passed in when loaded")
-                        elif isinstance(sub, ir.Foreign) and sub.name not in seen:
-                            seen[sub.name] = sub.obj
-                            imp = _import_line(sub.obj, sub.name)
-                            if imp:
-                                lines.append(imp)
-                            else:
-                                inject[sub.name] = sub.obj
+        for sub in _subexpressions(functions):
+            if isinstance(sub, ir.Global) and (sub.origin, sub.name) not in names:
+                printed = sub.name if sub.name not in seen else self.namer.fresh(sub.name)
+                seen[printed] = sub.value
+                names[(sub.origin, sub.name)] = printed
+                literal = _literal(sub.value)
+                if literal is not None:
+                    lines.append(f"{printed} = {literal}")
+                else:
+                    inject[printed] = sub.value
+                    lines.append(f"# {printed}: {type(sub.value).__name__} from "
+                                 f"{sub.origin}, passed in when loaded")
+            elif isinstance(sub, ir.Foreign) and sub.name not in seen:
+                seen[sub.name] = sub.obj
+                imp = _import_line(sub.obj, sub.name)
+                if imp:
+                    lines.append(imp)
+                else:
+                    inject[sub.name] = sub.obj
         return names, inject, lines
 
     def _modules_used(self, functions) -> set[str]:
         used = set()
-        for fn in functions:
-            for s in ir.walk_stmts(fn.body):
-                for e in ir.stmt_exprs(s):
-                    for sub in ir.subexprs(e):
-                        if isinstance(sub, ir.Lib):
-                            used.add(sub.module)
-                        if isinstance(sub, ir.Const) and isinstance(sub.value, float) and \
-                                (math.isinf(sub.value) or math.isnan(sub.value)):
-                            used.add("math")
+        for sub in _subexpressions(functions):
+            if isinstance(sub, ir.Lib):
+                used.add(sub.module)
+            if isinstance(sub, ir.Const) and isinstance(sub.value, float) and \
+                    (math.isinf(sub.value) or math.isnan(sub.value)):
+                used.add("math")
         return used
+
+
+def _subexpressions(functions):
+    """Every expression of every statement of the functions."""
+    for fn in functions:
+        for s in ir.walk_stmts(fn.body):
+            for e in ir.stmt_exprs(s):
+                yield from ir.subexprs(e)
 
 
 def _literal(value) -> str | None:

@@ -23,8 +23,6 @@ Functions without ``@case`` are checked by hand in tests/test_numpy_ops.py: grad
 ties, functions with array outputs (for vjp), and functions s2sgrad must refuse.  In the
 refused ones the line with the offending call carries the marker comment ``# <- here``.
 """
-from dataclasses import dataclass
-from typing import Any, Callable
 
 import numpy as np
 
@@ -32,21 +30,7 @@ import scipy.special  # a test dependency (the `test` extra)
 from scipy.special import logsumexp
 
 
-@dataclass(frozen=True)
-class Case:
-    func: Callable
-    points: Callable  # numpy Generator -> positional arguments
-    wrt: Any
-
-    @property
-    def name(self) -> str:
-        return self.func.__name__
-
-    def sample(self, rng) -> tuple:
-        """One point: the positional arguments (numpy scalars become Python numbers)."""
-        point = self.points(rng)
-        point = point if isinstance(point, tuple) else (point,)
-        return tuple(p.item() if isinstance(p, np.generic) else p for p in point)
+from corpus import Case  # noqa: E402  (the same record as the scalar corpus)
 
 
 CASES: list[Case] = []
