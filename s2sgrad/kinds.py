@@ -22,6 +22,7 @@ class Kind:
     tag: str                    # "scalar" | "array" | "list" | "other"
     ndim: int | None = None     # arrays: the rank, None when unknown
     elem: "Kind | None" = None  # lists: the kind of the elements
+    dtype: str | None = None    # arguments' arrays: "float64", "float32", ...
 
     def __str__(self):
         if self.tag == "array":
@@ -62,6 +63,8 @@ def join(a: Kind | None, b: Kind | None) -> Kind | None:
         return b if a == OTHER else a
     if a.tag == b.tag == "list":
         return list_of(join(a.elem, b.elem))
+    if a.tag == b.tag == "array" and a.ndim == b.ndim:
+        return Kind("array", a.ndim)
     return ANY_ARRAY
 
 
@@ -70,7 +73,7 @@ def of_value(v) -> Kind:
     if isinstance(v, (bool, int, float, np.number, np.bool_)):
         return SCALAR
     if isinstance(v, np.ndarray):
-        return Kind("array", v.ndim)
+        return Kind("array", v.ndim, dtype=v.dtype.name)
     if isinstance(v, (list, tuple)):
         elem = None
         for x in v:

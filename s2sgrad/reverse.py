@@ -82,6 +82,7 @@ class ReverseMode:
         fwd, rev = self.sweep(fn.body, depth=0)
         reads = _reads(rev)
         fwd, rev, prologue = self.place_saves(fwd, rev, reads)
+        prologue += self.first_values(fwd, prologue)
         for st in ir.walk_stmts(rev):
             if isinstance(st, ir.Assign) and st.role == "user":
                 st.role = "adjoint"
@@ -348,8 +349,10 @@ class ReverseMode:
                 contribution = ir.UnaryOp("-", contribution)
             return [ir.ExprStmt(array_rules.helper("add_at", target.value, copy.deepcopy(atom.index),
                                                    contribution), pos=atom.pos)]
-        # an input's adjoint keeps its zeros (and dtype: float32 stays float32)
-        exact = exact and isinstance(atom, ir.Name) and atom.id not in self.fn.params
+        # an input's adjoint of another dtype than float64 keeps its zeros, and their
+        # dtype: float32 in, float32 gradient out
+        exact = exact and isinstance(atom, ir.Name) and (
+            atom.id not in self.fn.params or getattr(self.kinds.get(atom.id), "dtype", None) == "float64")
         return [ir.Assign([target], [contribution], aug=sign, role="adjoint", exact=exact)]
 
     def adjoint_primitive(self, t: ir.Name, call: ir.Call, rule, s) -> list[ir.Stmt]:
@@ -561,6 +564,23 @@ class ReverseMode:
                 out.append((ir.Append(tape, value, pair=pair), ir.Pop(tape, into=copy.deepcopy(t), pair=pair)))
                 if isinstance(t, ir.Name) and var not in self.fn.params:
                     loop_vars.add(var)
+        return out
+
+    def first_values(self, fwd, prologue) -> list[ir.Stmt]:
+        """`v = 0.0` before the forward sweep for an active array bound on some paths only.
+
+        Its adjoint starts as np.zeros_like(v) after the forward sweep; where v was never
+        bound that zero is never used, but it must be computable.
+        """
+        bound = _definitely_bound(fwd, set(self.fn.params), {})
+        given = {t.id for st in prologue if isinstance(st, ir.Assign) for t in st.targets
+                 if isinstance(t, ir.Name)}
+        out = []
+        for var in sorted(self.active - bound - given):
+            k = self.kinds.get(var)
+            if kinds.is_array(k) or (kinds.is_list(k) and kinds.is_array(k.elem)):
+                first = ir.ListExpr([]) if kinds.is_list(k) else ir.Const(0.0)
+                out.append(ir.Assign([ir.Name(var)], [first], role="flag"))
         return out
 
     # ------------------------------------------------------------------ start and end of the sweep
