@@ -68,12 +68,25 @@ class Derivative:
                 raise NonScalarOutputError(f"{exc}; use s2sgrad.vjp with a cotangent of the "
                                            f"output's shape") from None
             raise
+        out = _as_arguments(out, self.kind, [bound.arguments[w] for w in self.wrt], len(self.wrt) > 1)
         if self.wrt_is_tuple and len(self.wrt) == 1:  # wrt=(0,) gives a 1-tuple back
             return (out[0], (out[1],)) if self.kind == "value_and_grad" else (out,)
         return out
 
     def __repr__(self):
         return f"<s2sgrad {self.kind} of {self.f.__qualname__} wrt {', '.join(self.wrt)}>"
+
+
+def _as_arguments(out, kind, args, several):
+    """A number's gradient is a float, even where the code computed it as a 0-d array."""
+    def fit(g, x):
+        if isinstance(x, (int, float, np.number)) and isinstance(g, np.ndarray) and g.ndim == 0:
+            return float(g)
+        return g
+    if kind == "value_and_grad":
+        value, g = out
+        return value, tuple(map(fit, g, args)) if several else fit(g, args[0])
+    return tuple(map(fit, out, args)) if several else fit(out, args[0])
 
 
 def _promote(v):

@@ -362,7 +362,11 @@ class Lowerer:
             return pre + [ir.CallAssign([target], False, self.call_args(value, pre), pos=pos)]
         if isinstance(value, ir.IfExp) and isinstance(target, ir.Name) and not _constant_branches(value):
             return pre + self.if_exp_stmt(target, value, pre, pos)
-        return pre + [ir.Assign([target], [self.value_from(value, pre, top=True)], pos=pos)]
+        # y[i] = np.sum(x), x = np.mean(x, axis=0): the primitive gets a variable of its own,
+        # so its rule can read both its operand and its result
+        top = array_rules.rule_of_call(value) is None or (
+            isinstance(target, ir.Name) and target.id not in ir.names_in(value))
+        return pre + [ir.Assign([target], [self.value_from(value, pre, top=top)], pos=pos)]
 
     def expr_stmt(self, node, pos) -> list[ir.Stmt]:
         v = node.value

@@ -156,7 +156,7 @@ class KindInference:
             return list_of(SCALAR) if e.attr == "shape" else SCALAR if e.attr in ("ndim", "size") else OTHER
         if isinstance(e, ir.BinOp):
             left, right = self.of(e.left), self.of(e.right)
-            if is_list(left) or is_list(right):
+            if (is_list(left) or is_list(right)) and not (is_array(left) or is_array(right)):
                 return left if is_list(left) else right  # xs + ys, xs * n
             return broadcast([left, right])
         if isinstance(e, ir.UnaryOp):
@@ -275,6 +275,8 @@ def guess_params(fn: ir.Function) -> dict[str, Kind]:
     arguments generates code for those.
     """
     arrays, lists = set(), set()
+    uses_numpy = any(isinstance(sub, ir.Lib) and sub.module in ("numpy", "scipy.special")
+                     for s in ir.walk_stmts(fn.body) for e in ir.stmt_exprs(s) for sub in ir.subexprs(e))
     for s in ir.walk_stmts(fn.body):
         if isinstance(s, ir.ForEach):
             lists.add(s.seq.id)
@@ -291,7 +293,7 @@ def guess_params(fn: ir.Function) -> dict[str, Kind]:
                     items = sub.index.elts if isinstance(sub.index, ir.TupleExpr) else [sub.index]
                     plain = len(items) == 1 and not isinstance(items[0], ir.Slice) and \
                         not (isinstance(items[0], ir.Const) and items[0].value in (None, Ellipsis))
-                    (lists if plain else arrays).add(sub.value.id)
+                    (lists if plain and not uses_numpy else arrays).add(sub.value.id)
             if isinstance(s, ir.Assign):
                 for t in s.targets:
                     if isinstance(t, ir.Subscript):

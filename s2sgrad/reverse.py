@@ -99,7 +99,8 @@ class ReverseMode:
         # a vjp's cotangent comes last, so its parameters keep no defaults
         defaults = {} if spec.kind == "vjp" else dict(fn.defaults)
         out = ir.Function(spec.name, params, defaults, body, doc=doc, pos=fn.pos)
-        out.float_names = {self.adj(v) for v in self.active} | set(self.active) | self.float_seeds
+        out.float_names = {self.adj(v) for v in self.active} | set(self.active) | self.float_seeds \
+            | {v for v, k in self.kinds.items() if not _is_scalar(k)}  # arrays: never float(...)
         return out
 
     def adj(self, var: str) -> str:
@@ -120,11 +121,16 @@ class ReverseMode:
         return fwd, rev
 
     def statement(self, s, depth):
+        self.depth = depth
         if isinstance(s, ir.Assign):
             if s.role == "count":
                 return [s], []
             adjoint = self.adjoint_assign(s) if s.role == "user" else []
             header = [ir.Comment(f"grad of: {_line_of(s)}")] if adjoint else []
+            if adjoint and _is_primitive(s):
+                # a primitive's rule reads its result (the max, the inverse): it runs before
+                # the overwritten value comes back; the adjoint's restart (last) after
+                return [_Save(s, depth), s], header + adjoint[:-1] + [_Restore(s, depth), adjoint[-1]]
             return [_Save(s, depth), s], header + [_Restore(s, depth)] + adjoint
         if isinstance(s, ir.CallAssign):
             adjoint = self.adjoint_call(s)
@@ -285,7 +291,10 @@ class ReverseMode:
         arrays = self._broadcast_sources(v) + (array_target and isinstance(t, ir.Subscript))
         reads_target = t.id in ir.names_in(v) if isinstance(t, ir.Name) else \
             expr_source(t) in {expr_source(a) for a in atoms}
-        if aliasing or (array_target and reads_target and arrays > 1):
+        # x = x[1:] or h = h * w (w wider): the new value has another shape than the old
+        reshapes = arrays > 1 or (isinstance(t, ir.Name) and any(
+            isinstance(a, ir.Subscript) and ir.target_name(a) == t.id for a in atoms))
+        if aliasing or (array_target and reads_target and reshapes):
             # xs[i] = f(xs[j]): i may equal j, so take d_xs[i] out first;
             # h = h * w with arrays: h may change shape, so its old adjoint starts afresh
             seed = ir.Name(self.namer.fresh("g_" + ir.target_name(t)))
@@ -364,16 +373,15 @@ class ReverseMode:
         arguments = [_argument(bound, p) for p in _rule_params(rule, bound)]
         if not any(symbolic.carries(a, self.is_active) for a in arguments):
             return [reset]  # t is overwritten with a constant
+        # the frontend gives a primitive that reads its own target a variable of its own
+        assert t.id not in ir.names_in(call), "s2sgrad internal error: x = f(x) with f a primitive"
         out: list[ir.Stmt] = []
-        seed: ir.Expr = ir.Name(self.adj(t.id))
-        reads_itself = t.id in ir.names_in(call)
-        if reads_itself:  # x = np.sum(x): take the cotangent out before x's adjoint restarts
-            seed = ir.Name(self.namer.fresh("g_" + t.id))
-            out += [ir.Assign([seed], [ir.Name(self.adj(t.id))]), reset]
+        seed = ir.Name(self.adj(t.id))
 
         def let(base, value):
             name = ir.Name(self.namer.fresh(base))
             out.append(ir.Assign([name], [value], role="adjoint"))
+            self.float_seeds.add(name.id)
             return ir.Name(name.id)
 
         ranks = kinds.KindInference(self.fn, self.kinds).ranks(bound)
@@ -387,7 +395,7 @@ class ReverseMode:
             if symbolic.carries(arg, self.is_active):
                 fresh = isinstance(contribution, ir.Call) and contribution.method == "@"
                 out += self.add_argument(arg, contribution, s, exact=fresh)
-        return out if reads_itself else out + [reset]
+        return out + [reset]
 
     def add_argument(self, arg: ir.Expr, contribution: ir.Expr, s, exact=False) -> list[ir.Stmt]:
         """Add a primitive's contribution to one of its arguments."""
@@ -401,7 +409,9 @@ class ReverseMode:
         if isinstance(arg, (ir.Name, ir.Subscript)):
             return self.add_to(arg, contribution, exact=exact)
         if isinstance(arg, ir.Call) and arg.method == "T":  # x @ W.T: W gets the transpose
-            return self.add_argument(arg.args[0], array_rules.T(contribution), s, exact)
+            back = array_rules.T(contribution) if getattr(contribution, "method", None) == "@" else \
+                ir.Call(ir.Lib("numpy", "transpose"), [contribution])  # a number stays a number
+            return self.add_argument(arg.args[0], back, s, exact)
         # an element-wise argument left in place (a constant times a variable): chain through it
         seed = ir.Name(self.namer.fresh("g"))
         return [ir.Assign([seed], [contribution], role="adjoint")] + self.accumulate(arg, seed)
@@ -416,10 +426,11 @@ class ReverseMode:
         out = []
         for k, elt in enumerate(v.elts):
             out += self.accumulate(elt, ir.Subscript(ir.Name(self.adj(t.id)), ir.Const(k)))
-        if self.assign_sites.get(t.id, 0) > 1 or t.id in self.fn.params:
-            # the earlier value of t gets a fresh adjoint of its own length
+        if self.assign_sites.get(t.id, 0) > 1 or t.id in self.fn.params or self.depth > 0:
+            # the earlier value of t (another list, or the last iteration's) gets a fresh
+            # adjoint of its own length
             self.must_restore.add(t.id)
-            out.append(ir.Assign([ir.Name(self.adj(t.id))], [_zeros_like_list(t)]))
+            out.append(ir.Assign([ir.Name(self.adj(t.id))], [self._zero(t)]))
         return out
 
     def adjoint_append(self, s: ir.Append) -> list[ir.Stmt]:
@@ -654,6 +665,11 @@ def _increment(target: ir.Expr, seed: ir.Expr, partial: ir.Expr) -> ir.Assign:
             return ir.Assign([target], [seed], aug="-")
         return ir.Assign([target], [ir.BinOp("*", seed, inner)], aug="-")
     return ir.Assign([target], [ir.BinOp("*", seed, partial)], aug="+")
+
+
+def _is_primitive(s: ir.Assign) -> bool:
+    return len(s.targets) == 1 and isinstance(s.targets[0], ir.Name) and not s.aug \
+        and array_rules.rule_of_call(s.values[0]) is not None
 
 
 def _is_scalar(k) -> bool:

@@ -18,7 +18,9 @@ def unbroadcast(g, x):
         return g
     lead = np.ndim(g) - len(shape)
     g = np.sum(g, axis=tuple(range(lead))) if lead > 0 else g
-    ones = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(g)[i] != 1)
+    lead = min(lead, 0)  # g may have fewer axes: it broadcasts along the missing ones
+    ones = tuple(i + lead for i, n in enumerate(shape)
+                 if n == 1 and i + lead >= 0 and np.shape(g)[i + lead] != 1)
     return np.sum(g, axis=ones, keepdims=True) if ones else g
 
 
