@@ -50,6 +50,8 @@ def prod_others(x, axis):
 
 def matmul_grads(g, a, b):
     """Cotangents of a and b for a @ b (any ranks, batch axes broadcast)."""
+    if np.ndim(a) == 1 and np.ndim(b) == 1:  # an inner product
+        return g * b, g * a
     a2 = a[np.newaxis, :] if np.ndim(a) == 1 else a
     b2 = b[:, np.newaxis] if np.ndim(b) == 1 else b
     g2 = g
