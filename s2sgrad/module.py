@@ -81,7 +81,7 @@ class ModuleBuilder:
             fn = self.lower(pyfunc)
             name = self.namer.fresh(f"vjp_{fn.name}")
             self.vjps[key] = name
-            spec = reverse.AdjointSpec([fn.params[i] for i in active_args], "vjp", name)
+            spec = reverse.AdjointSpec([fn.params[i] for i in active_args], "vjp", name, helper=True)
             self.derivative(spec, pyfunc, arg_kinds)
         return self.vjps[key]
 

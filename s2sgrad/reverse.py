@@ -49,6 +49,7 @@ class AdjointSpec:
     wrt: list[str]
     kind: str  # "grad" | "value_and_grad" | "vjp"
     name: str
+    helper: bool = False  # the adjoint of a function the differentiated one calls
 
 
 class ReverseMode:
@@ -59,6 +60,7 @@ class ReverseMode:
         self.module = module  # asks for helpers' adjoints: module.vjp_of(pyfunc, wrt, kinds)
         self.kinds = var_kinds
         self.containers = {v for v, k in var_kinds.items() if kinds.is_list(k)}
+        _refuse_aliased_updates(self.fn, self.kinds, spec.helper)
         _rebind_array_updates(self.fn.body, self.kinds)
         self.result = self.fn.result
         self.active = active_variables(self.fn, spec.wrt, [self.result])
@@ -739,6 +741,58 @@ def _argument(bound, param):
     name, k = param
     arg = bound[name]
     return arg[k] if isinstance(arg, list) else arg.elts[k]
+
+
+# NumPy calls whose result may share memory with their first argument
+VIEWS = {"transpose", "reshape", "ravel", "squeeze", "expand_dims", "swapaxes", "moveaxis",
+         "broadcast_to", "diagonal", "real", "imag", "asarray"}
+
+
+def _refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool):
+    """Refuse an in-place update of an array that another name may also refer to.
+
+    `s *= 0.5` or `y[i] = v` changes every name for that array: after `hs.append(s)`,
+    `v = s`, `s = x[1:]` (a view of x) or in a helper's parameter (the caller's array).
+    The adjoint would treat the names as separate values, so such code is refused.
+    """
+    def array(var):
+        return not _is_scalar(var_kinds.get(var)) and not kinds.is_list(var_kinds.get(var))
+
+    shared: set[str] = set(fn.params) if helper else set()
+    for s in ir.walk_stmts(fn.body):
+        if isinstance(s, ir.Assign) and not s.aug:
+            for t, v in zip(s.targets, s.values):
+                source = _shared_source(v)
+                if isinstance(t, ir.Name) and t.id != fn.result and source is not None and array(source):
+                    # (the returned value is bound last: nothing updates it after that)
+                    shared |= {t.id, source}
+        elif isinstance(s, ir.Append) and isinstance(s.value, ir.Name) and array(s.value.id):
+            shared.add(s.value.id)
+        elif isinstance(s, ir.ForEach):
+            shared.add(s.target.id)
+    for s in ir.walk_stmts(fn.body):
+        if not isinstance(s, ir.Assign) or len(s.targets) != 1:
+            continue
+        t = s.targets[0]
+        var = ir.target_name(t)
+        in_place = (s.aug and isinstance(t, ir.Name)) or isinstance(t, ir.Subscript)
+        if in_place and var in shared and array(var):
+            raise UnsupportedSyntaxError(
+                f"updating the array `{var}` in place while another name may refer to it "
+                f"(a list it was appended to, a view, an alias, or the caller's argument)", s.pos,
+                f"build a new array instead (`{var} = {var} * ...`, or `{var} = {var}.copy()` "
+                f"before writing into it).")
+
+
+def _shared_source(v: ir.Expr) -> str | None:
+    """The variable whose memory `v` may share: x for x, x[1:], x.T, x.reshape(...)."""
+    if isinstance(v, ir.Name):
+        return v.id
+    if isinstance(v, ir.Subscript) and isinstance(v.value, ir.Name):
+        return v.value.id
+    if isinstance(v, ir.Call) and isinstance(v.func, ir.Lib) and v.func.attr in VIEWS and v.args:
+        return _shared_source(v.args[0])
+    return None
 
 
 def _rebind_array_updates(stmts, var_kinds):

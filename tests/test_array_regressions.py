@@ -1,0 +1,299 @@
+"""Regressions found by the random array programs of test_array_properties.py.
+
+Each function is the smallest program that showed one bug, checked against finite
+differences.  Also here: in-place updates of an array another name refers to are refused.
+"""
+import numpy as np
+import pytest
+
+import s2sgrad
+from s2sgrad.testing import check_grads
+
+X = np.array([[0.3, -0.8, 0.5], [1.1, -0.2, 0.7]])   # (2, 3), distinct entries
+W3 = np.array([0.4, -1.3, 0.9])
+W2 = np.array([0.6, -0.5])
+W23 = np.array([[0.2, -0.7, 1.1], [0.5, 0.9, -1.4]])
+CASES = {}
+
+
+def case(*args, wrt=0):
+    def register(f):
+        CASES[f.__name__] = (f, args, wrt)
+        return f
+    return register
+
+
+# --- a variable rebound to a slice / reduction of itself ---------------------------------
+@case(X)
+def self_slice(x):
+    x = x[1:]
+    return np.sum(x)
+
+@case(X)
+def self_index(x):
+    x = x[0]
+    return np.sum(x)
+
+@case(X, W3)
+def self_mean_axis(x, w):
+    x = np.mean(x, axis=0)
+    return np.sum(w * x)
+
+@case(X, W3)
+def self_var_axis(x, w):
+    x = np.var(x, axis=0)
+    return np.sum(w * x)
+
+@case(X)
+def self_max(x):
+    x = np.max(x)
+    return x
+
+@case(X, W3)
+def self_max_axis(x, w):
+    x = np.max(x, axis=0)
+    return np.sum(w * x)
+
+# --- max reduction bound to a name ----------------------------------------------------------
+@case(X)
+def max_bound_then_returned(x):
+    y = np.max(x)
+    return y
+
+# --- a parameter rebound to a value of another shape -------------------------------------------
+@case(X, 0.3, wrt=(0, 1))
+def scalar_param_rebound_to_max(x, s):
+    s = np.max(x)
+    return 0.5 * s
+
+@case(X, W2, wrt=(0, 1))
+def vector_param_rebound_to_max_axis(x, y):
+    y = np.max(x, axis=1)
+    return np.sum(y)
+
+@case(X, 0.3, wrt=(0, 1))
+def scalar_param_rebound_to_array(x, s):
+    s = x * 2.0
+    return np.sum(s)
+
+# --- max in a loop -------------------------------------------------------------------------------
+@case(X)
+def max_in_loop(x):
+    for i in range(2):
+        v = np.max(x)
+    return v
+
+@case(X)
+def max_accumulated_in_loop(x):
+    y = 0.0
+    for i in range(2):
+        y += np.max(x)
+    return y
+
+@case(X, W3)
+def mean_axis_accumulated_in_loop(x, w):
+    y = np.zeros(3)
+    for i in range(2):
+        y += np.mean(x, axis=0)
+    return np.sum(w * y)
+
+# --- a list rebound inside a loop ----------------------------------------------------------------
+@case(X)
+def list_rebound_in_loop(x):
+    for i in range(2):
+        hs = []
+        hs.append(x * 2.0)
+        t = hs[0]
+    return np.sum(t)
+
+# --- element-wise power of a power -------------------------------------------------------------
+@case(X, W23)
+def power_of_power(x, w):
+    return np.sum(w * (x ** 2) ** 0.5)
+
+# --- writes of reductions into slots ----------------------------------------------------------
+@case(X)
+def slot_gets_sum(x):
+    y = np.zeros(2)
+    y[0] = np.sum(x)
+    return np.sum(y)
+
+@case(X)
+def slot_gets_max(x):
+    y = np.zeros(2)
+    y[0] = np.max(x)
+    return np.sum(y)
+
+# --- a second name for an argument array, then an index -----------------------------------
+@case(X)
+def alias_then_index(x):
+    v = x
+    return x[0, 0] + np.sum(v)
+
+@case(X, W23)
+def index_read_and_product(x, w):
+    return np.sum(x[1]) + np.sum(w * x)
+
+# --- row of an array to the power of a scalar argument --------------------------------------------
+@case(X, 0.3, wrt=(0, 1))
+def row_power_scalar_name(x, s):
+    t = s
+    y = (1.5 + x[0]) ** t
+    return np.sum(y)
+
+# --- .T of a reduction's argument --------------------------------------------------------------
+@case(X)
+def transpose_then_sum_bound(x):
+    v = x.T.sum()
+    return v
+
+@case(X, 0.3, wrt=(0, 1))
+def aug_mean_of_transpose(x, s):
+    s += np.mean(x.T)
+    return s
+
+# --- a name rebound from one array to a reduction of another --------------------------------------
+@case(X, W2)
+def rebound_to_var_axis(x, w):
+    y = x
+    y = np.var(x, axis=1)
+    return np.sum(w * y)
+
+@case(X, W23)
+def keepdims_of_zero_times(x, w):
+    v = np.sum(x, axis=0)
+    return np.sum(w * ((0.5 - 0.5) * np.sum(v, keepdims=True)))
+
+@case(X)
+def self_transpose(x):
+    x = x.T
+    return np.sum(x * np.arange(2.0))
+
+@case(X)
+def self_reshape(x):
+    x = x.reshape(-1)
+    return np.sum(x * np.arange(6.0))
+
+@case(X)
+def self_reverse(x):
+    x = x[::-1]
+    return np.sum(x * np.arange(3.0))
+
+@case(X)
+def other_slice(x):
+    y = x[1:]
+    return np.sum(y)
+
+@case(W3, W23)
+def zero_times_keepdims(v, w):
+    return np.sum(w * (0.0 * np.sum(v, keepdims=True)))
+
+@case(X, W23)
+def power_of_power2(x, w):
+    return np.sum(w * np.sqrt(x ** 2))
+
+@case(X)
+def sqrt_square_bound(x):
+    y = np.sqrt(x ** 2)
+    return np.sum(y)
+
+@case(X, W23)
+def list_index_then_product(x, w):
+    a = x[1]
+    return np.sum(w * x) + np.sum(a)
+
+@case(X, W23)
+def index_then_product_plain(x, w):
+    return np.sum(x[1]) + np.sum(x * w)
+
+@case(X)
+def sum_T(x):
+    v = x.T.sum()
+    return v
+
+@case(X)
+def sum_T_returned(x):
+    return x.T.sum()
+
+@case(X)
+def mean_T(x):
+    v = np.mean(x.T)
+    return v
+
+@case(X)
+def self_slice_in_expr(x):
+    x = np.sin(x[::-1])
+    return np.sum(x * np.arange(3.0))
+
+@case(X)
+def self_slice_plus(x):
+    x = x[1:] + x[:1]
+    return np.sum(x * np.arange(3.0))
+
+@case(X)
+def self_slice_loop(x):
+    for i in range(1):
+        x = x[::-1]
+    return np.sum(x * np.arange(3.0))
+
+
+@case(np.array([0.3, -0.6, 0.9]), np.array([0.2, 0.4, -0.5]))
+def list_of_arrays_rebound_in_loop(x, w):
+    for i in range(2):
+        hs = []
+        hs.append(x * 2.0)
+        hs.append(np.sin(x))
+        t = hs[0] * hs[1]
+    return np.sum(w * t)
+
+
+@case(np.array([[0.3, -0.6], [0.9, 0.4]]), 0.3, wrt=(0, 1))
+def inner_product_of_reductions(x, s):
+    s -= np.max(x, axis=0) @ x.sum(axis=0)
+    return s * np.sum(x)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_regression(name):
+    f, args, wrt = CASES[name]
+    check_grads(f, *args, wrt=wrt)
+
+
+def appended_then_scaled(x):
+    hs = []
+    for i in range(2):
+        x *= 0.5
+        hs.append(x)
+    return np.sum(hs[0])
+
+
+def view_then_written(x):
+    y = x[1:]
+    y[0] = 2.0 * y[0]
+    return np.sum(x)
+
+
+def helper_writes_its_argument(v):
+    v[0] = 0.0
+    return np.sum(v)
+
+
+def calls_writing_helper(x):
+    y = x * 1.0
+    return helper_writes_its_argument(y) + np.sum(y)
+
+
+@pytest.mark.parametrize("f", [appended_then_scaled, view_then_written, calls_writing_helper])
+def test_in_place_update_of_a_shared_array_is_refused(f):
+    with pytest.raises(s2sgrad.S2SGradError, match="in place while another name may refer to it"):
+        s2sgrad.grad(f)(np.array([0.5, -0.4, 0.8]))
+
+
+def test_in_place_update_of_an_unshared_array_is_differentiated():
+    def scaled_twice(x):
+        y = x * 2.0
+        y *= np.sin(x)
+        y[0] = y[0] ** 2
+        return np.sum(y)
+    # (a local def: check_grads reads its source like any other)
+    check_grads(scaled_twice, np.array([0.5, -0.4, 0.8]))
