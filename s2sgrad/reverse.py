@@ -88,7 +88,7 @@ class ReverseMode:
         for st in ir.walk_stmts(rev):
             if isinstance(st, ir.Assign) and st.role == "user":
                 st.role = "adjoint"
-        body = prologue + fwd + self.adjoint_inits() + rev + self.epilogue()
+        body = self.early_zeros() + prologue + fwd + self.adjoint_inits() + rev + self.epilogue()
         params = list(fn.params)
         if spec.kind == "vjp":
             params.append(self.adj(self.result))
@@ -627,8 +627,18 @@ class ReverseMode:
         names = list(self.fn.params)
         return (names.index(var) if var in names else len(names), var)
 
+    def early_zeros(self) -> list[ir.Stmt]:
+        """A zero gradient for an input no derivative reaches, taken before the function
+        may rebind the input to a value of another shape."""
+        return [ir.Assign([ir.Name(self.adj(w))], [self._zero_grad(w)], role="adjoint")
+                for w in self.spec.wrt
+                if w not in self.active and self.assign_sites.get(w, 0) > 1
+                and not _is_scalar(self.kinds.get(w))]
+
     def epilogue(self) -> list[ir.Stmt]:
-        grads = [ir.Name(self.adj(w)) if w in self.active else self._zero_grad(w) for w in self.spec.wrt]
+        early = {st.targets[0].id for st in self.early_zeros()}
+        grads = [ir.Name(self.adj(w)) if w in self.active or self.adj(w) in early else self._zero_grad(w)
+                 for w in self.spec.wrt]
         g = grads[0] if len(grads) == 1 else ir.TupleExpr(grads)
         if self.spec.kind == "value_and_grad":
             return [ir.Return(ir.TupleExpr([ir.Name(self.result), g]))]
@@ -752,36 +762,59 @@ def _refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool):
     """Refuse an in-place update of an array that another name may also refer to.
 
     `s *= 0.5` or `y[i] = v` changes every name for that array: after `hs.append(s)`,
-    `v = s`, `s = x[1:]` (a view of x) or in a helper's parameter (the caller's array).
-    The adjoint would treat the names as separate values, so such code is refused.
+    `v = s`, `s = x[1:]` (a view of x), or in a helper's parameter (the caller's array).
+    The adjoint would treat the names as separate values, so an update that can run
+    after such a sharing is refused.
     """
     def array(var):
         return not _is_scalar(var_kinds.get(var)) and not kinds.is_list(var_kinds.get(var))
 
-    shared: set[str] = set(fn.params) if helper else set()
+    order = _statement_order(fn.body)
+    sharings: list[tuple[str, object]] = []  # (variable, the statement that shares it)
+    if helper:
+        sharings += [(p, None) for p in fn.params]
     for s in ir.walk_stmts(fn.body):
         if isinstance(s, ir.Assign) and not s.aug:
             for t, v in zip(s.targets, s.values):
                 source = _shared_source(v)
                 if isinstance(t, ir.Name) and t.id != fn.result and source is not None and array(source):
                     # (the returned value is bound last: nothing updates it after that)
-                    shared |= {t.id, source}
+                    sharings += [(t.id, s), (source, s)]
         elif isinstance(s, ir.Append) and isinstance(s.value, ir.Name) and array(s.value.id):
-            shared.add(s.value.id)
+            sharings.append((s.value.id, s))
         elif isinstance(s, ir.ForEach):
-            shared.add(s.target.id)
+            sharings.append((s.target.id, s))
     for s in ir.walk_stmts(fn.body):
         if not isinstance(s, ir.Assign) or len(s.targets) != 1:
             continue
         t = s.targets[0]
         var = ir.target_name(t)
         in_place = (s.aug and isinstance(t, ir.Name)) or isinstance(t, ir.Subscript)
-        if in_place and var in shared and array(var):
+        if in_place and array(var) and any(
+                v == var and (by is None or _may_run_after(s, by, order)) for v, by in sharings):
             raise UnsupportedSyntaxError(
                 f"updating the array `{var}` in place while another name may refer to it "
                 f"(a list it was appended to, a view, an alias, or the caller's argument)", s.pos,
                 f"build a new array instead (`{var} = {var} * ...`, or `{var} = {var}.copy()` "
                 f"before writing into it).")
+
+
+def _statement_order(stmts, loops=(), out=None) -> dict:
+    """id(statement) -> (position in source order, the loops around it)."""
+    out = {} if out is None else out
+    for s in stmts:
+        out[id(s)] = (len(out), loops)
+        inner = loops + (id(s),) if isinstance(s, (ir.ForRange, ir.ForEach, ir.While)) else loops
+        for block in ir.blocks(s):
+            _statement_order(block, inner, out)
+    return out
+
+
+def _may_run_after(later, earlier, order) -> bool:
+    """Whether `later` can run after `earlier`: it comes after it, or a loop holds both."""
+    (i, loops_i), (j, loops_j) = order[id(later)], order[id(earlier)]
+    around_earlier = set(loops_j) | ({id(earlier)} if isinstance(earlier, ir.ForEach) else set())
+    return i > j or bool(set(loops_i) & around_earlier)
 
 
 def _shared_source(v: ir.Expr) -> str | None:
