@@ -763,40 +763,76 @@ def _refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool):
 
     `s *= 0.5` or `y[i] = v` changes every name for that array: after `hs.append(s)`,
     `v = s`, `s = x[1:]` (a view of x), or in a helper's parameter (the caller's array).
-    The adjoint would treat the names as separate values, so an update that can run
-    after such a sharing is refused.
+    The adjoint would treat the names as separate values.  So an update is refused when
+    it can run after such a sharing, with no new value bound to the name in between, and
+    the other name is read afterwards.
     """
     def array(var):
         return not _is_scalar(var_kinds.get(var)) and not kinds.is_list(var_kinds.get(var))
 
     order = _statement_order(fn.body)
-    sharings: list[tuple[str, object]] = []  # (variable, the statement that shares it)
+    statements = list(ir.walk_stmts(fn.body))
+    sharings: list[tuple[str, str | None, object]] = []  # (name, other name, where)
     if helper:
-        sharings += [(p, None) for p in fn.params]
-    for s in ir.walk_stmts(fn.body):
+        sharings += [(p, None, None) for p in fn.params]  # None: the caller's name
+    for s in statements:
         if isinstance(s, ir.Assign) and not s.aug:
             for t, v in zip(s.targets, s.values):
                 source = _shared_source(v)
-                if isinstance(t, ir.Name) and t.id != fn.result and source is not None and array(source):
-                    # (the returned value is bound last: nothing updates it after that)
-                    sharings += [(t.id, s), (source, s)]
+                if isinstance(t, ir.Name) and source is not None and array(source):
+                    sharings += [(t.id, source, s), (source, t.id, s)]
         elif isinstance(s, ir.Append) and isinstance(s.value, ir.Name) and array(s.value.id):
-            sharings.append((s.value.id, s))
+            sharings.append((s.value.id, s.target.id, s))
         elif isinstance(s, ir.ForEach):
-            sharings.append((s.target.id, s))
-    for s in ir.walk_stmts(fn.body):
+            sharings.append((s.target.id, s.seq.id, s))
+    for s in statements:
         if not isinstance(s, ir.Assign) or len(s.targets) != 1:
             continue
         t = s.targets[0]
         var = ir.target_name(t)
-        in_place = (s.aug and isinstance(t, ir.Name)) or isinstance(t, ir.Subscript)
-        if in_place and array(var) and any(
-                v == var and (by is None or _may_run_after(s, by, order)) for v, by in sharings):
+        if not ((s.aug and isinstance(t, ir.Name)) or isinstance(t, ir.Subscript)) or not array(var):
+            continue
+        for name, other, where in sharings:
+            if name != var or (where is not None and not _may_run_after(s, where, order)):
+                continue
+            if where is not None and _rebound_between(var, where, s, fn.body, order):
+                continue
+            if other is not None and not any(other in ir.stmt_reads(r) and _may_run_after(r, s, order)
+                                             for r in statements):
+                continue
             raise UnsupportedSyntaxError(
                 f"updating the array `{var}` in place while another name may refer to it "
                 f"(a list it was appended to, a view, an alias, or the caller's argument)", s.pos,
                 f"build a new array instead (`{var} = {var} * ...`, or `{var} = {var}.copy()` "
                 f"before writing into it).")
+
+
+def _rebound_between(var, earlier, later, body, order) -> bool:
+    """Whether a new value (not a view) is bound to var on every path from earlier to later."""
+    (i, loops_i), (j, loops_j) = order[id(later)], order[id(earlier)]
+    shared_loops = set(loops_i) & set(loops_j)
+    for s in _dominators(later, body):
+        if isinstance(s, ir.Assign) and not s.aug and len(s.targets) == 1 \
+                and isinstance(s.targets[0], ir.Name) and s.targets[0].id == var \
+                and _shared_source(s.values[0]) is None:
+            k, loops_k = order[id(s)]
+            if k > j or set(loops_k) & shared_loops:
+                return True
+    return False
+
+
+def _dominators(target, stmts) -> list:
+    """The statements that run before `target` whenever it runs (same or enclosing blocks)."""
+    before = []
+    for s in stmts:
+        if s is target:
+            return before
+        for block in ir.blocks(s):
+            inner = _dominators(target, block)
+            if inner is not None:
+                return before + inner
+        before.append(s)
+    return None
 
 
 def _statement_order(stmts, loops=(), out=None) -> dict:

@@ -297,3 +297,20 @@ def test_in_place_update_of_an_unshared_array_is_differentiated():
         return np.sum(y)
     # (a local def: check_grads reads its source like any other)
     check_grads(scaled_twice, np.array([0.5, -0.4, 0.8]))
+
+
+def rebound_after_a_view(x, w):
+    y = np.tanh(x.T.T)   # a view of x feeds tanh; y is a new array
+    y /= 1.5 + x ** 2
+    return np.sum(w * y)
+
+
+def view_not_read_after_the_update(x, w):
+    y = x + x
+    y -= np.reshape(y, (3,))  # the view is never read after y changes
+    return np.sum(w * y)
+
+
+@pytest.mark.parametrize("f", [rebound_after_a_view, view_not_read_after_the_update])
+def test_in_place_update_after_the_sharing_ended_is_differentiated(f):
+    check_grads(f, np.array([0.5, -0.4, 0.8]), np.array([0.3, 1.1, -0.7]))
