@@ -797,8 +797,10 @@ def _refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool):
                 continue
             if where is not None and _rebound_between(var, where, s, fn.body, order):
                 continue
-            if other is not None and not any(other in ir.stmt_reads(r) and _may_run_after(r, s, order)
-                                             for r in statements):
+            if other is not None and not any(
+                    other in ir.stmt_reads(r) and _may_run_after(r, s, order)
+                    and not _rebound_between(other, s, r, fn.body, order, views_too=True)
+                    for r in statements):
                 continue
             raise UnsupportedSyntaxError(
                 f"updating the array `{var}` in place while another name may refer to it "
@@ -807,14 +809,15 @@ def _refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool):
                 f"before writing into it).")
 
 
-def _rebound_between(var, earlier, later, body, order) -> bool:
-    """Whether a new value (not a view) is bound to var on every path from earlier to later."""
+def _rebound_between(var, earlier, later, body, order, views_too=False) -> bool:
+    """Whether a new value (not a view, unless views_too) is bound to var on every path
+    from earlier to later."""
     (i, loops_i), (j, loops_j) = order[id(later)], order[id(earlier)]
     shared_loops = set(loops_i) & set(loops_j)
     for s in _dominators(later, body):
         if isinstance(s, ir.Assign) and not s.aug and len(s.targets) == 1 \
                 and isinstance(s.targets[0], ir.Name) and s.targets[0].id == var \
-                and _shared_source(s.values[0]) is None:
+                and (views_too or _shared_source(s.values[0]) is None):
             k, loops_k = order[id(s)]
             if k > j or set(loops_k) & shared_loops:
                 return True

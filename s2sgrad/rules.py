@@ -138,10 +138,15 @@ def _np_extreme(wins: str):
     return build
 
 
+def _indicator(test: ir.Expr) -> ir.Expr:
+    """1.0 where the mask holds, else 0.0: a number, so `-mask` never arises."""
+    return ir.Call(ir.Lib("numpy", "where"), [test, ir.Const(1.0), ir.Const(0.0)])
+
+
 def _where(s, a, opaque):
     """np.where(c, a, b): the derivative follows the branch each element took."""
     not_c = ir.Call(ir.Lib("numpy", "logical_not"), [a[0]])
-    return s[1] * opaque(a[0]) + s[2] * opaque(not_c)
+    return s[1] * opaque(_indicator(a[0])) + s[2] * opaque(_indicator(not_c))
 
 
 def _clip(s, a, opaque):
@@ -152,9 +157,9 @@ def _clip(s, a, opaque):
         if isinstance(bound, ir.Const) and bound.value is None:
             continue
         test = ir.Compare(x, [keep], [bound])
-        inside = test if inside is None else ir.BinOp("*", inside, test)
-        out = out + s[k] * opaque(ir.Compare(x, [beyond], [bound]))
-    return out if inside is None else out + s[0] * opaque(inside)
+        inside = test if inside is None else ir.Call(ir.Lib("numpy", "logical_and"), [inside, test])
+        out = out + s[k] * opaque(_indicator(ir.Compare(x, [beyond], [bound])))
+    return out if inside is None else out + s[0] * opaque(_indicator(inside))
 
 
 def _np_row(attr, sympy=None, kind="sympy", piecewise=None, module="numpy", obj=None):
