@@ -668,15 +668,10 @@ _pair_ids = itertools.count()
 
 def _increment(target: ir.Expr, seed: ir.Expr, partial: ir.Expr) -> ir.Assign:
     """target += seed * partial, written the way a person would."""
-    seed = copy.deepcopy(seed)
-    if isinstance(partial, ir.Const) and partial.value == 1:
-        return ir.Assign([target], [seed], aug="+")
-    if isinstance(partial, ir.UnaryOp) and partial.op == "-":
-        inner = partial.operand
-        if isinstance(inner, ir.Const) and inner.value == 1:
-            return ir.Assign([target], [seed], aug="-")
-        return ir.Assign([target], [ir.BinOp("*", seed, inner)], aug="-")
-    return ir.Assign([target], [ir.BinOp("*", seed, partial)], aug="+")
+    c = _contribution(seed, partial)
+    if isinstance(c, ir.UnaryOp) and c.op == "-":
+        return ir.Assign([target], [c.operand], aug="-")
+    return ir.Assign([target], [c], aug="+")
 
 
 def _is_primitive(s: ir.Assign) -> bool:
