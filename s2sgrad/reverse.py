@@ -774,8 +774,8 @@ def _refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool):
         if isinstance(s, ir.Assign) and not s.aug:
             for t, v in zip(s.targets, s.values):
                 source = _shared_source(v)
-                if isinstance(t, ir.Name) and source is not None and array(source):
-                    sharings += [(t.id, source, s), (source, t.id, s)]
+                if isinstance(t, ir.Name) and source not in (None, t.id) and array(source) and array(t.id):
+                    sharings += [(t.id, source, s), (source, t.id, s)]  # (a number is a copy)
         elif isinstance(s, ir.Append) and isinstance(s.value, ir.Name) and array(s.value.id):
             sharings.append((s.value.id, s.target.id, s))
         elif isinstance(s, ir.ForEach):

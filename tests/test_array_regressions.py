@@ -314,3 +314,22 @@ def view_not_read_after_the_update(x, w):
 @pytest.mark.parametrize("f", [rebound_after_a_view, view_not_read_after_the_update])
 def test_in_place_update_after_the_sharing_ended_is_differentiated(f):
     check_grads(f, np.array([0.5, -0.4, 0.8]), np.array([0.3, 1.1, -0.7]))
+
+
+def number_read_then_array_updated(x, w):
+    y = x * 2.0
+    a = y[0]          # a number: a copy, not a view
+    y *= np.sin(x)
+    return np.sum(w * y) + a
+
+
+def rebound_to_itself(x, s):
+    s = s
+    s += np.exp(0.3 * s)
+    return s * np.sum(x)
+
+
+def test_a_number_or_a_self_assignment_is_no_alias():
+    x, w = np.array([0.5, -0.4, 0.8]), np.array([0.3, 1.1, -0.7])
+    check_grads(number_read_then_array_updated, x, w)
+    check_grads(rebound_to_itself, x, 0.4, wrt=(0, 1))
