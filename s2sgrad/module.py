@@ -28,6 +28,8 @@ class ModuleBuilder:
         self.emitted: list[ir.Function] = []
         self._kinds: dict = {}       # (user function, argument kinds) -> variable kinds
         main = self.lower(pyfunc)
+        # guessed kinds give `.source` before a call; a call always brings the real ones
+        self.guessed = param_kinds is None
         self.param_kinds = param_kinds or kinds.guess_params(main)
 
     def kinds_of(self, pyfunc, arg_kinds) -> dict:

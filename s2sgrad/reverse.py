@@ -60,7 +60,7 @@ class ReverseMode:
         self.module = module  # asks for helpers' adjoints: module.vjp_of(pyfunc, wrt, kinds)
         self.kinds = var_kinds
         self.containers = {v for v, k in var_kinds.items() if kinds.is_list(k)}
-        _refuse_aliased_updates(self.fn, self.kinds, spec.helper)
+        _refuse_aliased_updates(self.fn, self.kinds, spec.helper, sure_only=module.guessed)
         _rebind_array_updates(self.fn.body, self.kinds)
         self.result = self.fn.result
         self.active = active_variables(self.fn, spec.wrt, [self.result])
@@ -753,17 +753,21 @@ VIEWS = {"transpose", "reshape", "ravel", "squeeze", "expand_dims", "swapaxes", 
          "broadcast_to", "diagonal", "real", "imag", "asarray"}
 
 
-def _refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool):
+def _refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure_only=False):
     """Refuse an in-place update of an array that another name may also refer to.
 
     `s *= 0.5` or `y[i] = v` changes every name for that array: after `hs.append(s)`,
     `v = s`, `s = x[1:]` (a view of x), or in a helper's parameter (the caller's array).
     The adjoint would treat the names as separate values.  So an update is refused when
     it can run after such a sharing, with no new value bound to the name in between, and
-    the other name is read afterwards.
+    the other name is read afterwards.  With guessed kinds (code for `.source` before a
+    call: the call brings real ones), only variables surely arrays count (`sure_only`).
     """
     def array(var):
-        return not _is_scalar(var_kinds.get(var)) and not kinds.is_list(var_kinds.get(var))
+        k = var_kinds.get(var)
+        if sure_only:
+            return kinds.is_array(k) and k.ndim is not None
+        return not _is_scalar(k) and not kinds.is_list(k)
 
     order = _statement_order(fn.body)
     statements = list(ir.walk_stmts(fn.body))

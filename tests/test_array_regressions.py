@@ -333,3 +333,16 @@ def test_a_number_or_a_self_assignment_is_no_alias():
     x, w = np.array([0.5, -0.4, 0.8]), np.array([0.3, 1.1, -0.7])
     check_grads(number_read_then_array_updated, x, w)
     check_grads(rebound_to_itself, x, 0.4, wrt=(0, 1))
+
+
+def local_array_aliased(x):
+    y = np.zeros(3)
+    z = y
+    y[0] = x
+    return np.sum(z) + x
+
+
+def test_aliasing_is_checked_for_numbers_in_arrays_out():
+    # the parameter is a number, so the code generated before the call is the one called
+    with pytest.raises(s2sgrad.S2SGradError, match="in place while another name"):
+        s2sgrad.grad(local_array_aliased)(0.5)
