@@ -494,11 +494,13 @@ class Program:
         `u = v[1:]`, `v.T`, `v.reshape(...)`, an array appended to a list), whether or not
         they share memory when the update runs.  That is a documented limit, so where a
         variable is updated in place, its aliases and views become copies (`u = v[1:] * 1.0`).
-        s2sgrad also counts a number read out of an array (`a = y[0]` of a vector) as a
-        second name for it; so does this, for now.
+        (More often than s2sgrad needs: it accepts a second name that is rebound or no
+        longer read by the time of the update.)  A number read out of an array (`a = y[0]`
+        of a vector) is no second name, and stays.
         """
         for line, name, src, base, shape in self.aliases:
-            if {name, base} & self.in_place:
+            number_read = shape == () and not src.isidentifier()
+            if {name, base} & self.in_place and not number_read:
                 pad = self.lines[line][:len(self.lines[line]) - len(self.lines[line].lstrip())]
                 self.lines[line] = f"{pad}{name} = {paren(src)} * 1.0"
         for line, hs, item in self.appends:
