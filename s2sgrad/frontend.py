@@ -221,6 +221,8 @@ class Lowerer:
                     if i == 0 and top and isinstance(small, cst.Expr) and isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString)):
                         continue  # docstring
                     out += self.small(small)
+            elif isinstance(node, cst.BaseSmallStatement):  # `for p in hs: t = p` on one line
+                out += self.small(node)
             else:
                 out += self.compound(node)
         return out
@@ -629,7 +631,7 @@ class Lowerer:
             return prim.lib
         if value is stop_gradient:
             return ir.Lib("s2sgrad", "stop_gradient")
-        if value in FORBIDDEN_CALLS:
+        if callable(value) and value in FORBIDDEN_CALLS:
             raise self.unsupported(FORBIDDEN_CALLS[value], node,
                                    "s2sgrad must see the code it differentiates.")
         if is_user_function(value):

@@ -267,7 +267,7 @@ class ReverseMode:
             self.float_seeds |= {n for n, _ in temps}  # never wrapped in float() by the optimizer
         self_partial = None
         for atom, partial in grads:
-            if skip_key is not None and expr_source(atom) == skip_key and arrays <= 1:
+            if skip_key is not None and expr_source(atom) == skip_key:
                 self_partial = partial
                 continue
             if arrays == 0:
@@ -285,7 +285,7 @@ class ReverseMode:
         if not self.is_active(ir.target_name(t)):
             return []
         d_t = self.adj_expr(t)
-        atoms = [a for a in ir.subexprs(v) if isinstance(a, (ir.Name, ir.Subscript))]
+        atoms = [a for a in ir.subexprs(v) if isinstance(a, ir.Name) or _element_of_variable(a)]
         array_target = not _is_scalar(self.kind_of(t))
         aliasing = isinstance(t, ir.Subscript) and any(
             isinstance(a, ir.Subscript) and ir.target_name(a) == ir.target_name(t)
@@ -674,6 +674,11 @@ def _increment(target: ir.Expr, seed: ir.Expr, partial: ir.Expr) -> ir.Assign:
     return ir.Assign([target], [c], aug="+")
 
 
+def _element_of_variable(e: ir.Expr) -> bool:
+    """x[i], x[i][j]: an element of a variable (not of a computed value)."""
+    return isinstance(e, ir.Subscript) and (isinstance(e.value, ir.Name) or _element_of_variable(e.value))
+
+
 def _is_primitive(s: ir.Assign) -> bool:
     return len(s.targets) == 1 and isinstance(s.targets[0], ir.Name) and not s.aug \
         and array_rules.rule_of_call(s.values[0]) is not None
@@ -780,8 +785,9 @@ def _refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure
                 source = _shared_source(v)
                 if isinstance(t, ir.Name) and source not in (None, t.id) and array(source) and array(t.id):
                     sharings += [(t.id, source, s), (source, t.id, s)]  # (a number is a copy)
-        elif isinstance(s, ir.Append) and isinstance(s.value, ir.Name) and array(s.value.id):
-            sharings.append((s.value.id, s.target.id, s))
+        elif isinstance(s, ir.Append) and _shared_source(s.value) is not None \
+                and array(_shared_source(s.value)):  # hs.append(v) or hs.append(v[1:])
+            sharings.append((_shared_source(s.value), s.target.id, s))
         elif isinstance(s, ir.ForEach):
             sharings.append((s.target.id, s.seq.id, s))
     for s in statements:
@@ -868,10 +874,12 @@ def _shared_source(v: ir.Expr) -> str | None:
 
 def _rebind_array_updates(stmts, var_kinds):
     """`h += x` on an array updates it in place; the generated code rebinds it instead
-    (`h = h + x`), so a saved reference to the old value stays the old value."""
+    (`h = h + x`), so a saved reference to the old value stays the old value.  For a
+    number the two are the same."""
     for s in ir.walk_stmts(stmts):
         if isinstance(s, ir.Assign) and s.aug and isinstance(s.targets[0], ir.Name) \
-                and kinds.is_array(var_kinds.get(s.targets[0].id)):
+                and not kinds.is_list(var_kinds.get(s.targets[0].id)) and s.role == "user":
+            # (a number too: np.where(c, a, b) of numbers is a 0-d array, updated in place)
             s.values = [ir.BinOp(s.aug, ir.Name(s.targets[0].id), s.values[0], pos=s.values[0].pos)]
             s.aug = None
 

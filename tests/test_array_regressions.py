@@ -253,10 +253,6 @@ def inner_product_of_reductions(x, s):
     return s * np.sum(x)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_regression(name):
-    f, args, wrt = CASES[name]
-    check_grads(f, *args, wrt=wrt)
 
 
 def appended_then_scaled(x):
@@ -346,3 +342,74 @@ def test_aliasing_is_checked_for_numbers_in_arrays_out():
     # the parameter is a number, so the code generated before the call is the one called
     with pytest.raises(s2sgrad.S2SGradError, match="in place while another name"):
         s2sgrad.grad(local_array_aliased)(0.5)
+
+
+# --- the helper's last round ------------------------------------------------------------
+C2 = np.array([1.0, 2.0])
+X22 = np.array([[0.7, 0.2], [0.1, -0.4]])
+
+
+@case(X22)
+def slot_plus_number_of_unknown_rank(x):
+    v = x * 2.0
+    v = np.sum(v)              # an array, then a number
+    y = np.ones(3)
+    y[0] += v
+    return np.sum(y)
+
+
+@case(X22, 0.3, wrt=1)
+def slot_plus_parameter_rebound_later(x, s):
+    y = np.ones(2)
+    y[0] += s
+    s = x
+    return np.sum(y)
+
+
+@case(X22)
+def one_line_loop_body(x):
+    hs = []
+    hs.append(x[0] * 1.0)
+    for p in hs: t = p  # noqa: E701
+    y = np.zeros(1)
+    y[0] += t @ t
+    return np.sum(y)
+
+
+@case(X22)
+def zero_d_array_updated_in_loop(x):
+    v = np.where(x[0, 0] > 0.0, np.sum(x), 0.5)   # a 0-d array
+    for i in range(1):
+        v *= v
+    return v
+
+
+@case(X22)
+def index_of_a_constant_call(x):
+    y = np.sum(x)
+    y += np.arange(3.0)[1]
+    return y
+
+
+@case(X22)
+def module_array_constant(x):
+    return np.sum(x * C2)
+
+
+def view_appended_then_updated(x):
+    v = x * 1.0
+    hs = []
+    hs.append(v[1:])           # hs[0] shares memory with v
+    v += 1.0
+    return np.sum(hs[0] * x[0])
+
+
+def test_a_view_appended_then_updated_is_refused():
+    with pytest.raises(s2sgrad.S2SGradError, match="in place while another name"):
+        s2sgrad.grad(view_appended_then_updated)(X22)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))  # every @case above
+def test_regression(name):
+    f, args, wrt = CASES[name]
+    check_grads(f, *args, wrt=wrt)
