@@ -817,7 +817,7 @@ def _refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure
 def _rebound_between(var, earlier, later, body, order, views_too=False) -> bool:
     """Whether a new value (not a view, unless views_too) is bound to var on every path
     from earlier to later."""
-    (i, loops_i), (j, loops_j) = order[id(later)], order[id(earlier)]
+    (_, loops_i), (j, loops_j) = order[id(later)], order[id(earlier)]
     shared_loops = set(loops_i) & set(loops_j)
     for s in _dominators(later, body):
         if isinstance(s, ir.Assign) and not s.aug and len(s.targets) == 1 \

@@ -140,7 +140,8 @@ def partials(value: ir.Expr, active: Callable[[str], bool], fresh: Callable[[str
     wrt = tuple(sorted(conv.atoms, key=lambda s: s.name))
     replacements, grads = _partials(expr, wrt)
     names = {**conv.opaque, **conv.atoms}
-    printed = _Printed(names, numpy)
+    def printed(e):
+        return to_ir(e, names, numpy)
     temps = []
     for sym, sub in replacements:
         name = fresh("tmp")
@@ -157,14 +158,6 @@ def leaves(value: ir.Expr, active: Callable[[str], bool]) -> list[ir.Expr]:
     return list(conv.atoms.values()) + list(conv.opaque.values())
 
 
-class _Printed:
-    def __init__(self, names, numpy):
-        self.names, self.numpy = names, numpy
-
-    def __call__(self, e):
-        return to_ir(e, self.names, self.numpy)
-
-
 # ---------------------------------------------------------------------- sympy back to IR
 def _is_negative(e) -> bool:
     c, _ = e.as_coeff_Mul()
@@ -172,13 +165,10 @@ def _is_negative(e) -> bool:
 
 
 def to_ir(e, names: dict, numpy: bool = False) -> ir.Expr:
-    """A sympy expression as IR; symbols become the IR they stand for."""
-    if numpy:
-        _NUMPY[0] = True
-        try:
-            return to_ir(e, names)
-        finally:
-            _NUMPY[0] = False
+    """A sympy expression as IR; symbols become the IR they stand for.
+
+    `numpy` prints functions for array statements (np.cos rather than math.cos).
+    """
     if e.is_Symbol:
         return names[e]
     if e in rules.SYMPY_CONSTANTS:
@@ -194,32 +184,32 @@ def to_ir(e, names: dict, numpy: bool = False) -> ir.Expr:
     if e.is_Add:
         terms = e.as_ordered_terms()
         terms = [t for t in terms if not _is_negative(t)] + [t for t in terms if _is_negative(t)]
-        acc = to_ir(terms[0], names)
+        acc = to_ir(terms[0], names, numpy)
         for t in terms[1:]:
-            acc = ir.BinOp("-", acc, to_ir(-t, names)) if _is_negative(t) else ir.BinOp("+", acc, to_ir(t, names))
+            if _is_negative(t):
+                acc = ir.BinOp("-", acc, to_ir(-t, names, numpy))
+            else:
+                acc = ir.BinOp("+", acc, to_ir(t, names, numpy))
         return acc
     if e.is_Mul:
-        return _mul_to_ir(e, names)
+        return _mul_to_ir(e, names, numpy)
     if e.is_Pow:
-        return _pow_to_ir(e, names)
+        return _pow_to_ir(e, names, numpy)
     if e.func in (sp.sec, sp.csc, sp.cot):
-        return to_ir(e.rewrite(sp.cos) if e.func is sp.sec else e.rewrite(sp.sin), names)
-    lib = (rules.SYMPY_PRINTED_NUMPY if _NUMPY[0] else rules.SYMPY_PRINTED).get(e.func)
+        return to_ir(e.rewrite(sp.cos) if e.func is sp.sec else e.rewrite(sp.sin), names, numpy)
+    lib = (rules.SYMPY_PRINTED_NUMPY if numpy else rules.SYMPY_PRINTED).get(e.func)
     if lib is not None:
-        return ir.Call(lib, [to_ir(a, names) for a in e.args])
+        return ir.Call(lib, [to_ir(a, names, numpy) for a in e.args])
     raise NotImplementedError(f"s2sgrad internal error: no printer for sympy {e.func}")
 
 
-_NUMPY = [False]  # set while printing the partials of an array statement
+def _lib(attr: str, numpy: bool) -> ir.Lib:
+    return ir.Lib("numpy" if numpy else "math", attr)
 
 
-def _lib(attr: str) -> ir.Lib:
-    return ir.Lib("numpy" if _NUMPY[0] else "math", attr)
-
-
-def _mul_to_ir(e, names):
+def _mul_to_ir(e, names, numpy):
     if _is_negative(e):
-        return ir.UnaryOp("-", to_ir(-e, names))
+        return ir.UnaryOp("-", to_ir(-e, names, numpy))
     num, den = [], []
     for f in e.as_ordered_factors():
         if f.is_Rational and not f.is_Integer:
@@ -227,20 +217,20 @@ def _mul_to_ir(e, names):
                 num.append(ir.Const(int(f.p)))
             den.append(ir.Const(int(f.q)))
         elif f.is_Pow and f.exp.is_number and f.exp < 0:
-            den.append(to_ir(sp.Pow(f.base, -f.exp), names))
+            den.append(to_ir(sp.Pow(f.base, -f.exp), names, numpy))
         else:
-            num.append(to_ir(f, names))
+            num.append(to_ir(f, names, numpy))
     product = lambda xs: xs[0] if len(xs) == 1 else ir.BinOp("*", product(xs[:-1]), xs[-1])
     top = product(num) if num else ir.Const(1)
     return ir.BinOp("/", top, product(den)) if den else top
 
 
-def _pow_to_ir(e, names):
+def _pow_to_ir(e, names, numpy):
     base, exp = e.base, e.exp
     if exp == sp.Rational(1, 2):
-        return ir.Call(_lib("sqrt"), [to_ir(base, names)])
+        return ir.Call(_lib("sqrt", numpy), [to_ir(base, names, numpy)])
     if exp.is_number and exp < 0:
-        return ir.BinOp("/", ir.Const(1), to_ir(sp.Pow(base, -exp), names))
+        return ir.BinOp("/", ir.Const(1), to_ir(sp.Pow(base, -exp), names, numpy))
     if base == sp.E:
-        return ir.Call(_lib("exp"), [to_ir(exp, names)])
-    return ir.BinOp("**", to_ir(base, names), to_ir(exp, names))
+        return ir.Call(_lib("exp", numpy), [to_ir(exp, names, numpy)])
+    return ir.BinOp("**", to_ir(base, names, numpy), to_ir(exp, names, numpy))

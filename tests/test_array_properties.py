@@ -27,11 +27,10 @@ S2SGRAD_ARRAY_EXAMPLES=N overrides the number of examples (for long local runs).
 """
 import ast
 import copy
-import importlib.util
 import itertools
 import math
 import os
-import tempfile
+import sys
 
 import numpy as np
 from hypothesis import HealthCheck, assume, given, note, settings
@@ -39,10 +38,12 @@ from hypothesis import strategies as st
 
 from s2sgrad.testing import check_grads
 
+sys.path.insert(0, os.path.dirname(__file__))
+from sourcefiles import load  # noqa: E402  (tests/sourcefiles.py)
+
 MAX_EXAMPLES = int(os.environ.get("S2SGRAD_ARRAY_EXAMPLES", "100"))
 MARGIN = 1e-3   # smallest distance from a tie or kink accepted at the drawn point
 LARGEST = 100.0  # largest value a program may compute at the drawn point
-_counter = itertools.count()
 
 
 def broadcast(*shapes):
@@ -679,17 +680,6 @@ def usable(source, args):
             and probe.margin > MARGIN and not probe.aliased)
 
 
-def load(source: str):
-    folder = tempfile.mkdtemp(prefix="s2sgrad_arrayprop_")
-    path = os.path.join(folder, f"arrayprop_{next(_counter)}.py")
-    with open(path, "w") as fh:
-        fh.write(source)
-    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.f
-
-
 def point(shapes, weights, seed):
     rng = np.random.default_rng(seed)
     args = [rng.uniform(-1.2, 1.2, shape) if shape else float(rng.uniform(-1.0, 1.0))
@@ -708,7 +698,7 @@ def test_random_array_programs_match_finite_differences(program, seed):
     note(source)
     note(f"args = {[a.tolist() if isinstance(a, np.ndarray) else a for a in args]!r}")
     assume(usable(source, args))
-    f = load(source)
+    f = load(source, "arrayprop")
     try:
         check_grads(f, *args, wrt=tuple(range(len(shapes))))
     except AssertionError:

@@ -6,19 +6,19 @@ against central finite differences.  Some conditions depend only on integers (th
 index, `n`); others compare a value with an odd threshold, which a finite-difference
 step of 1e-6 crosses with negligible probability.
 """
-import importlib.util
-import itertools
 import os
+import sys
 import re
-import tempfile
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from s2sgrad.testing import check_grads
 
+sys.path.insert(0, os.path.dirname(__file__))
+from sourcefiles import load  # noqa: E402  (tests/sourcefiles.py)
+
 VARS = ["x", "y", "a", "b", "c"]  # c starts unbound: some programs bind it on some paths only
-_counter = itertools.count()
 
 
 @st.composite
@@ -112,17 +112,6 @@ def programs(draw):
                       f"    return {ret} + total + a * b", ""])
 
 
-def load(source: str):
-    folder = tempfile.mkdtemp(prefix="s2sgrad_prop_")
-    path = os.path.join(folder, f"prop_{next(_counter)}.py")
-    with open(path, "w") as fh:
-        fh.write(source)
-    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.f
-
-
 # CI runs the same examples every time; S2SGRAD_EXPLORE=1 with --hypothesis-seed=N explores others
 EXPLORE = bool(os.environ.get("S2SGRAD_EXPLORE"))
 
@@ -133,7 +122,7 @@ EXPLORE = bool(os.environ.get("S2SGRAD_EXPLORE"))
 def test_random_programs_match_finite_differences(source, x, y, n):
     # c must be a local of f (bound somewhere), else it is an undefined global
     assume(re.search(r"^ *c [-+*]?= ", source, re.M) or not re.search(r"\bc\b", source))
-    f = load(source)
+    f = load(source, "prop")
     try:
         f(x, y, n)
     except NameError:  # UnboundLocalError too
