@@ -9,7 +9,7 @@ import importlib
 import inspect
 import math
 
-from . import codegen, controlflow, frontend, ir, kinds, optimize, reverse, runtime
+from . import codegen, controlflow, forward, frontend, ir, kinds, optimize, reverse, runtime
 from .naming import Namer
 
 LITERAL_TYPES = (int, float, bool, str, type(None), complex)
@@ -25,6 +25,7 @@ class ModuleBuilder:
         self.lowered: dict = {}
         self.fn_names: dict = {}     # user function -> printed name
         self.vjps: dict = {}         # (user function, active args, kinds) -> printed name
+        self.jvps: dict = {}         # (user function, active args, kinds, batched) -> printed name
         self.emitted: list[ir.Function] = []
         self._kinds: dict = {}       # (user function, argument kinds) -> variable kinds
         main = self.lower(pyfunc)
@@ -86,6 +87,28 @@ class ModuleBuilder:
             spec = reverse.AdjointSpec([fn.params[i] for i in active_args], "vjp", name, helper=True)
             self.derivative(spec, pyfunc, arg_kinds)
         return self.vjps[key]
+
+    def tangent(self, spec: forward.TangentSpec, pyfunc=None, arg_kinds=None) -> ir.Function:
+        pyfunc = pyfunc or self.main.pyfunc
+        fn = self.lower(pyfunc)
+        if arg_kinds is None:
+            arg_kinds = [self.param_kinds[p] for p in fn.params]
+        var_kinds = self.kinds_of(pyfunc, arg_kinds)
+        fn = forward.ForwardMode(fn, spec, self.namer, self, var_kinds).run()
+        fn = optimize.optimize(fn)
+        self.emitted.append(fn)
+        return fn
+
+    def jvp_of(self, pyfunc, active_args: list[int], arg_kinds: list, batched: bool) -> str:
+        """The name of the tangent function of a callee, generated on first request."""
+        key = (pyfunc, tuple(active_args), tuple(arg_kinds), batched)
+        if key not in self.jvps:
+            fn = self.lower(pyfunc)
+            name = self.namer.fresh(f"jvp_{fn.name}")
+            self.jvps[key] = name
+            spec = forward.TangentSpec([fn.params[i] for i in active_args], name, batched)
+            self.tangent(spec, pyfunc, arg_kinds)
+        return self.jvps[key]
 
     # ------------------------------------------------------------------ printing
     def source(self, header: str) -> tuple[str, dict]:

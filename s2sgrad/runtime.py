@@ -8,7 +8,8 @@ is plain NumPy, imports nothing but `np`, and calls no other helper except
 import numpy as np
 
 __all__ = ["unbroadcast", "expand_reduced", "prod_others", "matmul_grads", "tensordot_grads", "solve_grads",
-           "einsum_grad", "untile", "unrepeat", "undiff", "unjoin", "add_at", "zeros_list"]
+           "einsum_grad", "untile", "unrepeat", "undiff", "unjoin", "add_at", "zeros_list",
+           "tangent_like", "lift_directions", "zero_tangents", "direction"]
 
 
 def unbroadcast(g, x):
@@ -181,3 +182,26 @@ def add_at(d_x, index, g):
 def zeros_list(xs):
     """Zero adjoints for a list of arrays, one of each element's shape."""
     return [np.zeros_like(x) for x in xs]
+
+
+def tangent_like(t, *arrays):
+    """A tangent that is a number (y = c + s, s a number) given the shape of the arrays it meets."""
+    return t + np.zeros(np.broadcast(*arrays).shape)
+
+
+def lift_directions(t, x, ndim):
+    """Vector mode: t (directions first, then x's axes) with axes added for a result of rank ndim."""
+    missing = ndim - np.ndim(x)
+    return np.reshape(t, np.shape(t)[:1] + (1,) * missing + np.shape(t)[1:]) if missing > 0 else t
+
+
+def zero_tangents(xs, n_dirs):
+    """Zero tangents for a list, one per element (with a leading axis of n_dirs directions if given)."""
+    if n_dirs is None:
+        return [np.zeros_like(x, dtype=float) if np.ndim(x) else 0.0 for x in xs]
+    return [np.zeros((n_dirs,) + np.shape(x)) for x in xs]
+
+
+def direction(ts, j):
+    """Vector mode: direction j of every tangent of a list."""
+    return [t[j] for t in ts]
