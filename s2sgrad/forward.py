@@ -221,6 +221,8 @@ class ForwardMode:
         return self.elementwise_tangent(e, result_kind)
 
     def elementwise_tangent(self, value: ir.Expr, result_kind):
+        if result_kind is None:
+            result_kind = self.kind_of(value)
         leaves = symbolic.leaves(value, self.is_active)
         arrays = any(not _is_scalar(self.kind_of(x)) for x in leaves)
         temps, grads = symbolic.partials(value, self.is_active, self.namer.fresh, numpy=arrays)
@@ -364,7 +366,7 @@ class ForwardMode:
         for i in active_args:
             stmts, tv = self.tangent_of(s.call.args[i])
             pre += stmts
-            arg_tangents.append(tv)
+            arg_tangents.append(tv if tv is not None else self.zero_of_expr(s.call.args[i]))  # x - x
         callee = s.call.func.key
         name = self.module.jvp_of(callee, active_args, [self.kind_of(a) for a in s.call.args], self.batched)
         call = ir.Call(ir.Ref(name), [copy.deepcopy(a) for a in s.call.args] + arg_tangents, pos=s.pos)

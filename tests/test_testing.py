@@ -13,14 +13,22 @@ from s2sgrad.testing import check_grads
 
 
 def use_gradient(monkeypatch, gradient):
-    """Make `gradient(*args, **kwargs)` the gradient check_grads sees; returns the calls."""
+    """Make `gradient(*args, **kwargs)` the derivative check_grads sees, in both modes;
+    returns the calls."""
     calls = []
 
     def fake(f, wrt, args, kwargs):
         calls.append((f, wrt, args, kwargs))
         return gradient(*args, **kwargs)
 
+    def fake_tangent(f, wrt, args, kwargs, directions):
+        # forward mode sees the same (fake) derivative: the gradient dotted with the direction
+        g = gradient(*args, **kwargs)
+        g = g if isinstance(wrt, tuple) else (g,)
+        return None, sum(testing._dot(gi, vi) for gi, vi in zip(g, directions))
+
     monkeypatch.setattr(testing, "_reverse_gradient", fake)
+    monkeypatch.setattr(testing, "_forward_derivative", fake_tangent)
     return calls
 
 
@@ -90,7 +98,7 @@ def test_finite_differences_call_f_itself(monkeypatch):
         seen.append(x)
         return f(x)
 
-    check_grads(h, 0.3, n_directions=4)
+    check_grads(h, 0.3, n_directions=4, modes="reverse")
     assert len(seen) == 8 and all(abs(x - 0.3) < 1e-4 for x in seen)
 
 
@@ -240,15 +248,31 @@ def test_eps_is_the_finite_difference_step(monkeypatch):
         check_grads(cube, 1.0, eps=0.1)
 
 
-@pytest.mark.parametrize("modes", ["forward", ("reverse", "forward"), ("jvp",)])
-def test_other_modes_are_not_available_yet(monkeypatch, modes):
+def use_tangent(monkeypatch, tangent):
+    """Make `tangent(*args, *directions)` the forward-mode derivative check_grads sees."""
+    def fake(f, wrt, args, kwargs, directions):
+        return f(*args, **kwargs), tangent(*args, *directions)
+
+    monkeypatch.setattr(testing, "_forward_derivative", fake)
+
+
+def test_forward_mode_is_checked(monkeypatch):
     use_gradient(monkeypatch, df)
-    with pytest.raises(ValueError, match="not available yet"):
+    use_tangent(monkeypatch, lambda x, v: df(x) * v)
+    check_grads(f, 0.3, modes="forward")
+    use_tangent(monkeypatch, lambda x, v: df(x) * v * 1.01)  # a wrong forward rule
+    with pytest.raises(AssertionError, match="forward-mode derivative of f"):
+        check_grads(f, 0.3, modes=("forward", "reverse"))
+    check_grads(f, 0.3, modes="reverse")  # reverse alone does not look at the tangent
+
+
+@pytest.mark.parametrize("modes", [("reverse", "jvp"), "backward"])
+def test_unknown_modes_are_refused(monkeypatch, modes):
+    with pytest.raises(ValueError, match="is not one of"):
         check_grads(f, 0.3, modes=modes)
 
 
-def test_higher_order_is_not_available_yet(monkeypatch):
-    use_gradient(monkeypatch, df)
-    with pytest.raises(ValueError, match="not available yet"):
-        check_grads(f, 0.3, order=2)
-    check_grads(f, 0.3, modes="reverse", order=1)
+@pytest.mark.parametrize("order", [0, 1.5, True])
+def test_order_must_be_a_positive_integer(order):
+    with pytest.raises(ValueError, match="order="):
+        check_grads(f, 0.3, order=order)
