@@ -14,9 +14,18 @@ dimensions its result has (`ndim`), for kinds.py; None means unknown.
 A row's `vjp(c)` gets a VjpContext and returns (parameter, contribution) pairs; it may
 first bind temporaries with `c.let`.  Where the rank of an argument is not known when
 the code is generated, rows fall back on the small runtime helpers in runtime.py.
+
+A row's `jvp(c)` is forward mode: it gets a JvpContext and returns the IR of the
+result's tangent (None: zero).  Most primitives are linear, and their tangent is the
+user's own call with the argument swapped for its tangent, so it reads like the line
+it came from:
+
+    s = np.sum(x, axis=0)   ->   t_s = np.sum(t_x, axis=0)
+    c = a @ b               ->   t_c = t_a @ b + a @ t_b
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -35,20 +44,16 @@ class ArrayRule:
     module: str = "numpy"
     varargs: bool = False          # the last parameter collects the remaining positional args
     result_kind: str = "array"     # "array" | "scalar" | "tuple"
+    jvp: Callable | None = None    # (JvpContext) -> IR of the result's tangent, or None (zero)
 
     @property
     def lib(self) -> ir.Lib:
         return ir.Lib(self.module, self.attr)
 
 
-@dataclass
-class VjpContext:
-    args: dict[str, Any]           # bound arguments (IR); varargs: a list of IR
-    ndims: dict[str, Any]          # rank of each argument when known (None: unknown)
-    out: ir.Expr                   # the primal result
-    g: ir.Expr                     # its cotangent
-    let: Callable                  # (base name, IR) -> Name of a temporary bound to it
-    rule: ArrayRule
+class _Bound:
+    """Reading a primitive's bound arguments (both contexts)."""
+    args: dict[str, Any]
 
     def arg(self, name):
         return self.args[name]
@@ -59,12 +64,62 @@ class VjpContext:
         return e.value if isinstance(e, ir.Const) else _NOT_CONST
 
 
+@dataclass
+class VjpContext(_Bound):
+    args: dict[str, Any]           # bound arguments (IR); varargs: a list of IR
+    ndims: dict[str, Any]          # rank of each argument when known (None: unknown)
+    out: ir.Expr                   # the primal result
+    g: ir.Expr                     # its cotangent
+    let: Callable                  # (base name, IR) -> Name of a temporary bound to it
+    rule: ArrayRule
+
+
+@dataclass
+class JvpContext(_Bound):
+    args: dict[str, Any]           # bound arguments (IR), as bind() returns them; varargs: a list
+    ndims: dict[str, Any]          # rank of each argument when known (None: unknown)
+    out: ir.Expr                   # the primal result, computed before the tangent
+    call: ir.Call                  # the primal call
+    tangents: dict                 # param (or (param, k) for an element of a list) -> tangent IR;
+                                   # a key absent: that argument's tangent is zero
+    let: Callable                  # (base name, IR) -> Name of a temporary bound to it
+    rule: ArrayRule
+
+    def tangent(self, key) -> ir.Expr | None:
+        return self.tangents.get(key)
+
+    def argument(self, key) -> ir.Expr:
+        """The argument IR a tangent key names: `a`, or element k of a list ("arrays", k)."""
+        if not isinstance(key, tuple):
+            return self.args[key]
+        param, k = key
+        e = self.args[param]
+        return e[k] if isinstance(e, list) else e.elts[k]
+
+    def zero_like(self, key) -> ir.Expr:
+        return np_("zeros_like", copy.deepcopy(self.argument(key)))
+
+    def replaced(self, tangents: dict) -> ir.Call:
+        """The primal call with the arguments these keys name swapped for the given IR."""
+        return with_args(self.call, {id(self.argument(k)): v for k, v in tangents.items()})
+
+
 _NOT_CONST = object()
 
 
 # ----------------------------------------------------------------------------- IR builders
 def np_(attr: str, *args, **kwargs) -> ir.Call:
     return ir.Call(ir.Lib("numpy", attr), list(args), [(k, v) for k, v in kwargs.items()])
+
+
+def with_args(call: ir.Call, replacements: dict[int, ir.Expr]) -> ir.Call:
+    """A copy of `call` with some argument expressions swapped: id(original) -> new IR.
+
+    The copy keeps how the user spelled the call (method, operator, keywords), so the
+    tangent of `np.sum(x, axis=0)` prints as `np.sum(t_x, axis=0)`.  The new IR goes in
+    as it is; everything else is copied.
+    """
+    return copy.deepcopy(call, memo=dict(replacements))  # deepcopy takes a seeded memo as done
 
 
 def helper(name: str, *args) -> ir.Call:
@@ -462,6 +517,163 @@ def _method_reshape_vjp(c):
     return [("a", np_("reshape", c.g, shape(c.arg("a"))))]
 
 
+# ----------------------------------------------------------------------------- forward mode
+def add_all(terms):
+    """t1 + t2 + ...; None for no term (a zero tangent)."""
+    terms = [t for t in terms if t is not None]
+    if not terms:
+        return None
+    out = terms[0]
+    for t in terms[1:]:
+        out = ir.BinOp("+", out, t)
+    return out
+
+
+def _linear(p="a"):
+    """A primitive linear in p: the user's call on p's tangent (np.sum(t_x, axis=0))."""
+    def jvp(c):
+        t = c.tangent(p)
+        return None if t is None else c.replaced({p: t})
+    return jvp
+
+
+def _multilinear(*params):
+    """Linear in each of params: one term a parameter with a tangent (t_a @ b + a @ t_b)."""
+    def jvp(c):
+        return add_all(c.replaced({p: c.tangent(p)}) for p in params if c.tangent(p) is not None)
+    return jvp
+
+
+def _einsum_jvp(c):
+    keys = [("operands", k) for k in range(len(c.args["operands"]))]
+    return add_all(c.replaced({k: c.tangent(k)}) for k in keys if c.tangent(k) is not None)
+
+
+def _zero_element(c, key):
+    """The zero tangent of an element of a list literal: 0.0 for a number, else zeros_like."""
+    e = c.argument(key)
+    if c.ndims.get(key[0]) == 0 or isinstance(e, ir.Const) and isinstance(e.value, (int, float)):
+        return C(0.0)
+    return c.zero_like(key)
+
+
+def _listwise(p):
+    """np.concatenate([a, b]), np.array([x, y]): linear in every element of the list.
+
+    A list literal gets each element's tangent (a zero for an inactive one); a list held
+    in a variable (np.stack(hs)) gets the list of tangents.
+    """
+    def jvp(c):
+        elements = c.arg(p)
+        if not isinstance(elements, (ir.ListExpr, ir.TupleExpr)):
+            return _linear(p)(c)
+        keys = [(p, k) for k in range(len(elements.elts))]
+        if all(c.tangent(k) is None for k in keys):
+            return None
+        zero = {k: _zero_element(c, k) for k in keys if c.tangent(k) is None}
+        return c.replaced({k: zero[k] if k in zero else c.tangent(k) for k in keys})
+    return jvp
+
+
+def _is(e, value) -> bool:
+    return isinstance(e, ir.Const) and e.value is value
+
+
+def _reduce(c, e, p="a"):
+    """np.sum of e over the primitive's own axes (and keepdims): the result's shape."""
+    kwargs = {} if _is(c.arg("axis"), None) else {"axis": c.arg("axis")}
+    if not _is(c.arg("keepdims"), False):
+        kwargs["keepdims"] = c.arg("keepdims")
+    return np_("sum", e, **kwargs)
+
+
+def _deviation(c):
+    """a - its mean over the reduced axes (as _centered, printed without axis=None)."""
+    kwargs = {} if _is(c.arg("axis"), None) else {"axis": c.arg("axis")}
+    return sub(c.arg("a"), np_("mean", c.arg("a"), **kwargs, keepdims=C(True)))
+
+
+def _prod_jvp(c):
+    t = c.tangent("a")
+    return None if t is None else _reduce(c, mul(helper("prod_others", c.arg("a"), c.arg("axis")), t))
+
+
+def _extreme_jvp(c):
+    # the tied maxima share: the mean of their tangents (as the vjp shares the cotangent)
+    t = c.tangent("a")
+    if t is None:
+        return None
+    winners = c.let("winners", ir.Compare(c.arg("a"), ["=="], [expand(c, c.out)]))
+    return div(_reduce(c, mul(winners, t)), _reduce(c, winners))
+
+
+def _var_jvp(c):
+    t = c.tangent("a")
+    return None if t is None else div(mul(C(2), _reduce(c, mul(_deviation(c), t))), _dof(c))
+
+
+def _std_jvp(c):
+    t = c.tangent("a")
+    return None if t is None else div(_reduce(c, mul(_deviation(c), t)), mul(_dof(c), c.out))
+
+
+def _norm_jvp(c):
+    order = c.const("ord")
+    if order not in (None, "fro") and not (order == 2 and c.ndims.get("x") == 1):
+        raise _unsupported(f"np.linalg.norm with ord={order!r}", "use the default 2-norm / Frobenius norm")
+    t = c.tangent("x")
+    return None if t is None else div(_reduce(c, mul(c.arg("x"), t), "x"), c.out)
+
+
+def _logsumexp_jvp(c):
+    if not _is(c.arg("b"), None):
+        raise _unsupported("scipy.special.logsumexp with weights b", "multiply by exp(log b) inside instead")
+    if not _is(c.arg("return_sign"), False):
+        raise _unsupported("scipy.special.logsumexp with return_sign", "leave return_sign at False")
+    t = c.tangent("a")
+    if t is None:
+        return None
+    return _reduce(c, mul(np_("exp", sub(c.arg("a"), expand(c, c.out))), t))
+
+
+def _solve_jvp(c):
+    # x = solve(a, b):  t_x = solve(a, t_b - t_a @ x)
+    t_a, t_b, x = c.tangent("a"), c.tangent("b"), c.out
+    if t_a is None and t_b is None:
+        return None
+    na, nb = c.ndims.get("a"), c.ndims.get("b")
+    if (na == 2 and nb is not None) or (na is not None and nb == na):  # b's columns are x's
+        if t_a is None:
+            return c.replaced({"b": t_b})
+        rhs = matmul(neg(t_a), x) if t_b is None else sub(t_b, matmul(t_a, x))
+        return c.replaced({"b": rhs})
+    # a stack of systems, b one vector a system (or ranks unknown)
+    return helper("solve_tangent", c.arg("a"), x, C(None) if t_a is None else t_a,
+                  C(None) if t_b is None else t_b)
+
+
+def _inv_jvp(c):
+    t = c.tangent("a")
+    return None if t is None else matmul(matmul(neg(c.out), t), c.out)
+
+
+def _logdet_tangent(c, t):
+    """d log|det a| = trace(a^-1 t_a), one trace a matrix of the stack."""
+    kwargs = {} if c.ndims.get("a") == 2 else {"axis1": C(-2), "axis2": C(-1)}
+    return np_("trace", np_("linalg.solve", c.arg("a"), t), **kwargs)
+
+
+def _det_jvp(c):
+    t = c.tangent("a")
+    return None if t is None else mul(c.out, _logdet_tangent(c, t))
+
+
+def _slogdet_jvp(c):
+    # (sign, logabsdet): the sign is constant where it is differentiable
+    t = c.tangent("a")
+    return None if t is None else ir.TupleExpr([C(0.0), _logdet_tangent(c, t)])
+
+
 _R = ("a", "axis", "dtype", "out", "keepdims")
 _RD = {"axis": None, "dtype": None, "out": None, "keepdims": False}
 _M = ("a", "axis", "out", "keepdims")
@@ -474,58 +686,64 @@ def _rows():
     r = ArrayRule
     return [
         # reductions
-        r("sum", _R, _RD, _reduced(), _sum_vjp),
-        r("mean", _R, _RD, _reduced(), _mean_vjp),
-        r("prod", _R, _RD, _reduced(), _prod_vjp),
-        r("max", _M, _MD, _reduced(), _extreme_vjp), r("amax", _M, _MD, _reduced(), _extreme_vjp),
-        r("min", _M, _MD, _reduced(), _extreme_vjp), r("amin", _M, _MD, _reduced(), _extreme_vjp),
-        r("var", _V, _VD, _reduced(), _var_vjp),
-        r("std", _V, _VD, _reduced(), _std_vjp),
+        r("sum", _R, _RD, _reduced(), _sum_vjp, jvp=_linear()),
+        r("mean", _R, _RD, _reduced(), _mean_vjp, jvp=_linear()),
+        r("prod", _R, _RD, _reduced(), _prod_vjp, jvp=_prod_jvp),
+        r("max", _M, _MD, _reduced(), _extreme_vjp, jvp=_extreme_jvp),
+        r("amax", _M, _MD, _reduced(), _extreme_vjp, jvp=_extreme_jvp),
+        r("min", _M, _MD, _reduced(), _extreme_vjp, jvp=_extreme_jvp),
+        r("amin", _M, _MD, _reduced(), _extreme_vjp, jvp=_extreme_jvp),
+        r("var", _V, _VD, _reduced(), _var_vjp, jvp=_var_jvp),
+        r("std", _V, _VD, _reduced(), _std_vjp, jvp=_std_jvp),
         r("cumsum", ("a", "axis", "dtype", "out"), {"axis": None, "dtype": None, "out": None},
-          lambda i: 1 if i.const("axis") is None else i.ndims.get("a"), _cumsum_vjp),
+          lambda i: 1 if i.const("axis") is None else i.ndims.get("a"), _cumsum_vjp, jvp=_linear()),
         r("linalg.norm", ("x", "ord", "axis", "keepdims"), {"ord": None, "axis": None, "keepdims": False},
-          lambda i: _reduced("x")(i), _norm_vjp),
+          lambda i: _reduced("x")(i), _norm_vjp, jvp=_norm_jvp),
         r("logsumexp", ("a", "axis", "b", "keepdims", "return_sign"),
           {"axis": None, "b": None, "keepdims": False, "return_sign": False},
-          _reduced(), _logsumexp_vjp, module="scipy.special"),
+          _reduced(), _logsumexp_vjp, module="scipy.special", jvp=_logsumexp_jvp),
         # products
-        r("dot", ("a", "b", "out"), {"out": None}, _matmul_ndim, _matmul_vjp),
-        r("matmul", ("a", "b"), {}, _matmul_ndim, _matmul_vjp),
+        r("dot", ("a", "b", "out"), {"out": None}, _matmul_ndim, _matmul_vjp, jvp=_multilinear("a", "b")),
+        r("matmul", ("a", "b"), {}, _matmul_ndim, _matmul_vjp, jvp=_multilinear("a", "b")),
         r("inner", ("a", "b"), {}, lambda i: None if None in (i.ndims.get("a"), i.ndims.get("b"))
-          else max(i.ndims["a"] + i.ndims["b"] - 2, 0), _inner_vjp),
-        r("outer", ("a", "b", "out"), {"out": None}, _fixed(2), _outer_vjp),
-        r("tensordot", ("a", "b", "axes"), {"axes": 2}, lambda i: None, _tensordot_vjp),
-        r("einsum", ("subscripts", "operands"), {}, _einsum_ndim, _einsum_vjp, varargs=True),
+          else max(i.ndims["a"] + i.ndims["b"] - 2, 0), _inner_vjp, jvp=_multilinear("a", "b")),
+        r("outer", ("a", "b", "out"), {"out": None}, _fixed(2), _outer_vjp, jvp=_multilinear("a", "b")),
+        r("tensordot", ("a", "b", "axes"), {"axes": 2}, lambda i: None, _tensordot_vjp,
+          jvp=_multilinear("a", "b")),
+        r("einsum", ("subscripts", "operands"), {}, _einsum_ndim, _einsum_vjp, varargs=True, jvp=_einsum_jvp),
         r("trace", ("a", "offset", "axis1", "axis2", "dtype", "out"),
           {"offset": 0, "axis1": 0, "axis2": 1, "dtype": None, "out": None},
-          lambda i: None if i.ndims.get("a") is None else i.ndims["a"] - 2, _trace_vjp),
+          lambda i: None if i.ndims.get("a") is None else i.ndims["a"] - 2, _trace_vjp, jvp=_linear()),
         # linear algebra
-        r("linalg.solve", ("a", "b"), {}, _same("b"), _solve_vjp),
-        r("linalg.inv", ("a",), {}, _same(), _inv_vjp),
+        r("linalg.solve", ("a", "b"), {}, _same("b"), _solve_vjp, jvp=_solve_jvp),
+        r("linalg.inv", ("a",), {}, _same(), _inv_vjp, jvp=_inv_jvp),
         r("linalg.det", ("a",), {}, lambda i: None if i.ndims.get("a") is None else i.ndims["a"] - 2,
-          _det_vjp),
-        r("linalg.slogdet", ("a",), {}, lambda i: None, _slogdet_vjp, result_kind="tuple"),
+          _det_vjp, jvp=_det_jvp),
+        r("linalg.slogdet", ("a",), {}, lambda i: None, _slogdet_vjp, result_kind="tuple",
+          jvp=_slogdet_jvp),
         # shape
-        r("reshape", ("a", "newshape", "order"), {"order": "C"}, _reshape_ndim, _reshape_back()),
-        r("ravel", ("a", "order"), {"order": "C"}, _fixed(1), _reshape_back()),
-        r("transpose", ("a", "axes"), {"axes": None}, _same(), _transpose_vjp),
-        r("swapaxes", ("a", "axis1", "axis2"), {}, _same(), _swapaxes_vjp),
-        r("moveaxis", ("a", "source", "destination"), {}, _same(), _moveaxis_vjp),
-        r("expand_dims", ("a", "axis"), {}, _expand_dims_ndim, _reshape_back()),
-        r("squeeze", ("a", "axis"), {"axis": None}, _squeeze_ndim, _reshape_back()),
+        r("reshape", ("a", "newshape", "order"), {"order": "C"}, _reshape_ndim, _reshape_back(), jvp=_linear()),
+        r("ravel", ("a", "order"), {"order": "C"}, _fixed(1), _reshape_back(), jvp=_linear()),
+        r("transpose", ("a", "axes"), {"axes": None}, _same(), _transpose_vjp, jvp=_linear()),
+        r("swapaxes", ("a", "axis1", "axis2"), {}, _same(), _swapaxes_vjp, jvp=_linear()),
+        r("moveaxis", ("a", "source", "destination"), {}, _same(), _moveaxis_vjp, jvp=_linear()),
+        r("expand_dims", ("a", "axis"), {}, _expand_dims_ndim, _reshape_back(), jvp=_linear()),
+        r("squeeze", ("a", "axis"), {"axis": None}, _squeeze_ndim, _reshape_back(), jvp=_linear()),
         r("broadcast_to", ("array", "shape", "subok"), {"subok": False},
-          lambda i: _shape_len(i), _broadcast_to_vjp),
-        r("tile", ("A", "reps"), {}, lambda i: None, _tile_vjp),
+          lambda i: _shape_len(i), _broadcast_to_vjp, jvp=_linear("array")),
+        r("tile", ("A", "reps"), {}, lambda i: None, _tile_vjp, jvp=_linear("A")),
         r("repeat", ("a", "repeats", "axis"), {"axis": None},
-          lambda i: 1 if i.const("axis") is None else i.ndims.get("a"), _repeat_vjp),
-        r("concatenate", ("arrays", "axis"), {"axis": 0}, _joined_ndim("concatenate"), _joined("concatenate")),
-        r("stack", ("arrays", "axis"), {"axis": 0}, _joined_ndim("stack"), _joined("stack")),
-        r("hstack", ("arrays",), {}, _joined_ndim("hstack"), _joined("hstack")),
-        r("vstack", ("arrays",), {}, _joined_ndim("vstack"), _joined("vstack")),
-        r("diff", ("a", "n", "axis"), {"n": 1, "axis": -1}, _same(), _diff_vjp),
-        r("copy", ("a",), {}, _same(), _identity()),
-        r("array", ("object", "dtype"), {"dtype": None}, _array_ndim, _array_vjp),
-        r("asarray", ("object", "dtype"), {"dtype": None}, _array_ndim, _array_vjp),
+          lambda i: 1 if i.const("axis") is None else i.ndims.get("a"), _repeat_vjp, jvp=_linear()),
+        r("concatenate", ("arrays", "axis"), {"axis": 0}, _joined_ndim("concatenate"), _joined("concatenate"),
+          jvp=_listwise("arrays")),
+        r("stack", ("arrays", "axis"), {"axis": 0}, _joined_ndim("stack"), _joined("stack"),
+          jvp=_listwise("arrays")),
+        r("hstack", ("arrays",), {}, _joined_ndim("hstack"), _joined("hstack"), jvp=_listwise("arrays")),
+        r("vstack", ("arrays",), {}, _joined_ndim("vstack"), _joined("vstack"), jvp=_listwise("arrays")),
+        r("diff", ("a", "n", "axis"), {"n": 1, "axis": -1}, _same(), _diff_vjp, jvp=_linear()),
+        r("copy", ("a",), {}, _same(), _identity(), jvp=_linear()),
+        r("array", ("object", "dtype"), {"dtype": None}, _array_ndim, _array_vjp, jvp=_listwise("object")),
+        r("asarray", ("object", "dtype"), {"dtype": None}, _array_ndim, _array_vjp, jvp=_listwise("object")),
     ]
 
 
@@ -563,11 +781,12 @@ METHOD_RULES: dict[str, ArrayRule] = {
 }
 METHOD_RULES.update({
     "reshape": ArrayRule("reshape", ("a", "shape"), {}, _method_reshape_ndim, _method_reshape_vjp,
-                         varargs=True),
-    "transpose": ArrayRule("transpose", ("a", "axes"), {}, _same(), _method_transpose_vjp, varargs=True),
-    "flatten": ArrayRule("ravel", ("a", "order"), {"order": "C"}, _fixed(1), _reshape_back()),
-    "T": ArrayRule("transpose", ("a",), {}, _same(), lambda c: [("a", T(c.g))]),
-    "astype": ArrayRule("astype", ("a", "dtype"), {}, _same(), _identity()),
+                         varargs=True, jvp=_linear()),
+    "transpose": ArrayRule("transpose", ("a", "axes"), {}, _same(), _method_transpose_vjp, varargs=True,
+                           jvp=_linear()),
+    "flatten": ArrayRule("ravel", ("a", "order"), {"order": "C"}, _fixed(1), _reshape_back(), jvp=_linear()),
+    "T": ArrayRule("transpose", ("a",), {}, _same(), lambda c: [("a", T(c.g))], jvp=_linear()),
+    "astype": ArrayRule("astype", ("a", "dtype"), {}, _same(), _identity(), jvp=_linear()),
     "clip": None,  # element-wise: rules.py (np.clip)
 })
 

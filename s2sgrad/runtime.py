@@ -8,7 +8,7 @@ is plain NumPy, imports nothing but `np`, and calls no other helper except
 import numpy as np
 
 __all__ = ["unbroadcast", "expand_reduced", "prod_others", "matmul_grads", "tensordot_grads", "solve_grads",
-           "einsum_grad", "untile", "unrepeat", "undiff", "unjoin", "add_at", "zeros_list",
+           "solve_tangent", "einsum_grad", "untile", "unrepeat", "undiff", "unjoin", "add_at", "zeros_list",
            "tangent_like", "lift_directions", "zero_tangents", "direction"]
 
 
@@ -93,6 +93,17 @@ def solve_grads(g, a, x):
     if np.ndim(x) == np.ndim(a) - 1:  # one right-hand side per system
         return -g_b[..., :, np.newaxis] * x[..., np.newaxis, :], g_b
     return -g_b @ np.swapaxes(x, -1, -2), g_b
+
+
+def solve_tangent(a, x, t_a, t_b):
+    """Tangent of x = np.linalg.solve(a, b) (any ranks): solve(a, t_b - t_a @ x); None is zero."""
+    vector = np.ndim(x) == np.ndim(a) - 1  # one right-hand side per system: make it a column
+    if vector:
+        x = x[..., np.newaxis]
+        t_b = None if t_b is None else np.asarray(t_b)[..., np.newaxis]
+    rhs = (0.0 if t_b is None else t_b) - (0.0 if t_a is None else t_a @ x)
+    t_x = np.linalg.solve(a, rhs)
+    return t_x[..., 0] if vector else t_x
 
 
 def einsum_grad(subscripts, g, operands, k):

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import corpus  # noqa: E402
 import numpy_ops  # noqa: E402
 
-ALL = corpus.CORPUS  # the NumPy corpus joins once array primitives have forward rules
+ALL = corpus.CORPUS + numpy_ops.CASES + numpy_ops.SCIPY_CASES
 
 
 def _wrt_names(f, wrt):
