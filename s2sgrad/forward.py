@@ -204,10 +204,11 @@ class ForwardMode:
         """(statements, tangent IR) of an expression; the tangent is None where it is zero."""
         if not symbolic.carries(e, self.is_active) and not isinstance(e, (ir.ListExpr, ir.TupleExpr)):
             return [], None
-        if isinstance(e, ir.Name):
-            return [], ir.Name(self.tan(e.id))
-        if isinstance(e, ir.Subscript) and _element_of_variable(e):
-            return [], self.tangent_target(e)
+        if isinstance(e, ir.Name) or isinstance(e, ir.Subscript) and _element_of_variable(e):
+            tv = self.tangent_target(e)
+            if result_kind is None or result_kind == self.kind_of(e):
+                return [], tv
+            return [], self.lift(tv, self.kind_of(e), _rank(result_kind), [e])
         if isinstance(e, (ir.ListExpr, ir.TupleExpr)):
             stmts, elts = [], []  # (a list literal's tangent is a list even when all zero)
             for x in e.elts:
@@ -217,7 +218,7 @@ class ForwardMode:
             return stmts, type(e)(elts)
         if isinstance(e, ir.Call) and e.method == "T":
             stmts, inner = self.tangent_of(e.args[0])
-            return stmts, array_rules.T(inner)
+            return stmts, self.transpose(inner, _rank(self.kind_of(e.args[0])))
         return self.elementwise_tangent(e, result_kind)
 
     def elementwise_tangent(self, value: ir.Expr, result_kind):
@@ -241,6 +242,16 @@ class ForwardMode:
             total = array_rules.helper("tangent_like", total, *[copy.deepcopy(x) for x in leaves
                                                                 if not _is_scalar(self.kind_of(x))])
         return stmts, total
+
+    def transpose(self, t: ir.Expr, rank) -> ir.Expr:
+        """The tangent of x.T: in vector mode the directions' axis stays first."""
+        if not self.batched:
+            return array_rules.T(t)
+        if rank is not None and rank <= 1:
+            return t
+        if rank == 2:
+            return _np("swapaxes", t, ir.Const(-1), ir.Const(-2))
+        return array_rules.helper("transpose_directions", t)
 
     def lift(self, t_atom, atom_kind, result_rank, leaves):
         """In vector mode, t_x of a lower-rank x gets new axes after the directions' axis."""
@@ -308,9 +319,6 @@ class ForwardMode:
         j = ir.Name(self.namer.fresh("j"))
         picked = {key: self.direction(tv, j) for key, tv in tangents.items()}
         t_out = ir.Name(self.tan(t.id))
-        if rule.result_kind == "tuple":
-            raise UnsupportedCallError(f"{expr_source(call.func)} in vector forward mode (jacobian, hessian)",
-                                       s.pos, "use jvp (one direction at a time) or mode='reverse'")
         init = ir.Assign([ir.Name(t_out.id)], [self.zero_of(t)], role="adjoint")
         body = self.apply_jvp(rule, bound, picked, t, call, s, ir.Subscript(ir.Name(t_out.id), ir.Name(j.id)))
         loop = ir.ForRange(j, [ir.Const(0), ir.Name(self.n_dirs.id), ir.Const(1)], body)
@@ -351,6 +359,10 @@ class ForwardMode:
             raise UnsupportedCallError(f"{exc.what} has no derivative rule", s.pos, exc.hint) from None
         if tangent is None:
             tangent = self.zero_of(t) if not self.batched else ir.Const(0.0)
+        if self.batched and isinstance(tangent, ir.TupleExpr):  # (sign, logdet): t_out[k][j] = ...
+            return out + [ir.Assign([ir.Subscript(ir.Subscript(copy.deepcopy(target.value), ir.Const(k)),
+                                                  copy.deepcopy(target.index))], [part], role="adjoint")
+                          for k, part in enumerate(tangent.elts)]
         return out + [ir.Assign([target], [tangent], role="adjoint")]
 
     # ------------------------------------------------------------------ calls, lists, loops

@@ -9,7 +9,7 @@ import numpy as np
 
 __all__ = ["unbroadcast", "expand_reduced", "prod_others", "matmul_grads", "tensordot_grads", "solve_grads",
            "solve_tangent", "einsum_grad", "untile", "unrepeat", "undiff", "unjoin", "add_at", "zeros_list",
-           "tangent_like", "lift_directions", "zero_tangents", "direction"]
+           "tangent_like", "lift_directions", "zero_tangents", "direction", "transpose_directions"]
 
 
 def unbroadcast(g, x):
@@ -216,3 +216,8 @@ def zero_tangents(xs, n_dirs):
 def direction(ts, j):
     """Vector mode: direction j of every tangent of a list."""
     return [t[j] for t in ts]
+
+
+def transpose_directions(t):
+    """Vector mode: the tangent of x.T, the directions' axis kept first."""
+    return np.transpose(t, (0,) + tuple(range(np.ndim(t) - 1, 0, -1)))
