@@ -102,9 +102,9 @@ class CustomDerivative:
             return [p.replace(default=p.empty, kind=p.POSITIONAL_OR_KEYWORD)
                     for p in rule_params[:count(len(rule_params))]]
         raise UnsupportedCallError(
-            f"cannot tell the parameters of `{self.__name__}` (it has no signature)",
-            hint=f"register a rule with named parameters (`@{self.__name__}.reverse` on "
-                 f"`def {self.__name__}_reverse(x, g): ...`).")
+            f"cannot tell the parameters of `{name_of(self)}` (it has no signature)",
+            hint=f"register a rule with named parameters (`@{name_of(self)}.reverse` on "
+                 f"`def {name_of(self)}_reverse(x, g): ...`).")
 
     def signature(self) -> inspect.Signature:
         return inspect.Signature(self.params())
@@ -121,9 +121,16 @@ def _checked_rule(rule, which):
     return rule
 
 
-def missing_rule(wrapper: CustomDerivative, which: str, pos: SourcePos | None = None):
-    """The error for a call a derivative flows through whose `which` rule is missing."""
-    name = wrapper.__name__
+def name_of(wrapper: CustomDerivative) -> str:
+    """A name to print for the wrapper: its function's, or `custom_fn` for a lambda."""
+    return wrapper.__name__ if wrapper.__name__.isidentifier() else "custom_fn"
+
+
+def missing_rule(wrapper: CustomDerivative, which: str, pos: SourcePos | None = None,
+                 name: str | None = None):
+    """The error for a call a derivative flows through whose `which` rule is missing;
+    `name`: how the call spells the function (its own name by default)."""
+    name = name or name_of(wrapper)
     try:
         params = [p.name for p in wrapper.params()]
     except UnsupportedCallError:
@@ -151,7 +158,7 @@ def stand_in(wrapper: CustomDerivative):
         return wrapper._stand_in[1]
     import linecache
 
-    name = wrapper.__name__ if wrapper.__name__.isidentifier() else "custom_fn"
+    name = name_of(wrapper)
     params = [p.name for p in wrapper.params()]
     text = f"def {name}({', '.join(params)}):\n    return {name}({', '.join(params)})\n"
     filename = f"<s2sgrad custom_derivative {name} {id(wrapper):x}>"

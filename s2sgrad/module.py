@@ -100,17 +100,18 @@ class ModuleBuilder:
             self.derivative(spec, pyfunc, arg_kinds)
         return self.vjps[key]
 
-    def custom_rule_name(self, wrapper, which: str) -> str:
+    def custom_rule_name(self, wrapper, which: str, spelled: str | None = None) -> str:
         """The printed name of a custom_derivative's "reverse" or "forward" rule, which the
-        module then defines (a copy of its source) or imports or is passed."""
+        module then defines (a copy of its source) or imports or is passed.  `spelled`:
+        how the call names the function, for a rule without a name of its own (a lambda)."""
         key = (wrapper, which)
         if key not in self.rule_names:
             rule = wrapper.rule(which)
             if rule is None:
-                raise custom.missing_rule(wrapper, which)
+                raise custom.missing_rule(wrapper, which, name=spelled)
             base = getattr(rule, "__name__", "")
             if not base.isidentifier():  # a lambda
-                base = f"{wrapper.__name__}_{which}"
+                base = f"{spelled or custom.name_of(wrapper)}_{which}"
             if rule in self.fn_names:
                 name = self.fn_names[rule]
             elif self._load_source(rule):
@@ -252,8 +253,10 @@ class ModuleBuilder:
                 lines.append(imp)
             else:
                 inject[name] = obj
-                lines.append(f"# {name}: {type(obj).__name__} {getattr(obj, '__qualname__', '')} "
-                             f"from {getattr(obj, '__module__', '?')}, passed in when loaded")
+                what = " ".join(str(part) for part in (
+                    type(obj).__name__, getattr(obj, "__qualname__", getattr(obj, "__name__", None))) if part)
+                module = getattr(obj, "__module__", None)
+                lines.append(f"# {name}: {what}{f' from {module}' if module else ''}, passed in when loaded")
         return names, inject, lines
 
     def _modules_used(self, functions) -> set[str]:

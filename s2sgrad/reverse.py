@@ -477,10 +477,10 @@ class ReverseMode:
     def adjoint_custom_call(self, s: ir.CallAssign, active_targets, active_args) -> list[ir.Stmt]:
         """`g_x, g_y = f_reverse(x, y, d_out)`: the user's reverse rule gives one cotangent
         per parameter; those of active arguments are added like a helper's."""
-        wrapper = s.call.func.rule
+        wrapper, spelled = s.call.func.rule, s.call.func.name
         if wrapper.reverse_rule is None:
-            raise custom.missing_rule(wrapper, "reverse", s.pos)
-        rule_name = self.module.custom_rule_name(wrapper, "reverse")
+            raise custom.missing_rule(wrapper, "reverse", s.pos, name=spelled)
+        rule_name = self.module.custom_rule_name(wrapper, "reverse", spelled)
         if s.unpack:
             cot = ir.TupleExpr([ir.Name(self.adj(t.id)) if self.is_active(t.id) else ir.Const(0.0)
                                 for t in s.targets])
