@@ -90,21 +90,30 @@ class CustomDerivative:
             if isinstance(fn, np.ufunc):
                 params = params[:fn.nin]  # a ufunc's `out` is no argument of the math
             if not any(p.kind == p.VAR_POSITIONAL for p in sig.parameters.values()):
+                # np.sort(a, axis=-1, kind=None, ...) with a rule of (x, g): the options
+                # the rule does not take are not passed (a call that sets them is refused)
+                n = self._rule_arity()
+                if n is not None and n < len(params) and all(p.default is not p.empty for p in params[n:]):
+                    params = params[:n]
                 return params
-        for which, count in (("reverse", lambda n: n - 1), ("forward", lambda n: n // 2)):
-            rule = self.rule(which)
-            if rule is None:
-                continue
-            try:
-                rule_params = list(inspect.signature(rule).parameters.values())
-            except (TypeError, ValueError):
-                continue
-            return [p.replace(default=p.empty, kind=p.POSITIONAL_OR_KEYWORD)
-                    for p in rule_params[:count(len(rule_params))]]
+        for which in ("reverse", "forward"):
+            rule_params = _positional(self.rule(which))
+            if rule_params is not None:
+                n = len(rule_params) - 1 if which == "reverse" else len(rule_params) // 2
+                return [p.replace(default=p.empty, kind=p.POSITIONAL_OR_KEYWORD)
+                        for p in rule_params[:n]]
         raise UnsupportedCallError(
             f"cannot tell the parameters of `{name_of(self)}` (it has no signature)",
             hint=f"register a rule with named parameters (`@{name_of(self)}.reverse` on "
                  f"`def {name_of(self)}_reverse(x, g): ...`).")
+
+    def _rule_arity(self) -> int | None:
+        """How many of fn's arguments the registered rules take, if they say."""
+        for which in ("reverse", "forward"):
+            rule_params = _positional(self.rule(which))
+            if rule_params is not None:
+                return len(rule_params) - 1 if which == "reverse" else len(rule_params) // 2
+        return None
 
     def signature(self) -> inspect.Signature:
         return inspect.Signature(self.params())
@@ -113,6 +122,19 @@ class CustomDerivative:
 def custom_derivative(fn) -> CustomDerivative:
     """Give `fn` hand-written derivative rules: register them with `.reverse` and `.forward`."""
     return CustomDerivative(fn)
+
+
+def _positional(rule) -> list | None:
+    """A rule's positional parameters; None without a rule or a plain signature."""
+    if rule is None:
+        return None
+    try:
+        params = list(inspect.signature(rule).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params):
+        return None
+    return params
 
 
 def _checked_rule(rule, which):

@@ -131,7 +131,7 @@ class ModuleBuilder:
             return False
         try:
             _, functions = frontend.load_program(pyfunc)
-        except S2SGradError:  # a body outside the subset: the object itself is used
+        except Exception:  # a body outside the subset (or unreadable): the object itself is used
             self._no_source.add(id(pyfunc))
             return False
         for key, fn in functions.items():

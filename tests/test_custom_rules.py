@@ -401,3 +401,84 @@ def test_parameters_of_a_callable_without_signature_come_from_its_rule():
     h = s2sgrad.custom_derivative(np.frompyfunc(lambda a, b: a * b, 2, 1))
     h.reverse(lambda a, b, g: (g * b, g * a))
     assert [p.name for p in h.params()] == ["x1", "x2"] or [p.name for p in h.params()] == ["a", "b"]
+
+
+# ---------------------------------------------------------------------- library functions with options, tuple outputs, helpers
+np_sort = s2sgrad.custom_derivative(np.sort)  # np.sort(a, axis=-1, kind=None, order=None)
+
+
+@np_sort.reverse
+def np_sort_reverse(x, g):
+    out = np.zeros_like(x)
+    out[np.argsort(x)] = g  # each sorted slot's cotangent goes back where it came from
+    return out
+
+
+def weighted_sorted(x):
+    return np.sum(np_sort(x) * np.arange(len(x)))
+
+
+def test_library_function_whose_options_the_rule_does_not_take():
+    x = np.array([0.3, -1.0, 2.0, 0.1])
+    # sorted: -1.0, 0.1, 0.3, 2.0 with weights 0..3: d/dx = weight of each element's rank
+    assert s2sgrad.grad(weighted_sorted)(x) == pytest.approx([2.0, 0.0, 3.0, 1.0])
+    check_grads(weighted_sorted, x)
+    assert [p.name for p in np_sort.params()] == ["a"]
+
+
+@s2sgrad.custom_derivative
+def polar(r, t):
+    return r * np.cos(t), r * np.sin(t)
+
+
+@polar.reverse
+def polar_reverse(r, t, g):
+    gx, gy = g  # a tuple output gets a tuple cotangent
+    return gx * np.cos(t) + gy * np.sin(t), r * (gy * np.cos(t) - gx * np.sin(t))
+
+
+def uses_polar(r, t):
+    x, y = polar(r, t)
+    return x * y + polar(t, r)[0]
+
+
+def test_tuple_output():
+    check_grads(uses_polar, 0.7, 1.3, wrt=(0, 1))
+    r, t = 0.7, 1.3  # x*y = r^2 sin(t)cos(t) = r^2 sin(2t)/2, plus t cos(r)
+    gr, gt = s2sgrad.grad(uses_polar, wrt=(0, 1))(r, t)
+    assert gr == pytest.approx(r * math.sin(2 * t) - t * math.sin(r))
+    assert gt == pytest.approx(r * r * math.cos(2 * t) + math.cos(r))
+
+
+@s2sgrad.custom_derivative
+def smallest_dropped(x):
+    try:  # outside the differentiated subset: the function itself is passed in
+        return np.sum(np.sort(x)[1:])
+    except ValueError:
+        return 0.0
+
+
+@smallest_dropped.reverse
+def smallest_dropped_reverse(x, g):
+    mask = np.ones_like(x)
+    mask[np.argmin(x)] = 0.0
+    return g * mask
+
+
+def helper(x):
+    return smallest_dropped(x * x)
+
+
+def uses_helper(x):
+    return helper(x) + np.sum(x)
+
+
+def test_custom_function_called_from_a_helper_with_a_body_outside_the_subset():
+    x = np.array([0.3, -1.0, 2.0])
+    # x*x = .09, 1, 4: the smallest (index 0) is dropped; d/dx = 2x (but 0 at index 0) + 1
+    assert s2sgrad.grad(uses_helper)(x) == pytest.approx([1.0, -1.0, 5.0])
+    check_grads(uses_helper, x)
+    vg = s2sgrad.value_and_grad(uses_helper)
+    vg(x)
+    assert "vjp_helper" in vg.source and "np.sort" not in vg.source  # its body is not copied
+    assert "# smallest_dropped: function smallest_dropped from" in vg.source
