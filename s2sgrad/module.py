@@ -12,7 +12,6 @@ import math
 import types
 
 from . import codegen, controlflow, custom, frontend, ir, kinds, optimize, reverse, runtime
-from .errors import S2SGradError
 from .naming import Namer
 
 LITERAL_TYPES = (int, float, bool, str, type(None), complex)
@@ -131,7 +130,7 @@ class ModuleBuilder:
             return False
         try:
             _, functions = frontend.load_program(pyfunc)
-        except Exception:  # a body outside the subset (or unreadable): the object itself is used
+        except Exception:  # noqa: BLE001 - outside the subset or unreadable: use the object
             self._no_source.add(id(pyfunc))
             return False
         for key, fn in functions.items():

@@ -30,7 +30,7 @@ def fd(f, *args, i=0, h=1e-6):
 def run_standalone(source, name, *args):
     """Execute generated source in a fresh namespace (nothing passed in) and call `name`."""
     namespace = {}
-    exec(compile(source, "<standalone>", "exec"), namespace)
+    exec(compile(source, "<standalone>", "exec"), namespace)  # noqa: S102
     return namespace[name](*args)
 
 
