@@ -12,7 +12,8 @@ import types
 
 import numpy as np
 
-from . import frontend, kinds, loader
+from . import custom, frontend, kinds, loader
+from .custom import CustomDerivative
 from .errors import NonScalarOutputError, SourceUnavailableError, WrtError
 from .forward import TangentSpec
 from .module import ModuleBuilder
@@ -143,6 +144,8 @@ def normalize_wrt(f, wrt) -> tuple[list[str], bool]:
 def _make(f, wrt, kind: str, backend: str) -> Derivative:
     if backend != "python":
         raise ValueError(f"backend={backend!r} is not available; this version has backend='python'")
+    if isinstance(f, CustomDerivative):
+        f = custom.stand_in(f)  # a def calling f: differentiated through f's rule
     f = frontend._unwrap(f)
     if not isinstance(f, types.FunctionType):
         what = "a bound method" if inspect.ismethod(f) else f"{type(f).__name__} object"
@@ -204,7 +207,10 @@ def _fingerprint(deps) -> list:
             out.append(f.__code__)
         else:
             found, value = frontend.resolve_nonlocal(f, name)
-            out.append(value if isinstance(value, (int, float, str, bool, tuple, type(None))) else id(value))
+            if isinstance(value, CustomDerivative):  # a rule registered since counts
+                out.append((id(value), value.version))
+            else:
+                out.append(value if isinstance(value, (int, float, str, bool, tuple, type(None))) else id(value))
     return out
 
 

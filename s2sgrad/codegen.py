@@ -25,7 +25,7 @@ class PythonPrinter:
 
     def __init__(self, global_names: dict | None = None, fn_names: dict | None = None):
         self.global_names = global_names or {}  # (origin, name) -> printed name
-        self.fn_names = fn_names or {}          # python function -> printed name
+        self.fn_names = fn_names or {}          # python function (or custom wrapper) -> printed name
 
     # ------------------------------------------------------------------ expressions
     def expr(self, e: ir.Expr, prec: int = 0) -> str:
@@ -56,6 +56,9 @@ class PythonPrinter:
 
     def _print_UserFn(self, e):
         return self.fn_names.get(e.key, e.key.__name__), PREC["atom"]
+
+    def _print_CustomFn(self, e):
+        return self.fn_names.get(e.rule, e.name), PREC["atom"]
 
     def _print_Foreign(self, e):
         return e.name, PREC["atom"]

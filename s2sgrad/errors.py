@@ -72,9 +72,10 @@ class UnsupportedSyntaxError(S2SGradError):
 class UnsupportedCallError(S2SGradError):
     """An active call to a function that has no derivative rule and no Python source."""
 
-    default_hint = ("s2sgrad has no derivative rule for it: write it as a Python function "
-                    "s2sgrad can read, or wrap the call in s2sgrad.stop_gradient(...) if its "
-                    "result should be a constant.")
+    default_hint = ("s2sgrad has no derivative rule for it: give it one with "
+                    "s2sgrad.custom_derivative, write it as a Python function s2sgrad can "
+                    "read, or wrap the call in s2sgrad.stop_gradient(...) if its result "
+                    "should be a constant.")
 
 
 class RecursiveCallError(S2SGradError):

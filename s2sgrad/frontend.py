@@ -18,6 +18,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from . import array_rules, ir, rules
+from .custom import CustomDerivative
 from .errors import (RecursiveCallError, SourcePos, SourceUnavailableError,
                      UndefinedNameError, UnsupportedCallError, UnsupportedSyntaxError)
 
@@ -346,7 +347,7 @@ class Lowerer:
                 values = [self.value(el.value, pre) for el in value_node.elements]
                 return pre + [ir.Assign(targets, values, pos=pos)]
             value = self.expr(value_node)
-            if isinstance(value, ir.Call) and isinstance(value.func, ir.UserFn):
+            if _is_unit_call(value):
                 value = self.call_args(value, pre)
                 if not all(isinstance(t, ir.Name) for t in targets):
                     raise self.unsupported("unpacking a call's result into list elements", target_node)
@@ -360,7 +361,7 @@ class Lowerer:
             return pre + [ir.Assign(targets, values, pos=pos)]
         target = self.target(target_node)
         value = self.expr(value_node)
-        if isinstance(value, ir.Call) and isinstance(value.func, ir.UserFn) and isinstance(target, ir.Name):
+        if _is_unit_call(value) and isinstance(target, ir.Name):
             return pre + [ir.CallAssign([target], False, self.call_args(value, pre), pos=pos)]
         if isinstance(value, ir.IfExp) and isinstance(target, ir.Name) and not _constant_branches(value):
             return pre + self.if_exp_stmt(target, value, pre, pos)
@@ -423,9 +424,10 @@ class Lowerer:
             name = ir.Name(self.fresh(base if base != "T" else "transposed"), pos=e.pos)
             pre.append(ir.Assign([name], [e], pos=e.pos))
             return name
-        if isinstance(e, ir.Call) and isinstance(e.func, ir.UserFn):
+        if _is_unit_call(e):
             call = self.call_args(e, pre)
-            name = ir.Name(self.fresh(e.func.key.__name__), pos=e.pos)
+            base = e.func.key.__name__ if isinstance(e.func, ir.UserFn) else e.func.name
+            name = ir.Name(self.fresh(base), pos=e.pos)
             pre.append(ir.CallAssign([name], False, call, pos=e.pos))
             return name
         if isinstance(e, ir.IfExp) and not _constant_branches(e):
@@ -476,8 +478,12 @@ class Lowerer:
 
     def call_args(self, call: ir.Call, pre: list) -> ir.Call:
         """Bind a user call's arguments to the callee's parameters, positionally."""
-        callee = call.func.key
-        sig = inspect.signature(callee)
+        if isinstance(call.func, ir.CustomFn):
+            callee = call.func.rule
+            sig = callee.signature()
+        else:
+            callee = call.func.key
+            sig = inspect.signature(callee)
         try:
             bound = sig.bind(*call.args, **dict(call.kwargs))
         except TypeError as exc:
@@ -621,6 +627,8 @@ class Lowerer:
 
     def from_value(self, value, name: str, node, origin: str | None = None) -> ir.Expr:
         """IR for a resolved non-local value."""
+        if isinstance(value, CustomDerivative):  # before anything else: it may wrap anything
+            return ir.CustomFn(value, name)
         if isinstance(value, types.ModuleType):
             return _ModuleRef(value)
         rule = rules.lookup(value)
@@ -720,12 +728,17 @@ class Lowerer:
             self.callees.append((func.key, self.pos(node)))
         elif isinstance(func, ir.Foreign) and isinstance(func.obj, type) and issubclass(func.obj, BaseException):
             pass  # constructing an exception to raise
-        elif isinstance(func, _ModuleRef) or not isinstance(func, (ir.Lib, ir.UserFn, ir.Foreign)):
+        elif isinstance(func, _ModuleRef) or not isinstance(func, (ir.Lib, ir.UserFn, ir.CustomFn, ir.Foreign)):
             raise self.unsupported(f"calling `{self.src_of(node.func)}`", node.func)
         return ir.Call(func, args, kwargs)
 
 
 ARRAY_ATTRIBUTES = ("shape", "ndim", "size", "dtype")
+
+
+def _is_unit_call(e: ir.Expr) -> bool:
+    """A call the differentiator reverses as a unit: a user function, or one with custom rules."""
+    return isinstance(e, ir.Call) and isinstance(e.func, (ir.UserFn, ir.CustomFn))
 
 
 def _float_dtype(e) -> bool:

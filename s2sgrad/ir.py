@@ -56,6 +56,14 @@ class UserFn(Expr):
 
 
 @dataclass(eq=False)
+class CustomFn(Expr):
+    """A function with hand-written derivative rules (s2sgrad.custom_derivative): called
+    as written, never differentiated; its rules give the derivative."""
+    rule: Any  # the custom.CustomDerivative wrapper
+    name: str  # how it is printed unless the module renames it
+
+
+@dataclass(eq=False)
 class Foreign(Expr):
     """A callable with no rule and no source: allowed only where no derivative flows."""
     obj: Any
@@ -104,7 +112,7 @@ class Compare(Expr):
 
 @dataclass(eq=False)
 class Call(Expr):
-    func: Expr  # Lib, UserFn or Foreign
+    func: Expr  # Lib, UserFn, CustomFn or Foreign
     args: list[Expr]
     kwargs: list[tuple[str, Expr]] = field(default_factory=list)
     # How the user spelled a NumPy method or property: `x.sum(axis=0)` is
@@ -175,7 +183,8 @@ class Assign(Stmt):
 
 @dataclass(eq=False)
 class CallAssign(Stmt):
-    """`target = user_fn(args)` or `a, b = user_fn(args)`: a call the adjoint reverses as a unit."""
+    """`target = user_fn(args)` or `a, b = user_fn(args)`: a call the adjoint reverses as a
+    unit (call.func is a UserFn, or a CustomFn whose rule gives the adjoint)."""
     targets: list[Name]
     unpack: bool
     call: Call

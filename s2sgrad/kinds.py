@@ -126,7 +126,8 @@ class KindInference:
                     self.bind(t.id, self.of(value))
         elif isinstance(s, ir.CallAssign):
             kinds = [self.of(a) for a in s.call.args]
-            result = self.callee_result(s.call.func.key, kinds)
+            func = s.call.func  # a user function, or a custom_derivative wrapper
+            result = self.callee_result(func.key if isinstance(func, ir.UserFn) else func.rule, kinds)
             for t in s.targets:
                 self.bind(t.id, (result.elem if is_list(result) else ANY_ARRAY) if s.unpack else result)
         elif isinstance(s, ir.Append):

@@ -5,11 +5,13 @@ This is where the passes meet: frontend -> controlflow -> reverse -> optimize ->
 """
 from __future__ import annotations
 
+import builtins
 import importlib
 import inspect
 import math
+import types
 
-from . import codegen, controlflow, forward, frontend, ir, kinds, optimize, reverse, runtime
+from . import codegen, controlflow, custom, forward, frontend, ir, kinds, optimize, reverse, runtime
 from .naming import Namer
 
 LITERAL_TYPES = (int, float, bool, str, type(None), complex)
@@ -23,11 +25,15 @@ class ModuleBuilder:
         self.main, self.functions = frontend.load_program(pyfunc)
         self.namer = Namer(self._user_names())
         self.lowered: dict = {}
-        self.fn_names: dict = {}     # user function -> printed name
+        self.fn_names: dict = {}     # user function (or custom wrapper) -> printed name
         self.vjps: dict = {}         # (user function, active args, kinds) -> printed name
         self.jvps: dict = {}         # (user function, active args, kinds, batched) -> printed name
         self.emitted: list[ir.Function] = []
         self._kinds: dict = {}       # (user function, argument kinds) -> variable kinds
+        self.rule_names: dict = {}   # (custom wrapper, "reverse" | "forward") -> printed name
+        self.rule_copies: list = []  # rule functions copied into the module
+        self.outside: dict = {}      # printed name -> object imported or passed in (no source)
+        self._no_source: set = set()  # ids of callables whose source cannot be copied
         main = self.lower(pyfunc)
         # guessed kinds give `.source` before a call; a call always brings the real ones
         self.guessed = param_kinds is None
@@ -45,6 +51,12 @@ class ModuleBuilder:
         return self._kinds[key]
 
     def _result_kind(self, pyfunc, arg_kinds):
+        if isinstance(pyfunc, custom.CustomDerivative):
+            if self._load_source(pyfunc.fn):  # from its source, like a user function
+                return self._result_kind(pyfunc.fn, arg_kinds)
+            if any(k is None for k in arg_kinds):
+                return None  # not known yet: the fixpoint comes back
+            return kinds.SCALAR if all(k == kinds.SCALAR for k in arg_kinds) else kinds.ANY_ARRAY
         fn = self.lower(pyfunc)
         return self.kinds_of(pyfunc, arg_kinds).get(fn.result) or kinds.ANY_ARRAY
 
@@ -110,6 +122,65 @@ class ModuleBuilder:
             self.tangent(spec, pyfunc, arg_kinds)
         return self.jvps[key]
 
+    def custom_rule_name(self, wrapper, which: str, spelled: str | None = None) -> str:
+        """The printed name of a custom_derivative's "reverse" or "forward" rule, which the
+        module then defines (a copy of its source) or imports or is passed.  `spelled`:
+        how the call names the function, for a rule without a name of its own (a lambda)."""
+        key = (wrapper, which)
+        if key not in self.rule_names:
+            rule = wrapper.rule(which)
+            if rule is None:
+                raise custom.missing_rule(wrapper, which, name=spelled)
+            base = getattr(rule, "__name__", "")
+            if not base.isidentifier():  # a lambda
+                base = f"{spelled or custom.name_of(wrapper)}_{which}"
+            if rule in self.fn_names:
+                name = self.fn_names[rule]
+            elif self._load_source(rule):
+                name = self.fn_names[rule] = self._claim(base)
+                self.rule_copies.append(rule)
+            else:
+                name = self._claim(base)
+                self.outside[name] = rule
+            self.rule_names[key] = name
+        return self.rule_names[key]
+
+    def _load_source(self, pyfunc) -> bool:
+        """Whether pyfunc is a def whose source s2sgrad reads (then lowered, with its callees)."""
+        if pyfunc in self.functions:
+            return True
+        if id(pyfunc) in self._no_source or not isinstance(pyfunc, types.FunctionType):
+            return False
+        try:
+            _, functions = frontend.load_program(pyfunc)
+        except Exception:  # noqa: BLE001 - outside the subset or unreadable: use the object
+            self._no_source.add(id(pyfunc))
+            return False
+        for key, fn in functions.items():
+            self.functions.setdefault(key, fn)
+        return True
+
+    def _claim(self, base: str) -> str:
+        """A module-level name for a custom function or rule: its own unless already used."""
+        used = set(self.fn_names.values()) | {f.name for f in self.emitted} | set(self.outside) \
+            | (self.namer.taken - {self.main.name})
+        name = base if base not in used and base not in dir(builtins) else self.namer.fresh(base)
+        self.namer.reserve([name])
+        return name
+
+    def _custom_primal(self, e: ir.CustomFn):
+        """Name the function under a custom_derivative; the copy to make of it, if any."""
+        wrapper = e.rule
+        fn = wrapper.fn
+        if wrapper not in self.fn_names:
+            if self._load_source(fn):
+                self.fn_names[wrapper] = self.fn_names.get(fn) or self._claim(e.name)
+                self.fn_names[fn] = self.fn_names[wrapper]
+            else:
+                self.fn_names[wrapper] = self._claim(e.name)
+                self.outside[self.fn_names[wrapper]] = fn
+        return fn if fn in self.functions else None
+
     # ------------------------------------------------------------------ printing
     def source(self, header: str) -> tuple[str, dict]:
         """The module's text and the objects it needs that cannot be written as literals."""
@@ -146,14 +217,24 @@ class ModuleBuilder:
         """Copies of the user functions the generated code calls, in dependency order."""
         needed, order = set(), []
 
+        def need(pyfunc):
+            if pyfunc not in needed:
+                needed.add(pyfunc)
+                visit([self.lower(pyfunc)])
+                order.append(pyfunc)
+
         def visit(fns):
             for fn in fns:
                 for s in ir.walk_stmts(fn.body):
-                    if isinstance(s, ir.CallAssign) and s.call.func.key not in needed:
-                        needed.add(s.call.func.key)
-                        visit([self.lower(s.call.func.key)])
-                        order.append(s.call.func.key)
+                    if isinstance(s, ir.CallAssign) and isinstance(s.call.func, ir.UserFn):
+                        need(s.call.func.key)
+                    for e in ir.stmt_exprs(s):
+                        for sub in ir.subexprs(e):
+                            if isinstance(sub, ir.CustomFn) and self._custom_primal(sub) is not None:
+                                need(sub.rule.fn)
 
+        for rule in self.rule_copies:
+            need(rule)
         visit(self.emitted)
         copies = []
         for pyfunc in order:
@@ -161,7 +242,7 @@ class ModuleBuilder:
             if pyfunc not in self.fn_names:  # keep the user's name unless another function has it
                 claimed = set(self.fn_names.values()) | {f.name for f in self.emitted}
                 self.fn_names[pyfunc] = fn.name if fn.name not in claimed else self.namer.fresh(fn.name)
-            body = list(fn.body) + [ir.Return(ir.Name(fn.result))]
+            body = _return_last(list(fn.body), fn.result)
             copy_fn = ir.Function(self.fn_names[pyfunc], fn.params, fn.defaults, body,
                                   doc=f"Copy of {fn.name} ({_short(fn.file)}:{fn.line}).")
             copies.append(optimize.optimize(copy_fn))
@@ -188,6 +269,16 @@ class ModuleBuilder:
                     lines.append(imp)
                 else:
                     inject[sub.name] = sub.obj
+        for name, obj in self.outside.items():  # custom functions and rules without source
+            imp = _import_line(obj, name)
+            if imp:
+                lines.append(imp)
+            else:
+                inject[name] = obj
+                what = " ".join(str(part) for part in (
+                    type(obj).__name__, getattr(obj, "__qualname__", getattr(obj, "__name__", None))) if part)
+                module = getattr(obj, "__module__", None)
+                lines.append(f"# {name}: {what}{f' from {module}' if module else ''}, passed in when loaded")
         return names, inject, lines
 
     def _modules_used(self, functions) -> set[str]:
@@ -199,6 +290,17 @@ class ModuleBuilder:
                     (math.isinf(sub.value) or math.isnan(sub.value)):
                 used.add("math")
         return used
+
+
+def _return_last(body: list, result: str) -> list:
+    """The body, then `return result`; `result = v` last and only there becomes `return v`."""
+    last = body[-1] if body else None
+    if isinstance(last, ir.Assign) and not last.aug and len(last.targets) == 1 \
+            and isinstance(last.targets[0], ir.Name) and last.targets[0].id == result \
+            and result not in ir.assigned_names(body[:-1]) \
+            and not any(result in ir.stmt_reads(s) for s in ir.walk_stmts(body)):
+        return body[:-1] + [ir.Return(last.values[0], pos=last.pos)]
+    return body + [ir.Return(ir.Name(result))]
 
 
 def _subexpressions(functions):

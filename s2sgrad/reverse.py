@@ -22,7 +22,7 @@ import copy
 import itertools
 from dataclasses import dataclass
 
-from . import array_rules, ir, kinds, symbolic
+from . import array_rules, custom, ir, kinds, symbolic
 from .activity import active_variables
 from .codegen import expr_source
 from .errors import NonScalarOutputError, UnsupportedCallError, UnsupportedSyntaxError
@@ -455,6 +455,8 @@ class ReverseMode:
         if not active_args:  # the call overwrites active variables with constants
             return [ir.Assign([ir.Name(self.adj(t.id))], [self._zero(t)], role="adjoint")
                     for t in active_targets]
+        if isinstance(s.call.func, ir.CustomFn):
+            return self.adjoint_custom_call(s, active_targets, active_args)
         callee = s.call.func.key
         vjp_name = self.module.vjp_of(callee, active_args, [self.kind_of(a) for a in s.call.args])
         if s.unpack:
@@ -470,6 +472,32 @@ class ReverseMode:
             out.append(ir.Assign([ir.Name(self.adj(t.id))], [self._zero(t)]))
         for i, seed in zip(active_args, seeds):
             out += self.accumulate_argument(s.call.args[i], seed)
+        return out
+
+    def adjoint_custom_call(self, s: ir.CallAssign, active_targets, active_args) -> list[ir.Stmt]:
+        """`g_x, g_y = f_reverse(x, y, d_out)`: the user's reverse rule gives one cotangent
+        per parameter; those of active arguments are added like a helper's."""
+        wrapper, spelled = s.call.func.rule, s.call.func.name
+        if wrapper.reverse_rule is None:
+            raise custom.missing_rule(wrapper, "reverse", s.pos, name=spelled)
+        rule_name = self.module.custom_rule_name(wrapper, "reverse", spelled)
+        if s.unpack:
+            cot = ir.TupleExpr([ir.Name(self.adj(t.id)) if self.is_active(t.id) else ir.Const(0.0)
+                                for t in s.targets])
+        else:
+            cot = ir.Name(self.adj(s.targets[0].id))
+        call = ir.Call(ir.Ref(rule_name), [copy.deepcopy(a) for a in s.call.args] + [cot], pos=s.pos)
+        seeds = {i: ir.Name(self.namer.fresh("g_" + _arg_label(s.call.args[i]))) for i in active_args}
+        self.float_seeds |= {seed.id for seed in seeds.values()}
+        if len(s.call.args) == 1:
+            targets = [seeds[0]]
+        else:  # the rule returns a tuple: inactive arguments' cotangents are not read
+            targets = [seeds.get(i, ir.Name("_")) for i in range(len(s.call.args))]
+        out: list[ir.Stmt] = [ir.Assign(targets, [call], role="adjoint")]  # g_x, _ = f_reverse(...)
+        for t in active_targets:
+            out.append(ir.Assign([ir.Name(self.adj(t.id))], [self._zero(t)]))
+        for i in active_args:
+            out += self.accumulate_argument(s.call.args[i], seeds[i])
         return out
 
     def accumulate_argument(self, arg: ir.Expr, seed: ir.Name) -> list[ir.Stmt]:

@@ -108,7 +108,7 @@ class ToSympy:
             shown = getattr(e.func, "display", "") or expr_source(e.func)
             raise UnsupportedCallError(
                 f"call to `{shown}` has no derivative rule and no Python source, "
-                f"and its result depends on a differentiated input", e.pos)
+                f"and its result depends on a differentiated input", e.pos, no_rule_hint(shown))
         if e.kwargs:
             raise UnsupportedSyntaxError(
                 f"keyword arguments to `{expr_source(e.func)}` in a differentiated expression", e.pos)
@@ -118,6 +118,15 @@ class ToSympy:
         if rule.kind == "piecewise":
             return rule.piecewise(args, e.args, self.hold)
         return rule.sympy(*args)
+
+
+def no_rule_hint(shown: str) -> str:
+    """What to do about a call with no rule and no source."""
+    short = shown.split(".")[-1]
+    return (f"s2sgrad has no derivative rule for it: give it one with "
+            f"`{short} = s2sgrad.custom_derivative({shown})` and a `@{short}.reverse` rule, "
+            f"write it as a Python function s2sgrad can read, or wrap the call in "
+            f"s2sgrad.stop_gradient(...) if its result should be a constant.")
 
 
 @lru_cache(maxsize=4096)

@@ -128,6 +128,7 @@ def test_eval():
 # ---------------------------------------------------------------------- 9: calls with no rule
 def _check_rule_hint(exc):
     assert "rule" in exc.hint and "stop_gradient" in exc.hint, exc.hint
+    assert "s2sgrad.custom_derivative(" in exc.hint, exc.hint
 
 
 def test_active_gamma_call():
