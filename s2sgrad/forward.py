@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from . import array_rules, ir, kinds, symbolic
+from . import array_rules, custom, ir, kinds, symbolic
 from .activity import active_variables
 from .codegen import expr_source
 from .errors import UnsupportedCallError, UnsupportedSyntaxError
@@ -374,6 +374,8 @@ class ForwardMode:
         if not active_args:
             return self.with_header(s, ([], [self.assign([t], [self.zero_of(t)], tangent=True)
                                              for t in active_targets]))
+        if isinstance(s.call.func, ir.CustomFn):
+            return self.tangent_custom_call(s, active_args)
         pre, arg_tangents = [], []
         for i in active_args:
             stmts, tv = self.tangent_of(s.call.args[i])
@@ -394,6 +396,38 @@ class ForwardMode:
                   ir.Assign([ir.Name(self.tan(t.id)) for t in s.targets], [ir.Name(t_result.id)],
                             role="adjoint")]
         return [ir.Comment(f"tangent of: {_line_of(s)}")] + pre + primal
+
+    def tangent_custom_call(self, s: ir.CallAssign, active_args) -> list[ir.Stmt]:
+        """`t_y = f_forward(x, z, t_x, t_z)` after `y = f(x, z)`: the user's forward rule,
+        with zero tangents for the inactive arguments."""
+        wrapper, spelled = s.call.func.rule, s.call.func.name
+        if wrapper.forward_rule is None:
+            raise custom.missing_rule(wrapper, "forward", s.pos, name=spelled)
+        rule_name = self.module.custom_rule_name(wrapper, "forward", spelled)
+        pre, tangents = [], []
+        for i, a in enumerate(s.call.args):
+            stmts, tv = self.tangent_of(a) if i in active_args else ([], None)
+            pre += stmts
+            tangents.append(tv if tv is not None else self.zero_of_expr(a))
+        targets = [ir.Name(self.tan(t.id)) for t in s.targets]
+        # before the call, which may overwrite what the rule reads (h = f(h * w))
+        if not self.batched:
+            call = ir.Call(ir.Ref(rule_name), [copy.deepcopy(a) for a in s.call.args] + tangents, pos=s.pos)
+            return self.with_header(s, (pre + [ir.Assign(targets, [call], role="adjoint")], []))
+        # vector mode: the rule takes one direction at a time; the directions are stacked
+        j = ir.Name(self.namer.fresh("j"))
+        picked = [self.direction(tv, j) if i in active_args else _one_zero(self.kind_of(a), a)
+                  for i, (a, tv) in enumerate(zip(s.call.args, tangents))]
+        call = ir.Call(ir.Ref(rule_name), [copy.deepcopy(a) for a in s.call.args] + picked, pos=s.pos)
+        rows = [ir.Name(self.namer.fresh(t.id + "_rows")) for t in targets]
+        self.temporaries |= {r.id for r in rows}
+        one = [ir.Name(self.namer.fresh("t_one")) for _ in targets]
+        body = [ir.Assign(one, [call], role="adjoint")] + \
+            [ir.Append(ir.Name(r.id), ir.Name(o.id)) for r, o in zip(rows, one)]
+        loop = ir.ForRange(j, [ir.Const(0), ir.Name(self.n_dirs.id), ir.Const(1)], body)
+        stack = [ir.Assign([t], [_np("array", ir.Name(r.id))], role="adjoint") for t, r in zip(targets, rows)]
+        inits = [ir.Assign([r], [ir.ListExpr([])], role="adjoint") for r in rows]
+        return self.with_header(s, (pre + inits + [loop] + stack, []))
 
     def tangent_append(self, s: ir.Append):
         if not self.is_active(s.target.id):
@@ -423,6 +457,13 @@ class ForwardMode:
 
 
 # ---------------------------------------------------------------------- small helpers
+def _one_zero(kind, value: ir.Expr) -> ir.Expr:
+    """The zero tangent of one direction: 0.0, or zeros of the value's shape."""
+    if kind == kinds.SCALAR:
+        return ir.Const(0.0)
+    return _np("zeros_like", copy.deepcopy(value), dtype=ir.Lib("builtins", "float"))
+
+
 def _np(attr, *args, **kwargs) -> ir.Call:
     return ir.Call(ir.Lib("numpy", attr), list(args), list(kwargs.items()))
 

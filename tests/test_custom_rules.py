@@ -46,6 +46,11 @@ def clip01_reverse(x, g):
     return g  # straight-through: the derivative of the identity
 
 
+@clip01.forward
+def clip01_forward(x, t_x):
+    return t_x  # straight-through, forward mode
+
+
 def uses_clip(x):
     return clip01(x) * x
 
@@ -63,7 +68,7 @@ def test_straight_through_rule_replaces_the_source_derivative():
 def test_the_wrapper_calls_the_function_and_the_rule_stays_usable():
     assert clip01(2.5) == 1.0 and clip01(0.5) == 0.5
     assert clip01.__name__ == "clip01" and clip01.__doc__ == "Clip to [0, 1]."
-    assert clip01.reverse_rule is clip01_reverse and clip01.forward_rule is None
+    assert clip01.reverse_rule is clip01_reverse and clip01.forward_rule is clip01_forward
     assert clip01_reverse(0.3, 2.0) == 2.0  # .reverse returned the rule unchanged
     assert inspect.signature(clip01) == inspect.signature(clip01.fn)
 
@@ -94,6 +99,11 @@ def mul_reverse(x, y, g):
     return g * y, g * x
 
 
+@mul.forward
+def mul_forward(x, y, t_x, t_y):
+    return t_x * y + x * t_y
+
+
 def uses_mul(a, b):
     c = mul(a, 2.0)  # the second argument is a constant: its cotangent is not read
     return mul(c, b) + mul(3.0, a)
@@ -121,6 +131,12 @@ def logistic(x):
 def logistic_reverse(x, g):
     s = logistic(x)
     return g * s * (1.0 - s)  # works for numbers and arrays alike
+
+
+@logistic.forward
+def logistic_forward(x, t_x):
+    s = logistic(x)
+    return t_x * s * (1.0 - s)
 
 
 def logistic_py(x):
@@ -205,6 +221,11 @@ def lgamma_reverse(x, g):
     return g * digamma(x)
 
 
+@lgamma.forward
+def lgamma_forward(x, t_x):
+    return t_x * digamma(x)
+
+
 def digamma(x):
     """psi(x) for x > 0: the recurrence up to x >= 6, then the asymptotic series."""
     result = 0.0
@@ -260,6 +281,11 @@ def gammaln_reverse(x, g):
     return g * scipy.special.digamma(x)
 
 
+@gammaln.forward
+def gammaln_forward(x, t_x):
+    return t_x * scipy.special.digamma(x)
+
+
 def log_beta(a, b):
     return gammaln(a) + gammaln(b) - gammaln(a + b)
 
@@ -299,6 +325,11 @@ def wrong_mul(x, y):
 @wrong_mul.reverse
 def wrong_mul_reverse(x, y, g):
     return g * y, g * y  # wrong: the second should be g * x
+
+
+@wrong_mul.forward
+def wrong_mul_forward(x, y, t_x, t_y):
+    return t_x * y + t_y * y  # wrong the same way: t_y should be multiplied by x
 
 
 def uses_wrong_mul(a, b):
@@ -422,7 +453,7 @@ def test_library_function_whose_options_the_rule_does_not_take():
     x = np.array([0.3, -1.0, 2.0, 0.1])
     # sorted: -1.0, 0.1, 0.3, 2.0 with weights 0..3: d/dx = weight of each element's rank
     assert s2sgrad.grad(weighted_sorted)(x) == pytest.approx([2.0, 0.0, 3.0, 1.0])
-    check_grads(weighted_sorted, x)
+    check_grads(weighted_sorted, x, modes="reverse")  # no forward rule
     assert [p.name for p in np_sort.params()] == ["a"]
 
 
@@ -443,7 +474,7 @@ def uses_polar(r, t):
 
 
 def test_tuple_output():
-    check_grads(uses_polar, 0.7, 1.3, wrt=(0, 1))
+    check_grads(uses_polar, 0.7, 1.3, wrt=(0, 1), modes="reverse")  # no forward rule
     r, t = 0.7, 1.3  # x*y = r^2 sin(t)cos(t) = r^2 sin(2t)/2, plus t cos(r)
     gr, gt = s2sgrad.grad(uses_polar, wrt=(0, 1))(r, t)
     assert gr == pytest.approx(r * math.sin(2 * t) - t * math.sin(r))
@@ -477,8 +508,34 @@ def test_custom_function_called_from_a_helper_with_a_body_outside_the_subset():
     x = np.array([0.3, -1.0, 2.0])
     # x*x = .09, 1, 4: the smallest (index 0) is dropped; d/dx = 2x (but 0 at index 0) + 1
     assert s2sgrad.grad(uses_helper)(x) == pytest.approx([1.0, -1.0, 5.0])
-    check_grads(uses_helper, x)
+    check_grads(uses_helper, x, modes="reverse")  # no forward rule
     vg = s2sgrad.value_and_grad(uses_helper)
     vg(x)
     assert "vjp_helper" in vg.source and "np.sort" not in vg.source  # its body is not copied
     assert "# smallest_dropped: function smallest_dropped from" in vg.source
+
+
+# ---------------------------------------------------------------------- forward rules in forward mode
+def test_forward_rule_of_a_numba_function_in_jvp_and_jacobian():
+    x, y = 0.3, 1.7
+    value, tangent = s2sgrad.jvp(uses_logistic, wrt=(0, 1))(x, y, 1.0, 0.0)
+    s = logistic_py(x * y)
+    assert value == pytest.approx(s * y)
+    assert tangent == pytest.approx(s * (1 - s) * y * y, rel=1e-12)  # d/dx logistic(xy) y
+    assert "t_logistic_1 = logistic_forward(t_1, t_t_1)" in s2sgrad.jvp(uses_logistic, wrt=(0, 1)).source \
+        or "logistic_forward(" in s2sgrad.jvp(uses_logistic, wrt=(0, 1)).source
+    xs = np.array([0.2, -0.4, 1.0])
+    jac = s2sgrad.jacobian(sum_logistic, mode="forward")(xs)  # vector mode: the rule per direction
+    sx = logistic_py(xs)
+    np.testing.assert_allclose(jac, sx * (1 - sx), rtol=1e-12)
+
+
+def test_wrong_forward_rule_is_caught_by_check_grads():
+    with pytest.raises(AssertionError, match="forward-mode derivative"):
+        check_grads(uses_wrong_mul, 1.5, 2.5, wrt=(0, 1), modes="forward")
+
+
+def test_missing_forward_rule_is_an_error_with_position():
+    with pytest.raises(UnsupportedCallError) as info:
+        s2sgrad.jvp(uses_polar, wrt=(0, 1))(0.7, 1.3, 1.0, 0.0)
+    assert "forward" in str(info.value) and "test_custom_rules.py" in str(info.value)
