@@ -6,14 +6,14 @@
     print(g.source)              # the generated code, plain Python
 """
 from . import testing
-from .api import grad, jacobian, jvp, value_and_grad, vjp
+from .api import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .custom import custom_derivative
 from .errors import (NonScalarOutputError, RecursiveCallError, S2SGradError,
                      SourceUnavailableError, UndefinedNameError, UnsupportedCallError,
                      UnsupportedSyntaxError, WrtError)
 from .frontend import stop_gradient
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "stop_gradient", "custom_derivative",
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "stop_gradient", "custom_derivative",
            "testing", "S2SGradError",
            "NonScalarOutputError", "RecursiveCallError", "SourceUnavailableError",
            "UndefinedNameError", "UnsupportedCallError", "UnsupportedSyntaxError", "WrtError"]

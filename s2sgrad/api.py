@@ -308,3 +308,50 @@ class Jacobian:
 def jacobian(f, wrt=0, mode: str = "auto", backend: str = "python") -> Jacobian:
     """A function returning d f / d wrt with shape f's output shape + wrt's shape."""
     return Jacobian(f, wrt, mode, backend)
+
+
+class Hessian:
+    """Second derivatives by forward-over-reverse: vector forward mode over grad's code.
+
+    The generated gradient is itself in the subset s2sgrad differentiates, so its
+    Jacobian, one vector-mode tangent pass, is the Hessian: shape in.shape + in.shape
+    (for a tuple wrt, a tuple of tuples of blocks d2f / dwrt_i dwrt_j).
+    """
+
+    def __init__(self, f, wrt, backend: str):
+        self.f = frontend._unwrap(f)
+        self.wrt, self.wrt_is_tuple = normalize_wrt(self.f, wrt)
+        self.rows = [jacobian(grad(self.f, wrt=w, backend=backend), wrt=tuple(self.wrt), mode="forward",
+                              backend=backend) for w in self.wrt]
+
+    def __call__(self, *args, **kwargs):
+        blocks = [row(*args, **kwargs) for row in self.rows]
+        return tuple(blocks) if self.wrt_is_tuple else blocks[0][0]
+
+    def __repr__(self):
+        return f"<s2sgrad hessian of {self.f.__qualname__} wrt {', '.join(self.wrt)}>"
+
+
+def hessian(f, wrt=0, backend: str = "python") -> Hessian:
+    """A function returning the second derivatives of f, shaped wrt's shape + wrt's shape."""
+    return Hessian(f, wrt, backend)
+
+
+class HessianVectorProduct:
+    """H v without forming H: one forward-mode pass over grad's generated code."""
+
+    def __init__(self, f, wrt, backend: str):
+        self.f = frontend._unwrap(f)
+        self.wrt, self.wrt_is_tuple = normalize_wrt(self.f, wrt)
+        self.tangent = jvp(grad(self.f, wrt=tuple(self.wrt), backend=backend), wrt=tuple(self.wrt),
+                           backend=backend)
+
+    def __call__(self, *args, **kwargs):
+        """hvp(*args, *vectors): one vector per wrt entry, shaped like it."""
+        _, product = self.tangent(*args, **kwargs)
+        return tuple(product) if self.wrt_is_tuple else product[0]
+
+
+def hvp(f, wrt=0, backend: str = "python") -> HessianVectorProduct:
+    """A function of f's arguments and one vector per wrt entry returning H v."""
+    return HessianVectorProduct(f, wrt, backend)
