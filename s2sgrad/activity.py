@@ -32,6 +32,8 @@ def _flows(fn: ir.Function):
                 edges.append((src, t.id))
         elif isinstance(s, ir.Append):
             edges.append((sources(s.value), s.target.id))
+        elif isinstance(s, ir.Pop) and s.into is not None:  # v = tape.pop()
+            edges.append(({s.target.id}, ir.target_name(s.into)))
         elif isinstance(s, ir.ForEach):
             edges.append(({s.seq.id}, s.target.id))
     return edges
