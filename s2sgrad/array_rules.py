@@ -35,6 +35,7 @@ class ArrayRule:
     module: str = "numpy"
     varargs: bool = False          # the last parameter collects the remaining positional args
     result_kind: str = "array"     # "array" | "scalar" | "tuple"
+    jvp: Callable | None = None    # (JvpContext) -> IR of the result's tangent, or None (zero)
 
     @property
     def lib(self) -> ir.Lib:

@@ -17,7 +17,7 @@ import types
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from . import array_rules, ir, rules
+from . import array_rules, ir, rules, runtime_rules
 from .errors import (RecursiveCallError, SourcePos, SourceUnavailableError,
                      UndefinedNameError, UnsupportedCallError, UnsupportedSyntaxError)
 
@@ -110,7 +110,7 @@ def _unwrap(pyfunc):
 
 def is_user_function(obj) -> bool:
     return isinstance(obj, types.FunctionType) and obj.__name__ != "<lambda>" \
-        and rules.lookup(obj) is None and obj is not stop_gradient
+        and rules.lookup(obj) is None and obj is not stop_gradient and runtime_rules.lookup(obj) is None
 
 
 class Lowerer:
@@ -648,7 +648,7 @@ class Lowerer:
         rule = rules.lookup(value)
         if rule is not None:
             return rule.lib
-        prim = array_rules.lookup(value)
+        prim = array_rules.lookup(value) or runtime_rules.lookup(value)
         if prim is not None:
             return prim.lib
         if value is stop_gradient:

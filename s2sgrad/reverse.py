@@ -22,7 +22,7 @@ import copy
 import itertools
 from dataclasses import dataclass
 
-from . import array_rules, ir, kinds, symbolic
+from . import array_rules, ir, kinds, runtime_rules, symbolic
 from .activity import active_variables
 from .codegen import expr_source
 from .errors import NonScalarOutputError, UnsupportedCallError, UnsupportedSyntaxError
@@ -165,6 +165,12 @@ class ReverseMode:
         if isinstance(s, ir.Pop):
             move, reset = self.adjoint_pop(s)
             return [_Save(s, depth), s], move + [_Restore(s, depth)] + reset
+        if runtime_rules.is_add_at(s):
+            # add_at(d_x, index, g) adds into d_x in place: the slots it changes are saved
+            # like those of `d_x[index] += g`
+            record, adjoint = self.adjoint_add_at(s)
+            header = [ir.Comment(f"grad of: {_line_of(s)}")] if adjoint else []
+            return [_Save(record, depth), s], header + [_Restore(record, depth)] + adjoint
         if isinstance(s, (ir.ExprStmt, ir.Break)):
             return [s], []
         if isinstance(s, ir.If):
@@ -367,6 +373,8 @@ class ReverseMode:
 
     def _reset_value(self, t: ir.Expr) -> ir.Expr:
         """The zero an adjoint restarts from once its variable's assignment is undone."""
+        if isinstance(t, ir.Name) and t.id in self.containers:
+            return self._zero(t)
         if isinstance(t, ir.Name) and kinds.is_array(self.kinds.get(t.id)):
             return _zeros_like(t)  # t holds its earlier value here: the right shape
         return ir.Const(0.0)
@@ -508,6 +516,19 @@ class ReverseMode:
                     _increment(ir.Name(self.adj(s.value.id)), ir.Call(ir.Attr(ir.Name(d_list.id), "pop"), []), ir.Const(1))]
         seed = ir.Name(self.namer.fresh("g_" + s.target.id))
         return [ir.Comment(f"grad of: {_line_of(s)}"), ir.Pop(d_list, into=seed)] + self.accumulate(s.value, seed)
+
+    def adjoint_add_at(self, s: ir.ExprStmt):
+        """`add_at(d_x, index, g)`: d_x[index] += g with repeated indices adding up.  Each
+        occurrence of an index read d_x's adjoint there, so g's adjoint gathers it."""
+        d_x, index, g = s.expr.args
+        if not isinstance(d_x, ir.Name):
+            raise UnsupportedSyntaxError("add_at into something other than a variable", s.pos)
+        record = ir.Assign([ir.Subscript(ir.Name(d_x.id), copy.deepcopy(index))], [g], aug="+", pos=s.pos)
+        if not (self.is_active(d_x.id) and symbolic.carries(g, self.is_active)):
+            return record, []
+        gathered = ir.Subscript(ir.Name(self.adj(d_x.id)), copy.deepcopy(index))
+        contribution = array_rules.helper("unbroadcast", gathered, copy.deepcopy(g))
+        return record, self.add_argument(g, contribution, s)
 
     def adjoint_pop(self, s: ir.Pop):
         """The adjoint of `v = tape.pop()`: d_v moves onto the tape's adjoint (so the
