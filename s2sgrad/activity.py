@@ -7,7 +7,7 @@ carry any value into any statement), iterated to a fixed point: conservative, si
 """
 from __future__ import annotations
 
-from . import ir
+from . import ir, runtime_rules
 from .symbolic import carries
 
 
@@ -32,6 +32,11 @@ def _flows(fn: ir.Function):
                 edges.append((src, t.id))
         elif isinstance(s, ir.Append):
             edges.append((sources(s.value), s.target.id))
+        elif runtime_rules.is_add_at(s):  # add_at(d_x, index, g) adds g into d_x
+            d_x, _, g = s.expr.args
+            edges.append((sources(g) | ir.names_in(d_x), ir.target_name(d_x)))
+        elif isinstance(s, ir.Pop) and s.into is not None:  # v = tape.pop()
+            edges.append(({s.target.id}, ir.target_name(s.into)))
         elif isinstance(s, ir.ForEach):
             edges.append(({s.seq.id}, s.target.id))
     return edges

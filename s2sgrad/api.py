@@ -29,6 +29,10 @@ class Derivative:
     (and of which rank): it is generated for the kinds of the arguments it is called
     with, once per combination.  `.source` is the code of the latest call (before any
     call, code for the kinds the function body suggests).
+
+    `f` may itself be a Derivative (grad of grad): the generated code is in the subset
+    s2sgrad differentiates, so what is differentiated is the inner derivative's generated
+    function for the same argument kinds, and its parameters are the ones wrt names.
     """
 
     def __init__(self, f, kind: str, wrt_names: list[str], wrt_is_tuple: bool, variant):
@@ -36,41 +40,68 @@ class Derivative:
         self.kind = kind
         self.wrt = wrt_names
         self.wrt_is_tuple = wrt_is_tuple
-        self.signature = inspect.signature(f)
+        # the parameters of the code differentiated, and how a call binds to them: the
+        # original function's arguments (defaults included), then the cotangents of the
+        # vjps in between, innermost first; a vjp's own cotangent comes last of all
+        self.params = list(_signature(f).parameters)
+        self.signature = f.signature if isinstance(f, Derivative) else inspect.signature(f)
+        self.n_cotangents = len(self.params) - len(self.signature.parameters)
         self._variants = {variant.param_kinds: variant}
         self._use(variant)
 
     def _use(self, variant):
         self.generated = variant.fn
         self.source = variant.source
-        self.__name__ = variant.fn.__name__
+        self.__name__ = self.__qualname__ = variant.fn.__name__
         self.__doc__ = variant.fn.__doc__
         self.__wrapped__ = variant.fn
 
+    def _promoted(self) -> set[str]:
+        """Parameters whose integers become floats: what this derivative and the ones it
+        differentiates are taken with respect to, and their cotangents."""
+        out = set(self.wrt)
+        if isinstance(self.f, Derivative):
+            out |= self.f._promoted() | set(self.params[len(self.f.params):])
+        return out
+
+    def variant(self, param_kinds: tuple) -> "_Variant":
+        """The generated code for arguments of these kinds (one per name in .params)."""
+        found = self._variants.get(param_kinds)
+        if found is None:
+            found = self._variants[param_kinds] = _generate(
+                self.f, self.wrt, self.kind, dict(zip(self.params, param_kinds)))
+        return found
+
     def __call__(self, *args, **kwargs):
-        cotangent = ()
+        args = list(args)
+        own = ()
         if self.kind == "vjp":
             if not args:
                 raise TypeError("vjp needs the function's arguments followed by a cotangent")
-            args, cotangent = args[:-1], (_promote(args[-1]),)
+            own = (_promote(args.pop()),)
         elif self.kind in ("jvp", "jvp_batched"):
             n = len(self.wrt)
             if len(args) < n:
                 raise TypeError(f"jvp needs the function's arguments followed by {n} tangent(s), "
                                 f"one per wrt entry ({', '.join(self.wrt)})")
-            args, cotangent = args[:-n], tuple(_promote(_as_float_array(t)) for t in args[-n:])
+            own = tuple(_promote(_as_float_array(t)) for t in args[len(args) - n:])
+            args = args[:len(args) - n]
+        inner = []
+        if self.n_cotangents:
+            if len(args) < self.n_cotangents:
+                raise TypeError(f"{self!r} needs the function's arguments followed by "
+                                f"{self.n_cotangents + len(own)} cotangent(s)")
+            inner, args = args[len(args) - self.n_cotangents:], args[:len(args) - self.n_cotangents]
         bound = self.signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        values = [_promote(v) if name in self.wrt else v for name, v in bound.arguments.items()]
-        param_kinds = tuple(kinds.of_value(v) for v in values)
-        variant = self._variants.get(param_kinds)
-        if variant is None:
-            variant = self._variants[param_kinds] = _generate(self.f, self.wrt, self.kind,
-                                                              dict(zip(self.signature.parameters, param_kinds)))
+        promoted = self._promoted()
+        values = [_promote(v) if name in promoted else v
+                  for name, v in zip(self.params, list(bound.arguments.values()) + inner)]
+        variant = self.variant(tuple(kinds.of_value(v) for v in values))
         if variant.fn is not self.generated:
             self._use(variant)
         try:
-            out = self.generated(*values, *cotangent)
+            out = self.generated(*values, *own)
         except ValueError as exc:
             if "grad needs a scalar output" in str(exc):  # the guard in generated code
                 raise NonScalarOutputError(f"{exc}; use s2sgrad.vjp with a cotangent of the "
@@ -78,13 +109,31 @@ class Derivative:
             raise
         if self.kind in ("jvp", "jvp_batched"):
             return out
-        out = _as_arguments(out, self.kind, [bound.arguments[w] for w in self.wrt], len(self.wrt) > 1)
+        given = dict(zip(self.params, values))
+        out = _as_arguments(out, self.kind, [given[w] for w in self.wrt], len(self.wrt) > 1)
         if self.wrt_is_tuple and len(self.wrt) == 1:  # wrt=(0,) gives a 1-tuple back
             return (out[0], (out[1],)) if self.kind == "value_and_grad" else (out,)
         return out
 
     def __repr__(self):
-        return f"<s2sgrad {self.kind} of {self.f.__qualname__} wrt {', '.join(self.wrt)}>"
+        what = self.f.__qualname__ if not isinstance(self.f, Derivative) else repr(self.f)
+        return f"<s2sgrad {self.kind} of {what} wrt {', '.join(self.wrt)}>"
+
+
+def _signature(f) -> inspect.Signature:
+    """The parameters of the code a derivative of f differentiates: f's own, or for a
+    Derivative those of its generated function (the cotangents of vjps included)."""
+    return inspect.signature(f.generated if isinstance(f, Derivative) else f)
+
+
+def _target(f, param_kinds: dict | None):
+    """The Python function to differentiate: f, or the generated function of the
+    Derivative f for arguments of these kinds (None: its latest)."""
+    if not isinstance(f, Derivative):
+        return f
+    if param_kinds is None:
+        return f.generated
+    return f.variant(tuple(param_kinds[p] for p in f.params)).fn
 
 
 def _as_arguments(out, kind, args, several):
@@ -120,7 +169,7 @@ def _promote(v):
 
 
 def normalize_wrt(f, wrt) -> tuple[list[str], bool]:
-    params = list(inspect.signature(f).parameters)
+    params = list(_signature(f).parameters)
     items = list(wrt) if isinstance(wrt, (tuple, list)) else [wrt]
     names = []
     for w in items:
@@ -146,8 +195,9 @@ def _make(f, wrt, kind: str, backend: str) -> Derivative:
         raise ValueError(f"backend={backend!r} is not available; this version has backend='python'")
     if isinstance(f, CustomDerivative):
         f = custom.stand_in(f)  # a def calling f: differentiated through f's rule
-    f = frontend._unwrap(f)
-    if not isinstance(f, types.FunctionType):
+    if not isinstance(f, Derivative):
+        f = frontend._unwrap(f)
+    if not isinstance(f, (types.FunctionType, Derivative)):
         what = "a bound method" if inspect.ismethod(f) else f"{type(f).__name__} object"
         raise SourceUnavailableError(
             f"s2sgrad differentiates Python functions, and {f!r} is {what}",
@@ -172,6 +222,7 @@ class _Variant:
 
 
 def _generate(f, names, kind, param_kinds) -> _Variant:
+    f = _target(f, param_kinds)
     builder = ModuleBuilder(f, param_kinds)
     prefix = {"grad": "grad", "value_and_grad": "value_and_grad", "vjp": "vjp", "jvp": "jvp",
               "jvp_batched": "jvp"}[kind]

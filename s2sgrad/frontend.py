@@ -17,7 +17,7 @@ import types
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from . import array_rules, ir, rules
+from . import array_rules, ir, rules, runtime_rules
 from .custom import CustomDerivative
 from .errors import (RecursiveCallError, SourcePos, SourceUnavailableError,
                      UndefinedNameError, UnsupportedCallError, UnsupportedSyntaxError)
@@ -111,7 +111,7 @@ def _unwrap(pyfunc):
 
 def is_user_function(obj) -> bool:
     return isinstance(obj, types.FunctionType) and obj.__name__ != "<lambda>" \
-        and rules.lookup(obj) is None and obj is not stop_gradient
+        and rules.lookup(obj) is None and obj is not stop_gradient and runtime_rules.lookup(obj) is None
 
 
 class Lowerer:
@@ -320,17 +320,30 @@ class Lowerer:
                                    "loop over an index: `for i in range(len(xs))`.")
         target = ir.Name(node.target.value, pos=self.pos(node.target))
         body = self.block(node.body.body)
-        it = node.iter
+        it, reverse, limit = node.iter, False, None
+        pre: list[ir.Stmt] = []
+        # generated reverse loops: reversed(range(a, b, c)[:trips]), and the range(...)[:trips]
+        # of their own reverse
+        if isinstance(it, cst.Call) and self.resolve_callee(it.func) is reversed and len(it.args) == 1 \
+                and it.args[0].keyword is None and not it.args[0].star:
+            it, reverse = it.args[0].value, True
+        if isinstance(it, cst.Subscript) and len(it.slice) == 1 and isinstance(it.slice[0].slice, cst.Slice):
+            part = it.slice[0].slice
+            if part.lower is None and part.step is None and part.upper is not None:
+                it, limit = it.value, self.value(part.upper, pre)
         if isinstance(it, cst.Call) and self.resolve_callee(it.func) is range:
             if it.args and any(a.keyword is not None or a.star for a in it.args) or not 1 <= len(it.args) <= 3:
                 raise self.unsupported("this form of range()", it)
-            pre: list[ir.Stmt] = []
             args = [self.value(a.value, pre) for a in it.args]
             if len(args) == 1:
                 args = [ir.Const(0), args[0]]
             if len(args) == 2:
                 args.append(ir.Const(1))
-            return pre + [ir.ForRange(target, args, body, pos=pos)]
+            return pre + [ir.ForRange(target, args, body, reverse=reverse, limit=limit, pos=pos)]
+        if reverse or limit is not None:
+            raise self.unsupported("this loop (s2sgrad reverses `reversed(range(...))` and "
+                                   "`range(...)[:n]` only)", node.iter,
+                                   "loop over range(...) and index the sequence.")
         pre = []
         seq = self.value(it, pre)
         if not isinstance(seq, ir.Name):
@@ -361,6 +374,8 @@ class Lowerer:
             return pre + [ir.Assign(targets, values, pos=pos)]
         target = self.target(target_node)
         value = self.expr(value_node)
+        if _is_pop(value):  # v = tape.pop(): a tape of generated code
+            return [ir.Pop(value.func.value, into=target, pos=pos)]
         if _is_unit_call(value) and isinstance(target, ir.Name):
             return pre + [ir.CallAssign([target], False, self.call_args(value, pre), pos=pos)]
         if isinstance(value, ir.IfExp) and isinstance(target, ir.Name) and not _constant_branches(value):
@@ -380,6 +395,9 @@ class Lowerer:
             pre: list[ir.Stmt] = []
             value = self.value(v.args[0].value, pre)
             return pre + [ir.Append(ir.Name(v.func.value.value), value, pos=pos)]
+        if isinstance(v, cst.Call) and isinstance(v.func, cst.Attribute) and v.func.attr.value == "pop" \
+                and isinstance(v.func.value, cst.Name) and v.func.value.value in self.locals and not v.args:
+            return [ir.Pop(ir.Name(v.func.value.value), pos=pos)]
         if isinstance(v, (cst.Yield, cst.Await)):
             raise self.unsupported("`yield`" if isinstance(v, cst.Yield) else "`await`", v)
         if isinstance(v, (cst.SimpleString, cst.ConcatenatedString, cst.Ellipsis)):
@@ -408,6 +426,10 @@ class Lowerer:
         held in a variable, the reverse sweep reads the value the forward sweep used.
         `top` is set for a statement's whole right-hand side, already its own statement.
         """
+        if _is_pop(e):  # d_x += d_xs.pop(): the pop is a statement of its own
+            name = ir.Name(self.fresh(e.func.value.id), pos=e.pos)
+            pre.append(ir.Pop(e.func.value, into=name, pos=e.pos))
+            return name
         if isinstance(e, ir.Call) and isinstance(e.func, ir.Foreign) and not top:
             e.args = [self.value_from(a, pre) for a in e.args]
             e.kwargs = [(k, self.value_from(v, pre)) for k, v in e.kwargs]
@@ -634,11 +656,13 @@ class Lowerer:
         rule = rules.lookup(value)
         if rule is not None:
             return rule.lib
-        prim = array_rules.lookup(value)
+        prim = array_rules.lookup(value) or runtime_rules.lookup(value)
         if prim is not None:
             return prim.lib
         if value is stop_gradient:
             return ir.Lib("s2sgrad", "stop_gradient")
+        if value is list:  # list(xs): a copy of a list (generated vjps copy a cotangent)
+            return ir.Lib("builtins", "list")
         if callable(value) and value in FORBIDDEN_CALLS:
             raise self.unsupported(FORBIDDEN_CALLS[value], node,
                                    "s2sgrad must see the code it differentiates.")
@@ -688,6 +712,8 @@ class Lowerer:
                 # a cast to an integer or boolean type: no derivative flows through it
                 return ir.Call(ir.Lib("s2sgrad", "stop_gradient"), [call])
             return call
+        if name == "pop" and isinstance(base, ir.Name) and not node.args:
+            return ir.Call(ir.Attr(base, "pop"), [])  # lowered to ir.Pop by value_from
         hint = "write it with a NumPy function s2sgrad knows, or use stop_gradient."
         if name == "append":
             hint = "append as a statement of its own: `xs.append(v)`."
@@ -739,6 +765,12 @@ ARRAY_ATTRIBUTES = ("shape", "ndim", "size", "dtype")
 def _is_unit_call(e: ir.Expr) -> bool:
     """A call the differentiator reverses as a unit: a user function, or one with custom rules."""
     return isinstance(e, ir.Call) and isinstance(e.func, (ir.UserFn, ir.CustomFn))
+
+
+def _is_pop(e) -> bool:
+    """`xs.pop()` of a local list (tapes and list adjoints of generated code)."""
+    return isinstance(e, ir.Call) and isinstance(e.func, ir.Attr) and e.func.attr == "pop" \
+        and isinstance(e.func.value, ir.Name) and not e.args
 
 
 def _float_dtype(e) -> bool:

@@ -132,6 +132,9 @@ class KindInference:
                 self.bind(t.id, (result.elem if is_list(result) else ANY_ARRAY) if s.unpack else result)
         elif isinstance(s, ir.Append):
             self.bind(s.target.id, list_of(self.of(s.value)))
+        elif isinstance(s, ir.Pop) and isinstance(s.into, ir.Name):
+            tape = self.env.get(s.target.id)
+            self.bind(s.into.id, tape.elem if is_list(tape) else None)
         elif isinstance(s, ir.ForRange):
             self.bind(s.target.id, SCALAR)
         elif isinstance(s, ir.ForEach):
@@ -224,6 +227,8 @@ class KindInference:
                 return args[0]
             if func.attr in ("max", "min"):
                 return broadcast(args)
+            if func.attr == "list":
+                return args[0] if args and is_list(args[0]) else list_of(None)
             return SCALAR
         if func.attr in ("shape",):
             return list_of(SCALAR)

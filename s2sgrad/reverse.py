@@ -22,7 +22,7 @@ import copy
 import itertools
 from dataclasses import dataclass
 
-from . import array_rules, custom, ir, kinds, symbolic
+from . import array_rules, custom, ir, kinds, runtime_rules, symbolic
 from .activity import active_variables
 from .codegen import expr_source
 from .errors import NonScalarOutputError, UnsupportedCallError, UnsupportedSyntaxError
@@ -58,8 +58,9 @@ class ReverseMode:
         self.spec = spec
         self.namer = namer
         self.module = module  # asks for helpers' adjoints: module.vjp_of(pyfunc, wrt, kinds)
-        self.kinds = var_kinds
-        self.containers = {v for v, k in var_kinds.items() if kinds.is_list(k)}
+        self.kinds = dict(var_kinds)
+        self._name_popped_values()
+        self.containers = {v for v, k in self.kinds.items() if kinds.is_list(k)}
         _refuse_aliased_updates(self.fn, self.kinds, spec.helper, sure_only=module.guessed)
         _rebind_array_updates(self.fn.body, self.kinds)
         self.result = self.fn.result
@@ -82,7 +83,7 @@ class ReverseMode:
                 self._return_pos(), "use s2sgrad.vjp with a cotangent of the output's shape, "
                                     "or reduce the output to a number (np.sum, np.mean).")
         fwd, rev = self.sweep(fn.body, depth=0)
-        reads = _reads(rev)
+        reads = self._pushed_back(_reads(rev))
         fwd, rev, prologue = self.place_saves(fwd, rev, reads)
         prologue += self.first_values(fwd, prologue)
         for st in ir.walk_stmts(rev):
@@ -107,6 +108,27 @@ class ReverseMode:
 
     def adj(self, var: str) -> str:
         return self.namer.adjoint(var)
+
+    def _name_popped_values(self):
+        """`tape.pop()` (generated code's undo of an append) as `popped = tape.pop()`: the
+        value it drops is what the reverse sweep pushes back."""
+        for st in ir.walk_stmts(self.fn.body):
+            if isinstance(st, ir.Pop) and st.into is None:
+                st.into = ir.Name(self.namer.fresh("popped"), pos=st.pos)
+                tape = self.kinds.get(st.target.id)
+                self.kinds[st.into.id] = tape.elem if kinds.is_list(tape) else None
+
+    def _pushed_back(self, reads: set[str]) -> set[str]:
+        """The reverse sweep undoes `v = tape.pop()` by pushing v back onto the tape, where
+        the tape's contents are needed: then v's value after the pop is needed too."""
+        pops = [st for st in ir.walk_stmts(self.fn.body) if isinstance(st, ir.Pop)]
+        reads = set(reads)
+        while True:
+            more = {n for st in pops if st.target.id in reads | self.must_restore
+                    for n in ir.names_in(st.into)}
+            if more <= reads:
+                return reads
+            reads |= more
 
     def is_active(self, var: str) -> bool:
         return var in self.active
@@ -140,6 +162,15 @@ class ReverseMode:
             return [_Save(s, depth), s], header + [_Restore(s, depth)] + adjoint
         if isinstance(s, ir.Append):
             return [s], [_Restore(s, depth)] + self.adjoint_append(s)
+        if isinstance(s, ir.Pop):
+            move, reset = self.adjoint_pop(s)
+            return [_Save(s, depth), s], move + [_Restore(s, depth)] + reset
+        if runtime_rules.is_add_at(s):
+            # add_at(d_x, index, g) adds into d_x in place: the slots it changes are saved
+            # like those of `d_x[index] += g`
+            record, adjoint = self.adjoint_add_at(s)
+            header = [ir.Comment(f"grad of: {_line_of(s)}")] if adjoint else []
+            return [_Save(record, depth), s], header + [_Restore(record, depth)] + adjoint
         if isinstance(s, (ir.ExprStmt, ir.Break)):
             return [s], []
         if isinstance(s, ir.If):
@@ -171,6 +202,10 @@ class ReverseMode:
         pre, fwd_loop, rev_loop, post = [], None, None, []
         fbody, rbody = self.sweep(s.body, depth + 1)
         counter = None
+        if isinstance(s, ir.ForRange) and (s.reverse or s.limit is not None) and _breaks(s.body):
+            raise UnsupportedSyntaxError("a loop over reversed(range(...)) or range(...)[:n] that breaks "
+                                         "is not supported in a differentiated function", s.pos,
+                                         "loop over range(...) and index backwards.")
         if isinstance(s, ir.While) or _breaks(s.body):
             counter = ir.Name(self.namer.fresh("trips" if not isinstance(s, ir.While) else "n_iter"))
             init = ir.Assign([counter], [ir.Const(0)], role="flag", pos=s.pos)
@@ -190,8 +225,9 @@ class ReverseMode:
         post = post + [_Restore(bind, depth)]
         if isinstance(s, ir.ForRange):
             args = []
-            for a in s.args:  # bounds the body changes are kept in a variable of their own
+            for a in s.args + ([s.limit] if s.limit is not None else []):
                 if ir.names_in(a) & ir.assigned_names(s.body):
+                    # bounds the body changes are kept in a variable of their own
                     keep = ir.Name(self.namer.fresh("bound"))
                     rec = ir.Assign([keep], [a], role="flag", pos=a.pos)
                     self.init_values[keep.id] = ir.Const(0)
@@ -199,9 +235,12 @@ class ReverseMode:
                     post.insert(0, _Restore(rec, depth))
                     a = keep
                 args.append(a)
-            fwd_loop = ir.ForRange(s.target, args, fbody, pos=s.pos)
+            limit = args.pop() if s.limit is not None else None
+            fwd_loop = ir.ForRange(s.target, args, fbody, reverse=s.reverse, limit=limit, pos=s.pos)
             fwd_loop.bind = bind
-            rev_loop = ir.ForRange(s.target, args, rbody, reverse=True, limit=counter, pos=s.pos)
+            # the same indices the other way: a generated reverse loop's own reverse runs forward
+            rev_loop = ir.ForRange(s.target, args, rbody, reverse=not s.reverse,
+                                   limit=limit if limit is not None else counter, pos=s.pos)
             save.loop = rev_loop
             return pre + [fwd_loop], [rev_loop] + post
         # for v in seq: the reverse walks the indices backwards and rebinds v
@@ -334,6 +373,8 @@ class ReverseMode:
 
     def _reset_value(self, t: ir.Expr) -> ir.Expr:
         """The zero an adjoint restarts from once its variable's assignment is undone."""
+        if isinstance(t, ir.Name) and t.id in self.containers:
+            return self._zero(t)
         if isinstance(t, ir.Name) and kinds.is_array(self.kinds.get(t.id)):
             return _zeros_like(t)  # t holds its earlier value here: the right shape
         return ir.Const(0.0)
@@ -421,19 +462,48 @@ class ReverseMode:
     def adjoint_container(self, t: ir.Name, v: ir.Expr, s: ir.Assign) -> list[ir.Stmt]:
         if not self.is_active(t.id):
             return []
-        if not isinstance(v, (ir.ListExpr, ir.TupleExpr)):
+        if not symbolic.carries(v, self.is_active):
+            # a list of constants ([0.0] * len(xs), as generated code starts list adjoints)
+            if self.assign_sites.get(t.id, 0) > 1 or t.id in self.fn.params or self.depth > 0:
+                return [ir.Assign([ir.Name(self.adj(t.id))], [self._zero(t)])]
+            return []
+        if _is_list_copy(v) and isinstance(v.args[0], ir.Name) and v.args[0].id == t.id:
+            return []  # d = list(d): the same values, its adjoint passes through
+        if isinstance(v, ir.Name) and v.id in self.containers and not self._list_updated_after(s, {t.id, v.id}):
+            # `result = d_xs` (generated code returning a list adjoint): two names, one list
+            # nobody changes any more, so the cotangent passes through element by element
+            out = self.accumulate_argument(v, ir.Name(self.adj(t.id)))
+        elif _is_list_copy(v) and isinstance(v.args[0], ir.Name) and v.args[0].id in self.containers:
+            out = self.accumulate_argument(v.args[0], ir.Name(self.adj(t.id)))  # d = list(d)
+        elif not isinstance(v, (ir.ListExpr, ir.TupleExpr)):
             raise UnsupportedSyntaxError(
                 f"assigning `{expr_source(v)}` to the list variable `{t.id}`", s.pos,
                 "build a new list with a literal or with append; aliasing lists is not differentiated.")
-        out = []
-        for k, elt in enumerate(v.elts):
-            out += self.accumulate(elt, ir.Subscript(ir.Name(self.adj(t.id)), ir.Const(k)))
+        else:
+            out = []
+            for k, elt in enumerate(v.elts):
+                out += self.accumulate_argument(elt, ir.Subscript(ir.Name(self.adj(t.id)), ir.Const(k)))
         if self.assign_sites.get(t.id, 0) > 1 or t.id in self.fn.params or self.depth > 0:
             # the earlier value of t (another list, or the last iteration's) gets a fresh
             # adjoint of its own length
             self.must_restore.add(t.id)
             out.append(ir.Assign([ir.Name(self.adj(t.id))], [self._zero(t)]))
         return out
+
+    def _list_updated_after(self, s: ir.Stmt, names: set[str]) -> bool:
+        """Whether an element of one of these lists may be written, appended or popped
+        after statement s (or s runs in a loop)."""
+        order = _statement_order(self.fn.body)
+        for st in ir.walk_stmts(self.fn.body):
+            if isinstance(st, ir.Assign):
+                written = {ir.target_name(t) for t in st.targets if isinstance(t, ir.Subscript)}
+            elif isinstance(st, (ir.Append, ir.Pop)):
+                written = {st.target.id}
+            else:
+                continue
+            if written & names and id(st) in order and _may_run_after(st, s, order):
+                return True
+        return False
 
     def adjoint_append(self, s: ir.Append) -> list[ir.Stmt]:
         if not self.is_active(s.target.id):
@@ -446,6 +516,39 @@ class ReverseMode:
                     _increment(ir.Name(self.adj(s.value.id)), ir.Call(ir.Attr(ir.Name(d_list.id), "pop"), []), ir.Const(1))]
         seed = ir.Name(self.namer.fresh("g_" + s.target.id))
         return [ir.Comment(f"grad of: {_line_of(s)}"), ir.Pop(d_list, into=seed)] + self.accumulate(s.value, seed)
+
+    def adjoint_add_at(self, s: ir.ExprStmt):
+        """`add_at(d_x, index, g)`: d_x[index] += g with repeated indices adding up.  Each
+        occurrence of an index read d_x's adjoint there, so g's adjoint gathers it."""
+        d_x, index, g = s.expr.args
+        if not isinstance(d_x, ir.Name):
+            raise UnsupportedSyntaxError("add_at into something other than a variable", s.pos)
+        record = ir.Assign([ir.Subscript(ir.Name(d_x.id), copy.deepcopy(index))], [g], aug="+", pos=s.pos)
+        if not (self.is_active(d_x.id) and symbolic.carries(g, self.is_active)):
+            return record, []
+        gathered = ir.Subscript(ir.Name(self.adj(d_x.id)), copy.deepcopy(index))
+        contribution = array_rules.helper("unbroadcast", gathered, copy.deepcopy(g))
+        return record, self.add_argument(g, contribution, s)
+
+    def adjoint_pop(self, s: ir.Pop):
+        """The adjoint of `v = tape.pop()`: d_v moves onto the tape's adjoint (so the
+        append that pushed the value finds it there), then restarts at zero.  Returns the
+        statements before the primal is restored, and those after."""
+        v, tape = s.into, s.target
+        move, reset = [], []
+        active_v = self.is_active(ir.target_name(v))
+        if self.is_active(tape.id):
+            if active_v:
+                d_v = self.adj_expr(v)
+                if isinstance(v, ir.Subscript) and not _is_scalar(self.kind_of(v)):
+                    d_v = ir.Call(ir.Lib("numpy", "copy"), [d_v])  # d_x[i] is a view: keep the values
+            else:
+                d_v = _zeros_like(v) if kinds.is_array(self.kind_of(v)) else ir.Const(0.0)
+            move = [ir.Comment(f"grad of: {_line_of(s)}"),
+                    ir.Append(ir.Name(self.adj(tape.id)), d_v, pos=s.pos)]
+        if active_v:
+            reset = [ir.Assign([self.adj_expr(v)], [self._reset_value(v)], role="adjoint")]
+        return move, reset
 
     def adjoint_call(self, s: ir.CallAssign) -> list[ir.Stmt]:
         active_targets = [t for t in s.targets if self.is_active(t.id)]
@@ -500,18 +603,21 @@ class ReverseMode:
             out += self.accumulate_argument(s.call.args[i], seeds[i])
         return out
 
-    def accumulate_argument(self, arg: ir.Expr, seed: ir.Name) -> list[ir.Stmt]:
-        """Add a helper's cotangent for one argument; a list argument gets one per element."""
+    def accumulate_argument(self, arg: ir.Expr, seed: ir.Expr) -> list[ir.Stmt]:
+        """Add a cotangent for one value (a helper's argument, an element of a returned
+        tuple); a list gets one per element."""
         if isinstance(arg, (ir.ListExpr, ir.TupleExpr)):
             out = []
             for j, elt in enumerate(arg.elts):
-                out += self.accumulate(elt, ir.Subscript(ir.Name(seed.id), ir.Const(j)))
+                out += self.accumulate_argument(elt, ir.Subscript(copy.deepcopy(seed), ir.Const(j)))
             return out
         if isinstance(arg, ir.Name) and arg.id in self.containers:
+            if not self.is_active(arg.id):
+                return []
             k = ir.Name(self.namer.fresh("k"))
             add = ir.Assign([ir.Subscript(ir.Name(self.adj(arg.id)), k)],
-                            [ir.Subscript(ir.Name(seed.id), ir.Name(k.id))], aug="+", role="adjoint")
-            length = ir.Call(ir.Lib("builtins", "len"), [ir.Name(seed.id)])
+                            [ir.Subscript(copy.deepcopy(seed), ir.Name(k.id))], aug="+", role="adjoint")
+            length = ir.Call(ir.Lib("builtins", "len"), [copy.deepcopy(seed)])
             return [ir.ForRange(k, [ir.Const(0), length, ir.Const(1)], [add])]
         return self.accumulate(arg, seed)
 
@@ -526,6 +632,8 @@ class ReverseMode:
                 targets = s.targets
             elif isinstance(s, (ir.ForRange, ir.ForEach)):
                 targets = [s.target]
+            elif isinstance(s, ir.Pop) and isinstance(s.into, ir.Name):
+                targets = [s.into]
             for t in targets:
                 counts[t.id] = counts.get(t.id, 0) + 1
         return counts
@@ -577,7 +685,13 @@ class ReverseMode:
             if s.target.id in reads or s.target.id in self.must_restore:
                 out.append((None, ir.Pop(s.target)))  # an append is undone by a pop
             return out
-        targets = s.targets
+        if isinstance(s, ir.Pop):
+            if s.target.id in reads or s.target.id in self.must_restore:
+                # a pop is undone by pushing the value back (before v gets its old value)
+                out.append((None, ir.Append(ir.Name(s.target.id), copy.deepcopy(s.into))))
+            targets = [s.into]
+        else:
+            targets = s.targets
         for t in targets:
             var = ir.target_name(t)
             if var not in reads and var not in self.must_restore:
@@ -700,6 +814,12 @@ def _increment(target: ir.Expr, seed: ir.Expr, partial: ir.Expr) -> ir.Assign:
     if isinstance(c, ir.UnaryOp) and c.op == "-":
         return ir.Assign([target], [c.operand], aug="-")
     return ir.Assign([target], [c], aug="+")
+
+
+def _is_list_copy(e: ir.Expr) -> bool:
+    """`list(xs)`."""
+    return isinstance(e, ir.Call) and isinstance(e.func, ir.Lib) and \
+        (e.func.module, e.func.attr) == ("builtins", "list") and len(e.args) == 1 and not e.kwargs
 
 
 def _element_of_variable(e: ir.Expr) -> bool:
@@ -951,6 +1071,8 @@ def _definitely_bound(stmts, bound: set[str], record: dict) -> set[str]:
             record[id(s.stmt)] = set(bound)
         elif isinstance(s, (ir.Assign, ir.CallAssign)):
             bound |= {t.id for t in s.targets if isinstance(t, ir.Name)}
+        elif isinstance(s, ir.Pop) and isinstance(s.into, ir.Name):
+            bound.add(s.into.id)
         elif isinstance(s, ir.If):
             bound |= _definitely_bound(s.body, set(bound), record) & \
                 _definitely_bound(s.orelse, set(bound), record)
@@ -970,6 +1092,8 @@ def _first_bindings(stmts) -> dict:
             names = [t.id for t in s.targets if isinstance(t, ir.Name)]
         elif isinstance(s, ir.CallAssign):
             names = [t.id for t in s.targets]
+        elif isinstance(s, ir.Pop) and isinstance(s.into, ir.Name):
+            names = [s.into.id]
         for n in names:
             first.setdefault(n, s)
     return first

@@ -1,0 +1,209 @@
+"""Derivative rules for the runtime helpers (runtime.py), so generated code can be
+differentiated again: grad of grad, vjp of grad, and forward over reverse.
+
+Generated array code calls the helpers, and the generated module carries a copy of
+each.  Their bodies use what s2sgrad does not differentiate (comprehensions, shapes
+computed at run time), so a helper is a primitive with a row here, like np.sum in
+array_rules.py: the frontend finds a helper's copy by its name and by the file its code
+came from (a generated module), and lowers a call to it as `runtime.<name>(...)`.
+
+Most helpers are the adjoint of a linear NumPy operation, so they are linear in their
+cotangent argument `g`: their adjoint is that operation again, and their tangent is
+the helper applied to g's tangent.  matmul_grads and tensordot_grads are bilinear:
+
+    d_a, d_b = matmul_grads(g, a, b)      # d_a = g @ b.T,  d_b = a.T @ g
+    # adjoint, with cotangents c_a, c_b for d_a, d_b:
+    d_g += c_a @ b + a @ c_b ;  d_a += matmul_grads(g, a, c_b)[0] ;  d_b += matmul_grads(g, c_a, b)[1]
+
+add_at(d_x, index, g) adds into d_x in place (np.add.at); reverse.py reverses that
+statement (`add_at_adjoint`), and in forward mode its tangent is the same statement
+on tangents: add_at(t_d_x, index, t_g).
+"""
+from __future__ import annotations
+
+import copy
+
+from . import array_rules, ir, runtime
+from .array_rules import ArrayRule, C, UnsupportedUse, helper, np_
+
+GENERATED_FILE_PREFIX = "<s2sgrad generated"
+
+
+def lookup(obj) -> ArrayRule | None:
+    """The row of a runtime helper's copy in a generated module (or of the helper itself)."""
+    name = getattr(obj, "__name__", None)
+    if name not in RUNTIME_RULES:
+        return None
+    if obj is getattr(runtime, name, None):
+        return RUNTIME_RULES[name]
+    code = getattr(obj, "__code__", None)
+    if code is not None and code.co_filename.startswith(GENERATED_FILE_PREFIX):
+        return RUNTIME_RULES[name]
+    return None
+
+
+def is_add_at(s: ir.Stmt) -> bool:
+    """`add_at(d_x, index, g)`: a statement that adds into d_x in place."""
+    return isinstance(s, ir.ExprStmt) and s.kind == "expr" and isinstance(s.expr, ir.Call) \
+        and isinstance(s.expr.func, ir.Lib) and (s.expr.func.module, s.expr.func.attr) == ("runtime", "add_at")
+
+
+def _copy(e):
+    return copy.deepcopy(e)
+
+
+def _sum_terms(terms):
+    terms = [t for t in terms if t is not None]
+    if not terms:
+        return None
+    out = terms[0]
+    for t in terms[1:]:
+        out = ir.BinOp("+", out, t)
+    return out
+
+
+def _unsupported_second(what):
+    def vjp(c):
+        raise UnsupportedUse(f"the derivative of {what} (so a second derivative through it)",
+                             "differentiate once, or write the computation without this primitive")
+    return vjp
+
+
+# ----------------------------------------------------------------------------- linear in g
+def _linear_in_g(adjoint):
+    """A helper linear in its cotangent g: vjp `d_g += adjoint(c)`, jvp the helper on t_g."""
+    def vjp(c):
+        return [("g", adjoint(c))]
+
+    def jvp(c):
+        t = c.tangent("g")
+        if t is None:
+            return None
+        call = _copy(c.call)
+        call.args[list(c.rule.params).index("g")] = t
+        return call
+    return vjp, jvp
+
+
+_unbroadcast = _linear_in_g(lambda c: np_("broadcast_to", c.g, np_("shape", c.arg("g"))))
+_expand_reduced = _linear_in_g(lambda c: np_("reshape", c.g, np_("shape", c.arg("g"))))
+_untile = _linear_in_g(lambda c: np_("tile", c.g, c.arg("reps")))
+_unrepeat = _linear_in_g(lambda c: np_("reshape", np_("repeat", c.g, c.arg("repeats"), c.arg("axis")),
+                                       np_("shape", c.arg("g"))))
+_undiff = _linear_in_g(lambda c: np_("diff", c.g, c.arg("n"), c.arg("axis")))
+
+
+def _unjoin_adjoint(c):
+    """unjoin splits g into one piece per input; its adjoint joins the pieces' cotangents."""
+    how = c.const("how")
+    if how in ("hstack", "vstack"):
+        return np_(how, c.g)
+    if how in ("concatenate", "stack"):
+        return np_(how, c.g, axis=c.arg("axis"))
+    raise UnsupportedUse("unjoin with a join not written as a literal", "")
+
+
+_unjoin = _linear_in_g(_unjoin_adjoint)
+
+
+# ----------------------------------------------------------------------------- bilinear
+def _bilinear(name, forward):
+    """matmul_grads / tensordot_grads: (g, a, b) -> (d_a, d_b), bilinear in (g, b) and (g, a).
+
+    `forward(x, y, c)` is the product the helper is the adjoint of (x @ y)."""
+    def vjp(c):
+        extra = [c.arg("axes")] if "axes" in c.rule.params else []
+        c_a, c_b = ir.Subscript(c.g, C(0)), ir.Subscript(c.g, C(1))
+        g, a, b = c.arg("g"), c.arg("a"), c.arg("b")
+        return [("g", ir.BinOp("+", forward(c_a, _copy(b), c), forward(_copy(a), _copy(c_b), c))),
+                ("a", ir.Subscript(helper(name, _copy(g), _copy(a), _copy(c_b), *map(_copy, extra)), C(0))),
+                ("b", ir.Subscript(helper(name, _copy(g), _copy(c_a), _copy(b), *map(_copy, extra)), C(1)))]
+
+    def jvp(c):
+        params = list(c.rule.params)
+        parts = []
+        for k, factors in ((0, ("g", "b")), (1, ("g", "a"))):  # d_a is bilinear in (g, b)
+            terms = []
+            for p in factors:
+                if c.tangent(p) is not None:
+                    call = _copy(c.call)
+                    call.args[params.index(p)] = _copy(c.tangent(p))
+                    terms.append(ir.Subscript(call, C(k)))
+            parts.append(_sum_terms(terms) or np_("zeros_like", ir.Subscript(_copy(c.out), C(k))))
+        return ir.TupleExpr(parts)
+    return vjp, jvp
+
+
+_matmul_grads = _bilinear("matmul_grads", lambda x, y, c: array_rules.matmul(x, y))
+_tensordot_grads = _bilinear("tensordot_grads", lambda x, y, c: np_("tensordot", x, y, _copy(c.arg("axes"))))
+
+
+# ----------------------------------------------------------------------------- constants
+def _no_derivative(c):
+    return []  # the result does not depend differentiably on the arguments (zeros)
+
+
+def _zero_tangent(c):
+    return None
+
+
+def _add_at_jvp(c):
+    """add_at adds into its first argument: the tangent is the same statement on tangents,
+    add_at(t_d_x, index, t_g); forward mode emits it in place of the primal's."""
+    t_x, t_g = c.tangent("d_x"), c.tangent("g")
+    if t_x is None or t_g is None:
+        return None
+    call = _copy(c.call)
+    call.args[0], call.args[2] = t_x, t_g
+    return call
+
+
+def _add_at_vjp(c):
+    raise AssertionError("add_at is a statement: reverse.py reverses it (add_at_adjoint)")
+
+
+def _rows():
+    r = ArrayRule
+    rt = "runtime"
+    return [
+        r("unbroadcast", ("g", "x"), {}, lambda i: i.ndims.get("x"), _unbroadcast[0], module=rt, jvp=_unbroadcast[1]),
+        r("expand_reduced", ("g", "x", "axis", "keepdims"), {}, lambda i: None, _expand_reduced[0],
+          module=rt, jvp=_expand_reduced[1]),
+        r("prod_others", ("x", "axis"), {}, lambda i: i.ndims.get("x"),
+          _unsupported_second("prod_others (np.prod's adjoint)"), module=rt,
+          jvp=_unsupported_second("prod_others (np.prod's adjoint)")),
+        r("matmul_grads", ("g", "a", "b"), {}, lambda i: None, _matmul_grads[0], module=rt,
+          result_kind="tuple", jvp=_matmul_grads[1]),
+        r("tensordot_grads", ("g", "a", "b", "axes"), {}, lambda i: None, _tensordot_grads[0], module=rt,
+          result_kind="tuple", jvp=_tensordot_grads[1]),
+        r("solve_grads", ("g", "a", "x"), {}, lambda i: None,
+          _unsupported_second("solve_grads (np.linalg.solve's adjoint)"), module=rt, result_kind="tuple",
+          jvp=_unsupported_second("solve_grads (np.linalg.solve's adjoint)")),
+        r("einsum_grad", ("subscripts", "g", "operands", "k"), {}, lambda i: None,
+          _unsupported_second("einsum_grad (np.einsum's adjoint)"), module=rt,
+          jvp=_unsupported_second("einsum_grad (np.einsum's adjoint)")),
+        r("untile", ("g", "a", "reps"), {}, lambda i: i.ndims.get("a"), _untile[0], module=rt, jvp=_untile[1]),
+        r("unrepeat", ("g", "a", "repeats", "axis"), {}, lambda i: i.ndims.get("a"), _unrepeat[0],
+          module=rt, jvp=_unrepeat[1]),
+        r("undiff", ("g", "n", "axis"), {}, lambda i: i.ndims.get("g"), _undiff[0], module=rt, jvp=_undiff[1]),
+        r("unjoin", ("g", "arrays", "axis", "how"), {}, lambda i: None, _unjoin[0], module=rt,
+          result_kind="tuple", jvp=_unjoin[1]),
+        r("add_at", ("d_x", "index", "g"), {}, lambda i: None, _add_at_vjp, module=rt, jvp=_add_at_jvp),
+        r("zeros_list", ("xs",), {}, lambda i: None, _no_derivative, module=rt, result_kind="tuple",
+          jvp=_zero_tangent),
+        # helpers of tangent code (forward.py): derivatives of tangent code are not generated
+        r("solve_tangent", ("a", "x", "t_a", "t_b"), {}, lambda i: None,
+          _unsupported_second("solve_tangent (np.linalg.solve's tangent)"), module=rt,
+          jvp=_unsupported_second("solve_tangent (np.linalg.solve's tangent)")),
+        *[r(name, params, {}, lambda i: None, _unsupported_second(f"{name} (a helper of tangent code)"),
+            module=rt, jvp=_unsupported_second(f"{name} (a helper of tangent code)"))
+          for name, params in [("tangent_like", ("t", "arrays")), ("lift_directions", ("t", "x", "ndim")),
+                               ("direction", ("ts", "j")), ("transpose_directions", ("t",))]],
+        r("zero_tangents", ("xs", "n_dirs"), {}, lambda i: None, _no_derivative, module=rt,
+          result_kind="tuple", jvp=_zero_tangent),
+    ]
+
+
+RUNTIME_RULES: dict[str, ArrayRule] = {row.attr: row for row in _rows()}
+assert set(RUNTIME_RULES) == set(runtime.__all__), "every runtime helper needs a row here"
+array_rules.RULES_BY_NAME.update({(row.module, row.attr): row for row in RUNTIME_RULES.values()})
