@@ -400,7 +400,9 @@ class HessianVectorProduct:
     def __call__(self, *args, **kwargs):
         """hvp(*args, *vectors): one vector per wrt entry, shaped like it."""
         _, product = self.tangent(*args, **kwargs)
-        return tuple(product) if self.wrt_is_tuple else product[0]
+        if len(self.wrt) > 1:  # the gradient is a tuple, and so is its tangent
+            return tuple(product)
+        return (product,) if self.wrt_is_tuple else product
 
 
 def hvp(f, wrt=0, backend: str = "python") -> HessianVectorProduct:
