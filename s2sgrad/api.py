@@ -289,6 +289,11 @@ def vjp(f, wrt=0, backend: str = "python") -> Derivative:
 
 
 # ---------------------------------------------------------------------- derived transforms
+def _unwrap(f):
+    """The function under a decorator; a Derivative stays itself (its code varies with kinds)."""
+    return f if isinstance(f, Derivative) else frontend._unwrap(f)
+
+
 class Jacobian:
     """The Jacobian of f with respect to wrt, shaped out.shape + in.shape.
 
@@ -301,7 +306,7 @@ class Jacobian:
     def __init__(self, f, wrt, mode: str, backend: str):
         if mode not in ("forward", "reverse", "auto"):
             raise ValueError(f"mode={mode!r}: expected 'forward', 'reverse' or 'auto'")
-        self.f, self.mode, self.backend = frontend._unwrap(f), mode, backend
+        self.f, self.mode, self.backend = _unwrap(f), mode, backend
         self.wrt, self.wrt_is_tuple = normalize_wrt(self.f, wrt)
         self.signature = inspect.signature(self.f)
         self._forward = self._reverse = None
@@ -370,7 +375,7 @@ class Hessian:
     """
 
     def __init__(self, f, wrt, backend: str):
-        self.f = frontend._unwrap(f)
+        self.f = _unwrap(f)
         self.wrt, self.wrt_is_tuple = normalize_wrt(self.f, wrt)
         self.rows = [jacobian(grad(self.f, wrt=w, backend=backend), wrt=tuple(self.wrt), mode="forward",
                               backend=backend) for w in self.wrt]
@@ -392,7 +397,7 @@ class HessianVectorProduct:
     """H v without forming H: one forward-mode pass over grad's generated code."""
 
     def __init__(self, f, wrt, backend: str):
-        self.f = frontend._unwrap(f)
+        self.f = _unwrap(f)
         self.wrt, self.wrt_is_tuple = normalize_wrt(self.f, wrt)
         self.tangent = jvp(grad(self.f, wrt=tuple(self.wrt), backend=backend), wrt=tuple(self.wrt),
                            backend=backend)
