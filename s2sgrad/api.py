@@ -334,6 +334,8 @@ class Jacobian:
             tangents.append(t.reshape((n,) + x.shape))
             start += x.size
         _, out_tangent = self._forward(*bound.args, *tangents, **bound.kwargs)
+        if isinstance(out_tangent, (tuple, list)):  # a tuple output counts as an array of its items
+            out_tangent = np.stack([np.asarray(t, dtype=float) for t in out_tangent], axis=1)
         out_tangent = np.asarray(out_tangent, dtype=float)
         out_shape = out_tangent.shape[1:]
         blocks, start = [], 0
@@ -346,12 +348,15 @@ class Jacobian:
     def _by_reverse(self, bound, inputs):
         if self._reverse is None:
             self._reverse = _make(self.f, tuple(self.wrt), "vjp", self.backend)
-        out = np.asarray(self.f(*bound.args, **bound.kwargs), dtype=float)
+        raw = self.f(*bound.args, **bound.kwargs)
+        out = np.asarray(raw, dtype=float)
         rows = [[] for _ in inputs]
         for k in range(out.size):  # one cotangent per output element
             cotangent = np.zeros(out.size)
             cotangent[k] = 1.0
             cotangent = cotangent.reshape(out.shape) if out.shape else 1.0
+            if isinstance(raw, (tuple, list)):  # a tuple output takes a tuple of cotangents
+                cotangent = tuple(float(c) if np.ndim(c) == 0 else c for c in cotangent)
             pulled = self._reverse(*bound.args, cotangent, **bound.kwargs)
             for rows_i, g in zip(rows, pulled):
                 rows_i.append(np.asarray(g, dtype=float))

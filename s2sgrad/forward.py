@@ -71,6 +71,7 @@ class ForwardMode:
                                           role="adjoint"))
         out_tangent = self.tangent_of_var(self.result)
         body = prologue + body + [ir.Return(ir.TupleExpr([ir.Name(self.result), out_tangent]))]
+        body = _return_directly(body, self.result, out_tangent)
         wrt_text = ", ".join(spec.wrt)
         doc = (f"Value of {fn.name} and its directional derivative along "
                f"{', '.join(tangent_params)} (the tangents of {wrt_text}).")
@@ -231,12 +232,16 @@ class ForwardMode:
         if not grads:
             return stmts, None
         result_rank = _rank(result_kind)
-        total = None
+        terms = []
         for atom, partial in grads:
             _, t_atom = self.tangent_of(atom)
             t_atom = self.lift(t_atom, self.kind_of(atom), result_rank, leaves)
-            term = _times(t_atom, partial)
-            total = term if total is None else _plus(total, term)
+            terms.append(_times(t_atom, partial))
+        # a - b rather than -b + a: the negative terms last
+        terms.sort(key=lambda term: isinstance(term, ir.UnaryOp) and term.op == "-")
+        total = terms[0]
+        for term in terms[1:]:
+            total = _plus(total, term)
         if arrays and not _is_scalar(result_kind) and all(_is_scalar(self.kind_of(a)) for a, _ in grads):
             # y = c + s with an array c: the tangent of s alone is a number; give it y's shape
             total = array_rules.helper("tangent_like", total, *[copy.deepcopy(x) for x in leaves
@@ -527,6 +532,24 @@ def _updated_in_place(stmts, var_kinds) -> set[str]:
                 elif isinstance(t, ir.Name) and s.aug and kinds.is_array(var_kinds.get(t.id)):
                     out.add(t.id)
     return out
+
+
+def _return_directly(body, result: str, out_tangent: ir.Expr):
+    """`t_result = e1; result = e0; return (result, t_result)` at the end becomes
+    `return e0, e1` when nothing else assigns either name."""
+    if len(body) < 3 or not isinstance(out_tangent, ir.Name):
+        return body
+    t_assign, assign = body[-3], body[-2]
+    names = [result, out_tangent.id]
+    for st, name in ((assign, result), (t_assign, out_tangent.id)):
+        if not (isinstance(st, ir.Assign) and len(st.targets) == 1 and not st.aug
+                and isinstance(st.targets[0], ir.Name) and st.targets[0].id == name):
+            return body
+    writes = [t for st in ir.walk_stmts(body) if isinstance(st, ir.Assign)
+              for t in st.targets if isinstance(t, ir.Name) and t.id in names]
+    if len(writes) != 2 or result in ir.names_in(t_assign.values[0]):
+        return body
+    return body[:-3] + [ir.Return(ir.TupleExpr([assign.values[0], t_assign.values[0]]))]
 
 
 def _last_comment(stmts):

@@ -41,3 +41,10 @@ def tiny_loss(W1, b1, W2, b2, x, ideal):
 
 def sin_sum(a):
     return np.sum(2 * np.sin(a) + 1)
+
+
+def decay(x, rate, n):
+    s = x
+    for i in range(n):
+        s = s * math.exp(-rate) + math.sin(s)
+    return s

@@ -167,3 +167,21 @@ def test_generated_array_gradient_text(name):
     g(*[rng.random(shape) for shape in shapes])
     assert g.source[g.source.index("def grad_"):] == expected
     assert "import s2sgrad" not in g.source
+
+
+# --- forward mode: the README's example, word for word ------------------------------
+
+def test_jvp_of_decay_is_the_readme_text():
+    import s2sgrad
+    text = s2sgrad.jvp(golden_functions.decay, wrt=(0, 1)).source
+    assert '''    # tangent of: s = x
+    t_s = t_x
+    s = x
+    for i in range(n):
+        # tangent of: s = s * math.exp(-rate) + math.sin(s)
+        tmp = math.exp(-rate)
+        t_s = t_s * (tmp + math.cos(s)) - t_rate * (tmp * s)
+        s = s * math.exp(-rate) + math.sin(s)
+    # tangent of: return s
+    return (s, t_s)
+''' in text

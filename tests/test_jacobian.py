@@ -45,7 +45,12 @@ def loop_over_entries(x, n):
     return out
 
 
+def tuple_output(x, y):
+    return x * y, x + math.sin(y), x ** 2
+
+
 CASES = [
+    (tuple_output, (0.5, 0.7), (0, 1)),
     (elementwise_and_cumsum, (np.array([0.3, -1.2, 0.8, 2.0]),), 0),
     (affine_plus_square, (np.array([0.5, -0.4, 1.1]), np.array([0.2, 0.3, -0.7, 1.5])), (0, 1)),
     (numbers_to_vector, (0.7, -1.3), (0, 1)),
@@ -118,7 +123,8 @@ def test_forward_jacobian_is_one_vector_mode_pass():
     source = jac._forward.source
     assert "Each tangent has a leading axis of n_dirs directions" in source
     # element-wise tangents broadcast along it: no loop over directions
-    assert "t_result = t_x[:, 0][:, None] * np.sin(x) + t_x * (x[0] * np.cos(x) + 2 * x)" in source
+    assert "return (np.sin(x) * x[0] + x ** 2, t_x[:, 0][:, None] * np.sin(x) + t_x * (x[0] * np.cos(x) + 2 * x))" \
+        in source
 
 
 def test_jacobian_of_a_number_to_number_function_is_a_float():
