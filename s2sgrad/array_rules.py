@@ -45,6 +45,9 @@ class ArrayRule:
     varargs: bool = False          # the last parameter collects the remaining positional args
     result_kind: str = "array"     # "array" | "scalar" | "tuple"
     jvp: Callable | None = None    # (JvpContext) -> IR of the result's tangent, or None (zero)
+    # vector mode: (JvpContext with tangents that have a leading axis of directions) -> the
+    # tangent for all directions at once, or NotImplemented (forward.py then loops over them)
+    batched_jvp: Callable | None = None
 
     @property
     def lib(self) -> ir.Lib:
@@ -544,6 +547,41 @@ def _multilinear(*params):
     return jvp
 
 
+def _batched_reduction(c):
+    """np.sum / np.mean over all directions at once: the reduced axes move up by one."""
+    axis, nd = c.const("axis"), c.ndims.get("a")
+    if c.tangent("a") is None or axis is _NOT_CONST or c.const("dtype") is not None \
+            or c.const("keepdims") is _NOT_CONST or (axis is None and nd is None):
+        return NotImplemented
+    if axis is None:
+        shifted = tuple(range(1, nd + 1))
+    else:
+        axes = axis if isinstance(axis, tuple) else (axis,)
+        shifted = tuple(a + 1 if a >= 0 else a for a in axes)
+        shifted = shifted if isinstance(axis, tuple) else shifted[0]
+    kwargs = {"axis": C(shifted)}
+    if c.const("keepdims") is True:
+        kwargs["keepdims"] = C(True)
+    return np_(c.rule.attr, c.tangent("a"), **kwargs)
+
+
+def _batched_matmul(c):
+    """a @ b over all directions at once: t_a @ b broadcasts; a @ t_b needs t_b's
+    directions kept first where b is a vector (t_b @ a.T)."""
+    na, nb = c.ndims.get("a"), c.ndims.get("b")
+    if na is None or nb is None or 0 in (na, nb) or max(na, nb) > 2:  # stacks: direction by direction
+        return NotImplemented
+    terms = []
+    if c.tangent("a") is not None:
+        terms.append(matmul(c.tangent("a"), c.arg("b")))
+    if c.tangent("b") is not None:
+        if nb == 2:
+            terms.append(matmul(c.arg("a"), c.tangent("b")))
+        else:
+            terms.append(matmul(c.tangent("b"), T(c.arg("a")) if na == 2 else c.arg("a")))
+    return add_all(terms)
+
+
 def _einsum_jvp(c):
     keys = [("operands", k) for k in range(len(c.args["operands"]))]
     return add_all(c.replaced({k: c.tangent(k)}) for k in keys if c.tangent(k) is not None)
@@ -686,8 +724,8 @@ def _rows():
     r = ArrayRule
     return [
         # reductions
-        r("sum", _R, _RD, _reduced(), _sum_vjp, jvp=_linear()),
-        r("mean", _R, _RD, _reduced(), _mean_vjp, jvp=_linear()),
+        r("sum", _R, _RD, _reduced(), _sum_vjp, jvp=_linear(), batched_jvp=_batched_reduction),
+        r("mean", _R, _RD, _reduced(), _mean_vjp, jvp=_linear(), batched_jvp=_batched_reduction),
         r("prod", _R, _RD, _reduced(), _prod_vjp, jvp=_prod_jvp),
         r("max", _M, _MD, _reduced(), _extreme_vjp, jvp=_extreme_jvp),
         r("amax", _M, _MD, _reduced(), _extreme_vjp, jvp=_extreme_jvp),
@@ -703,8 +741,10 @@ def _rows():
           {"axis": None, "b": None, "keepdims": False, "return_sign": False},
           _reduced(), _logsumexp_vjp, module="scipy.special", jvp=_logsumexp_jvp),
         # products
-        r("dot", ("a", "b", "out"), {"out": None}, _matmul_ndim, _matmul_vjp, jvp=_multilinear("a", "b")),
-        r("matmul", ("a", "b"), {}, _matmul_ndim, _matmul_vjp, jvp=_multilinear("a", "b")),
+        r("dot", ("a", "b", "out"), {"out": None}, _matmul_ndim, _matmul_vjp, jvp=_multilinear("a", "b"),
+          batched_jvp=_batched_matmul),
+        r("matmul", ("a", "b"), {}, _matmul_ndim, _matmul_vjp, jvp=_multilinear("a", "b"),
+          batched_jvp=_batched_matmul),
         r("inner", ("a", "b"), {}, lambda i: None if None in (i.ndims.get("a"), i.ndims.get("b"))
           else max(i.ndims["a"] + i.ndims["b"] - 2, 0), _inner_vjp, jvp=_multilinear("a", "b")),
         r("outer", ("a", "b", "out"), {"out": None}, _fixed(2), _outer_vjp, jvp=_multilinear("a", "b")),

@@ -320,7 +320,14 @@ class ForwardMode:
             raise UnsupportedCallError(f"{expr_source(call.func)} has no forward-mode rule", s.pos)
         if not self.batched:
             return out + self.apply_jvp(rule, bound, tangents, t, call, s, ir.Name(self.tan(t.id)))
-        # vector mode: the rule, direction by direction
+        if rule.batched_jvp is not None:  # vector mode: all directions at once where the row can
+            ranks = kinds.KindInference(self.fn, self.kinds).ranks(bound)
+            ctx = array_rules.JvpContext(args=bound, ndims=ranks, out=ir.Name(t.id), call=call,
+                                         tangents=tangents, let=None, rule=rule)
+            tangent = rule.batched_jvp(ctx)
+            if tangent is not NotImplemented:
+                return out + [ir.Assign([ir.Name(self.tan(t.id))], [tangent], role="adjoint")]
+        # vector mode otherwise: the rule, direction by direction
         j = ir.Name(self.namer.fresh("j"))
         picked = {key: self.direction(tv, j) for key, tv in tangents.items()}
         t_out = ir.Name(self.tan(t.id))

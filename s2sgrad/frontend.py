@@ -469,7 +469,7 @@ class Lowerer:
         if isinstance(e, ir.Subscript) and not isinstance(e.value, (ir.Name, ir.Subscript, ir.Attr)) \
                 and ir.names_in(e.value):
             # np.sin(x)[:, None]: the indexed value gets a name, so its adjoint has one
-            name = ir.Name(self.fresh("t"), pos=e.value.pos)
+            name = ir.Name(self.fresh("arg"), pos=e.value.pos)
             pre.append(ir.Assign([name], [e.value], pos=e.value.pos))
             e.value = name
         return e
@@ -485,7 +485,7 @@ class Lowerer:
             return e
         if _is_atom(e) or not ir.names_in(e):
             return e
-        name = ir.Name(self.fresh("t"), pos=e.pos)
+        name = ir.Name(self.fresh("arg"), pos=e.pos)
         pre.append(ir.Assign([name], [e], pos=e.pos))
         return name
 

@@ -522,8 +522,8 @@ def test_forward_rule_of_a_numba_function_in_jvp_and_jacobian():
     s = logistic_py(x * y)
     assert value == pytest.approx(s * y)
     assert tangent == pytest.approx(s * (1 - s) * y * y, rel=1e-12)  # d/dx logistic(xy) y
-    assert "t_logistic_1 = logistic_forward(t_1, t_t_1)" in s2sgrad.jvp(uses_logistic, wrt=(0, 1)).source \
-        or "logistic_forward(" in s2sgrad.jvp(uses_logistic, wrt=(0, 1)).source
+    assert "t_logistic_1 = logistic_forward(x * y, t_x * y + t_y * x)" in \
+        s2sgrad.jvp(uses_logistic, wrt=(0, 1)).source  # the rule, on the argument and its tangent
     xs = np.array([0.2, -0.4, 1.0])
     jac = s2sgrad.jacobian(sum_logistic, mode="forward")(xs)  # vector mode: the rule per direction
     sx = logistic_py(xs)

@@ -141,3 +141,19 @@ def math_square(x):
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="mode="):
         s2sgrad.jacobian(math_square, mode="sideways")
+
+
+def layer(x, w):
+    h = np.tanh(W @ x + w)
+    return np.sum(h * h, axis=0) + h
+
+
+def test_matmul_and_sum_take_all_directions_at_once():
+    x, w = np.array([0.5, -0.4, 1.1]), 0.3
+    jac = s2sgrad.jacobian(layer, wrt=(0, 1), mode="forward")
+    got = jac(x, w)
+    for block, i in zip(got, (0, 1)):
+        np.testing.assert_allclose(block, fd_jacobian(layer, (x, w), i), rtol=1e-6, atol=1e-8)
+    source = jac._forward.source
+    assert "t_matmul_1 = t_x @ W.T" in source and "t_sum_3 = np.sum(t_arg_2, axis=1)" in source
+    assert "for j" not in source  # no loop over the directions
