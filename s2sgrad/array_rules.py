@@ -549,20 +549,52 @@ def _multilinear(*params):
 
 def _batched_reduction(c):
     """np.sum / np.mean over all directions at once: the reduced axes move up by one."""
-    axis, nd = c.const("axis"), c.ndims.get("a")
-    if c.tangent("a") is None or axis is _NOT_CONST or c.const("dtype") is not None \
-            or c.const("keepdims") is _NOT_CONST or (axis is None and nd is None):
+    shifted = _shifted_axes(c)
+    if c.tangent("a") is None or shifted is NotImplemented or c.const("dtype") is not None \
+            or c.const("keepdims") is _NOT_CONST:
         return NotImplemented
-    if axis is None:
-        shifted = tuple(range(1, nd + 1))
-    else:
-        axes = axis if isinstance(axis, tuple) else (axis,)
-        shifted = tuple(a + 1 if a >= 0 else a for a in axes)
-        shifted = shifted if isinstance(axis, tuple) else shifted[0]
     kwargs = {"axis": C(shifted)}
     if c.const("keepdims") is True:
         kwargs["keepdims"] = C(True)
     return np_(c.rule.attr, c.tangent("a"), **kwargs)
+
+
+def _shifted_axes(c):
+    """The primitive's reduced axes for a tangent whose directions' axis comes first."""
+    axis, nd = c.const("axis"), c.ndims.get("a")
+    if axis is _NOT_CONST or (axis is None and nd is None):
+        return NotImplemented
+    if axis is None:
+        return tuple(range(1, nd + 1))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    shifted = tuple(a + 1 if a >= 0 else a for a in axes)
+    return shifted if isinstance(axis, tuple) else shifted[0]
+
+
+def _batched_prod(c):
+    """np.prod over all directions: the other elements' product times each tangent, summed."""
+    shifted = _shifted_axes(c)
+    if c.tangent("a") is None or shifted is NotImplemented or c.const("keepdims") is _NOT_CONST:
+        return NotImplemented
+    kwargs = {"axis": C(shifted)}
+    if c.const("keepdims") is True:
+        kwargs["keepdims"] = C(True)
+    return np_("sum", mul(helper("prod_others", c.arg("a"), c.arg("axis")), c.tangent("a")), **kwargs)
+
+
+def _batched_array(c):
+    """np.array([x, y]) of numbers over all directions: the tangents stacked after the
+    directions' axis; an element without one gets zeros like an element with one."""
+    elements = c.arg("object")
+    if not isinstance(elements, (ir.ListExpr, ir.TupleExpr)) or c.const("dtype") is not None:
+        return NotImplemented
+    keys = [("object", k) for k in range(len(elements.elts))]
+    present = [c.tangent(k) for k in keys if c.tangent(k) is not None]
+    if not present:
+        return None
+    parts = [c.tangent(k) if c.tangent(k) is not None else np_("zeros_like", copy.deepcopy(present[0]))
+             for k in keys]
+    return np_("stack", ir.ListExpr(parts), axis=C(1))
 
 
 def _batched_matmul(c):
@@ -726,7 +758,7 @@ def _rows():
         # reductions
         r("sum", _R, _RD, _reduced(), _sum_vjp, jvp=_linear(), batched_jvp=_batched_reduction),
         r("mean", _R, _RD, _reduced(), _mean_vjp, jvp=_linear(), batched_jvp=_batched_reduction),
-        r("prod", _R, _RD, _reduced(), _prod_vjp, jvp=_prod_jvp),
+        r("prod", _R, _RD, _reduced(), _prod_vjp, jvp=_prod_jvp, batched_jvp=_batched_prod),
         r("max", _M, _MD, _reduced(), _extreme_vjp, jvp=_extreme_jvp),
         r("amax", _M, _MD, _reduced(), _extreme_vjp, jvp=_extreme_jvp),
         r("min", _M, _MD, _reduced(), _extreme_vjp, jvp=_extreme_jvp),
@@ -782,8 +814,10 @@ def _rows():
         r("vstack", ("arrays",), {}, _joined_ndim("vstack"), _joined("vstack"), jvp=_listwise("arrays")),
         r("diff", ("a", "n", "axis"), {"n": 1, "axis": -1}, _same(), _diff_vjp, jvp=_linear()),
         r("copy", ("a",), {}, _same(), _identity(), jvp=_linear()),
-        r("array", ("object", "dtype"), {"dtype": None}, _array_ndim, _array_vjp, jvp=_listwise("object")),
-        r("asarray", ("object", "dtype"), {"dtype": None}, _array_ndim, _array_vjp, jvp=_listwise("object")),
+        r("array", ("object", "dtype"), {"dtype": None}, _array_ndim, _array_vjp, jvp=_listwise("object"),
+          batched_jvp=_batched_array),
+        r("asarray", ("object", "dtype"), {"dtype": None}, _array_ndim, _array_vjp, jvp=_listwise("object"),
+          batched_jvp=_batched_array),
     ]
 
 

@@ -9,7 +9,8 @@ import numpy as np
 
 __all__ = ["unbroadcast", "expand_reduced", "prod_others", "matmul_grads", "tensordot_grads", "solve_grads",
            "solve_tangent", "einsum_grad", "untile", "unrepeat", "undiff", "unjoin", "add_at", "zeros_list",
-           "tangent_like", "lift_directions", "zero_tangents", "direction", "transpose_directions"]
+           "tangent_like", "lift_directions", "zero_tangents", "direction", "transpose_directions",
+           "unbroadcast_directions"]
 
 
 def unbroadcast(g, x):
@@ -221,3 +222,17 @@ def direction(ts, j):
 def transpose_directions(t):
     """Vector mode: the tangent of x.T, the directions' axis kept first."""
     return np.transpose(t, (0,) + tuple(range(np.ndim(t) - 1, 0, -1)))
+
+
+def unbroadcast_directions(t, x):
+    """Vector mode: unbroadcast(t[j], x) for every direction j at once (t's first axis)."""
+    shape = np.shape(x)
+    if np.shape(t)[1:] == shape:
+        return t
+    lead = np.ndim(t) - 1 - len(shape)
+    if lead > 0:
+        t = np.sum(t, axis=tuple(range(1, 1 + lead)))
+    elif lead < 0:  # t broadcasts along x's missing leading axes: keep them as size 1
+        t = np.reshape(t, np.shape(t)[:1] + (1,) * -lead + np.shape(t)[1:])
+    ones = tuple(i + 1 for i, n in enumerate(shape) if n == 1 and np.shape(t)[i + 1] != 1)
+    return np.sum(t, axis=ones, keepdims=True) if ones else t

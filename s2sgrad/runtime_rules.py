@@ -162,11 +162,20 @@ def _add_at_vjp(c):
     raise AssertionError("add_at is a statement: reverse.py reverses it (add_at_adjoint)")
 
 
+def _batched_unbroadcast(c):
+    """unbroadcast over all directions at once: each direction summed down to x's shape."""
+    t = c.tangent("g")
+    if t is None:
+        return None
+    return helper("unbroadcast_directions", t, _copy(c.arg("x")))
+
+
 def _rows():
     r = ArrayRule
     rt = "runtime"
     return [
-        r("unbroadcast", ("g", "x"), {}, lambda i: i.ndims.get("x"), _unbroadcast[0], module=rt, jvp=_unbroadcast[1]),
+        r("unbroadcast", ("g", "x"), {}, lambda i: i.ndims.get("x"), _unbroadcast[0], module=rt, jvp=_unbroadcast[1],
+          batched_jvp=_batched_unbroadcast),
         r("expand_reduced", ("g", "x", "axis", "keepdims"), {}, lambda i: None, _expand_reduced[0],
           module=rt, jvp=_expand_reduced[1]),
         r("prod_others", ("x", "axis"), {}, lambda i: i.ndims.get("x"),
@@ -198,7 +207,8 @@ def _rows():
         *[r(name, params, {}, lambda i: None, _unsupported_second(f"{name} (a helper of tangent code)"),
             module=rt, jvp=_unsupported_second(f"{name} (a helper of tangent code)"))
           for name, params in [("tangent_like", ("t", "arrays")), ("lift_directions", ("t", "x", "ndim")),
-                               ("direction", ("ts", "j")), ("transpose_directions", ("t",))]],
+                               ("direction", ("ts", "j")), ("transpose_directions", ("t",)),
+                               ("unbroadcast_directions", ("t", "x"))]],
         r("zero_tangents", ("xs", "n_dirs"), {}, lambda i: None, _no_derivative, module=rt,
           result_kind="tuple", jvp=_zero_tangent),
     ]
