@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from . import array_rules, custom, ir, kinds, symbolic
+from . import array_rules, custom, ir, kinds, runtime_rules, symbolic
 from .activity import active_variables
 from .codegen import expr_source
 from .errors import UnsupportedCallError, UnsupportedSyntaxError
@@ -128,6 +128,8 @@ class ForwardMode:
             return [ir.While(s.test, self.block(s.body), pos=s.pos)]
         if isinstance(s, ir.ForEach):
             return self.tangent_foreach(s)
+        if runtime_rules.is_add_at(s):
+            return self.tangent_add_at(s)
         if isinstance(s, (ir.ExprStmt, ir.Break, ir.Comment, ir.Return)):
             return [s]
         raise UnsupportedSyntaxError(f"s2sgrad internal error: no tangent for {type(s).__name__}", s.pos)
@@ -440,6 +442,25 @@ class ForwardMode:
         stack = [ir.Assign([t], [_np("array", ir.Name(r.id))], role="adjoint") for t, r in zip(targets, rows)]
         inits = [ir.Assign([r], [ir.ListExpr([])], role="adjoint") for r in rows]
         return self.with_header(s, (pre + inits + [loop] + stack, []))
+
+    def tangent_add_at(self, s: ir.ExprStmt) -> list[ir.Stmt]:
+        """add_at(d_x, index, g) of generated code adds into d_x in place: so does its
+        tangent, add_at(t_d_x, index, t_g) (direction by direction in vector mode)."""
+        target, index, value = s.expr.args
+        if not self.is_active(ir.target_name(target)):
+            return [s]
+        _, t_value = self.tangent_of(value)
+        if t_value is None:
+            return [s]
+        t_target = self.tangent_target(target)
+        if not self.batched:
+            add = ir.ExprStmt(array_rules.helper("add_at", t_target, copy.deepcopy(index), t_value), pos=s.pos)
+            return self.with_header(s, ([], [add]))
+        j = ir.Name(self.namer.fresh("j"))
+        add = ir.ExprStmt(array_rules.helper("add_at", ir.Subscript(t_target, ir.Name(j.id)),
+                                             copy.deepcopy(index), self.direction(t_value, j)), pos=s.pos)
+        loop = ir.ForRange(j, [ir.Const(0), ir.Name(self.n_dirs.id), ir.Const(1)], [add])
+        return self.with_header(s, ([], [loop]))
 
     def tangent_append(self, s: ir.Append):
         if not self.is_active(s.target.id):

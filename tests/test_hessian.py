@@ -94,3 +94,18 @@ def test_hessian_with_a_tuple_wrt_gives_blocks():
                                      (rosen_vectorized, (POINTS[0],))])
 def test_check_grads_of_order_two(f, args):
     check_grads(f, *args, order=2, rtol=1e-5)
+
+
+IDX = np.array([0, 0, 2])
+
+
+def repeated_index(x):
+    return np.sum(x[IDX] ** 3)
+
+
+def test_hessian_through_a_repeated_index():
+    """The gradient adds into d_x in place (add_at); its tangent must add into t_d_x too."""
+    x = np.array([0.5, -1.0, 2.0])
+    expected = np.diag([2 * 6 * x[0], 0.0, 6 * x[2]])  # x[0] appears twice: by hand
+    np.testing.assert_allclose(s2sgrad.hessian(repeated_index)(x), expected, rtol=1e-14)
+    np.testing.assert_allclose(s2sgrad.hvp(repeated_index)(x, np.ones(3)), expected @ np.ones(3), rtol=1e-14)
