@@ -348,7 +348,7 @@ class ForwardMode:
         stmts, tv = self.tangent_of(arg)
         if tv is None:
             return stmts
-        if not isinstance(tv, (ir.Name, ir.Subscript, ir.Const)):
+        if not isinstance(tv, (ir.Name, ir.Subscript, ir.Const)) and not _transposed_name(tv):
             name = ir.Name(self.namer.fresh("t_arg"))
             self.temporaries.add(name.id)
             stmts = stmts + [ir.Assign([name], [tv], role="adjoint")]
@@ -490,6 +490,11 @@ class ForwardMode:
 
 
 # ---------------------------------------------------------------------- small helpers
+def _transposed_name(e: ir.Expr) -> bool:
+    """t_W.T: read in place (x @ t_W.T), like the primal's x @ W.T."""
+    return isinstance(e, ir.Call) and e.method == "T" and isinstance(e.args[0], ir.Name)
+
+
 def _one_zero(kind, value: ir.Expr) -> ir.Expr:
     """The zero tangent of one direction: 0.0, or zeros of the value's shape."""
     if kind == kinds.SCALAR:

@@ -153,6 +153,38 @@ def test_tiny_model_vjp_matches_backward_with_a_cotangent():
     assert_grads_equal(ours, [p.grad for p in torch_tiny_params(model)])
 
 
+def test_tiny_model_jvp_matches_torch_func_jvp():
+    """Forward mode: the directional derivative of the prediction along tangents of all
+    four parameters, against torch.func.jvp of the same torch.nn model."""
+    params, x, _ = tiny_setup()
+    rng = np.random.default_rng(11)
+    tangents = [rng.normal(size=p.shape) for p in params]
+    value, tangent = s2sgrad.jvp(tiny_model.tiny_model, wrt=(0, 1, 2, 3))(*params, x, *tangents)
+
+    def prediction(W1, b1, W2, b2):
+        return F.linear(torch.relu(F.linear(const(x), W1, b1)), W2, b2)
+
+    pred, t_pred = torch.func.jvp(prediction, tuple(const(p) for p in params),
+                                  tuple(const(t) for t in tangents))
+    np.testing.assert_allclose(value, pred.numpy(), rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(tangent, t_pred.numpy(), rtol=1e-10, atol=1e-9)
+
+
+def test_tiny_model_loss_hessian_vector_product_matches_torch():
+    """Forward over reverse on the TinyModel loss (wrt W2) against torch's jvp of grad."""
+    params, x, ideal = tiny_setup()
+    v = np.random.default_rng(12).normal(size=params[2].shape)
+    ours = s2sgrad.hvp(tiny_model.loss, wrt=2)(*params, x, ideal, v)
+
+    def loss_of_W2(W2):
+        W1, b1, _, b2 = (const(p) for p in params)
+        pred = F.linear(torch.relu(F.linear(const(x), W1, b1)), W2, b2)
+        return (const(ideal) - pred).pow(2).sum()
+
+    _, theirs = torch.func.jvp(torch.func.grad(loss_of_W2), (const(params[2]),), (const(v),))
+    np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-8)
+
+
 # --- perceptron, MLP, softmax classifier --------------------------------------------------
 
 def torch_perceptron_loss(W, b, x, y):
