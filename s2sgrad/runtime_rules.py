@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+
 from . import array_rules, ir, runtime
 from .array_rules import ArrayRule, C, UnsupportedUse, helper, np_
 
@@ -62,11 +64,14 @@ def _sum_terms(terms):
     return out
 
 
-def _unsupported_second(what):
-    def vjp(c):
-        raise UnsupportedUse(f"the derivative of {what} (so a second derivative through it)",
-                             "differentiate once, or write the computation without this primitive")
-    return vjp
+def _unsupported_second(helper_name, primitive):
+    """A helper whose own derivative is not written yet: a second derivative through
+    `primitive` stops with an error at the helper's line of the generated code."""
+    def rule(c):
+        raise UnsupportedUse(f"{helper_name} (the adjoint of {primitive} in generated code)",
+                             f"a second derivative through {primitive} is not available yet; "
+                             f"differentiate once, or write the computation without {primitive}.")
+    return rule
 
 
 # ----------------------------------------------------------------------------- linear in g
@@ -170,18 +175,18 @@ def _rows():
         r("expand_reduced", ("g", "x", "axis", "keepdims"), {}, lambda i: None, _expand_reduced[0],
           module=rt, jvp=_expand_reduced[1]),
         r("prod_others", ("x", "axis"), {}, lambda i: i.ndims.get("x"),
-          _unsupported_second("prod_others (np.prod's adjoint)"), module=rt,
-          jvp=_unsupported_second("prod_others (np.prod's adjoint)")),
+          _unsupported_second("prod_others", "np.prod"), module=rt,
+          jvp=_unsupported_second("prod_others", "np.prod")),
         r("matmul_grads", ("g", "a", "b"), {}, lambda i: None, _matmul_grads[0], module=rt,
           result_kind="tuple", jvp=_matmul_grads[1]),
         r("tensordot_grads", ("g", "a", "b", "axes"), {}, lambda i: None, _tensordot_grads[0], module=rt,
           result_kind="tuple", jvp=_tensordot_grads[1]),
         r("solve_grads", ("g", "a", "x"), {}, lambda i: None,
-          _unsupported_second("solve_grads (np.linalg.solve's adjoint)"), module=rt, result_kind="tuple",
-          jvp=_unsupported_second("solve_grads (np.linalg.solve's adjoint)")),
+          _unsupported_second("solve_grads", "np.linalg.solve"), module=rt, result_kind="tuple",
+          jvp=_unsupported_second("solve_grads", "np.linalg.solve")),
         r("einsum_grad", ("subscripts", "g", "operands", "k"), {}, lambda i: None,
-          _unsupported_second("einsum_grad (np.einsum's adjoint)"), module=rt,
-          jvp=_unsupported_second("einsum_grad (np.einsum's adjoint)")),
+          _unsupported_second("einsum_grad", "np.einsum"), module=rt,
+          jvp=_unsupported_second("einsum_grad", "np.einsum")),
         r("untile", ("g", "a", "reps"), {}, lambda i: i.ndims.get("a"), _untile[0], module=rt, jvp=_untile[1]),
         r("unrepeat", ("g", "a", "repeats", "axis"), {}, lambda i: i.ndims.get("a"), _unrepeat[0],
           module=rt, jvp=_unrepeat[1]),
@@ -193,6 +198,23 @@ def _rows():
           jvp=_zero_tangent),
     ]
 
+
+# NumPy functions that generated adjoints call (cumsum's adjoint flips): rows here, next
+# to the helpers, so that code is differentiable again.
+def _flip_jvp(c):
+    t = c.tangent("m")
+    if t is None:
+        return None
+    call = _copy(c.call)
+    call.args[0] = t
+    return call
+
+
+NUMPY_ROWS = [ArrayRule("flip", ("m", "axis"), {"axis": None}, lambda i: i.ndims.get("m"),
+                        lambda c: [("m", np_("flip", c.g, c.arg("axis")))], jvp=_flip_jvp)]
+for _row in NUMPY_ROWS:
+    array_rules.ARRAY_RULES.setdefault(getattr(np, _row.attr), _row)
+    array_rules.RULES_BY_NAME.setdefault((_row.module, _row.attr), _row)
 
 RUNTIME_RULES: dict[str, ArrayRule] = {row.attr: row for row in _rows()}
 assert set(RUNTIME_RULES) == set(runtime.__all__), "every runtime helper needs a row here"
