@@ -450,3 +450,65 @@ def test_a_user_function_named_like_a_helper_is_not_a_helper():
     def unbroadcast(g, x):
         return g
     assert runtime_rules.lookup(unbroadcast) is None
+
+
+class _JvpContext:
+    """A stand-in for forward mode's JvpContext (branch jvp-rules): what the runtime rows read."""
+
+    def __init__(self, rule, call, tangents):
+        self.rule, self.call, self.tangents = rule, call, tangents
+        self.args = s2sgrad.array_rules.bind(rule, call)
+        self.out = s2sgrad.ir.Name("out")
+
+    def tangent(self, key):
+        return self.tangents.get(key)
+
+
+def _helper_call(name, n_args):
+    ir = s2sgrad.ir
+    return ir.Call(ir.Lib("runtime", name), [ir.Name(f"a{k}") for k in range(n_args)])
+
+
+JVP_POINTS = {
+    # helper: (arguments, which are differentiated)
+    "unbroadcast": ((np.ones((3, 2, 4)), np.ones((2, 1))), (0,)),
+    "expand_reduced": ((np.ones((2, 4)), np.ones((2, 3, 4)), 1, False), (0,)),
+    "untile": ((np.ones((4, 6)), np.ones((2, 3)), (2, 2)), (0,)),
+    "unrepeat": ((np.ones(6), np.ones((3,)), 2, None), (0,)),
+    "undiff": ((np.ones((3, 4)), 2, 1), (0,)),
+    "matmul_grads": ((np.ones((2, 5)), np.ones((2, 3)), np.ones((3, 5))), (0, 1, 2)),
+    "tensordot_grads": ((np.ones((2, 5)), np.ones((2, 3, 4)), np.ones((3, 4, 5)), 2), (0, 1, 2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(JVP_POINTS))
+def test_runtime_rows_jvp_against_differences(name):
+    """Each linear or bilinear helper's jvp row, printed and run, against differences."""
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    shapes, active = JVP_POINTS[name]
+    args = [rng.standard_normal(a.shape) if isinstance(a, np.ndarray) else a for a in shapes]
+    dirs = {k: rng.standard_normal(np.shape(args[k])) for k in active}
+    row = runtime_rules.RUNTIME_RULES[name]
+    call = _helper_call(name, len(args))
+    tangents = {row.params[k]: s2sgrad.ir.Name(f"t{k}") for k in active}
+    tangent = row.jvp(_JvpContext(row, call, tangents))
+    text = s2sgrad.codegen.PythonPrinter().expr(tangent)
+    env = {"np": np, **{h: getattr(runtime, h) for h in runtime.__all__}}
+    env.update({f"a{k}": a for k, a in enumerate(args)}, **{f"t{k}": d for k, d in dirs.items()})
+    env["out"] = getattr(runtime, name)(*args)
+    got = eval(text, env)
+
+    def at(h):
+        return getattr(runtime, name)(*[a + h * dirs[k] if k in dirs else a for k, a in enumerate(args)])
+    eps = 1e-6
+    parts = (lambda v: v) if row.result_kind == "tuple" else (lambda v: (v,))
+    for g, p, m in zip(parts(got), parts(at(eps)), parts(at(-eps))):
+        np.testing.assert_allclose(g, (p - m) / (2 * eps), rtol=1e-6, atol=1e-8)
+
+
+def test_source_before_a_call_and_caching():
+    g = s2sgrad.grad(recurrence)
+    gg = s2sgrad.grad(g)
+    assert "def grad_grad_recurrence(x, n):" in gg.source  # code for guessed kinds, before a call
+    assert s2sgrad.grad(g) is gg  # the same derivative of the same Derivative is not regenerated
+    assert gg(0.9, 4) == pytest.approx(_derivatives(recurrence_sym(4), 0.9, (2,))[0], rel=1e-10)
