@@ -64,7 +64,7 @@ class Derivative:
             out |= self.f._promoted() | set(self.params[len(self.f.params):])
         return out
 
-    def variant(self, param_kinds: tuple) -> "_Variant":
+    def variant(self, param_kinds: tuple) -> _Variant:
         """The generated code for arguments of these kinds (one per name in .params)."""
         found = self._variants.get(param_kinds)
         if found is None:

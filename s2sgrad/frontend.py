@@ -661,6 +661,10 @@ class Lowerer:
             return prim.lib
         if value is stop_gradient:
             return ir.Lib("s2sgrad", "stop_gradient")
+        if _is_derivative(value):
+            # g = s2sgrad.grad(f) called in the function: its generated code, a function like
+            # any other (for the argument kinds of g's latest call)
+            return ir.UserFn(value.generated)
         if value is list:  # list(xs): a copy of a list (generated vjps copy a cotangent)
             return ir.Lib("builtins", "list")
         if callable(value) and value in FORBIDDEN_CALLS:
@@ -765,6 +769,11 @@ ARRAY_ATTRIBUTES = ("shape", "ndim", "size", "dtype")
 def _is_unit_call(e: ir.Expr) -> bool:
     """A call the differentiator reverses as a unit: a user function, or one with custom rules."""
     return isinstance(e, ir.Call) and isinstance(e.func, (ir.UserFn, ir.CustomFn))
+
+
+def _is_derivative(value) -> bool:
+    from .api import Derivative  # api imports this module
+    return isinstance(value, Derivative)
 
 
 def _is_pop(e) -> bool:

@@ -230,9 +230,10 @@ def _merge_first_writes(stmts, floats):
 
 # ------------------------------------------------------------------------------ dead code
 def _pure(s: ir.Assign) -> bool:
-    def has_foreign(e):
-        return isinstance(e, ir.Foreign) or any(has_foreign(c) for c in ir.children(e))
-    return s.role in PURE_ROLES and not any(has_foreign(v) for v in s.values)
+    def has_effect(e):  # a foreign call, or a method call such as `d_xs.pop()`
+        return isinstance(e, ir.Foreign) or (isinstance(e, ir.Call) and isinstance(e.func, ir.Attr)) \
+            or any(has_effect(c) for c in ir.children(e))
+    return s.role in PURE_ROLES and not any(has_effect(v) for v in s.values)
 
 
 def _dead_code(stmts, live_out: set[str], dead_pairs: set[int]):

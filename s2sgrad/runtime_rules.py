@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+
 from . import array_rules, ir, runtime
 from .array_rules import ArrayRule, C, UnsupportedUse, helper, np_
 
@@ -62,11 +64,23 @@ def _sum_terms(terms):
     return out
 
 
-def _unsupported_second(what):
-    def vjp(c):
-        raise UnsupportedUse(f"the derivative of {what} (so a second derivative through it)",
-                             "differentiate once, or write the computation without this primitive")
-    return vjp
+def _unsupported_second(helper_name, primitive):
+    """A helper whose own derivative is not written yet: a second derivative through
+    `primitive` stops with an error at the helper's line of the generated code."""
+    def rule(c):
+        raise UnsupportedUse(f"{helper_name} (the adjoint of {primitive} in generated code)",
+                             f"a second derivative through {primitive} is not available yet; "
+                             f"differentiate once, or write the computation without {primitive}.")
+    return rule
+
+
+def _tangent_code_only(helper_name):
+    """A helper of tangent code: derivatives of jvp's output are not generated."""
+    def rule(c):
+        raise UnsupportedUse(f"{helper_name} (a helper of forward-mode code)",
+                             "tangent code is not differentiated again; differentiate the function "
+                             "itself (s2sgrad.hessian and hvp are forward over reverse).")
+    return rule
 
 
 # ----------------------------------------------------------------------------- linear in g
@@ -179,18 +193,18 @@ def _rows():
         r("expand_reduced", ("g", "x", "axis", "keepdims"), {}, lambda i: None, _expand_reduced[0],
           module=rt, jvp=_expand_reduced[1]),
         r("prod_others", ("x", "axis"), {}, lambda i: i.ndims.get("x"),
-          _unsupported_second("prod_others (np.prod's adjoint)"), module=rt,
-          jvp=_unsupported_second("prod_others (np.prod's adjoint)")),
+          _unsupported_second("prod_others", "np.prod"), module=rt,
+          jvp=_unsupported_second("prod_others", "np.prod")),
         r("matmul_grads", ("g", "a", "b"), {}, lambda i: None, _matmul_grads[0], module=rt,
           result_kind="tuple", jvp=_matmul_grads[1]),
         r("tensordot_grads", ("g", "a", "b", "axes"), {}, lambda i: None, _tensordot_grads[0], module=rt,
           result_kind="tuple", jvp=_tensordot_grads[1]),
         r("solve_grads", ("g", "a", "x"), {}, lambda i: None,
-          _unsupported_second("solve_grads (np.linalg.solve's adjoint)"), module=rt, result_kind="tuple",
-          jvp=_unsupported_second("solve_grads (np.linalg.solve's adjoint)")),
+          _unsupported_second("solve_grads", "np.linalg.solve"), module=rt, result_kind="tuple",
+          jvp=_unsupported_second("solve_grads", "np.linalg.solve")),
         r("einsum_grad", ("subscripts", "g", "operands", "k"), {}, lambda i: None,
-          _unsupported_second("einsum_grad (np.einsum's adjoint)"), module=rt,
-          jvp=_unsupported_second("einsum_grad (np.einsum's adjoint)")),
+          _unsupported_second("einsum_grad", "np.einsum"), module=rt,
+          jvp=_unsupported_second("einsum_grad", "np.einsum")),
         r("untile", ("g", "a", "reps"), {}, lambda i: i.ndims.get("a"), _untile[0], module=rt, jvp=_untile[1]),
         r("unrepeat", ("g", "a", "repeats", "axis"), {}, lambda i: i.ndims.get("a"), _unrepeat[0],
           module=rt, jvp=_unrepeat[1]),
@@ -200,19 +214,32 @@ def _rows():
         r("add_at", ("d_x", "index", "g"), {}, lambda i: None, _add_at_vjp, module=rt, jvp=_add_at_jvp),
         r("zeros_list", ("xs",), {}, lambda i: None, _no_derivative, module=rt, result_kind="tuple",
           jvp=_zero_tangent),
-        # helpers of tangent code (forward.py): derivatives of tangent code are not generated
-        r("solve_tangent", ("a", "x", "t_a", "t_b"), {}, lambda i: None,
-          _unsupported_second("solve_tangent (np.linalg.solve's tangent)"), module=rt,
-          jvp=_unsupported_second("solve_tangent (np.linalg.solve's tangent)")),
-        *[r(name, params, {}, lambda i: None, _unsupported_second(f"{name} (a helper of tangent code)"),
-            module=rt, jvp=_unsupported_second(f"{name} (a helper of tangent code)"))
-          for name, params in [("tangent_like", ("t", "arrays")), ("lift_directions", ("t", "x", "ndim")),
-                               ("direction", ("ts", "j")), ("transpose_directions", ("t",)),
-                               ("unbroadcast_directions", ("t", "x"))]],
+        # helpers of tangent code (forward.py): tangent code is not differentiated again
+        *[r(name, params, {}, lambda i: None, _tangent_code_only(name), module=rt, jvp=_tangent_code_only(name))
+          for name, params in [("solve_tangent", ("a", "x", "t_a", "t_b")), ("tangent_like", ("t", "arrays")),
+                               ("lift_directions", ("t", "x", "ndim")), ("direction", ("ts", "j")),
+                               ("transpose_directions", ("t",)), ("unbroadcast_directions", ("t", "x"))]],
         r("zero_tangents", ("xs", "n_dirs"), {}, lambda i: None, _no_derivative, module=rt,
           result_kind="tuple", jvp=_zero_tangent),
     ]
 
+
+# NumPy functions that generated adjoints call (cumsum's adjoint flips): rows here, next
+# to the helpers, so that code is differentiable again.
+def _flip_jvp(c):
+    t = c.tangent("m")
+    if t is None:
+        return None
+    call = _copy(c.call)
+    call.args[0] = t
+    return call
+
+
+NUMPY_ROWS = [ArrayRule("flip", ("m", "axis"), {"axis": None}, lambda i: i.ndims.get("m"),
+                        lambda c: [("m", np_("flip", c.g, c.arg("axis")))], jvp=_flip_jvp)]
+for _row in NUMPY_ROWS:
+    array_rules.ARRAY_RULES.setdefault(getattr(np, _row.attr), _row)
+    array_rules.RULES_BY_NAME.setdefault((_row.module, _row.attr), _row)
 
 RUNTIME_RULES: dict[str, ArrayRule] = {row.attr: row for row in _rows()}
 assert set(RUNTIME_RULES) == set(runtime.__all__), "every runtime helper needs a row here"
