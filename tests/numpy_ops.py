@@ -880,6 +880,16 @@ def np_cumsum_axis_neg(x, w):
     return np.sum(w * np.cumsum(x, axis=-1))
 
 
+@case(lambda r: (normal(r, 2, 3, 4), weights(r, 2, 3, 4)))
+def np_flip_all(x, w):
+    return np.sum(w * np.flip(x))
+
+
+@case(lambda r: (normal(r, 2, 3, 4), weights(r, 2, 3, 4)))
+def np_flip_axis(x, w):
+    return np.sum(w * np.flip(x, 1))
+
+
 @case(lambda r: (normal(r, 2, 3, 4), weights(r, 24)))
 def method_cumsum_all(x, w):
     return np.sum(w * x.cumsum())

@@ -60,6 +60,8 @@ CASES = [
     ("out = a.std(axis=1, keepdims=True)", {"a": (3, 4)}),
     ("out = np.cumsum(a)", {"a": (3, 4)}),
     ("out = np.cumsum(a, axis=1)", {"a": (3, 4)}),
+    ("out = np.flip(a)", {"a": (3, 4)}),
+    ("out = np.flip(a, 1)", {"a": (3, 4)}),
     ("out = a.cumsum(axis=0)", {"a": (3, 4)}),
     ("out = np.linalg.norm(x)", {"x": (5,)}),
     ("out = np.linalg.norm(x, 2)", {"x": (5,)}),
