@@ -12,7 +12,7 @@ import types
 
 import numpy as np
 
-from . import custom, frontend, kinds, loader
+from . import backends, custom, frontend, kinds, loader
 from .custom import CustomDerivative
 from .errors import NonScalarOutputError, SourceUnavailableError, WrtError
 from .forward import TangentSpec
@@ -35,9 +35,11 @@ class Derivative:
     function for the same argument kinds, and its parameters are the ones wrt names.
     """
 
-    def __init__(self, f, kind: str, wrt_names: list[str], wrt_is_tuple: bool, variant):
+    def __init__(self, f, kind: str, wrt_names: list[str], wrt_is_tuple: bool, variant,
+                 backend: str = "python"):
         self.f = f
         self.kind = kind
+        self.backend = backend
         self.wrt = wrt_names
         self.wrt_is_tuple = wrt_is_tuple
         # the parameters of the code differentiated, and how a call binds to them: the
@@ -46,10 +48,11 @@ class Derivative:
         self.params = list(_signature(f).parameters)
         self.signature = f.signature if isinstance(f, Derivative) else inspect.signature(f)
         self.n_cotangents = len(self.params) - len(self.signature.parameters)
-        self._variants = {variant.param_kinds: variant}
+        self._variants = {variant.key: variant}
         self._use(variant)
 
     def _use(self, variant):
+        self._latest_kinds = variant.param_kinds
         self.generated = variant.fn
         self.source = variant.source
         self.__name__ = self.__qualname__ = variant.fn.__name__
@@ -64,12 +67,23 @@ class Derivative:
             out |= self.f._promoted() | set(self.params[len(self.f.params):])
         return out
 
-    def variant(self, param_kinds: tuple) -> _Variant:
-        """The generated code for arguments of these kinds (one per name in .params)."""
-        found = self._variants.get(param_kinds)
+    def variant(self, param_kinds: tuple, param_types: tuple | None = None,
+                target: str | None = None) -> _Variant:
+        """The generated code for arguments of these kinds (one per name in .params).
+
+        For a compiled backend it depends on the number types of the arguments too (an
+        int's tape holds ints); `target="python"` asks for the plain Python code, which
+        is what a derivative of this derivative differentiates.
+        """
+        target = target or self.backend
+        if target == "python":
+            param_types = None
+        key = (target, param_kinds, param_types)
+        found = self._variants.get(key)
         if found is None:
-            found = self._variants[param_kinds] = _generate(
-                self.f, self.wrt, self.kind, dict(zip(self.params, param_kinds)))
+            types = dict(zip(self.params, param_types)) if param_types is not None else None
+            found = self._variants[key] = _generate(
+                self.f, self.wrt, self.kind, dict(zip(self.params, param_kinds)), target, types)
         return found
 
     def __call__(self, *args, **kwargs):
@@ -97,12 +111,18 @@ class Derivative:
         promoted = self._promoted()
         values = [_promote(v) if name in promoted else v
                   for name, v in zip(self.params, list(bound.arguments.values()) + inner)]
-        variant = self.variant(tuple(kinds.of_value(v) for v in values))
+        variant = self.variant(tuple(kinds.of_value(v) for v in values),
+                               tuple(backends.number_type(v) for v in values))
         if variant.fn is not self.generated:
             self._use(variant)
         try:
             out = self.generated(*values, *own)
-        except ValueError as exc:
+        except Exception as exc:
+            if variant.path is not None and backends.is_compile_error(exc):
+                raise backends.compile_error(exc, variant.path, variant.line_positions,
+                                             f"{self.kind} of {self.signature_name()}") from None
+            if not isinstance(exc, ValueError):
+                raise
             if "grad needs a scalar output" in str(exc):  # the guard in generated code
                 raise NonScalarOutputError(f"{exc}; use s2sgrad.vjp with a cotangent of the "
                                            f"output's shape") from None
@@ -115,15 +135,18 @@ class Derivative:
             return (out[0], (out[1],)) if self.kind == "value_and_grad" else (out,)
         return out
 
+    def signature_name(self) -> str:
+        return self.f.__qualname__ if not isinstance(self.f, Derivative) else repr(self.f)
+
     def __repr__(self):
-        what = self.f.__qualname__ if not isinstance(self.f, Derivative) else repr(self.f)
-        return f"<s2sgrad {self.kind} of {what} wrt {', '.join(self.wrt)}>"
+        backend = f" ({self.backend})" if self.backend != "python" else ""
+        return f"<s2sgrad {self.kind} of {self.signature_name()} wrt {', '.join(self.wrt)}{backend}>"
 
 
 def _signature(f) -> inspect.Signature:
     """The parameters of the code a derivative of f differentiates: f's own, or for a
     Derivative those of its generated function (the cotangents of vjps included)."""
-    return inspect.signature(f.generated if isinstance(f, Derivative) else f)
+    return inspect.signature(getattr(f.generated, "py_func", f.generated) if isinstance(f, Derivative) else f)
 
 
 def _target(f, param_kinds: dict | None):
@@ -132,8 +155,8 @@ def _target(f, param_kinds: dict | None):
     if not isinstance(f, Derivative):
         return f
     if param_kinds is None:
-        return f.generated
-    return f.variant(tuple(param_kinds[p] for p in f.params)).fn
+        return f.variant(f._latest_kinds, target="python").fn
+    return f.variant(tuple(param_kinds[p] for p in f.params), target="python").fn
 
 
 def _as_arguments(out, kind, args, several):
@@ -191,8 +214,7 @@ def normalize_wrt(f, wrt) -> tuple[list[str], bool]:
 
 
 def _make(f, wrt, kind: str, backend: str) -> Derivative:
-    if backend != "python":
-        raise ValueError(f"backend={backend!r} is not available; this version has backend='python'")
+    backends.check(backend)
     if isinstance(f, CustomDerivative):
         f = custom.stand_in(f)  # a def calling f: differentiated through f's rule
     if not isinstance(f, Derivative):
@@ -204,26 +226,29 @@ def _make(f, wrt, kind: str, backend: str) -> Derivative:
             hint="pass a plain function defined with def; for a method, write a function "
                  "that takes the object's values as arguments.")
     names, is_tuple = normalize_wrt(f, wrt)
-    key = (f, tuple(names), is_tuple, kind)
+    key = (f, tuple(names), is_tuple, kind, backend)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] == _fingerprint(hit[1]):
         return hit[2]
-    variant = _generate(f, names, kind, None)
-    result = Derivative(f, kind, names, is_tuple, variant)
+    variant = _generate(f, names, kind, None, backend)
+    result = Derivative(f, kind, names, is_tuple, variant, backend)
     _CACHE[key] = (_fingerprint(variant.deps), variant.deps, result)
     return result
 
 
 class _Variant:
-    """The generated code for one combination of argument kinds."""
+    """The generated code for one combination of argument kinds (and, for a compiled
+    target, number types); `path` and `line_positions` locate a compiled module's lines."""
 
-    def __init__(self, fn, source, param_kinds, deps):
-        self.fn, self.source, self.param_kinds, self.deps = fn, source, param_kinds, deps
+    def __init__(self, fn, source, key, deps, path=None, line_positions=None):
+        self.fn, self.source, self.key, self.deps = fn, source, key, deps
+        self.param_kinds = key[1]
+        self.path, self.line_positions = path, line_positions or {}
 
 
-def _generate(f, names, kind, param_kinds) -> _Variant:
+def _generate(f, names, kind, param_kinds, target="python", param_types=None) -> _Variant:
     f = _target(f, param_kinds)
-    builder = ModuleBuilder(f, param_kinds)
+    builder = ModuleBuilder(f, param_kinds, param_types)
     prefix = {"grad": "grad", "value_and_grad": "value_and_grad", "vjp": "vjp", "jvp": "jvp",
               "jvp_batched": "jvp"}[kind]
     name = builder.namer.fresh(f"{prefix}_{f.__name__}")
@@ -234,10 +259,16 @@ def _generate(f, names, kind, param_kinds) -> _Variant:
     what = "vector-mode jvp (many tangents at once)" if kind == "jvp_batched" else kind
     header = (f"Generated by s2sgrad: {what} of {f.__qualname__} with respect to {', '.join(names)}.\n\n"
               f"Regenerate rather than edit; it needs only the modules it imports.")
-    source, inject = builder.source(header)
-    module = loader.load(source, name, inject)
+    source, inject = builder.source(header, target)
     used = tuple(builder.param_kinds[p] for p in inspect.signature(f).parameters)
-    return _Variant(getattr(module, name), source, used, _dependencies(builder))
+    types = tuple(param_types[p] for p in inspect.signature(f).parameters) if param_types else None
+    key = (target, used, types if target != "python" else None)
+    if target == "python":
+        module = loader.load(source, name, inject)
+        return _Variant(getattr(module, name), source, key, _dependencies(builder))
+    module = loader.load_file(source, name, inject)
+    return _Variant(getattr(module, name), source, key, _dependencies(builder),
+                    module.__file__, builder.line_positions)
 
 
 def _dependencies(builder) -> list:

@@ -101,3 +101,11 @@ class WrtError(S2SGradError):
     """A `wrt=` argument that names no parameter of the function."""
 
     default_hint = "name a parameter of the function, by name or by position."
+
+
+class CompileError(S2SGradError):
+    """Generated code that a compiled backend (numba, CUDA) cannot compile."""
+
+    default_hint = ("this construct is outside what numba compiles in nopython mode: use "
+                    "backend='python' for this function, or rewrite the statement with "
+                    "numbers, NumPy arrays and the math module.")

@@ -139,7 +139,7 @@ class ForwardMode:
         if pair is None:
             return [s]
         before, after = pair
-        return [ir.Comment(f"tangent of: {_line_of(s)}")] + before + [s] + after
+        return [ir.Comment(f"tangent of: {_line_of(s)}", pos=s.pos)] + before + [s] + after
 
     def tangent_assign(self, s: ir.Assign):
         active_targets = [t for t in s.targets if self.is_active(ir.target_name(t))]
@@ -401,7 +401,7 @@ class ForwardMode:
         # y, t_y = jvp_h(...) replaces the call itself: the value comes with its tangent
         if not s.unpack:
             both = ir.Assign([s.targets[0], ir.Name(self.tan(s.targets[0].id))], [call], role="user", pos=s.pos)
-            return [ir.Comment(f"tangent of: {_line_of(s)}")] + pre + [both]
+            return [ir.Comment(f"tangent of: {_line_of(s)}", pos=s.pos)] + pre + [both]
         result = ir.Name(self.namer.fresh("out"))
         t_result = ir.Name(self.namer.fresh("t_out"))
         self.temporaries.add(t_result.id)
@@ -409,7 +409,7 @@ class ForwardMode:
                   ir.Assign(list(s.targets), [ir.Name(result.id)], role="user"),
                   ir.Assign([ir.Name(self.tan(t.id)) for t in s.targets], [ir.Name(t_result.id)],
                             role="adjoint")]
-        return [ir.Comment(f"tangent of: {_line_of(s)}")] + pre + primal
+        return [ir.Comment(f"tangent of: {_line_of(s)}", pos=s.pos)] + pre + primal
 
     def tangent_custom_call(self, s: ir.CallAssign, active_args) -> list[ir.Stmt]:
         """`t_y = f_forward(x, z, t_x, t_z)` after `y = f(x, z)`: the user's forward rule,

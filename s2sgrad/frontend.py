@@ -664,7 +664,7 @@ class Lowerer:
         if _is_derivative(value):
             # g = s2sgrad.grad(f) called in the function: its generated code, a function like
             # any other (for the argument kinds of g's latest call)
-            return ir.UserFn(value.generated)
+            return ir.UserFn(value.variant(value._latest_kinds, target="python").fn)
         if value is list:  # list(xs): a copy of a list (generated vjps copy a cotangent)
             return ir.Lib("builtins", "list")
         if callable(value) and value in FORBIDDEN_CALLS:

@@ -255,6 +255,39 @@ class Continue(Stmt):
 
 
 @dataclass(eq=False)
+class TapeNew(Stmt):
+    """A typed tape for compiled targets (tapes.py): an empty array of `dtype` and its count."""
+    tape: Name
+    count: Name
+    dtype: str  # a NumPy scalar type name: "float64", "int64", "bool_"
+
+
+@dataclass(eq=False)
+class TapeReserve(Stmt):
+    """Room for `extra` more pushes, made before a loop whose trip count is known at entry."""
+    tape: Name
+    count: Name
+    extra: Expr
+
+
+@dataclass(eq=False)
+class TapePush(Stmt):
+    """`tape[count] = value; count += 1`; `checked`: make room first (inside a while)."""
+    tape: Name
+    count: Name
+    value: Expr
+    checked: bool
+
+
+@dataclass(eq=False)
+class TapePop(Stmt):
+    """`count -= 1; into = tape[count]` (only the first with `into` None)."""
+    tape: Name
+    count: Name
+    into: Expr | None
+
+
+@dataclass(eq=False)
 class Comment(Stmt):
     text: str
 
@@ -327,6 +360,12 @@ def stmt_exprs(s: Stmt) -> list[Expr]:
     if isinstance(s, Return) and s.value is not None:
         return [s.value]
     if isinstance(s, Pop) and s.into is not None:
+        return [s.into]
+    if isinstance(s, TapeReserve):
+        return [s.extra]
+    if isinstance(s, TapePush):
+        return [s.value]
+    if isinstance(s, TapePop) and s.into is not None:
         return [s.into]
     return []
 

@@ -11,7 +11,7 @@ import inspect
 import math
 import types
 
-from . import codegen, controlflow, custom, forward, frontend, ir, kinds, optimize, reverse, runtime
+from . import codegen, controlflow, custom, forward, frontend, ir, kinds, optimize, reverse, runtime, tapes
 from .naming import Namer
 
 LITERAL_TYPES = (int, float, bool, str, type(None), complex)
@@ -21,8 +21,12 @@ class ModuleBuilder:
     """`param_kinds`: the kinds of the main function's arguments (kinds.py); None
     guesses them from the body."""
 
-    def __init__(self, pyfunc, param_kinds: dict | None = None):
+    def __init__(self, pyfunc, param_kinds: dict | None = None, param_types: dict | None = None):
         self.main, self.functions = frontend.load_program(pyfunc)
+        # "bool" | "int" | "float" of the main function's number arguments: the element
+        # types of typed tapes (tapes.py) for the compiled targets
+        self.param_types = param_types or {}
+        self._tape_info: dict = {}   # id of an emitted function -> (variable kinds, number types)
         self.namer = Namer(self._user_names())
         self.lowered: dict = {}
         self.fn_names: dict = {}     # user function (or custom wrapper) -> printed name
@@ -88,6 +92,7 @@ class ModuleBuilder:
         fn = reverse.ReverseMode(fn, spec, self.namer, self, var_kinds).run()
         fn = optimize.optimize(fn)
         self.emitted.append(fn)
+        self._tape_info[id(fn)] = (var_kinds, self.param_types if not spec.helper else {})
         return fn
 
     def vjp_of(self, pyfunc, active_args: list[int], arg_kinds: list) -> str:
@@ -182,36 +187,58 @@ class ModuleBuilder:
         return fn if fn in self.functions else None
 
     # ------------------------------------------------------------------ printing
-    def source(self, header: str) -> tuple[str, dict]:
-        """The module's text and the objects it needs that cannot be written as literals."""
+    def source(self, header: str, target: str = "python") -> tuple[str, dict]:
+        """The module's text and the objects it needs that cannot be written as literals.
+
+        For the compiled targets ("numba") tapes of numbers become typed arrays
+        (tapes.py), every function is compiled, and `self.line_positions` maps each
+        line of the text (1-based) to the user statement it came from.
+        """
         primals = self._primal_copies()
-        functions = primals + self.emitted[::-1]
+        emitted = self.emitted[::-1]
+        if target != "python":
+            emitted = [tapes.typed_tapes(fn, *self._tape_info.get(id(fn), ({}, {})), self.namer)
+                       for fn in emitted]
+        functions = primals + emitted
         global_names, inject, constant_lines = self._globals(functions)
-        printer = codegen.PythonPrinter(global_names, self.fn_names)
+        printer = codegen.PRINTERS[target](global_names, self.fn_names)
+        if inject:  # numba's disk cache would keep the objects of the first load
+            printer.cache = False
         modules = self._modules_used(functions)
         lines = [f'"""{header}"""']
         if "math" in modules:
             lines.append("import math")
         helpers = self._helpers_used(functions)
-        if "numpy" in modules or helpers:
+        if "numpy" in modules or helpers or target != "python":
             lines.append("import numpy as np")
+        if target != "python":
+            lines.append("import numba")
         for name in sorted(modules - {"math", "numpy", "builtins", "runtime", "s2sgrad"}):
             lines.append(f"import {name}")
         lines += constant_lines
         text = "\n".join(lines) + "\n"
+        decorator = getattr(printer, "decorator", None)
         for name in helpers:
-            text += "\n\n" + inspect.getsource(getattr(runtime, name))
+            text += "\n\n" + (decorator + "\n" if decorator else "") + inspect.getsource(getattr(runtime, name))
+        self.line_positions = {}
         for fn in functions:
-            text += "\n\n" + printer.function(fn)
+            text += "\n\n"
+            if target != "python":
+                first = text.count("\n") + 1
+                for k, pos in enumerate(printer.positions(fn)):
+                    self.line_positions[first + k] = pos
+            text += printer.function(fn)
         return text, inject
 
     def _helpers_used(self, functions) -> list[str]:
         """The runtime helpers the functions call (and those helpers call), in a fixed order."""
         used = {sub.attr for sub in _subexpressions(functions)
                 if isinstance(sub, ir.Lib) and sub.module == "runtime"}
+        if any(isinstance(s, (ir.TapeReserve, ir.TapePush)) for fn in functions for s in ir.walk_stmts(fn.body)):
+            used.add("tape_reserve")  # how the numba printer makes room on a typed tape
         if any("unbroadcast(" in inspect.getsource(getattr(runtime, h)) for h in used):
             used.add("unbroadcast")
-        return [h for h in runtime.__all__ if h in used]
+        return [h for h in runtime.__all__ + runtime.COMPILED_ONLY if h in used]
 
     def _primal_copies(self) -> list[ir.Function]:
         """Copies of the user functions the generated code calls, in dependency order."""

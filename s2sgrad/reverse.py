@@ -150,7 +150,7 @@ class ReverseMode:
             if s.role == "count":
                 return [s], []
             adjoint = self.adjoint_assign(s) if s.role == "user" else []
-            header = [ir.Comment(f"grad of: {_line_of(s)}")] if adjoint else []
+            header = [ir.Comment(f"grad of: {_line_of(s)}", pos=s.pos)] if adjoint else []
             if adjoint and _is_primitive(s):
                 # a primitive's rule reads its result (the max, the inverse): it runs before
                 # the overwritten value comes back; the adjoint's restart (last) after
@@ -158,7 +158,7 @@ class ReverseMode:
             return [_Save(s, depth), s], header + [_Restore(s, depth)] + adjoint
         if isinstance(s, ir.CallAssign):
             adjoint = self.adjoint_call(s)
-            header = [ir.Comment(f"grad of: {_line_of(s)}")] if adjoint else []
+            header = [ir.Comment(f"grad of: {_line_of(s)}", pos=s.pos)] if adjoint else []
             return [_Save(s, depth), s], header + [_Restore(s, depth)] + adjoint
         if isinstance(s, ir.Append):
             return [s], [_Restore(s, depth)] + self.adjoint_append(s)
@@ -169,7 +169,7 @@ class ReverseMode:
             # add_at(d_x, index, g) adds into d_x in place: the slots it changes are saved
             # like those of `d_x[index] += g`
             record, adjoint = self.adjoint_add_at(s)
-            header = [ir.Comment(f"grad of: {_line_of(s)}")] if adjoint else []
+            header = [ir.Comment(f"grad of: {_line_of(s)}", pos=s.pos)] if adjoint else []
             return [_Save(record, depth), s], header + [_Restore(record, depth)] + adjoint
         if isinstance(s, (ir.ExprStmt, ir.Break)):
             return [s], []
@@ -512,10 +512,10 @@ class ReverseMode:
         if not symbolic.carries(s.value, self.is_active):
             return [ir.Pop(d_list)]
         if isinstance(s.value, ir.Name):
-            return [ir.Comment(f"grad of: {_line_of(s)}"),
+            return [ir.Comment(f"grad of: {_line_of(s)}", pos=s.pos),
                     _increment(ir.Name(self.adj(s.value.id)), ir.Call(ir.Attr(ir.Name(d_list.id), "pop"), []), ir.Const(1))]
         seed = ir.Name(self.namer.fresh("g_" + s.target.id))
-        return [ir.Comment(f"grad of: {_line_of(s)}"), ir.Pop(d_list, into=seed)] + self.accumulate(s.value, seed)
+        return [ir.Comment(f"grad of: {_line_of(s)}", pos=s.pos), ir.Pop(d_list, into=seed)] + self.accumulate(s.value, seed)
 
     def adjoint_add_at(self, s: ir.ExprStmt):
         """`add_at(d_x, index, g)`: d_x[index] += g with repeated indices adding up.  Each
@@ -544,7 +544,7 @@ class ReverseMode:
                     d_v = ir.Call(ir.Lib("numpy", "copy"), [d_v])  # d_x[i] is a view: keep the values
             else:
                 d_v = _zeros_like(v) if kinds.is_array(self.kind_of(v)) else ir.Const(0.0)
-            move = [ir.Comment(f"grad of: {_line_of(s)}"),
+            move = [ir.Comment(f"grad of: {_line_of(s)}", pos=s.pos),
                     ir.Append(ir.Name(self.adj(tape.id)), d_v, pos=s.pos)]
         if active_v:
             reset = [ir.Assign([self.adj_expr(v)], [self._reset_value(v)], role="adjoint")]

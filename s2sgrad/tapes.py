@@ -1,0 +1,221 @@
+"""Typed tapes for the compiled targets: a tape of numbers becomes an array and a count.
+
+reverse.py tapes values in lists used as stacks (`tape_x.append(x)`, `x = tape_x.pop()`),
+which is what plain Python does fastest.  numba and CUDA want homogeneous, preallocated
+storage instead (DESIGN.md, "typed tapes"), so for those targets this pass rewrites every
+tape of numbers into ir.TapeNew / TapeReserve / TapePush / TapePop statements:
+
+    tape_x = np.empty(0, np.float64)          # TapeNew: one array a tape, of the value's type
+    n_tape_x = 0
+    tape_x = tape_reserve(tape_x, n_tape_x + len(range(n)))   # TapeReserve: before a for loop
+    for i in range(n):
+        tape_x[n_tape_x] = x                   # TapePush: no check, the room was reserved
+        n_tape_x += 1
+    ...
+        n_tape_x -= 1                          # TapePop
+        x = tape_x[n_tape_x]
+
+A `for` loop's trip count is known at its entry, so the room for its pushes is reserved
+there; a push whose innermost loop is a `while` checks the room and doubles the array
+when it is full.  Each printer decides how these statements look (codegen.py); the CUDA
+printer gives each thread a local array of a fixed bound instead.
+
+Tapes of arrays and of lists stay lists: numba types a list of arrays of one rank.
+
+The element type of a tape comes from `scalar_types`: bool, int or float for each
+number the function holds, from the argument types of the call.  Where it cannot be
+shown to be an int the tape is float64: an int restored from it becomes a float, which
+numba may refuse (an index), but a value is never truncated.
+"""
+from __future__ import annotations
+
+import copy
+
+from . import ir, kinds
+
+DTYPES = {"bool": "bool_", "int": "int64", "float": "float64"}
+_ORDER = {"bool": 0, "int": 1, "float": 2}
+
+
+def typed_tapes(fn: ir.Function, var_kinds: dict, param_types: dict, namer) -> ir.Function:
+    """A copy of the generated function `fn` whose tapes of numbers are typed arrays."""
+    fn = copy.deepcopy(fn)
+    tapes = _number_tapes(fn.body, var_kinds)
+    if not tapes:
+        return fn
+    types = scalar_types(fn, param_types)
+    counts = {t: namer.fresh(f"n_{t}") for t in sorted(tapes)}
+    elem = {t: DTYPES[_join_all(types.get(v, "float") for v in tapes[t])] for t in tapes}
+    fn.body = _rewrite(fn.body, counts, elem, loops=[])
+    return fn
+
+
+# ------------------------------------------------------------------------------ which tapes
+def _number_tapes(body, var_kinds) -> dict[str, set[str]]:
+    """Tape name -> the variables pushed onto it, for tapes holding numbers only."""
+    pushed: dict[str, set[str]] = {}
+    other: set[str] = set()
+    for s in ir.walk_stmts(body):
+        if isinstance(s, ir.Append) and s.pair is not None:
+            var = _pushed_variable(s.value)
+            if var is None or not _is_number(var, s.value, var_kinds):
+                other.add(s.target.id)
+            else:
+                pushed.setdefault(s.target.id, set()).add(var)
+    return {t: vs for t, vs in pushed.items() if t not in other}
+
+
+def _pushed_variable(value: ir.Expr) -> str | None:
+    if isinstance(value, ir.Name):
+        return value.id
+    if isinstance(value, ir.Subscript) and isinstance(value.value, ir.Name):
+        return value.value.id
+    return None
+
+
+def _is_number(var, value, var_kinds) -> bool:
+    k = var_kinds.get(var)
+    if isinstance(value, ir.Subscript):  # an item of a list of numbers
+        return kinds.is_list(k) and k.elem == kinds.SCALAR
+    return k is None or k == kinds.SCALAR  # flags and counters have no user kind
+
+
+# ------------------------------------------------------------------------------ rewriting
+def _rewrite(stmts, counts, elem, loops) -> list[ir.Stmt]:
+    out = []
+    for s in stmts:
+        if isinstance(s, ir.Assign) and s.role == "save" and len(s.targets) == 1 \
+                and isinstance(s.targets[0], ir.Name) and s.targets[0].id in counts \
+                and isinstance(s.values[0], ir.ListExpr):
+            name = s.targets[0].id
+            out.append(ir.TapeNew(ir.Name(name), ir.Name(counts[name]), elem[name], pos=s.pos))
+            continue
+        if isinstance(s, ir.Append) and s.target.id in counts:
+            checked = not loops or isinstance(loops[-1], ir.While)
+            out.append(ir.TapePush(s.target, ir.Name(counts[s.target.id]), s.value, checked, pos=s.pos))
+            continue
+        if isinstance(s, ir.Pop) and s.target.id in counts:
+            out.append(ir.TapePop(s.target, ir.Name(counts[s.target.id]), s.into, pos=s.pos))
+            continue
+        if isinstance(s, ir.If):
+            s.body = _rewrite(s.body, counts, elem, loops)
+            s.orelse = _rewrite(s.orelse, counts, elem, loops)
+        elif isinstance(s, (ir.ForRange, ir.ForEach, ir.While)):
+            pushes = _pushes_per_trip(s.body, counts)
+            s.body = _rewrite(s.body, counts, elem, loops + [s])
+            if not isinstance(s, ir.While):
+                trips = _trip_count(s)
+                for tape in sorted(pushes):
+                    extra = trips if pushes[tape] == 1 else ir.BinOp("*", ir.Const(pushes[tape]), trips)
+                    out.append(ir.TapeReserve(ir.Name(tape), ir.Name(counts[tape]), copy.deepcopy(extra),
+                                              pos=s.pos))
+        out.append(s)
+    return out
+
+
+def _pushes_per_trip(body, counts) -> dict[str, int]:
+    """How many times one trip of a loop pushes onto each tape, not counting inner loops
+    (they reserve their own room); both branches of an if count, an upper bound."""
+    out: dict[str, int] = {}
+    for s in body:
+        if isinstance(s, ir.Append) and s.target.id in counts:
+            out[s.target.id] = out.get(s.target.id, 0) + 1
+        elif isinstance(s, ir.If):
+            for block in (s.body, s.orelse):
+                for tape, n in _pushes_per_trip(block, counts).items():
+                    out[tape] = out.get(tape, 0) + n
+    return out
+
+
+def _trip_count(loop) -> ir.Expr:
+    """An upper bound of the loop's trip count, computable at its entry."""
+    if isinstance(loop, ir.ForEach):
+        return ir.Call(ir.Lib("builtins", "len"), [copy.deepcopy(loop.seq)])
+    args = copy.deepcopy(loop.args)  # a limit only shortens the loop
+    a, b, step = (ir.Const(0), args[0], ir.Const(1)) if len(args) == 1 else \
+        (args[0], args[1], args[2] if len(args) == 3 else ir.Const(1))
+    if isinstance(step, ir.Const) and step.value == 1:  # b - a: room for nothing when negative
+        return b if isinstance(a, ir.Const) and a.value == 0 else ir.BinOp("-", b, a)
+    return ir.Call(ir.Lib("builtins", "len"), [ir.Call(ir.Lib("builtins", "range"), args)])
+
+
+# ------------------------------------------------------------------------------ number types
+def scalar_types(fn: ir.Function, param_types: dict) -> dict[str, str]:
+    """"bool", "int" or "float" for each number variable: the least fixpoint over every
+    assignment (a variable is an int only if every value it gets is one)."""
+    sources: dict[str, list] = {}
+    for s in ir.walk_stmts(fn.body):
+        if isinstance(s, ir.Assign):
+            for t, v in _pairs(s):
+                if isinstance(t, ir.Name):
+                    sources.setdefault(t.id, []).append(
+                        ir.BinOp(s.aug, ir.Name(t.id), v) if s.aug else v)
+        elif isinstance(s, ir.ForRange):
+            sources.setdefault(s.target.id, []).append(ir.Const(0))
+        elif isinstance(s, (ir.ForEach, ir.CallAssign)):
+            for t in ([s.target] if isinstance(s, ir.ForEach) else s.targets):
+                sources.setdefault(t.id, []).append(None)  # not known: a float
+    # what is neither a number parameter nor assigned here (a list, an array) is no int
+    types = {p: t for p, t in param_types.items() if t in _ORDER}
+    types.update({v: "bool" for v in sources if v not in param_types})  # the least type, to start
+    changed = True
+    while changed:
+        changed = False
+        for var, values in sources.items():
+            if var in param_types:
+                continue
+            new = _join_all(_type_of(v, types) for v in values)
+            if new != types.get(var):
+                types[var] = new
+                changed = True
+    return types
+
+
+def _pairs(s: ir.Assign):
+    if len(s.targets) == len(s.values):
+        return list(zip(s.targets, s.values))
+    return [(t, None) for t in s.targets]  # a, b = f(): not known
+
+
+def _join_all(ts) -> str:
+    out = "bool"
+    for t in ts:
+        out = t if _ORDER[t] > _ORDER[out] else out
+    return out
+
+
+def _arith(t: str) -> str:
+    return "int" if t == "bool" else t
+
+
+def _type_of(e, types) -> str:
+    """The number type of an expression; "float" wherever it might not be an int."""
+    if isinstance(e, ir.Const):
+        v = e.value
+        return "bool" if isinstance(v, bool) else "int" if isinstance(v, int) else "float"
+    if isinstance(e, ir.Name):
+        return types.get(e.id, "float")
+    if isinstance(e, ir.BinOp):
+        if e.op in ("+", "-", "*", "//", "%"):
+            return _arith(_join_all([_type_of(e.left, types), _type_of(e.right, types)]))
+        if e.op in ("&", "|", "^"):
+            return _join_all([_type_of(e.left, types), _type_of(e.right, types)])
+        return "float"  # / and ** give floats (2 ** -1 is 0.5)
+    if isinstance(e, ir.UnaryOp):
+        return "bool" if e.op == "not" else _arith(_type_of(e.operand, types))
+    if isinstance(e, (ir.Compare,)):
+        return "bool"
+    if isinstance(e, ir.BoolOp):
+        return _join_all(_type_of(v, types) for v in e.values)
+    if isinstance(e, ir.IfExp):
+        return _join_all([_type_of(e.body, types), _type_of(e.orelse, types)])
+    if isinstance(e, ir.Call) and isinstance(e.func, ir.Lib):
+        f = (e.func.module, e.func.attr)
+        if f in (("builtins", "len"), ("builtins", "int"), ("math", "floor"), ("math", "ceil"),
+                 ("math", "trunc")) or (f == ("builtins", "round") and len(e.args) == 1):
+            return "int"
+        if f == ("builtins", "bool"):
+            return "bool"
+        if f in (("builtins", "abs"), ("builtins", "min"), ("builtins", "max")) and e.args and not e.kwargs:
+            return _arith(_join_all(_type_of(a, types) for a in e.args))
+    return "float"
