@@ -8,13 +8,13 @@
 from . import testing
 from .api import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .custom import custom_derivative
-from .errors import (NonScalarOutputError, RecursiveCallError, S2SGradError,
+from .errors import (CompileError, NonScalarOutputError, RecursiveCallError, S2SGradError,
                      SourceUnavailableError, UndefinedNameError, UnsupportedCallError,
                      UnsupportedSyntaxError, WrtError)
 from .frontend import stop_gradient
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "stop_gradient", "custom_derivative",
            "testing", "S2SGradError",
-           "NonScalarOutputError", "RecursiveCallError", "SourceUnavailableError",
+           "CompileError", "NonScalarOutputError", "RecursiveCallError", "SourceUnavailableError",
            "UndefinedNameError", "UnsupportedCallError", "UnsupportedSyntaxError", "WrtError"]
 __version__ = "0.1.0"

@@ -213,8 +213,13 @@ def normalize_wrt(f, wrt) -> tuple[list[str], bool]:
     return names, isinstance(wrt, (tuple, list))
 
 
-def _make(f, wrt, kind: str, backend: str) -> Derivative:
+def _make(f, wrt, kind: str, backend: str, tape_bound: int | None = None) -> Derivative:
     backends.check(backend)
+    if backend == "cuda":  # kernels over arrays of points: cuda.py
+        from . import cuda
+        return cuda.make(f, wrt, kind, tape_bound)
+    if tape_bound is not None:
+        raise ValueError("tape_bound is an option of backend='cuda' (per-thread tapes)")
     if isinstance(f, CustomDerivative):
         f = custom.stand_in(f)  # a def calling f: differentiated through f's rule
     if not isinstance(f, Derivative):
@@ -296,14 +301,16 @@ def _fingerprint(deps) -> list:
     return out
 
 
-def grad(f, wrt=0, backend: str = "python") -> Derivative:
-    """d f / d wrt as a function: same parameters as f, returns the gradient (a tuple for tuple wrt)."""
-    return _make(f, wrt, "grad", backend)
+def grad(f, wrt=0, backend: str = "python", *, tape_bound: int | None = None) -> Derivative:
+    """d f / d wrt as a function: same parameters as f, returns the gradient (a tuple for tuple wrt).
+
+    backend="cuda" takes `tape_bound`, the room per thread of each tape of a loop (cuda.py)."""
+    return _make(f, wrt, "grad", backend, tape_bound)
 
 
-def value_and_grad(f, wrt=0, backend: str = "python") -> Derivative:
+def value_and_grad(f, wrt=0, backend: str = "python", *, tape_bound: int | None = None) -> Derivative:
     """A function returning (f(...), gradient) from one forward and one reverse sweep."""
-    return _make(f, wrt, "value_and_grad", backend)
+    return _make(f, wrt, "value_and_grad", backend, tape_bound)
 
 
 def jvp(f, wrt=0, backend: str = "python") -> Derivative:

@@ -3,6 +3,7 @@ derivatives (to 1e-12) on every corpus function numba can compile; the rest are 
 each with the reason, and refused with a positioned S2SGradError."""
 import math
 import os
+import subprocess
 import sys
 import zlib
 
@@ -41,3 +42,175 @@ def test_numba_gradient_equals_python_backend(c):
     compiled = s2sgrad.grad(c.func, wrt=c.wrt, backend="numba")
     for point in _points(c):
         _close(compiled(*point), python(*point))
+
+
+# ---------------------------------------------------------------------- every transform
+def euler(k, c, n):
+    """The benchmark's loop: an explicit Euler ODE with two parameters."""
+    x = 1.0
+    v = 0.0
+    h = 0.01
+    for i in range(n):
+        a = -k * x - c * v
+        x = x + h * v
+        v = v + h * a
+    return x * x + v
+
+
+def rosenbrock_loop(x):
+    s = 0.0
+    for i in range(x.shape[0] - 1):
+        s = s + 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+    return s
+
+
+def newton_sqrt(a):
+    x = a
+    while abs(x * x - a) > 1e-12 * a:
+        x = 0.5 * (x + a / x)
+    return x
+
+
+def polar(r, theta):
+    return r * math.cos(theta), r * math.sin(theta)
+
+
+@pytest.mark.parametrize("transform, f, args", [
+    (lambda f, b: s2sgrad.value_and_grad(f, wrt=(0, 1), backend=b), euler, (1.3, 0.4, 300)),
+    (lambda f, b: s2sgrad.vjp(f, wrt=(0, 1), backend=b), polar, (1.5, 0.3, (0.7, -0.2))),
+    (lambda f, b: s2sgrad.jvp(f, wrt=(0, 1), backend=b), euler, (1.3, 0.4, 300, 0.5, -1.0)),
+    (lambda f, b: s2sgrad.jacobian(f, wrt=(0, 1), mode="forward", backend=b), polar, (1.5, 0.3)),
+    (lambda f, b: s2sgrad.jacobian(f, wrt=(0, 1), mode="reverse", backend=b), polar, (1.5, 0.3)),
+    (lambda f, b: s2sgrad.hessian(f, wrt=(0, 1), backend=b), euler, (1.3, 0.4, 50)),
+    (lambda f, b: s2sgrad.grad(f, backend=b), newton_sqrt, (2.7,)),
+    (lambda f, b: s2sgrad.grad(f, backend=b), rosenbrock_loop, (np.array([1.2, 0.8, 1.1, 0.9, 1.3]),)),
+    (lambda f, b: s2sgrad.hessian(f, backend=b), rosenbrock_loop, (np.array([1.2, 0.8, 1.1, 0.9, 1.3]),)),
+], ids=["value_and_grad", "vjp", "jvp", "jacobian-forward", "jacobian-reverse", "hessian", "grad-while",
+        "grad-array-loop", "hessian-array-loop"])
+def test_every_transform_compiles_and_equals_python(transform, f, args):
+    _close(_as_tuple(transform(f, "numba")(*args)), _as_tuple(transform(f, "python")(*args)))
+
+
+def _as_tuple(v):
+    if isinstance(v, tuple):
+        return tuple(_as_tuple(x) for x in v)
+    return np.asarray(v, dtype=float)
+
+
+def test_hessian_of_loop_rosenbrock_is_scipys():
+    from scipy.optimize import rosen_hess
+    x = np.array([1.2, 0.8, 1.1, 0.9, 1.3])
+    np.testing.assert_allclose(s2sgrad.hessian(rosenbrock_loop, backend="numba")(x), rosen_hess(x), rtol=1e-12)
+
+
+def test_euler_gradient_matches_a_hand_derived_adjoint():
+    """Hand-written adjoint of the Euler loop (the chain rule through x, v per step)."""
+    k, c, n, h = 1.3, 0.4, 300, 0.01
+    xs, vs = [1.0], [0.0]
+    for _ in range(n):
+        x, v = xs[-1], vs[-1]
+        xs.append(x + h * v)
+        vs.append(v + h * (-k * x - c * v))
+    d_x, d_v, d_k, d_c = 2 * xs[-1], 1.0, 0.0, 0.0
+    for i in reversed(range(n)):
+        x, v = xs[i], vs[i]
+        d_a = d_v * h
+        d_k -= d_a * x
+        d_c -= d_a * v
+        d_x, d_v = d_x - d_a * k, d_x * h + d_v - d_a * c
+    np.testing.assert_allclose(s2sgrad.grad(euler, wrt=(0, 1), backend="numba")(k, c, n), (d_k, d_c), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------- what the code looks like
+def test_typed_tapes_are_arrays_reserved_before_the_loop():
+    src = s2sgrad.grad(euler, wrt=(0, 1), backend="numba").source
+    assert "import s2sgrad" not in src and "import numba" in src
+    assert "@numba.njit(cache=True)\ndef grad_euler(k, c, n):" in src
+    assert "    tape_x = np.empty(0, np.float64)\n    n_tape_x = 0\n" in src
+    assert "    tape_x = tape_reserve(tape_x, n_tape_x + n)\n    for i in range(n):\n" in src
+    assert "        tape_x[n_tape_x] = x\n        n_tape_x += 1\n        x = x + h * v\n" in src
+    assert "    for i in range(n - 1, -1, -1):\n" in src
+    assert "        n_tape_x -= 1\n        x = tape_x[n_tape_x]\n" in src
+
+
+def test_a_while_loop_grows_its_tape():
+    def countdown(x, n):
+        k = n
+        while k > 0:
+            x = x * 0.5 + math.sin(x) + k
+            k = k - 1
+        return x
+    g = s2sgrad.grad(countdown, backend="numba")
+    _close(g(0.3, 40), s2sgrad.grad(countdown)(0.3, 40))
+    assert "if n_tape_x == tape_x.shape[0]:" in g.source  # grows by doubling
+
+
+def test_an_int_index_is_taped_as_an_int():
+    def walk(x, xs, n):
+        j = 0
+        for i in range(n):
+            j = (j + 3) % len(xs)
+            x = x * xs[j] + math.sin(x)
+        return x
+    g = s2sgrad.grad(walk, wrt=(0, 1), backend="numba")
+    xs = [0.9, 1.1, 0.7, 1.2, 0.8]
+    _close(g(0.3, xs, 12), s2sgrad.grad(walk, wrt=(0, 1))(0.3, xs, 12))
+    assert "tape_j = np.empty(0, np.int64)" in g.source  # an index restored from a float tape would not compile
+
+
+def test_compiled_in_nopython_mode():
+    g = s2sgrad.grad(euler, wrt=(0, 1), backend="numba")
+    g(1.0, 0.5, 10)
+    assert g.generated.nopython_signatures  # numba never falls back to object mode
+
+
+# ---------------------------------------------------------------------- errors
+def tiled(x):
+    y = np.sin(x) * 2.0
+    z = np.tile(y, 2)
+    return np.sum(z * z)
+
+
+def test_what_numba_cannot_compile_is_a_positioned_error():
+    g = s2sgrad.grad(tiled, backend="numba")
+    with pytest.raises(s2sgrad.CompileError) as info:
+        g(np.ones(3))
+    text = str(info.value)
+    assert "numpy.tile" in text
+    line = tiled.__code__.co_firstlineno + 2
+    assert f"test_numba_backend.py:{line}:5, in tiled" in text
+    assert "z = np.tile(y, 2)" in text and "^^^^" in text
+    assert "backend='python'" in text
+    assert isinstance(info.value, s2sgrad.S2SGradError)
+
+
+def test_an_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="backend='fortran'"):
+        s2sgrad.grad(euler, backend="fortran")
+
+
+# ---------------------------------------------------------------------- the disk cache
+CACHE_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+import s2sgrad
+from test_numba_backend import euler
+g = s2sgrad.grad(euler, wrt=(0, 1), backend="numba")
+print(repr(g(1.3, 0.4, 300)))
+stats = g.generated.stats
+print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+print(g.generated.py_func.__code__.co_filename)
+"""
+
+
+def test_a_second_process_loads_the_compiled_code_from_the_cache(tmp_path):
+    env = dict(os.environ, S2SGRAD_CACHE_DIR=str(tmp_path))
+    script = CACHE_SCRIPT.format(tests=os.path.dirname(__file__))
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+            for _ in range(2)]
+    (first_value, first_stats, path), (second_value, second_stats, _) = \
+        [r.stdout.strip().splitlines()[-3:] for r in runs]
+    assert first_value == second_value
+    assert first_stats == "0 1"   # compiled
+    assert second_stats == "1 0"  # loaded from the cache, not compiled
+    assert path.startswith(str(tmp_path)) and os.path.exists(path)

@@ -1,0 +1,456 @@
+"""The `cuda` backend: the gradient of a scalar function at every point of arrays, on the GPU.
+
+    g = s2sgrad.grad(price, wrt=("spot", "vol"), backend="cuda")
+    d_spot, d_vol = g(spot, vol, strike, 1.0, 0.01)   # 1-D arrays, one point per element
+
+For a function of numbers (branches, loops and calls to helper functions allowed) the
+generated module holds, from the same adjoint IR as the other backends:
+
+- every function (copies of the user's helpers, the derivative and the helpers' vjps)
+  as a CUDA device function, `@cuda.jit(device=True)`, printed by `CudaPrinter`;
+- a kernel, one thread a point: `i = cuda.grid(1)`, and if `i` is inside the arrays it
+  calls the derivative on the i-th element of every array argument (a number argument,
+  such as a loop count, is passed to every thread as it is) and writes the value and the
+  gradient into output arrays.
+
+The module imports math and numba (numba.cuda), never s2sgrad.  Arguments that are
+numba.cuda device arrays stay on the GPU and the results are device arrays; NumPy arrays
+are copied in and the results copied back as NumPy arrays.  Everything is float64
+(integer arrays that are not differentiated, such as per-point trip counts, are int64).
+
+Tapes.  A loop whose reverse sweep needs values it overwrote keeps them on a tape
+(tapes.py).  On the GPU each thread's tape is a local array of a fixed size, the
+`tape_bound` the caller gives: `s2sgrad.grad(f, backend="cuda", tape_bound=256)` gives
+every tape room for 256 values per thread (thread-local memory: 8 bytes a value).  No
+recomputation is done.  A function that needs a tape without a `tape_bound` is refused
+when grad is called (TapeBoundError, pointing at the loop).  A push beyond the bound
+writes nothing and records, per thread, how many values the tape would have needed; after
+the kernel, if any point overflowed, TapeOverflowError says how many points did and the
+smallest bound that would have held them - the gradients are never returned.
+Loops whose adjoint needs no tape (counts, values that are not overwritten) cost no
+memory and need no bound.
+"""
+from __future__ import annotations
+
+import inspect
+import types
+
+import numpy as np
+
+from . import api, codegen, frontend, ir, kinds, loader, tapes
+from .errors import S2SGradError
+from .module import ModuleBuilder
+from .reverse import AdjointSpec
+
+THREADS_PER_BLOCK = 128
+_CACHE: dict = {}
+
+
+class TapeBoundError(S2SGradError):
+    """A function whose adjoint needs a per-thread tape, asked for without tape_bound."""
+
+    default_hint = ("pass tape_bound=N to s2sgrad.grad(..., backend='cuda'): room for N values "
+                    "per tape and thread, at least the number of trips of this loop.")
+
+
+class TapeOverflowError(S2SGradError):
+    """A thread pushed more values onto a tape than tape_bound leaves room for."""
+
+    default_hint = "call grad again with a larger tape_bound."
+
+
+class CudaSubsetError(S2SGradError):
+    """A construct or argument outside what the cuda backend handles: numbers only."""
+
+    default_hint = ("backend='cuda' takes functions of numbers (float arithmetic, the math "
+                    "module, if/for/while, helper functions of numbers); use backend='python' "
+                    "or 'numba' for arrays and lists.")
+
+
+# ------------------------------------------------------------------------------ printer
+class CudaPrinter(codegen.NumbaPrinter):
+    """Prints IR for the `cuda` target: every function a CUDA device function.
+
+    Typed tapes (tapes.py) are per-thread local arrays of `tape_bound` values; room is
+    never reserved or grown, a push past the bound is recorded in `status[0]` (the
+    largest count a tape needed) instead of written.  Functions that hold a tape, or call
+    one that does, take that one-element `status` array as their last parameter
+    (`needs_status`: their names).
+    """
+
+    cache = False
+
+    def __init__(self, global_names=None, fn_names=None, tape_bound: int | None = None,
+                 needs_status=(), status: str = "status"):
+        super().__init__(global_names, fn_names)
+        self.tape_bound = tape_bound
+        self.needs_status = set(needs_status)
+        self.status = status
+
+    @property
+    def decorator(self) -> str:
+        return "@cuda.jit(device=True)"
+
+    def function_lines(self, fn: ir.Function) -> list[str]:
+        if fn.name not in self.needs_status:
+            return super().function_lines(fn)
+        with_status = ir.Function(fn.name, list(fn.params) + [self.status], fn.defaults, fn.body,
+                                  fn.result, fn.doc, fn.file, fn.line, fn.pyfunc)
+        return super().function_lines(with_status)
+
+    def _print_Call(self, e):
+        if isinstance(e.func, ir.Lib) and (e.func.module, e.func.attr) == ("builtins", "float") \
+                and len(e.args) == 1:
+            return f"numba.float64({self.expr(e.args[0])})", codegen.PREC["atom"]
+        if isinstance(e.func, ir.Ref) and e.func.name in self.needs_status:
+            args = [self.expr(a) for a in e.args] + [self.status]
+            return f"{e.func.name}({', '.join(args)})", codegen.PREC["atom"]
+        return super()._print_Call(e)
+
+    def _stmt_TapeNew(self, s, ind):
+        pad = " " * ind
+        return [f"{pad}{s.tape.id} = cuda.local.array({self.tape_bound}, numba.{s.dtype})",
+                f"{pad}{s.count.id} = 0"]
+
+    def _stmt_TapeReserve(self, s, ind):
+        return []  # a local tape has its room from the start
+
+    def _stmt_TapePush(self, s, ind):
+        pad, n = " " * ind, s.count.id
+        return [f"{pad}if {n} < {self.tape_bound}:",
+                f"{pad}    {s.tape.id}[{n}] = {self.expr(s.value)}",
+                f"{pad}else:  # no room: record how much this tape needed",
+                f"{pad}    {self.status}[0] = max({self.status}[0], {n} + 1)",
+                f"{pad}{n} += 1"]
+
+    def _stmt_TapePop(self, s, ind):
+        pad, n = " " * ind, s.count.id
+        lines = [f"{pad}{n} -= 1"]
+        if s.into is not None:
+            lines += [f"{pad}if {n} < {self.tape_bound}:",
+                      f"{pad}    {self._target(s.into)} = {s.tape.id}[{n}]"]
+        return lines
+
+
+codegen.PRINTERS.setdefault("cuda", CudaPrinter)
+
+
+# ------------------------------------------------------------------------------ checks
+def _unsupported(what: str, node) -> CudaSubsetError:
+    return CudaSubsetError(f"backend='cuda' does not support {what}", getattr(node, "pos", None))
+
+
+def _check_subset(builder: ModuleBuilder) -> None:
+    """Refuse, at the user's line, what a function of numbers on the GPU cannot hold."""
+    for pyfunc in list(builder.functions):
+        fn = builder.lower(pyfunc)
+        for s in ir.walk_stmts(fn.body):
+            if isinstance(s, ir.ForEach):
+                raise _unsupported("a for loop over a sequence (only for ... in range(...))", s)
+            if isinstance(s, (ir.Append, ir.Pop)):
+                raise _unsupported("lists", s)
+            for e in ir.stmt_exprs(s):
+                for sub in ir.subexprs(e):
+                    if isinstance(sub, ir.Lib) and sub.module == "numpy":
+                        raise _unsupported(f"NumPy (np.{sub.attr}): arrays inside the function", sub)
+                    if isinstance(sub, ir.Call) and sub.method is not None:
+                        raise _unsupported(f"the array method .{sub.method}", sub)
+                    if isinstance(sub, ir.ListExpr):
+                        raise _unsupported("lists", sub)
+                    if isinstance(sub, (ir.Subscript, ir.Slice)):
+                        raise _unsupported("indexing: the arguments and variables are numbers", sub)
+                    if isinstance(sub, ir.Attr):
+                        raise _unsupported(f"the attribute .{sub.attr} (arrays)", sub)
+                    if isinstance(sub, ir.Global) and not isinstance(sub.value, (int, float, bool)):
+                        raise _unsupported(f"the global {sub.name} of type {type(sub.value).__name__} "
+                                           f"(only numbers)", sub)
+                    if isinstance(sub, (ir.Foreign, ir.CustomFn)):
+                        raise _unsupported(f"calling {sub.name} (only the math module and "
+                                           f"helper functions s2sgrad reads)", sub)
+    for (pyfunc, _), var_kinds in builder._kinds.items():
+        bad = {v: k for v, k in var_kinds.items() if k is not None and k != kinds.SCALAR}
+        if bad:
+            var = sorted(bad)[0]
+            fn = builder.lower(pyfunc)
+            pos = next((s.pos for s in ir.walk_stmts(fn.body)
+                        if var in ir.assigned_names([s]) and s.pos is not None), None)
+            raise CudaSubsetError(f"backend='cuda' does not support the {bad[var]} {var!r}: "
+                                  f"every variable must be a number", pos,
+                                  hint=CudaSubsetError.default_hint)
+
+
+def _first_taped_loop(fn: ir.Function):
+    """The innermost loop around the first push onto a tape (or the push itself)."""
+    def visit(stmts, loops):
+        for s in stmts:
+            if isinstance(s, ir.TapePush):
+                return loops[-1] if loops else s
+            inner = loops + [s] if isinstance(s, (ir.ForRange, ir.While)) else loops
+            for block in ir.blocks(s):
+                found = visit(block, inner)
+                if found is not None:
+                    return found
+        return None
+    return visit(fn.body, [])
+
+
+# ------------------------------------------------------------------------------ the module
+def _module_source(builder: ModuleBuilder, header: str, tape_bound, status_name: str):
+    """The device functions' text, as ModuleBuilder.source prints a compiled target's, with
+    the CUDA printer; returns (text, objects to inject, names of functions taking status)."""
+    primals = builder._primal_copies()
+    emitted = [tapes.typed_tapes(fn, *builder._tape_info.get(id(fn), ({}, {})), builder.namer)
+               for fn in builder.emitted[::-1]]
+    functions = primals + emitted
+    taped = [fn for fn in functions if any(isinstance(s, ir.TapeNew) for s in ir.walk_stmts(fn.body))]
+    if taped and tape_bound is None:
+        loop = _first_taped_loop(taped[0])
+        what = "while loop" if isinstance(loop, ir.While) else "for loop" \
+            if isinstance(loop, ir.ForRange) else "statement"
+        raise TapeBoundError(f"the reverse sweep of this {what} needs a tape of the values it "
+                             f"overwrites, which on the GPU is a per-thread array of a fixed size",
+                             getattr(loop, "pos", None))
+    needs = {fn.name for fn in taped}
+    calls = {fn.name: {sub.name for s in ir.walk_stmts(fn.body) for e in ir.stmt_exprs(s)
+                       for sub in ir.subexprs(e) if isinstance(sub, ir.Ref)} for fn in functions}
+    changed = True
+    while changed:  # a caller of a function that takes status takes it too
+        changed = False
+        for name, callees in calls.items():
+            if name not in needs and callees & needs:
+                needs.add(name)
+                changed = True
+    if [h for h in builder._helpers_used(functions) if h != "tape_reserve"]:
+        raise CudaSubsetError("backend='cuda' does not support the array helpers this function needs")
+    global_names, inject, constant_lines = builder._globals(functions)
+    printer = CudaPrinter(global_names, builder.fn_names, tape_bound, needs, status_name)
+    lines = [f'"""{header}"""', "import math", "", "import numba", "from numba import cuda"]
+    lines += constant_lines
+    text = "\n".join(lines) + "\n"
+    builder.line_positions = {}
+    for fn in functions:
+        text += "\n\n"
+        first = text.count("\n") + 1
+        for k, pos in enumerate(printer.positions(fn)):
+            builder.line_positions[first + k] = pos
+        text += printer.function(fn)
+    return text, inject, needs
+
+
+def _kernel_source(kernel: str, fn_name: str, params: list[str], arrays: list[bool], kind: str,
+                   wrt: list[str], outs: list[str], status: str | None, namer) -> str:
+    """The kernel: thread i evaluates the derivative at point i and writes its outputs."""
+    i, result = namer.fresh("i"), namer.fresh("out")
+    args = [f"{p}[{i}]" if a else p for p, a in zip(params, arrays)]
+    lines = ["@cuda.jit",
+             f"def {kernel}({', '.join(params + outs + ([status] if status else []))}):",
+             f'    """Thread {i} computes the {"value and " if kind == "value_and_grad" else ""}'
+             f"gradient at point {i}: the {i}-th element of each array\n"
+             f"    argument (a number argument is the same at every point); "
+             f'{"overflowing tapes are counted in " + status if status else "no tapes"}."""',
+             f"    {i} = cuda.grid(1)",
+             f"    if {i} < {outs[0]}.shape[0]:"]
+    if status:
+        own = namer.fresh("overflow")
+        lines += [f"        {own} = cuda.local.array(1, numba.int64)",
+                  f"        {own}[0] = 0"]
+        args.append(own)
+    lines.append(f"        {result} = {fn_name}({', '.join(args)})")
+    grads = outs
+    g = result
+    if kind == "value_and_grad":
+        lines.append(f"        {outs[0]}[{i}] = {result}[0]")
+        grads, g = outs[1:], f"{result}[1]"
+    if len(wrt) == 1:
+        lines.append(f"        {grads[0]}[{i}] = {g}")
+    else:
+        for k, out in enumerate(grads):
+            lines.append(f"        {out}[{i}] = {g}[{k}]")
+    if status:
+        lines += [f"        if {own}[0] > 0:  # a tape of this thread had no room",
+                  f"            cuda.atomic.add({status}, 0, 1)",
+                  f"            cuda.atomic.max({status}, 1, {own}[0])"]
+    return "\n".join(lines) + "\n"
+
+
+class _Variant:
+    def __init__(self, module, source, kernel, outs, status, path, line_positions, deps):
+        self.module, self.source, self.outs, self.status = module, source, outs, status
+        self.kernel = getattr(module, kernel)
+        self.path, self.line_positions, self.deps = path, line_positions, deps
+
+
+def _generate(f, names: list[str], kind: str, arrays: tuple, param_types: dict | None,
+              tape_bound) -> _Variant:
+    params = list(inspect.signature(f).parameters)
+    builder = ModuleBuilder(f, {p: kinds.SCALAR for p in params}, param_types)
+    _check_subset(builder)
+    name = builder.namer.fresh(f"{'grad' if kind == 'grad' else 'value_and_grad'}_{f.__name__}")
+    builder.derivative(AdjointSpec(names, kind, name))
+    _check_subset(builder)  # helpers' kinds are known once the adjoint asked for their vjps
+    status = builder.namer.fresh("status")
+    what = "value and gradient" if kind == "value_and_grad" else "gradient"
+    header = (f"Generated by s2sgrad: {kind} of {f.__qualname__} with respect to {', '.join(names)},\n"
+              f"on the GPU: CUDA device functions and a kernel computing the {what} at every\n"
+              f"point of arrays, one thread a point.\n\n"
+              f"Regenerate rather than edit; it needs only the modules it imports.")
+    text, inject, needs = _module_source(builder, header, tape_bound, status)
+    outs = ([builder.namer.fresh("value")] if kind == "value_and_grad" else []) + \
+        [builder.namer.fresh(f"grad_{w}") for w in names]
+    kernel = builder.namer.fresh(f"kernel_{name}")
+    text += "\n\n" + _kernel_source(kernel, name, params, list(arrays), kind, names, outs,
+                                    status if name in needs else None, builder.namer)
+    module = loader.load_file(text, kernel, inject)
+    return _Variant(module, text, kernel, outs, name in needs, module.__file__,
+                    builder.line_positions, api._dependencies(builder))
+
+
+# ------------------------------------------------------------------------------ the callable
+class CudaDerivative:
+    """grad or value_and_grad of a function of numbers, evaluated at every point of arrays."""
+
+    def __init__(self, f, kind: str, wrt: list[str], wrt_is_tuple: bool, tape_bound):
+        self.f, self.kind, self.wrt, self.wrt_is_tuple = f, kind, wrt, wrt_is_tuple
+        self.tape_bound = tape_bound
+        self.backend = "cuda"
+        self.signature = inspect.signature(f)
+        self.params = list(self.signature.parameters)
+        self._variants: dict = {}
+        # generated now for arrays of floats everywhere: errors surface at grad(), and
+        # .source reads before any call
+        self._use(self._variant(tuple(True for _ in self.params), None))
+
+    def _use(self, variant):
+        self.source = variant.source
+        self.generated = variant.kernel
+
+    def _variant(self, arrays: tuple, param_types: dict | None) -> _Variant:
+        key = (arrays, tuple(sorted(param_types.items())) if param_types else None)
+        found = self._variants.get(key)
+        if found is None:
+            found = self._variants[key] = _generate(self.f, self.wrt, self.kind, arrays,
+                                                    param_types, self.tape_bound)
+        return found
+
+    def __call__(self, *args, **kwargs):
+        from numba import cuda
+
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values, arrays, types_, on_device, n = [], [], {}, False, None
+        for p, v in bound.arguments.items():
+            v, is_array, number, device = _argument(p, v, p in self.wrt)
+            if is_array:
+                if n is not None and v.shape[0] != n:
+                    raise CudaSubsetError(f"backend='cuda': the arrays must have one length, and "
+                                          f"{p!r} has {v.shape[0]} points where an earlier "
+                                          f"argument has {n}")
+                n = v.shape[0]
+            values.append(v)
+            arrays.append(is_array)
+            types_[p] = number
+            on_device |= device
+        if n is None:
+            raise CudaSubsetError("backend='cuda' evaluates at every point of 1-D arrays: pass at "
+                                  "least one argument as an array (backend='python' or 'numba' "
+                                  "for a single point)")
+        variant = self._variant(tuple(arrays), types_)
+        self._use(variant)
+        args_in = [cuda.to_device(v) if a and not _on_device(v) else v
+                   for v, a in zip(values, arrays)]
+        outs = [cuda.device_array(n, dtype=np.float64) for _ in variant.outs]
+        status = cuda.to_device(np.zeros(2, dtype=np.int64)) if variant.status else None
+        if n:
+            blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
+            launch = variant.kernel[blocks, THREADS_PER_BLOCK]
+            try:
+                launch(*args_in, *outs, *([status] if status is not None else []))
+            except Exception as exc:
+                from . import backends
+                if backends.is_compile_error(exc):
+                    raise backends.compile_error(exc, variant.path, variant.line_positions,
+                                                 f"{self.kind} of {self.f.__qualname__} for CUDA") from None
+                raise
+        if status is not None:
+            count, needed = status.copy_to_host()
+            if count:
+                raise TapeOverflowError(
+                    f"tape_bound={self.tape_bound} is too small: at {count} of {n} point(s) a "
+                    f"tape needed room for {needed} values (pass tape_bound={needed} or more)")
+        if not on_device:
+            outs = [o.copy_to_host() for o in outs]
+        if self.kind == "value_and_grad":
+            value, grads = outs[0], outs[1:]
+            return value, (tuple(grads) if self.wrt_is_tuple else grads[0])
+        return tuple(outs) if self.wrt_is_tuple else outs[0]
+
+    def __repr__(self):
+        return f"<s2sgrad {self.kind} of {self.f.__qualname__} wrt {', '.join(self.wrt)} (cuda)>"
+
+
+def _argument(name: str, v, differentiated: bool):
+    """(value, is an array, "int" | "float" | "bool", on the device) of one argument."""
+    from numba import cuda
+
+    if isinstance(v, (bool, np.bool_, int, np.integer, float, np.floating)):
+        if differentiated or isinstance(v, (float, np.floating)):
+            return float(v), False, "float", False
+        return (bool(v), False, "bool", False) if isinstance(v, (bool, np.bool_)) else \
+            (int(v), False, "int", False)
+    if _on_device(v):
+        if len(v.shape) != 1:
+            raise CudaSubsetError(f"backend='cuda': argument {name!r} is a device array of shape "
+                                  f"{tuple(v.shape)}; pass 1-D arrays, one point per element")
+        dtype = np.dtype(v.dtype)
+        if dtype == np.float64:
+            return v, True, "float", True
+        if dtype == np.int64 and not differentiated:
+            return v, True, "int", True
+        raise CudaSubsetError(f"backend='cuda': argument {name!r} is a device array of {dtype}; "
+                              f"pass float64 (or int64 for an argument not differentiated)")
+    if isinstance(v, (np.ndarray, list, tuple)):
+        a = np.asarray(v)
+        if a.ndim != 1 or a.dtype.kind not in "biuf":
+            raise CudaSubsetError(f"backend='cuda': argument {name!r} is {_describe(a)}; pass "
+                                  f"numbers or 1-D arrays of numbers, one point per element")
+        if a.dtype.kind in "biu" and not differentiated:
+            return np.ascontiguousarray(a, dtype=np.int64), True, "int", False
+        return np.ascontiguousarray(a, dtype=np.float64), True, "float", False
+    raise CudaSubsetError(f"backend='cuda': argument {name!r} is a {type(v).__name__}; pass numbers "
+                          f"or 1-D arrays of numbers")
+
+
+def _on_device(v) -> bool:
+    """Whether v is a numba.cuda device array (or another CUDA array, or the simulator's)."""
+    from numba import cuda
+
+    check = getattr(cuda, "is_cuda_array", None)  # the simulator has only is_cuda_ndarray
+    return bool(check(v)) if check is not None else cuda.devicearray.is_cuda_ndarray(v)
+
+
+def _describe(a: np.ndarray) -> str:
+    return f"an array of shape {a.shape}" if a.dtype.kind in "biuf" else f"an array of {a.dtype}"
+
+
+def make(f, wrt, kind: str, tape_bound) -> CudaDerivative:
+    """grad (kind "grad") or value_and_grad of f for backend="cuda"."""
+    if kind not in ("grad", "value_and_grad"):
+        raise ValueError(f"backend='cuda' computes grad and value_and_grad; {kind} runs on "
+                         f"backend='python' or 'numba'")
+    if tape_bound is not None and (isinstance(tape_bound, bool) or not isinstance(tape_bound, int)
+                                   or tape_bound < 1):
+        raise ValueError(f"tape_bound={tape_bound!r}: expected a positive int")
+    if isinstance(f, (api.Derivative, CudaDerivative)):
+        raise CudaSubsetError("backend='cuda' differentiates a function of numbers, not a derivative")
+    f = frontend._unwrap(f)
+    if not isinstance(f, types.FunctionType):
+        raise CudaSubsetError(f"backend='cuda' differentiates Python functions, and {f!r} is not one")
+    names, is_tuple = api.normalize_wrt(f, wrt)
+    key = (f, tuple(names), is_tuple, kind, tape_bound)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] == api._fingerprint(hit[1]):
+        return hit[2]
+    result = CudaDerivative(f, kind, names, is_tuple, tape_bound)
+    deps = next(iter(result._variants.values())).deps
+    _CACHE[key] = (api._fingerprint(deps), deps, result)
+    return result
