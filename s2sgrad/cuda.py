@@ -220,8 +220,12 @@ def _module_source(builder: ModuleBuilder, header: str, tape_bound, status_name:
             if name not in needs and callees & needs:
                 needs.add(name)
                 changed = True
-    if [h for h in builder._helpers_used(functions) if h != "tape_reserve"]:
-        raise CudaSubsetError("backend='cuda' does not support the array helpers this function needs")
+    for fn in functions:  # the runtime helpers (unbroadcast and the like) are for arrays
+        for s in ir.walk_stmts(fn.body):
+            for e in ir.stmt_exprs(s):
+                for sub in ir.subexprs(e):
+                    if isinstance(sub, ir.Lib) and sub.module == "runtime":
+                        raise _unsupported(f"what needs the array helper {sub.attr}", s)
     global_names, inject, constant_lines = builder._globals(functions)
     printer = CudaPrinter(global_names, builder.fn_names, tape_bound, needs, status_name)
     lines = [f'"""{header}"""', "import math", "", "import numba", "from numba import cuda"]
@@ -240,14 +244,16 @@ def _module_source(builder: ModuleBuilder, header: str, tape_bound, status_name:
 def _kernel_source(kernel: str, fn_name: str, params: list[str], arrays: list[bool], kind: str,
                    wrt: list[str], outs: list[str], status: str | None, namer) -> str:
     """The kernel: thread i evaluates the derivative at point i and writes its outputs."""
-    i, result = namer.fresh("i"), namer.fresh("out")
+    i = namer.fresh("i" if "i" not in namer.taken else "point")
+    result = namer.fresh("out")
     args = [f"{p}[{i}]" if a else p for p, a in zip(params, arrays)]
+    computes = "value and gradient" if kind == "value_and_grad" else "gradient"
     lines = ["@cuda.jit",
              f"def {kernel}({', '.join(params + outs + ([status] if status else []))}):",
-             f'    """Thread {i} computes the {"value and " if kind == "value_and_grad" else ""}'
-             f"gradient at point {i}: the {i}-th element of each array\n"
-             f"    argument (a number argument is the same at every point); "
-             f'{"overflowing tapes are counted in " + status if status else "no tapes"}."""',
+             f'    """The {computes} at every point, one thread a point: thread {i} computes',
+             f"    it at element {i} of each array argument (a number argument is the same at every"
+             + (f"\n    point); threads whose tapes overflowed are counted in {status}.\"\"\"" if status
+                else '\n    point).\"\"\"'),
              f"    {i} = cuda.grid(1)",
              f"    if {i} < {outs[0]}.shape[0]:"]
     if status:
