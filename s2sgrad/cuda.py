@@ -168,7 +168,10 @@ def _check_subset(builder: ModuleBuilder) -> None:
                         raise _unsupported(f"calling {sub.name} (only the math module and "
                                            f"helper functions s2sgrad reads)", sub)
     for (pyfunc, _), var_kinds in builder._kinds.items():
-        bad = {v: k for v, k in var_kinds.items() if k is not None and k != kinds.SCALAR}
+        # a tuple of numbers (a helper's `return a, b`) is a list of numbers to kinds.py;
+        # lists themselves were refused above, by their syntax
+        bad = {v: k for v, k in var_kinds.items() if k is not None and k != kinds.SCALAR
+               and not (kinds.is_list(k) and k.elem == kinds.SCALAR)}
         if bad:
             var = sorted(bad)[0]
             fn = builder.lower(pyfunc)
@@ -221,11 +224,18 @@ def _module_source(builder: ModuleBuilder, header: str, tape_bound, status_name:
                 needs.add(name)
                 changed = True
     for fn in functions:  # the runtime helpers (unbroadcast and the like) are for arrays
+        current = None  # a generated statement belongs to the user statement above it
         for s in ir.walk_stmts(fn.body):
+            current = s.pos or current
+            where = s if s.pos else ir.Comment("", pos=current)
             for e in ir.stmt_exprs(s):
                 for sub in ir.subexprs(e):
                     if isinstance(sub, ir.Lib) and sub.module == "runtime":
-                        raise _unsupported(f"what needs the array helper {sub.attr}", s)
+                        raise _unsupported(f"this statement: its adjoint needs the array helper "
+                                           f"{sub.attr}", where)
+                    if isinstance(sub, ir.Lib) and sub.module == "numpy":  # e.g. a tuple's adjoint
+                        raise _unsupported(f"this statement: its adjoint uses NumPy (np.{sub.attr})",
+                                           where)
     global_names, inject, constant_lines = builder._globals(functions)
     printer = CudaPrinter(global_names, builder.fn_names, tape_bound, needs, status_name)
     lines = [f'"""{header}"""', "import math", "", "import numba", "from numba import cuda"]

@@ -65,3 +65,12 @@ def uses_numpy(x):
 def uses_list(x):
     xs = [x, 2.0 * x]
     return xs[0] * xs[1]
+
+
+def _pair(a, b):
+    return a * b, a + b
+
+
+def uses_pair(x, y):
+    p, q = _pair(x, y)
+    return p * q

@@ -163,6 +163,14 @@ def test_unsupported_construct(f, construct, where):
     assert construct in text and where in text and "^" in text
 
 
+def test_adjoint_outside_the_subset_is_refused_at_the_call():
+    """A helper returning a tuple is fine on the GPU, but its adjoint takes NumPy sums of
+    the cotangents: refused at the helper's statement, not left to a NameError."""
+    with pytest.raises(s2sgrad.S2SGradError) as info:
+        s2sgrad.grad(cf.uses_pair, backend="cuda")
+    assert "np.sum" in str(info.value) and "return a * b, a + b" in str(info.value)
+
+
 def test_bad_arguments():
     g = s2sgrad.grad(cf.poly_trig, wrt=0, backend="cuda")
     with pytest.raises(s2sgrad.S2SGradError, match="shape"):
