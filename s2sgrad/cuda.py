@@ -331,6 +331,8 @@ class CudaDerivative:
         self.backend = "cuda"
         self.signature = inspect.signature(f)
         self.params = list(self.signature.parameters)
+        self.__signature__ = self.signature
+        self.__name__ = self.__qualname__ = f"{kind}_{f.__name__}"
         self._variants: dict = {}
         # generated now for arrays of floats everywhere: errors surface at grad(), and
         # .source reads before any call
@@ -451,8 +453,10 @@ def _describe(a: np.ndarray) -> str:
 def make(f, wrt, kind: str, tape_bound) -> CudaDerivative:
     """grad (kind "grad") or value_and_grad of f for backend="cuda"."""
     if kind not in ("grad", "value_and_grad"):
-        raise ValueError(f"backend='cuda' computes grad and value_and_grad; {kind} runs on "
-                         f"backend='python' or 'numba'")
+        asked = {"jvp_batched": "jacobian and hessian (forward mode)", "jvp": "jvp and hvp"}.get(kind, kind)
+        raise ValueError(f"backend='cuda' computes grad and value_and_grad (the gradient of a "
+                         f"function of numbers at many points); {asked}: use backend='python' "
+                         f"or 'numba'")
     if tape_bound is not None and (isinstance(tape_bound, bool) or not isinstance(tape_bound, int)
                                    or tape_bound < 1):
         raise ValueError(f"tape_bound={tape_bound!r}: expected a positive int")

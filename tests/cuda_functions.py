@@ -74,3 +74,10 @@ def _pair(a, b):
 def uses_pair(x, y):
     p, q = _pair(x, y)
     return p * q
+
+
+def loop_without_tape(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + x * i + math.sin(x)
+    return s

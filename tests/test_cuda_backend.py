@@ -127,6 +127,14 @@ def test_source_is_cuda_and_standalone():
     assert "def kernel_grad_for_loop(" in src
 
 
+def test_loop_without_tape_needs_no_bound():
+    """s = s + x*i + sin(x) overwrites s, but its adjoint never reads s: no tape, no bound."""
+    g = s2sgrad.grad(cf.loop_without_tape, backend="cuda")
+    assert "local.array" not in g.source
+    x, n = RNG.uniform(-1, 1, N), RNG.integers(0, 50, N)
+    np.testing.assert_allclose(g(x, n), n * (n - 1) / 2 + n * np.cos(x), rtol=1e-12, atol=1e-12)
+
+
 def test_missing_tape_bound_names_the_loop():
     with pytest.raises(s2cuda.TapeBoundError) as info:
         s2sgrad.grad(cf.for_loop, wrt=0, backend="cuda")
@@ -181,5 +189,9 @@ def test_bad_arguments():
         g(1.0, 2.0)
     with pytest.raises(ValueError, match="tape_bound"):
         s2sgrad.grad(cf.poly_trig, tape_bound=8)
-    with pytest.raises(ValueError, match="grad and value_and_grad"):
-        s2sgrad.jvp(cf.poly_trig, backend="cuda")
+    for other in (s2sgrad.jvp, s2sgrad.vjp, s2sgrad.hvp):
+        with pytest.raises(ValueError, match="grad and value_and_grad"):
+            other(cf.poly_trig, backend="cuda")
+    for other in (s2sgrad.jacobian, s2sgrad.hessian):
+        with pytest.raises(ValueError, match="grad and value_and_grad"):
+            other(cf.poly_trig, backend="cuda")(1.0, 2.0)
