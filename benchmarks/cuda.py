@@ -7,8 +7,8 @@ The function is a Black-Scholes call price; value_and_grad with respect to spot 
 (delta and vega) at every point, strike, maturity and rate the same at every point.  Per
 point the kernel reads two float64 (spot, vol) and writes three (value, delta, vega):
 40 bytes.  Timings are of calls on device arrays (best of several after a warm-up call,
-which also compiles; a call allocates its output arrays, which is counted), and separately of a call with NumPy arrays, which
-adds the copies to and from the GPU.  The peak bandwidth comes from the device's memory
+which also compiles; a call allocates its output arrays, which is counted), and
+separately of a call with NumPy arrays, which adds the copies to and from the GPU.  The peak bandwidth comes from the device's memory
 clock rate and bus width (2 transfers a clock); where numba does not report them, a
 nominal figure named in the output.
 
@@ -69,8 +69,11 @@ def peak_bandwidth(dev):
     try:
         clock_khz = dev.MEMORY_CLOCK_RATE
         bus_bits = dev.GLOBAL_MEMORY_BUS_WIDTH
+        if not clock_khz or not bus_bits:  # some drivers report 0 for these
+            raise ValueError("not reported")
         return 2 * clock_khz * 1e3 * bus_bits / 8, \
-            f"from the device: memory clock {clock_khz / 1e6:.3f} GHz, {bus_bits}-bit bus, 2 transfers a clock"
+            (f"from the device: memory clock {clock_khz / 1e6:.3f} GHz, {bus_bits}-bit bus, "
+             f"2 transfers a clock")
     except Exception:  # noqa: BLE001 - attribute not reported by this numba/driver
         name = device_name(dev)
         for key, gbps in NOMINAL_GBPS.items():
@@ -127,8 +130,9 @@ def main():
         rate_pts = n / kernel
         bandwidth = n * BYTES_PER_POINT / kernel
         frac = f", {100 * bandwidth / peak:.1f}% of peak" if peak else ""
-        lines.append(f"n = {n:>10,}: device arrays {kernel * 1e3:8.3f} ms = {rate_pts / 1e9:6.3f} G gradients/s, "
-                     f"{bandwidth / 1e9:7.1f} GB/s{frac}; NumPy arrays in/out (with copies) "
+        lines.append(f"n = {n:>10,}: device arrays {kernel * 1e3:8.3f} ms = "
+                     f"{rate_pts / 1e9:6.3f} G gradients/s, {bandwidth / 1e9:7.1f} GB/s{frac}; "
+                     f"NumPy arrays in/out (with copies) "
                      f"{host * 1e3:8.2f} ms = {n / host / 1e6:7.1f} M gradients/s")
         if check is None:  # a few points against the python backend
             value, (delta, vega) = vg(spot_h[:64], vol_h[:64], strike, t, rate)
