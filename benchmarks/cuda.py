@@ -8,9 +8,9 @@ The function is a Black-Scholes call price; value_and_grad with respect to spot 
 point the kernel reads two float64 (spot, vol) and writes three (value, delta, vega):
 40 bytes.  Timings are of calls on device arrays (best of several after a warm-up call,
 which also compiles; a call allocates its output arrays, which is counted), and
-separately of a call with NumPy arrays, which adds the copies to and from the GPU.  The peak bandwidth comes from the device's memory
-clock rate and bus width (2 transfers a clock); where numba does not report them, a
-nominal figure named in the output.
+separately of a call with NumPy arrays, which adds the copies to and from the GPU.  The
+peak bandwidth comes from the device's memory clock rate and bus width (2 transfers a
+clock); where numba does not report them, a nominal figure named in the output.
 
 Without a GPU (numba.cuda.is_available() false, or NUMBA_ENABLE_CUDASIM set) the results
 file says so and nothing is timed.
