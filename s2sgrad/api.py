@@ -115,10 +115,11 @@ class Derivative:
                                tuple(backends.number_type(v) for v in values))
         if variant.fn is not self.generated:
             self._use(variant)
+        compiled_before = backends.compiled_count(self.generated)
         try:
             out = self.generated(*values, *own)
         except Exception as exc:
-            if variant.path is not None and backends.is_compile_error(exc):
+            if variant.path is not None and backends.failed_to_compile(exc, self.generated, compiled_before):
                 raise backends.compile_error(exc, variant.path, variant.line_positions,
                                              f"{self.kind} of {self.signature_name()}") from None
             if not isinstance(exc, ValueError):

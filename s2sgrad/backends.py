@@ -40,12 +40,22 @@ def number_type(v) -> str | None:
     return None
 
 
-def is_compile_error(exc: BaseException) -> bool:
-    try:
-        from numba.core.errors import NumbaError
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return False
+def is_numba_error(exc: BaseException) -> bool:
+    from numba.core.errors import NumbaError
     return isinstance(exc, NumbaError)
+
+
+def compiled_count(fn) -> int:
+    """How many signatures a numba dispatcher has compiled (or loaded from its cache)."""
+    return len(getattr(fn, "signatures", ()))
+
+
+def failed_to_compile(exc: BaseException, fn, compiled_before: int) -> bool:
+    """Whether a call failed compiling, not running: numba's own errors, or anything
+    raised by a first call that compiled nothing (numba's internal assertions).  Each
+    variant is generated for one combination of argument types, so a function that
+    compiled once runs its later calls."""
+    return is_numba_error(exc) or compiled_before == compiled_count(fn) == 0
 
 
 def compile_error(exc: BaseException, path: str, line_positions: dict, what: str) -> CompileError:
@@ -68,5 +78,7 @@ def compile_error(exc: BaseException, path: str, line_positions: dict, what: str
     told = [ln.strip() for ln in text.splitlines()
             if ln.strip() and not ln.startswith("Failed in") and "pipeline" not in ln]
     summary = " ".join(told[:2]) if told and told[0].endswith(":") else (told[0] if told else "")
+    if not is_numba_error(exc):  # numba failed inside, saying nothing of our code
+        summary = f"numba failed inside ({type(exc).__name__}{': ' + summary if summary else ''})"
     where = f" (generated {path}, line {generated_line})" if generated_line else f" (generated {path})"
     return CompileError(f"numba cannot compile the {what}: {summary}{where}", pos)

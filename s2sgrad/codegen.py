@@ -274,6 +274,13 @@ class NumbaPrinter(PythonPrinter):
         if isinstance(e.func, ir.Lib) and (e.func.module, e.func.attr) == ("builtins", "float") \
                 and len(e.args) == 1:
             return f"np.float64({self.expr(e.args[0])})", PREC["atom"]  # numba has no float(bool)
+        if isinstance(e.func, ir.Lib) and (e.func.module, e.func.attr) == ("numpy", "linalg.norm"):
+            # numba knows no ord='fro'; it is the default for matrices anyway
+            fro = [a for a in e.args[1:] if isinstance(a, ir.Const) and a.value == "fro"]
+            if fro:
+                e = ir.Call(e.func, [a for a in e.args if a not in fro], e.kwargs, e.method, e.prop)
+            if any(k == "ord" and isinstance(v, ir.Const) and v.value == "fro" for k, v in e.kwargs):
+                e = ir.Call(e.func, e.args, [(k, v) for k, v in e.kwargs if k != "ord"], e.method, e.prop)
         return super()._print_Call(e)
 
     def function_lines(self, fn: ir.Function) -> list[str]:

@@ -37,7 +37,7 @@ import types
 
 import numpy as np
 
-from . import api, codegen, frontend, ir, kinds, loader, tapes
+from . import api, codegen, frontend, ir, kinds, loader
 from .errors import S2SGradError
 from .module import ModuleBuilder
 from .reverse import AdjointSpec
@@ -201,10 +201,7 @@ def _first_taped_loop(fn: ir.Function):
 def _module_source(builder: ModuleBuilder, header: str, tape_bound, status_name: str):
     """The device functions' text, as ModuleBuilder.source prints a compiled target's, with
     the CUDA printer; returns (text, objects to inject, names of functions taking status)."""
-    primals = builder._primal_copies()
-    emitted = [tapes.typed_tapes(fn, *builder._tape_info.get(id(fn), ({}, {})), builder.namer)
-               for fn in builder.emitted[::-1]]
-    functions = primals + emitted
+    functions = builder.functions_for("cuda")
     taped = [fn for fn in functions if any(isinstance(s, ir.TapeNew) for s in ir.walk_stmts(fn.body))]
     if taped and tape_bound is None:
         loop = _first_taped_loop(taped[0])
@@ -236,19 +233,12 @@ def _module_source(builder: ModuleBuilder, header: str, tape_bound, status_name:
                     if isinstance(sub, ir.Lib) and sub.module == "numpy":  # e.g. a tuple's adjoint
                         raise _unsupported(f"this statement: its adjoint uses NumPy (np.{sub.attr})",
                                            where)
-    global_names, inject, constant_lines = builder._globals(functions)
+    global_names, inject, constant_lines = builder.globals_for(functions)
     printer = CudaPrinter(global_names, builder.fn_names, tape_bound, needs, status_name)
     lines = [f'"""{header}"""', "import math", "", "import numba", "from numba import cuda"]
     lines += constant_lines
     text = "\n".join(lines) + "\n"
-    builder.line_positions = {}
-    for fn in functions:
-        text += "\n\n"
-        first = text.count("\n") + 1
-        for k, pos in enumerate(printer.positions(fn)):
-            builder.line_positions[first + k] = pos
-        text += printer.function(fn)
-    return text, inject, needs
+    return builder.print_functions(printer, functions, text), inject, needs
 
 
 def _kernel_source(kernel: str, fn_name: str, params: list[str], arrays: list[bool], kind: str,
@@ -385,7 +375,7 @@ class CudaDerivative:
                 launch(*args_in, *outs, *([status] if status is not None else []))
             except Exception as exc:
                 from . import backends
-                if backends.is_compile_error(exc):
+                if backends.is_numba_error(exc):
                     raise backends.compile_error(exc, variant.path, variant.line_positions,
                                                  f"{self.kind} of {self.f.__qualname__} for CUDA") from None
                 raise

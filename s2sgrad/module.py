@@ -194,12 +194,7 @@ class ModuleBuilder:
         (tapes.py), every function is compiled, and `self.line_positions` maps each
         line of the text (1-based) to the user statement it came from.
         """
-        primals = self._primal_copies()
-        emitted = self.emitted[::-1]
-        if target != "python":
-            emitted = [tapes.typed_tapes(fn, *self._tape_info.get(id(fn), ({}, {})), self.namer)
-                       for fn in emitted]
-        functions = primals + emitted
+        functions = self.functions_for(target)
         global_names, inject, constant_lines = self._globals(functions)
         printer = codegen.PRINTERS[target](global_names, self.fn_names)
         if inject:  # numba's disk cache would keep the objects of the first load
@@ -208,37 +203,64 @@ class ModuleBuilder:
         lines = [f'"""{header}"""']
         if "math" in modules:
             lines.append("import math")
-        helpers = self._helpers_used(functions)
+        helpers = self._helpers_used(functions, target)
         if "numpy" in modules or helpers or target != "python":
             lines.append("import numpy as np")
         if target != "python":
             lines.append("import numba")
+            if any(h in _compiled_helpers().OVERLOADS or h.startswith("np.") for h in helpers):
+                lines.append("import numba.extending")
         for name in sorted(modules - {"math", "numpy", "builtins", "runtime", "s2sgrad"}):
             lines.append(f"import {name}")
         lines += constant_lines
         text = "\n".join(lines) + "\n"
         decorator = getattr(printer, "decorator", None)
         for name in helpers:
-            text += "\n\n" + (decorator + "\n" if decorator else "") + inspect.getsource(getattr(runtime, name))
+            text += "\n\n" + _helper_source(name, decorator)
+        return self.print_functions(printer, functions, text), inject
+
+    def functions_for(self, target: str) -> list[ir.Function]:
+        """The module's functions: copies of the user functions called, then the derivatives
+        (callees first); for a compiled target with typed tapes (tapes.py)."""
+        emitted = self.emitted[::-1]
+        if target != "python":
+            emitted = [tapes.typed_tapes(fn, *self._tape_info.get(id(fn), ({}, {})), self.namer)
+                       for fn in emitted]
+        return self._primal_copies() + emitted
+
+    def print_functions(self, printer, functions, text: str) -> str:
+        """`text` followed by the functions printed; for a compiled target's printer (one
+        that has `positions`) `self.line_positions` maps each line to its user statement."""
         self.line_positions = {}
         for fn in functions:
             text += "\n\n"
-            if target != "python":
+            if hasattr(printer, "positions"):
                 first = text.count("\n") + 1
                 for k, pos in enumerate(printer.positions(fn)):
                     self.line_positions[first + k] = pos
             text += printer.function(fn)
-        return text, inject
+        return text
 
-    def _helpers_used(self, functions) -> list[str]:
+    def globals_for(self, functions):
+        """(printed names of globals, objects passed in at load, constant lines)."""
+        return self._globals(functions)
+
+    def _helpers_used(self, functions, target: str = "python") -> list[str]:
         """The runtime helpers the functions call (and those helpers call), in a fixed order."""
         used = {sub.attr for sub in _subexpressions(functions)
                 if isinstance(sub, ir.Lib) and sub.module == "runtime"}
         if any(isinstance(s, (ir.TapeReserve, ir.TapePush)) for fn in functions for s in ir.walk_stmts(fn.body)):
             used.add("tape_reserve")  # how the numba printer makes room on a typed tape
-        if any("unbroadcast(" in inspect.getsource(getattr(runtime, h)) for h in used):
+        if any("unbroadcast(" in inspect.getsource(getattr(runtime, h)) for h in used if hasattr(runtime, h)):
             used.add("unbroadcast")
-        return [h for h in runtime.__all__ + runtime.COMPILED_ONLY if h in used]
+        names = list(runtime.__all__)
+        if target != "python":
+            compiled = _compiled_helpers()
+            names += [h for h in compiled.COMPILED if h not in names]
+            used |= {f"np.{sub.attr}" for sub in _subexpressions(functions) if isinstance(sub, ir.Lib)
+                     and sub.module == "numpy" and sub.attr in compiled.NUMPY_OVERLOADS}
+            names += [f"np.{name}" for name in compiled.NUMPY_OVERLOADS]
+        return [h for h in names if h in used]
 
     def _primal_copies(self) -> list[ir.Function]:
         """Copies of the user functions the generated code calls, in dependency order."""
@@ -317,6 +339,26 @@ class ModuleBuilder:
                     (math.isinf(sub.value) or math.isnan(sub.value)):
                 used.add("math")
         return used
+
+
+def _compiled_helpers():
+    """runtime_numba, imported only where compiled code is generated (it imports numba)."""
+    from . import runtime_numba
+    return runtime_numba
+
+
+def _helper_source(name: str, decorator: str | None) -> str:
+    """The text of a runtime helper in a generated module; for a compiled target, its
+    compiled form (runtime_numba.py says which)."""
+    if decorator is None:
+        return inspect.getsource(getattr(runtime, name))
+    compiled = _compiled_helpers()
+    if name.startswith("np."):
+        return inspect.getsource(compiled.NUMPY_OVERLOADS[name[3:]])
+    if name in compiled.OVERLOADS:
+        return "\n\n".join(inspect.getsource(f) for f in [getattr(runtime, name)] + compiled.OVERLOADS[name])
+    source = inspect.getsource(getattr(compiled if name in compiled.COMPILED else runtime, name))
+    return decorator + "\n" + source
 
 
 def _return_last(body: list, result: str) -> list:

@@ -11,9 +11,6 @@ __all__ = ["unbroadcast", "expand_reduced", "prod_others", "matmul_grads", "tens
            "solve_tangent", "einsum_grad", "untile", "unrepeat", "undiff", "unjoin", "add_at", "zeros_list",
            "tangent_like", "lift_directions", "zero_tangents", "direction", "transpose_directions",
            "unbroadcast_directions"]
-# helpers only the compiled targets' printers call (codegen.NumbaPrinter): never in code
-# that is differentiated again, so they need no rule in runtime_rules.py
-COMPILED_ONLY = ["tape_reserve"]
 
 
 def unbroadcast(g, x):
@@ -240,11 +237,3 @@ def unbroadcast_directions(t, x):
     ones = tuple(i + 1 for i, n in enumerate(shape) if n == 1 and np.shape(t)[i + 1] != 1)
     return np.sum(t, axis=ones, keepdims=True) if ones else t
 
-
-def tape_reserve(tape, size):
-    """The tape, or a copy of it with room for at least `size` values (at least doubled)."""
-    if size <= tape.shape[0]:
-        return tape
-    grown = np.empty(max(size, 2 * tape.shape[0]), tape.dtype)
-    grown[:tape.shape[0]] = tape
-    return grown

@@ -38,8 +38,11 @@ _ORDER = {"bool": 0, "int": 1, "float": 2}
 
 
 def typed_tapes(fn: ir.Function, var_kinds: dict, param_types: dict, namer) -> ir.Function:
-    """A copy of the generated function `fn` whose tapes of numbers are typed arrays."""
+    """A copy of the generated function `fn` whose tapes of numbers are typed arrays, and
+    whose arrays bound on some paths only start as empty arrays of their rank, not 0.0
+    (numba gives a variable one type)."""
     fn = copy.deepcopy(fn)
+    _typed_first_values(fn.body, var_kinds)
     tapes = _number_tapes(fn.body, var_kinds)
     if not tapes:
         return fn
@@ -48,6 +51,17 @@ def typed_tapes(fn: ir.Function, var_kinds: dict, param_types: dict, namer) -> i
     elem = {t: DTYPES[_join_all(types.get(v, "float") for v in tapes[t])] for t in tapes}
     fn.body = _rewrite(fn.body, counts, elem, loops=[])
     return fn
+
+
+def _typed_first_values(body, var_kinds) -> None:
+    """`v = 0.0` that reverse.py gives an array bound on some paths only: `v = np.zeros((0,))`."""
+    for s in ir.walk_stmts(body):
+        if isinstance(s, ir.Assign) and s.role == "flag" and len(s.targets) == 1 \
+                and isinstance(s.targets[0], ir.Name) and isinstance(s.values[0], ir.Const):
+            k = var_kinds.get(s.targets[0].id)
+            if kinds.is_array(k) and k.ndim is not None:
+                empty = ir.TupleExpr([ir.Const(0)] * k.ndim)
+                s.values[0] = ir.Call(ir.Lib("numpy", "zeros"), [empty], pos=s.pos)
 
 
 # ------------------------------------------------------------------------------ which tapes
