@@ -257,12 +257,20 @@ def _prod_vjp(c):
 def _extreme_vjp(c):
     # every element equal to the max gets an equal share (torch.amax, jax.numpy.max)
     winners = c.let("winners", ir.Compare(c.arg("a"), ["=="], [expand(c, c.out)]))
-    count = np_("sum", winners, axis=c.arg("axis"), keepdims=C(True))
-    return [("a", div(mul(expand(c, c.g), winners), count))]
+    return [("a", div(mul(expand(c, c.g), winners), _over_reduced(c, "sum", winners)))]
+
+
+def _over_reduced(c, reduction: str, e):
+    """`reduction` of e over the reduced axes, kept to broadcast against e; over all axes a
+    number, which broadcasts the same (and compiles under numba, whose sum has no keepdims)."""
+    if _is(c.arg("axis"), None):
+        return np_(reduction, e)
+    return np_(reduction, e, axis=c.arg("axis"), keepdims=C(True))
 
 
 def _centered(c):
-    return sub(c.arg("a"), np_("mean", c.arg("a"), axis=c.arg("axis"), keepdims=C(True)))
+    """a - its mean over the reduced axes."""
+    return sub(c.arg("a"), _over_reduced(c, "mean", c.arg("a")))
 
 
 def _dof(c):
@@ -418,7 +426,7 @@ def _transpose_vjp(c):
     axes = c.arg("axes")
     if isinstance(axes, ir.Const) and axes.value is None:
         return [("a", T(c.g))]
-    return [("a", np_("transpose", c.g, np_("argsort", axes)))]
+    return [("a", np_("transpose", c.g, _inverse_permutation(axes)))]
 
 
 def _method_transpose_vjp(c):
@@ -426,7 +434,18 @@ def _method_transpose_vjp(c):
     if not axes:
         return [("a", T(c.g))]
     order = axes[0] if len(axes) == 1 else ir.TupleExpr(list(axes))
-    return [("a", np_("transpose", c.g, np_("argsort", order)))]
+    return [("a", np_("transpose", c.g, _inverse_permutation(order)))]
+
+
+def _inverse_permutation(axes):
+    """The axes that undo a transpose: written out when they are constants, as one would
+    by hand, else np.argsort(axes)."""
+    items = axes.elts if isinstance(axes, (ir.TupleExpr, ir.ListExpr)) else \
+        [ir.Const(a) for a in axes.value] if isinstance(axes, ir.Const) and isinstance(axes.value, tuple) else None
+    if items is not None and all(isinstance(a, ir.Const) and isinstance(a.value, int) for a in items):
+        order = [a.value % len(items) for a in items]
+        return ir.TupleExpr([C(order.index(k)) for k in range(len(order))])
+    return np_("argsort", axes)
 
 
 def _swapaxes_vjp(c):
@@ -657,12 +676,6 @@ def _reduce(c, e, p="a"):
     return np_("sum", e, **kwargs)
 
 
-def _deviation(c):
-    """a - its mean over the reduced axes (as _centered, printed without axis=None)."""
-    kwargs = {} if _is(c.arg("axis"), None) else {"axis": c.arg("axis")}
-    return sub(c.arg("a"), np_("mean", c.arg("a"), **kwargs, keepdims=C(True)))
-
-
 def _prod_jvp(c):
     t = c.tangent("a")
     return None if t is None else _reduce(c, mul(helper("prod_others", c.arg("a"), c.arg("axis")), t))
@@ -679,12 +692,12 @@ def _extreme_jvp(c):
 
 def _var_jvp(c):
     t = c.tangent("a")
-    return None if t is None else div(mul(C(2), _reduce(c, mul(_deviation(c), t))), _dof(c))
+    return None if t is None else div(mul(C(2), _reduce(c, mul(_centered(c), t))), _dof(c))
 
 
 def _std_jvp(c):
     t = c.tangent("a")
-    return None if t is None else div(_reduce(c, mul(_deviation(c), t)), mul(_dof(c), c.out))
+    return None if t is None else div(_reduce(c, mul(_centered(c), t)), mul(_dof(c), c.out))
 
 
 def _norm_jvp(c):

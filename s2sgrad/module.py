@@ -208,8 +208,10 @@ class ModuleBuilder:
             lines.append("import numpy as np")
         if target != "python":
             lines.append("import numba")
-            if any(h in _compiled_helpers().OVERLOADS or h.startswith("np.") for h in helpers):
+            compiled = _compiled_helpers()
+            if any(h in compiled.OVERLOADS or h.startswith("np.") for h in helpers):
                 lines.append("import numba.extending")
+            lines += sorted({f"import {compiled.IMPORTS[h]}" for h in helpers if h in compiled.IMPORTS})
         for name in sorted(modules - {"math", "numpy", "builtins", "runtime", "s2sgrad"}):
             lines.append(f"import {name}")
         lines += constant_lines

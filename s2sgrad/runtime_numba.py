@@ -3,9 +3,12 @@
 A generated module for the numba target copies each runtime helper it uses (module.py):
 - a helper of runtime.py with an overload here (OVERLOADS): runtime.py's plain function,
   then the overload, which gives numba one implementation per combination of argument
-  types (unbroadcast needs different code for each pair of ranks);
+  types (unbroadcast needs different code for each pair of ranks; prod_others has one
+  for axis=None);
 - a helper whose compiled text is here (COMPILED: typed-tape growth, add_at);
-- a NumPy function numba lacks (NUMPY_OVERLOADS: np.ndim): an overload giving it one;
+- a NumPy function, or a form of one, numba lacks (NUMPY_OVERLOADS: np.ndim, np.flip
+  along an axis, np.expand_dims of a tuple of axes, np.reshape of a view that is not
+  contiguous): an overload giving it one;
 - any other helper of runtime.py: its text, compiled with numba.njit as it is.
 
 Like runtime.py, each helper imports nothing but `np` and `numba`.
@@ -14,7 +17,7 @@ import numba
 import numba.extending
 import numpy as np
 
-from .runtime import unbroadcast
+from .runtime import prod_others, unbroadcast
 
 # helpers whose compiled text is here: runtime.py's does not compile, or only compiled
 # code calls them
@@ -97,6 +100,70 @@ def ndim_compiled(x):
     return lambda x: rank
 
 
-OVERLOADS = {"unbroadcast": [sum_to_shape, unbroadcast_compiled]}
-# NumPy functions numba lacks, given to it when generated code calls them
-NUMPY_OVERLOADS = {"ndim": ndim_compiled}
+@numba.extending.overload(np.flip)
+def flip_compiled(m, axis=None):
+    """np.flip along one axis, or an explicit axis=None: numba's flip takes neither."""
+    if isinstance(axis, (numba.types.NoneType, numba.types.Omitted)):
+        return lambda m, axis=None: np.flip(m)
+    if isinstance(axis, numba.types.Integer):
+        def along(m, axis=None):
+            return np.swapaxes(np.swapaxes(m, 0, axis)[::-1], 0, axis)
+        return along
+
+
+@numba.extending.overload(np.expand_dims)
+def expand_dims_compiled(a, axis):
+    """np.expand_dims with a tuple of axes, by a reshape: numba's takes one axis."""
+    if not isinstance(axis, numba.types.BaseTuple) or not isinstance(a, numba.types.Array) or a.ndim == 0:
+        return None
+    rank = a.ndim + len(axis)
+
+    def with_new_axes(a, axis):
+        new = np.zeros(rank, np.bool_)
+        for k in numba.literal_unroll(axis):
+            new[k % rank] = True
+        shape, dims, j = np.ones(rank, np.int64), np.array(a.shape), 0
+        for i in range(rank):
+            if not new[i]:
+                shape[i] = dims[j]
+                j += 1
+        return np.reshape(np.ascontiguousarray(a), numba.np.unsafe.ndarray.to_fixed_tuple(shape, rank))
+    return with_new_axes
+
+
+@numba.extending.overload(np.reshape)
+def reshape_compiled(a, newshape):
+    """np.reshape of an array that is not contiguous (a flipped view): numba reshapes only
+    contiguous ones, so reshape a contiguous copy, as NumPy does."""
+    if isinstance(a, numba.types.Array) and a.layout not in ("C", "F"):
+        return lambda a, newshape: np.reshape(np.ascontiguousarray(a), newshape)
+
+
+@numba.extending.overload(prod_others)
+def prod_others_compiled(x, axis):
+    """prod_others over all elements (axis None; numba's np.prod takes no axis): the
+    products before and after each element, so zeros need no division."""
+    if not isinstance(axis, (numba.types.NoneType, numba.types.Omitted)) or not isinstance(x, numba.types.Array):
+        return None
+
+    def others_of_all(x, axis):
+        flat = np.ascontiguousarray(x).ravel()
+        out = np.empty_like(flat)
+        before = 1.0
+        for k in range(flat.size):
+            out[k] = before
+            before *= flat[k]
+        after = 1.0
+        for k in range(flat.size - 1, -1, -1):
+            out[k] *= after
+            after *= flat[k]
+        return out.reshape(x.shape)
+    return others_of_all
+
+
+OVERLOADS = {"unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled]}
+# NumPy functions (or forms of them) numba lacks, given to it when generated code calls them
+NUMPY_OVERLOADS = {"ndim": ndim_compiled, "flip": flip_compiled, "expand_dims": expand_dims_compiled,
+                   "reshape": reshape_compiled}
+# modules an overload's text needs beyond numba and numba.extending
+IMPORTS = {"np.expand_dims": "numba.np.unsafe.ndarray"}

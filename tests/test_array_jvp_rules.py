@@ -211,7 +211,7 @@ TEXTS = [
     ("out = np.linalg.slogdet(a)", {"a": ("well", 3)}, None, "(0.0, np.trace(np.linalg.solve(a, t_a)))"),
     ("out = np.linalg.norm(x, axis=1)", {"x": (3, 4)}, None, "np.sum(x * t_x, axis=1) / out"),
     ("out = np.std(a)", {"a": (3, 4)}, None,
-     "np.sum((a - np.mean(a, keepdims=True)) * t_a) / (np.size(a) * out)"),
+     "np.sum((a - np.mean(a)) * t_a) / (np.size(a) * out)"),
 ]
 
 
