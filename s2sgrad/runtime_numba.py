@@ -11,7 +11,8 @@ A generated module for the numba target copies each runtime helper it uses (modu
   contiguous): an overload giving it one;
 - any other helper of runtime.py: its text, compiled with numba.njit as it is.
 
-Like runtime.py, each helper imports nothing but `np` and `numba`.
+Like runtime.py, each helper needs nothing but `np` and `numba` (IMPORTS names the one
+numba submodule an overload needs, which the generated module then imports).
 """
 import numba
 import numba.extending
