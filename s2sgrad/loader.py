@@ -17,6 +17,7 @@ import importlib.util
 import linecache
 import os
 import sys
+import tempfile
 import types
 from pathlib import Path
 
@@ -45,7 +46,11 @@ def load_file(source: str, name: str, inject: dict | None = None) -> types.Modul
     """Write the source to the cache directory (once per text) and import it from there."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
     folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: the temporary directory still works, uncached across boots
+        folder = Path(tempfile.gettempdir()) / f"s2sgrad-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+        folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}_{digest}.py"
     if not path.exists() or path.read_text() != source:
         # written whole, then renamed: another process never imports half a file, and an
