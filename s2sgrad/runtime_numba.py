@@ -4,7 +4,7 @@ A generated module for the numba target copies each runtime helper it uses (modu
 - a helper of runtime.py with an overload here (OVERLOADS): runtime.py's plain function,
   then the overload, which gives numba one implementation per combination of argument
   types (unbroadcast needs different code for each pair of ranks; prod_others has one
-  for axis=None);
+  for axis=None, undiff one along the last axis);
 - a helper whose compiled text is here (COMPILED: typed-tape growth, add_at);
 - a NumPy function, or a form of one, numba lacks (NUMPY_OVERLOADS: np.ndim, np.flip
   along an axis, np.expand_dims of a tuple of axes, np.reshape of a view that is not
@@ -18,7 +18,7 @@ import numba
 import numba.extending
 import numpy as np
 
-from .runtime import prod_others, unbroadcast
+from .runtime import prod_others, unbroadcast, undiff
 
 # helpers whose compiled text is here: runtime.py's does not compile, or only compiled
 # code calls them
@@ -162,7 +162,29 @@ def prod_others_compiled(x, axis):
     return others_of_all
 
 
-OVERLOADS = {"unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled]}
+@numba.extending.overload(undiff)
+def undiff_compiled(g, n, axis):
+    """undiff along the last axis (numba's np.diff has no other) without np.pad, which
+    numba lacks: each step adds g into the later element and takes it from the earlier."""
+    if not isinstance(g, numba.types.Array) or g.ndim == 0:
+        return None
+    last = g.ndim - 1
+
+    def along_last(g, n, axis):
+        if axis != -1 and axis != last:
+            raise ValueError("compiled undiff: np.diff along the last axis only")
+        out = np.ascontiguousarray(g)
+        for _ in range(n):
+            grown = np.zeros(out.shape[:-1] + (out.shape[-1] + 1,), out.dtype)
+            grown[..., 1:] += out
+            grown[..., :-1] -= out
+            out = grown
+        return out
+    return along_last
+
+
+OVERLOADS = {"unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
+             "undiff": [undiff_compiled]}
 # NumPy functions (or forms of them) numba lacks, given to it when generated code calls them
 NUMPY_OVERLOADS = {"ndim": ndim_compiled, "flip": flip_compiled, "expand_dims": expand_dims_compiled,
                    "reshape": reshape_compiled}

@@ -37,10 +37,7 @@ GRADIENT_ONLY = {
     "concatenate's adjoint splits at np.cumsum of a list of sizes: numba's cumsum takes arrays": [
         'concatenate_axis1', 'hstack_matrices', 'stack_axis1', 'vstack_matrices',
     ],
-    "diff's adjoint pads with np.pad, which numba lacks": [
-        'diff', 'diff_twice',
-    ],
-    "a value that is 0.0 before a loop and an array in it: numba gives a variable one type": [
+    "an array first bound in a loop, of a rank kinds.py does not infer, starts as 0.0: numba gives a variable one type": [
         'list_append_then_sum', 'rnn_list_of_states',
     ],
     "repeat's adjoint concatenates a list: numba's concatenate takes a tuple": [
