@@ -236,4 +236,3 @@ def unbroadcast_directions(t, x):
         t = np.reshape(t, np.shape(t)[:1] + (1,) * -lead + np.shape(t)[1:])
     ones = tuple(i + 1 for i, n in enumerate(shape) if n == 1 and np.shape(t)[i + 1] != 1)
     return np.sum(t, axis=ones, keepdims=True) if ones else t
-
