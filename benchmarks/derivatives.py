@@ -7,7 +7,6 @@ Ratios are what to read: derivative time / function time, and ours / PyTorch's.
 Every timing is the best of several repeats of a loop, on one thread each (numpy and
 torch), after a warm-up call that also generates the code.
 """
-import math
 import os
 import platform
 import sys

@@ -398,8 +398,6 @@ class CudaDerivative:
 
 def _argument(name: str, v, differentiated: bool):
     """(value, is an array, "int" | "float" | "bool", on the device) of one argument."""
-    from numba import cuda
-
     if isinstance(v, (bool, np.bool_, int, np.integer, float, np.floating)):
         if differentiated or isinstance(v, (float, np.floating)):
             return float(v), False, "float", False

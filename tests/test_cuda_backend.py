@@ -107,7 +107,7 @@ def test_host_arrays_in_numpy_out():
 
 
 def test_device_arrays_in_device_arrays_out():
-    x, y = RNG.uniform(-1, 1, N), RNG.uniform(-1, 1, N)
+    x = RNG.uniform(-1, 1, N)
     g = s2sgrad.grad(cf.gauss_loglik, wrt=(0, 2), backend="cuda")
     sigma = np.full(N, 1.5)
     dx, dsigma = g(cuda.to_device(x), 0.25, cuda.to_device(sigma))
