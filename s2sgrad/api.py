@@ -111,15 +111,16 @@ class Derivative:
         promoted = self._promoted()
         values = [_promote(v) if name in promoted else v
                   for name, v in zip(self.params, list(bound.arguments.values()) + inner)]
+        compiled = self.backend != "python"  # its code depends on the number types too
         variant = self.variant(tuple(kinds.of_value(v) for v in values),
-                               tuple(backends.number_type(v) for v in values))
+                               tuple(backends.number_type(v) for v in values) if compiled else None)
         if variant.fn is not self.generated:
             self._use(variant)
-        compiled_before = backends.compiled_count(self.generated)
+        compiled_before = backends.compiled_count(self.generated) if compiled else 0
         try:
             out = self.generated(*values, *own)
         except Exception as exc:
-            if variant.path is not None and backends.failed_to_compile(exc, self.generated, compiled_before):
+            if compiled and backends.failed_to_compile(exc, self.generated, compiled_before):
                 raise backends.compile_error(exc, variant.path, variant.line_positions,
                                              f"{self.kind} of {self.signature_name()}") from None
             if not isinstance(exc, ValueError):
