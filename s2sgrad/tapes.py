@@ -16,8 +16,8 @@ tape of numbers into ir.TapeNew / TapeReserve / TapePush / TapePop statements:
         x = tape_x[n_tape_x]
 
 A `for` loop's trip count is known at its entry, so the room for its pushes is reserved
-there; a push whose innermost loop is a `while` checks the room and doubles the array
-when it is full.  Each printer decides how these statements look (codegen.py); the CUDA
+there; a push whose innermost loop is a `while` (or a `for` over a list its body grows)
+checks the room and doubles the array when it is full.  Each printer decides how these statements look (codegen.py); the CUDA
 printer gives each thread a local array of a fixed bound instead.
 
 Tapes of arrays and of lists stay lists: numba types a list of arrays of one rank.
@@ -105,7 +105,7 @@ def _rewrite(stmts, counts, elem, loops) -> list[ir.Stmt]:
             out.append(ir.TapeNew(ir.Name(name), ir.Name(counts[name]), elem[name], pos=s.pos))
             continue
         if isinstance(s, ir.Append) and s.target.id in counts:
-            checked = not loops or isinstance(loops[-1], ir.While)
+            checked = not loops or not _sized_at_entry(loops[-1])
             out.append(ir.TapePush(s.target, ir.Name(counts[s.target.id]), s.value, checked, pos=s.pos))
             continue
         if isinstance(s, ir.Pop) and s.target.id in counts:
@@ -117,7 +117,7 @@ def _rewrite(stmts, counts, elem, loops) -> list[ir.Stmt]:
         elif isinstance(s, (ir.ForRange, ir.ForEach, ir.While)):
             pushes = _pushes_per_trip(s.body, counts)
             s.body = _rewrite(s.body, counts, elem, loops + [s])
-            if not isinstance(s, ir.While):
+            if _sized_at_entry(s):
                 trips = _trip_count(s)
                 for tape in sorted(pushes):
                     extra = trips if pushes[tape] == 1 else ir.BinOp("*", ir.Const(pushes[tape]), trips)
@@ -139,6 +139,14 @@ def _pushes_per_trip(body, counts) -> dict[str, int]:
                 for tape, n in _pushes_per_trip(block, counts).items():
                     out[tape] = out.get(tape, 0) + n
     return out
+
+
+def _sized_at_entry(loop) -> bool:
+    """Whether the loop's trip count is known when it starts: a range, or a list its body
+    does not grow (a write past the reserved room would not be checked)."""
+    if isinstance(loop, ir.ForEach):
+        return loop.seq.id not in ir.assigned_names(loop.body)
+    return isinstance(loop, ir.ForRange)
 
 
 def _trip_count(loop) -> ir.Expr:

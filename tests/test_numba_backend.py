@@ -158,6 +158,22 @@ def test_an_int_index_is_taped_as_an_int():
     assert "tape_j = np.empty(0, np.int64)" in g.source  # an index restored from a float tape would not compile
 
 
+def grows_while_iterating(x, xs):
+    for v in xs:
+        x = math.sin(x) * v + x
+        if len(xs) < 40:
+            xs.append(v * 0.9)
+    return x
+
+
+def test_a_list_the_loop_grows_has_a_checked_tape():
+    """Room reserved for len(xs) trips at entry would be written past: the pushes check."""
+    g = s2sgrad.grad(grows_while_iterating, backend="numba")
+    _close(g(0.3, [1.0, 0.5]), s2sgrad.grad(grows_while_iterating)(0.3, [1.0, 0.5]))
+    assert "if n_tape_x == tape_x.shape[0]:" in g.source
+    assert "tape_x = tape_reserve(tape_x, n_tape_x + len(xs))" not in g.source
+
+
 def test_compiled_in_nopython_mode():
     g = s2sgrad.grad(euler, wrt=(0, 1), backend="numba")
     g(1.0, 0.5, 10)
