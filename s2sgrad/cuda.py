@@ -38,33 +38,12 @@ import types
 import numpy as np
 
 from . import api, codegen, frontend, ir, kinds, loader
-from .errors import S2SGradError
+from .errors import CudaSubsetError, TapeBoundError, TapeOverflowError
 from .module import ModuleBuilder
 from .reverse import AdjointSpec
 
 THREADS_PER_BLOCK = 128
 _CACHE: dict = {}
-
-
-class TapeBoundError(S2SGradError):
-    """A function whose adjoint needs a per-thread tape, asked for without tape_bound."""
-
-    default_hint = ("pass tape_bound=N to s2sgrad.grad(..., backend='cuda'): room for N values "
-                    "per tape and thread, at least the number of trips of this loop.")
-
-
-class TapeOverflowError(S2SGradError):
-    """A thread pushed more values onto a tape than tape_bound leaves room for."""
-
-    default_hint = "call grad again with a larger tape_bound."
-
-
-class CudaSubsetError(S2SGradError):
-    """A construct or argument outside what the cuda backend handles: numbers only."""
-
-    default_hint = ("backend='cuda' takes functions of numbers (float arithmetic, the math "
-                    "module, if/for/while, helper functions of numbers); use backend='python' "
-                    "or 'numba' for arrays and lists.")
 
 
 # ------------------------------------------------------------------------------ printer

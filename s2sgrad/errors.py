@@ -109,3 +109,24 @@ class CompileError(S2SGradError):
     default_hint = ("this construct is outside what numba compiles in nopython mode: use "
                     "backend='python' for this function, or rewrite the statement with "
                     "numbers, NumPy arrays and the math module.")
+
+
+class TapeBoundError(S2SGradError):
+    """A function whose adjoint needs a per-thread tape, asked for without tape_bound."""
+
+    default_hint = ("pass tape_bound=N to s2sgrad.grad(..., backend='cuda'): room for N values "
+                    "per tape and thread, at least the number of trips of this loop.")
+
+
+class TapeOverflowError(S2SGradError):
+    """A thread pushed more values onto a tape than tape_bound leaves room for."""
+
+    default_hint = "call grad again with a larger tape_bound."
+
+
+class CudaSubsetError(S2SGradError):
+    """A construct or argument outside what the cuda backend handles: numbers only."""
+
+    default_hint = ("backend='cuda' takes functions of numbers (float arithmetic, the math "
+                    "module, if/for/while, helper functions of numbers); use backend='python' "
+                    "or 'numba' for arrays and lists.")
