@@ -1,4 +1,5 @@
-"""The public transforms: grad, value_and_grad, vjp.
+"""The public transforms: grad, value_and_grad, vjp (reverse mode), jvp (forward mode),
+and jacobian, hessian, hvp built from them.
 
 Each returns a callable that binds its arguments like the original function, promotes
 integer inputs of the differentiated parameters to float, and calls the generated code.
@@ -12,14 +13,20 @@ import types
 
 import numpy as np
 
-from . import backends, custom, frontend, kinds, loader
+from . import backends, custom, frontend
+from .analysis import kinds
+from .arguments import normalize_wrt as _normalize_wrt
+from .arguments import promote as _promote
+from .backends import load as loader
+from .backends import numba as compiled_code
+from .backends.assemble import ModuleBuilder
+from .cache import DerivativeCache, dependencies
 from .custom import CustomDerivative
-from .errors import NonScalarOutputError, SourceUnavailableError, WrtError
-from .forward import TangentSpec
-from .module import ModuleBuilder
-from .reverse import AdjointSpec
+from .errors import BackendError, CudaSubsetError, NonScalarOutputError, SourceUnavailableError
+from .transforms.forward import TangentSpec
+from .transforms.reverse import AdjointSpec
 
-_CACHE: dict = {}
+_CACHE = DerivativeCache()
 
 
 class Derivative:
@@ -52,12 +59,17 @@ class Derivative:
         self._use(variant)
 
     def _use(self, variant):
-        self._latest_kinds = variant.param_kinds
+        self.latest_kinds = variant.param_kinds
         self.generated = variant.fn
         self.source = variant.source
         self.__name__ = self.__qualname__ = variant.fn.__name__
         self.__doc__ = variant.fn.__doc__
         self.__wrapped__ = variant.fn
+
+    def __s2sgrad_function__(self):
+        """The generated Python function for the latest call's argument kinds: what a
+        function that calls this derivative is differentiated through (frontend)."""
+        return self.variant(self.latest_kinds, target="python").fn
 
     def _promoted(self) -> set[str]:
         """Parameters whose integers become floats: what this derivative and the ones it
@@ -113,15 +125,15 @@ class Derivative:
                   for name, v in zip(self.params, list(bound.arguments.values()) + inner)]
         compiled = self.backend != "python"  # its code depends on the number types too
         variant = self.variant(tuple(kinds.of_value(v) for v in values),
-                               tuple(backends.number_type(v) for v in values) if compiled else None)
+                               tuple(compiled_code.number_type(v) for v in values) if compiled else None)
         if variant.fn is not self.generated:
             self._use(variant)
-        compiled_before = backends.compiled_count(self.generated) if compiled else 0
+        compiled_before = compiled_code.compiled_count(self.generated) if compiled else 0
         try:
             out = self.generated(*values, *own)
         except Exception as exc:
-            if compiled and backends.failed_to_compile(exc, self.generated, compiled_before):
-                raise backends.compile_error(exc, variant.path, variant.line_positions,
+            if compiled and compiled_code.failed_to_compile(exc, self.generated, compiled_before):
+                raise compiled_code.compile_error(exc, variant.path, variant.line_positions,
                                              f"{self.kind} of {self.signature_name()}") from None
             if not isinstance(exc, ValueError):
                 raise
@@ -157,7 +169,7 @@ def _target(f, param_kinds: dict | None):
     if not isinstance(f, Derivative):
         return f
     if param_kinds is None:
-        return f.variant(f._latest_kinds, target="python").fn
+        return f.variant(f.latest_kinds, target="python").fn
     return f.variant(tuple(param_kinds[p] for p in f.params), target="python").fn
 
 
@@ -178,54 +190,26 @@ def _as_float_array(t):
     return np.asarray(t, dtype=float) if isinstance(t, (list, tuple)) else t
 
 
-def _promote(v):
-    """Integers become floats so a derivative is never truncated or typed as int."""
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, int):
-        return float(v)
-    if isinstance(v, np.ndarray) and v.dtype.kind in "iub":
-        return v.astype(float)
-    if isinstance(v, list):
-        return [_promote(x) for x in v]
-    if isinstance(v, tuple):
-        return tuple(_promote(x) for x in v)
-    return v
 
 
 def normalize_wrt(f, wrt) -> tuple[list[str], bool]:
-    params = list(_signature(f).parameters)
-    items = list(wrt) if isinstance(wrt, (tuple, list)) else [wrt]
-    names = []
-    for w in items:
-        if isinstance(w, bool) or not isinstance(w, (int, str)):
-            raise WrtError(f"wrt={w!r}: expected a parameter name or position")
-        if isinstance(w, int):
-            if not -len(params) <= w < len(params):
-                raise WrtError(f"wrt={w}: {f.__name__} has {len(params)} parameter(s) {params}")
-            w = params[w]
-        elif w not in params:
-            raise WrtError(f"wrt={w!r}: {f.__name__} has no parameter named {w!r}; "
-                           f"its parameters are {params}")
-        if w in names:
-            raise WrtError(f"wrt names the parameter {w!r} twice")
-        names.append(w)
-    if not names:
-        raise WrtError("wrt is empty: name at least one parameter")
-    return names, isinstance(wrt, (tuple, list))
+    """wrt as parameter names of the code differentiated (a Derivative's generated code)."""
+    return _normalize_wrt(f, wrt, list(_signature(f).parameters))
 
 
 def _make(f, wrt, kind: str, backend: str, tape_bound: int | None = None) -> Derivative:
     backends.check(backend)
-    if backend == "cuda":  # kernels over arrays of points: cuda.py
-        from . import cuda
-        return cuda.make(f, wrt, kind, tape_bound)
+    if backend == "cuda":  # kernels over arrays of points: backends/cuda.py
+        if isinstance(f, Derivative):
+            raise CudaSubsetError(
+                "backend='cuda' differentiates a function of numbers, not a derivative")
+        return backends.module("cuda").make(f, wrt, kind, tape_bound)
     if tape_bound is not None:
-        raise ValueError("tape_bound is an option of backend='cuda' (per-thread tapes)")
+        raise BackendError("tape_bound is an option of backend='cuda' (per-thread tapes)")
     if isinstance(f, CustomDerivative):
         f = custom.stand_in(f)  # a def calling f: differentiated through f's rule
     if not isinstance(f, Derivative):
-        f = frontend._unwrap(f)
+        f = frontend.unwrap(f)
     if not isinstance(f, (types.FunctionType, Derivative)):
         what = "a bound method" if inspect.ismethod(f) else f"{type(f).__name__} object"
         raise SourceUnavailableError(
@@ -235,11 +219,11 @@ def _make(f, wrt, kind: str, backend: str, tape_bound: int | None = None) -> Der
     names, is_tuple = normalize_wrt(f, wrt)
     key = (f, tuple(names), is_tuple, kind, backend)
     hit = _CACHE.get(key)
-    if hit is not None and hit[0] == _fingerprint(hit[1]):
-        return hit[2]
+    if hit is not None:
+        return hit
     variant = _generate(f, names, kind, None, backend)
     result = Derivative(f, kind, names, is_tuple, variant, backend)
-    _CACHE[key] = (_fingerprint(variant.deps), variant.deps, result)
+    _CACHE.put(key, variant.deps, result)
     return result
 
 
@@ -272,35 +256,14 @@ def _generate(f, names, kind, param_kinds, target="python", param_types=None) ->
     key = (target, used, types if target != "python" else None)
     if target == "python":
         module = loader.load(source, name, inject)
-        return _Variant(getattr(module, name), source, key, _dependencies(builder))
+        return _Variant(getattr(module, name), source, key, dependencies(builder))
     module = loader.load_file(source, name, inject)
-    return _Variant(getattr(module, name), source, key, _dependencies(builder),
+    return _Variant(getattr(module, name), source, key, dependencies(builder),
                     module.__file__, builder.line_positions)
 
 
-def _dependencies(builder) -> list:
-    """What the generated code was built from: each function's code and the values it read."""
-    deps = []
-    for fn in builder.functions.values():
-        f = fn.pyfunc
-        deps.append((f, None))
-        for name in frontend.nonlocal_names(fn):
-            deps.append((f, name))
-    return deps
 
 
-def _fingerprint(deps) -> list:
-    out = []
-    for f, name in deps:
-        if name is None:
-            out.append(f.__code__)
-        else:
-            found, value = frontend.resolve_nonlocal(f, name)
-            if isinstance(value, CustomDerivative):  # a rule registered since counts
-                out.append((id(value), value.version))
-            else:
-                out.append(value if isinstance(value, (int, float, str, bool, tuple, type(None))) else id(value))
-    return out
 
 
 def grad(f, wrt=0, backend: str = "python", *, tape_bound: int | None = None) -> Derivative:
@@ -331,7 +294,7 @@ def vjp(f, wrt=0, backend: str = "python") -> Derivative:
 # ---------------------------------------------------------------------- derived transforms
 def _unwrap(f):
     """The function under a decorator; a Derivative stays itself (its code varies with kinds)."""
-    return f if isinstance(f, Derivative) else frontend._unwrap(f)
+    return f if isinstance(f, Derivative) else frontend.unwrap(f)
 
 
 class Jacobian:

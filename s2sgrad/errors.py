@@ -103,6 +103,12 @@ class WrtError(S2SGradError):
     default_hint = "name a parameter of the function, by name or by position."
 
 
+class BackendError(S2SGradError, ValueError):
+    """A `backend=` that names no backend, or an option the backend does not take."""
+
+    default_hint = "use backend='python', 'numba' or 'cuda'."
+
+
 class CompileError(S2SGradError):
     """Generated code that a compiled backend (numba, CUDA) cannot compile."""
 

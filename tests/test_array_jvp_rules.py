@@ -18,8 +18,11 @@ import numpy as np
 import pytest
 import scipy.special
 
-from s2sgrad import array_rules, frontend, ir, runtime
-from s2sgrad.codegen import expr_source
+from s2sgrad import ir
+from s2sgrad.backends.python import expr_source
+from s2sgrad.frontend import lowering as frontend
+from s2sgrad.rules import arrays as array_rules
+from s2sgrad.runtime import helpers as runtime
 
 H = 1e-6
 LIST = "list"   # ("list", n, shape): a list variable of n arrays

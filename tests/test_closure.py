@@ -25,7 +25,8 @@ import sympy as sp
 from scipy.optimize import rosen_der, rosen_hess, rosen_hess_prod
 
 import s2sgrad
-from s2sgrad import runtime, runtime_rules
+from s2sgrad.rules import runtime_helpers as runtime_rules
+from s2sgrad.runtime import helpers as runtime
 from s2sgrad.errors import NonScalarOutputError, UnsupportedCallError
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -457,7 +458,7 @@ class _JvpContext:
 
     def __init__(self, rule, call, tangents):
         self.rule, self.call, self.tangents = rule, call, tangents
-        self.args = s2sgrad.array_rules.bind(rule, call)
+        self.args = s2sgrad.rules.arrays.bind(rule, call)
         self.out = s2sgrad.ir.Name("out")
 
     def tangent(self, key):
@@ -492,7 +493,7 @@ def test_runtime_rows_jvp_against_differences(name):
     call = _helper_call(name, len(args))
     tangents = {row.params[k]: s2sgrad.ir.Name(f"t{k}") for k in active}
     tangent = row.jvp(_JvpContext(row, call, tangents))
-    text = s2sgrad.codegen.PythonPrinter().expr(tangent)
+    text = s2sgrad.backends.python.PythonPrinter().expr(tangent)
     env = {"np": np, **{h: getattr(runtime, h) for h in runtime.__all__}}
     env.update({f"a{k}": a for k, a in enumerate(args)}, **{f"t{k}": d for k, d in dirs.items()})
     env["out"] = getattr(runtime, name)(*args)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import s2sgrad
-from s2sgrad import cuda as s2cuda
+from s2sgrad.backends import cuda as s2cuda
 
 import cuda_functions as cf
 

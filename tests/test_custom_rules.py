@@ -15,7 +15,7 @@ import scipy.special
 
 import s2sgrad
 from s2sgrad import UnsupportedCallError, custom
-from s2sgrad.module import ModuleBuilder
+from s2sgrad.backends.assemble import ModuleBuilder
 from s2sgrad.testing import check_grads
 
 

@@ -25,8 +25,10 @@ import copy
 
 import numpy as np
 
-from . import array_rules, ir, runtime
-from .array_rules import ArrayRule, C, UnsupportedUse, helper, np_
+from . import arrays as array_rules
+from .. import ir
+from ..runtime import helpers as runtime
+from .arrays import ArrayRule, C, UnsupportedUse, helper, np_
 
 GENERATED_FILE_PREFIX = "<s2sgrad generated"
 

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import copy
 
-from . import ir, kinds
+from .. import ir
+from ..analysis import kinds
 
 DTYPES = {"bool": "bool_", "int": "int64", "float": "float64"}
 _ORDER = {"bool": 0, "int": 1, "float": 2}

@@ -22,10 +22,15 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from . import array_rules, custom, ir, kinds, runtime_rules, symbolic
-from .activity import active_variables
-from .codegen import expr_source
-from .errors import UnsupportedCallError, UnsupportedSyntaxError
+from ..rules import arrays as array_rules
+from .. import custom
+from .. import ir
+from ..analysis import kinds
+from ..rules import runtime_helpers as runtime_rules
+from ..rules import partials
+from ..analysis.activity import active_variables
+from ..backends.python import expr_source
+from ..errors import UnsupportedCallError, UnsupportedSyntaxError
 
 TANGENT_PREFIX = "t_"
 
@@ -205,7 +210,7 @@ class ForwardMode:
     # ------------------------------------------------------------------ element-wise tangents
     def tangent_of(self, e: ir.Expr, result_kind=None):
         """(statements, tangent IR) of an expression; the tangent is None where it is zero."""
-        if not symbolic.carries(e, self.is_active) and not isinstance(e, (ir.ListExpr, ir.TupleExpr)):
+        if not partials.carries(e, self.is_active) and not isinstance(e, (ir.ListExpr, ir.TupleExpr)):
             return [], None
         if isinstance(e, ir.Name) or isinstance(e, ir.Subscript) and _element_of_variable(e):
             tv = self.tangent_target(e)
@@ -227,9 +232,9 @@ class ForwardMode:
     def elementwise_tangent(self, value: ir.Expr, result_kind):
         if result_kind is None:
             result_kind = self.kind_of(value)
-        leaves = symbolic.leaves(value, self.is_active)
+        leaves = partials.leaves(value, self.is_active)
         arrays = any(not _is_scalar(self.kind_of(x)) for x in leaves)
-        temps, grads = symbolic.partials(value, self.is_active, self.namer.fresh, numpy=arrays)
+        temps, grads = partials.partials(value, self.is_active, self.namer.fresh, numpy=arrays)
         stmts = [ir.Assign([ir.Name(n)], [e], role="adjoint") for n, e in temps]
         if not grads:
             return stmts, None
@@ -384,7 +389,7 @@ class ForwardMode:
         active_targets = [t for t in s.targets if self.is_active(t.id)]
         if not active_targets:
             return [s]
-        active_args = [i for i, a in enumerate(s.call.args) if symbolic.carries(a, self.is_active)]
+        active_args = [i for i, a in enumerate(s.call.args) if partials.carries(a, self.is_active)]
         if not active_args:
             return self.with_header(s, ([], [self.assign([t], [self.zero_of(t)], tangent=True)
                                              for t in active_targets]))

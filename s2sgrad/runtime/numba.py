@@ -18,7 +18,7 @@ import numba
 import numba.extending
 import numpy as np
 
-from .runtime import prod_others, unbroadcast, undiff
+from .helpers import prod_others, unbroadcast, undiff
 
 # helpers whose compiled text is here: runtime.py's does not compile, or only compiled
 # code calls them

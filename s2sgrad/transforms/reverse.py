@@ -22,10 +22,15 @@ import copy
 import itertools
 from dataclasses import dataclass
 
-from . import array_rules, custom, ir, kinds, runtime_rules, symbolic
-from .activity import active_variables
-from .codegen import expr_source
-from .errors import NonScalarOutputError, UnsupportedCallError, UnsupportedSyntaxError
+from ..rules import arrays as array_rules
+from .. import custom
+from .. import ir
+from ..analysis import kinds
+from ..rules import runtime_helpers as runtime_rules
+from ..rules import partials
+from ..analysis.activity import active_variables
+from ..backends.python import expr_source
+from ..errors import NonScalarOutputError, UnsupportedCallError, UnsupportedSyntaxError
 
 
 @dataclass(eq=False)
@@ -300,7 +305,7 @@ class ReverseMode:
         arrays = self._broadcast_sources(value)
         if seed_broadcasts or isinstance(seed, ir.Subscript) and not _is_scalar(self.kind_of(seed)):
             arrays += 1  # y[i] = ... broadcasts the value into the slot
-        temps, grads = symbolic.partials(value, self.is_active, self.namer.fresh, numpy=arrays > 0)
+        temps, grads = partials.partials(value, self.is_active, self.namer.fresh, numpy=arrays > 0)
         out = [ir.Assign([ir.Name(n)], [e]) for n, e in temps]
         if arrays:
             self.float_seeds |= {n for n, _ in temps}  # never wrapped in float() by the optimizer
@@ -360,7 +365,7 @@ class ReverseMode:
         unbroadcasting.  A held value computed element-wise from the expression's own
         variables (the selector `h > 0` of np.maximum(h, 0)) brings no shape of its own.
         """
-        leaves = symbolic.leaves(value, self.is_active)
+        leaves = partials.leaves(value, self.is_active)
         own = {x.id for x in leaves if isinstance(x, ir.Name)}
         count = 0
         for leaf in leaves:
@@ -414,7 +419,7 @@ class ReverseMode:
         bound = array_rules.bind(rule, call)
         reset = ir.Assign([ir.Name(self.adj(t.id))], [self._reset_value(t)])
         arguments = [_argument(bound, p) for p in _rule_params(rule, bound)]
-        if not any(symbolic.carries(a, self.is_active) for a in arguments):
+        if not any(partials.carries(a, self.is_active) for a in arguments):
             return [reset]  # t is overwritten with a constant
         # the frontend gives a primitive that reads its own target a variable of its own
         assert t.id not in ir.names_in(call), "s2sgrad internal error: x = f(x) with f a primitive"
@@ -435,7 +440,7 @@ class ReverseMode:
             raise UnsupportedCallError(f"{exc.what} has no derivative rule", s.pos, exc.hint) from None
         for param, contribution in contributions:
             arg = _argument(bound, param)
-            if symbolic.carries(arg, self.is_active):
+            if partials.carries(arg, self.is_active):
                 fresh = isinstance(contribution, ir.Call) and contribution.method == "@"
                 out += self.add_argument(arg, contribution, s, exact=fresh)
         return out + [reset]
@@ -462,7 +467,7 @@ class ReverseMode:
     def adjoint_container(self, t: ir.Name, v: ir.Expr, s: ir.Assign) -> list[ir.Stmt]:
         if not self.is_active(t.id):
             return []
-        if not symbolic.carries(v, self.is_active):
+        if not partials.carries(v, self.is_active):
             # a list of constants ([0.0] * len(xs), as generated code starts list adjoints)
             if self.assign_sites.get(t.id, 0) > 1 or t.id in self.fn.params or self.depth > 0:
                 return [ir.Assign([ir.Name(self.adj(t.id))], [self._zero(t)])]
@@ -509,7 +514,7 @@ class ReverseMode:
         if not self.is_active(s.target.id):
             return []
         d_list = ir.Name(self.adj(s.target.id))
-        if not symbolic.carries(s.value, self.is_active):
+        if not partials.carries(s.value, self.is_active):
             return [ir.Pop(d_list)]
         if isinstance(s.value, ir.Name):
             return [ir.Comment(f"grad of: {_line_of(s)}", pos=s.pos),
@@ -524,7 +529,7 @@ class ReverseMode:
         if not isinstance(d_x, ir.Name):
             raise UnsupportedSyntaxError("add_at into something other than a variable", s.pos)
         record = ir.Assign([ir.Subscript(ir.Name(d_x.id), copy.deepcopy(index))], [g], aug="+", pos=s.pos)
-        if not (self.is_active(d_x.id) and symbolic.carries(g, self.is_active)):
+        if not (self.is_active(d_x.id) and partials.carries(g, self.is_active)):
             return record, []
         gathered = ir.Subscript(ir.Name(self.adj(d_x.id)), copy.deepcopy(index))
         contribution = array_rules.helper("unbroadcast", gathered, copy.deepcopy(g))
@@ -552,7 +557,7 @@ class ReverseMode:
 
     def adjoint_call(self, s: ir.CallAssign) -> list[ir.Stmt]:
         active_targets = [t for t in s.targets if self.is_active(t.id)]
-        active_args = [i for i, a in enumerate(s.call.args) if symbolic.carries(a, self.is_active)]
+        active_args = [i for i, a in enumerate(s.call.args) if partials.carries(a, self.is_active)]
         if not active_targets:
             return []
         if not active_args:  # the call overwrites active variables with constants

@@ -7,8 +7,9 @@ carry any value into any statement), iterated to a fixed point: conservative, si
 """
 from __future__ import annotations
 
-from . import ir, runtime_rules
-from .symbolic import carries
+from .. import ir
+from ..rules import runtime_helpers as runtime_rules
+from ..rules.partials import carries
 
 
 def _flows(fn: ir.Function):

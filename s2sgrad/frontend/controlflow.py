@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import ir
-from .errors import UnsupportedSyntaxError
+from .. import ir
+from ..errors import UnsupportedSyntaxError
 
 JUMPS = (ir.Return, ir.Break, ir.Continue)
 

@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import ir
+from .. import ir
 
 
 @dataclass(frozen=True)

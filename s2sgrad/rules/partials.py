@@ -14,9 +14,10 @@ from typing import Callable
 
 import sympy as sp
 
-from . import ir, rules
-from .codegen import PythonPrinter, expr_source
-from .errors import UnsupportedCallError, UnsupportedSyntaxError
+from .. import ir
+from . import scalar as rules
+from ..backends.python import PythonPrinter, expr_source
+from ..errors import UnsupportedCallError, UnsupportedSyntaxError
 
 _SYMPY_BINOPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b,
                  "*": lambda a, b: a * b, "/": lambda a, b: a / b,

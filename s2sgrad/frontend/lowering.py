@@ -1,6 +1,6 @@
-"""Frontend: a live Python function to IR.
+"""Lowering: a live Python function to IR.
 
-Reads the function's source (inspect), parses it with libcst keeping positions, resolves
+Reads the function's source (source.py), parses it with libcst keeping positions, resolves
 every name against the function's locals, closure cells, globals and builtins, and
 lowers the body to IR.  Calls to user functions are pulled out into their own
 statements, conditional expressions into if statements, so every remaining expression
@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import builtins
 import inspect
-import textwrap
 import types
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from . import array_rules, ir, rules, runtime_rules
-from .custom import CustomDerivative
-from .errors import (RecursiveCallError, SourcePos, SourceUnavailableError,
-                     UndefinedNameError, UnsupportedCallError, UnsupportedSyntaxError)
+from .. import ir
+from ..custom import CustomDerivative
+from ..errors import RecursiveCallError, UndefinedNameError, UnsupportedCallError, UnsupportedSyntaxError
+from ..rules import arrays as array_rules
+from ..rules import registry
+from .source import Source, is_user_function, resolve_nonlocal, stop_gradient, unwrap
 
 BINOPS = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/",
           cst.FloorDivide: "//", cst.Modulo: "%", cst.Power: "**", cst.MatrixMultiply: "@",
@@ -33,36 +34,6 @@ CMPOPS = {cst.LessThan: "<", cst.GreaterThan: ">", cst.LessThanEqual: "<=",
           cst.NotIn: "not in", cst.Is: "is", cst.IsNot: "is not"}
 FORBIDDEN_CALLS = {builtins.exec: "exec()", builtins.eval: "eval()", builtins.globals: "globals()",
                    builtins.locals: "locals()", builtins.compile: "compile()"}
-
-
-def stop_gradient(x):
-    """The value of `x`, through which no derivative flows (PyTorch's detach)."""
-    return x
-
-
-class Source:
-    """A function's source text and how its positions map back to the file."""
-
-    def __init__(self, pyfunc):
-        try:
-            lines, first = inspect.getsourcelines(pyfunc)
-            self.file = inspect.getsourcefile(pyfunc) or inspect.getfile(pyfunc)
-        except (OSError, TypeError) as exc:
-            raise SourceUnavailableError(
-                f"cannot read the source of {getattr(pyfunc, '__qualname__', pyfunc)!r}: {exc}") from None
-        raw = "".join(lines)
-        self.text = textwrap.dedent(raw)
-        self.indent = len(lines[0]) - len(lines[0].lstrip())
-        self.first_line = first
-        self.lines = raw.splitlines()
-        self.func = pyfunc.__qualname__
-
-    def pos(self, rng) -> SourcePos:
-        line = rng.start.line
-        text = self.lines[line - 1] if line - 1 < len(self.lines) else ""
-        return SourcePos(self.file, self.first_line + line - 1, rng.start.column + self.indent,
-                         self.first_line + rng.end.line - 1, rng.end.column + self.indent,
-                         self.func, text)
 
 
 def load_program(pyfunc) -> tuple[ir.Function, dict]:
@@ -84,34 +55,6 @@ def _load(pyfunc, functions: dict, stack: list, call_pos=None):
         _load(callee, functions, stack, pos)
     stack.pop()
     functions[pyfunc] = fn
-
-
-def resolve_nonlocal(f, n: str):
-    """(found, value) of a name that is not local: closure cell, then global, then builtin."""
-    if n in f.__code__.co_freevars and f.__closure__:
-        cell = f.__closure__[f.__code__.co_freevars.index(n)]
-        try:
-            return True, cell.cell_contents
-        except ValueError:
-            return False, None
-    if n in f.__globals__:
-        return True, f.__globals__[n]
-    if hasattr(builtins, n):
-        return True, getattr(builtins, n)
-    return False, None
-
-
-def nonlocal_names(fn: ir.Function) -> set[str]:
-    return getattr(fn, "nonlocals", set())
-
-
-def _unwrap(pyfunc):
-    return getattr(pyfunc, "__wrapped__", None) or pyfunc
-
-
-def is_user_function(obj) -> bool:
-    return isinstance(obj, types.FunctionType) and obj.__name__ != "<lambda>" \
-        and rules.lookup(obj) is None and obj is not stop_gradient and runtime_rules.lookup(obj) is None
 
 
 class Lowerer:
@@ -653,25 +596,26 @@ class Lowerer:
             return ir.CustomFn(value, name)
         if isinstance(value, types.ModuleType):
             return _ModuleRef(value)
-        rule = rules.lookup(value)
+        rule = registry.scalar_rule(value)
         if rule is not None:
             return rule.lib
-        prim = array_rules.lookup(value) or runtime_rules.lookup(value)
+        prim = registry.primitive_rule(value)
         if prim is not None:
             return prim.lib
         if value is stop_gradient:
             return ir.Lib("s2sgrad", "stop_gradient")
-        if _is_derivative(value):
+        generated = getattr(value, "__s2sgrad_function__", None)
+        if callable(generated):
             # g = s2sgrad.grad(f) called in the function: its generated code, a function like
             # any other (for the argument kinds of g's latest call)
-            return ir.UserFn(value.variant(value._latest_kinds, target="python").fn)
+            return ir.UserFn(generated())
         if value is list:  # list(xs): a copy of a list (generated vjps copy a cotangent)
             return ir.Lib("builtins", "list")
         if callable(value) and value in FORBIDDEN_CALLS:
             raise self.unsupported(FORBIDDEN_CALLS[value], node,
                                    "s2sgrad must see the code it differentiates.")
         if is_user_function(value):
-            return ir.UserFn(_unwrap(value))
+            return ir.UserFn(unwrap(value))
         if callable(value):
             return ir.Foreign(value, name)
         if origin is None:
@@ -769,11 +713,6 @@ ARRAY_ATTRIBUTES = ("shape", "ndim", "size", "dtype")
 def _is_unit_call(e: ir.Expr) -> bool:
     """A call the differentiator reverses as a unit: a user function, or one with custom rules."""
     return isinstance(e, ir.Call) and isinstance(e.func, (ir.UserFn, ir.CustomFn))
-
-
-def _is_derivative(value) -> bool:
-    from .api import Derivative  # api imports this module
-    return isinstance(value, Derivative)
 
 
 def _is_pop(e) -> bool:

@@ -26,7 +26,7 @@ import numpy as np
 import sympy as sp
 from sympy.codegen import cfunctions as cf
 
-from . import ir
+from .. import ir
 
 ZERO, IDENTITY, STOP, INERT = "zero", "identity", "stop", "inert"
 

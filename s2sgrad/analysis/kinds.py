@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import array_rules, ir, rules
+from ..rules import arrays as array_rules
+from .. import ir
+from ..rules import scalar as rules
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from . import ir
+from .. import ir
 
 # Python operator precedence, higher binds tighter.
 PREC = {"ifexp": 1, "or": 2, "and": 3, "not": 4, "compare": 5,
@@ -236,110 +236,4 @@ def expr_source(e: ir.Expr) -> str:
     return PythonPrinter().expr(e)
 
 
-class _Line(str):
-    """A printed line that remembers the user statement it came from (for compile errors)."""
-    pos = None
-
-
-class NumbaPrinter(PythonPrinter):
-    """Prints IR for the `numba` target: the same Python, compiled by numba.njit.
-
-    Differences from Python: every function is decorated; reversed ranges become ranges
-    with a negative step (numba has no `reversed`); typed tapes (tapes.py) are an array,
-    a count and, before a for loop, a reservation of room.  Each printed line keeps the
-    position of the statement it came from, so a numba compile error can point at the
-    user's line.
-    """
-
-    cache = True  # off for a module holding objects passed in at load (module.py)
-
-    @property
-    def decorator(self) -> str:
-        return f"@numba.njit(cache={self.cache})"
-
-    def block(self, stmts, indent):
-        lines: list[str] = []
-        current = None  # a generated statement belongs to the user statement above it
-        for s in stmts:
-            current = s.pos or current
-            for line in getattr(self, "_stmt_" + type(s).__name__)(s, indent):
-                if not isinstance(line, _Line):
-                    line = _Line(line)
-                if line.pos is None:
-                    line.pos = current
-                lines.append(line)
-        return lines or [" " * indent + "pass"]
-
-    def _print_Call(self, e):
-        if isinstance(e.func, ir.Lib) and (e.func.module, e.func.attr) == ("builtins", "float") \
-                and len(e.args) == 1:
-            return f"np.float64({self.expr(e.args[0])})", PREC["atom"]  # numba has no float(bool)
-        if isinstance(e.func, ir.Lib) and (e.func.module, e.func.attr) == ("numpy", "linalg.norm"):
-            # numba knows no ord='fro'; it is the default for matrices anyway
-            fro = [a for a in e.args[1:] if isinstance(a, ir.Const) and a.value == "fro"]
-            if fro:
-                e = ir.Call(e.func, [a for a in e.args if a not in fro], e.kwargs, e.method, e.prop)
-            if any(k == "ord" and isinstance(v, ir.Const) and v.value == "fro" for k, v in e.kwargs):
-                e = ir.Call(e.func, e.args, [(k, v) for k, v in e.kwargs if k != "ord"], e.method, e.prop)
-        return super()._print_Call(e)
-
-    def function_lines(self, fn: ir.Function) -> list[str]:
-        return [self.decorator] + super().function_lines(fn)
-
-    def positions(self, fn: ir.Function) -> list:
-        """The source position of each line `function(fn)` prints (None where unknown)."""
-        out = []
-        for line in self.function_lines(fn):  # a docstring may span lines
-            out += [getattr(line, "pos", None)] * (line.count("\n") + 1)
-        return out
-
-    def _range(self, s) -> str:
-        if not s.reverse and s.limit is None:
-            return super()._range(s)
-        args = list(s.args)
-        a, b, step = (ir.Const(0), args[0], ir.Const(1)) if len(args) == 1 else \
-            (args[0], args[1], args[2] if len(args) == 3 else ir.Const(1))
-        A, B = self.expr(a, PREC["+"]), self.expr(b, PREC["+"])
-        zero = isinstance(a, ir.Const) and a.value == 0
-        if isinstance(step, ir.Const) and step.value == 1:
-            stop = B
-            if s.limit is not None:
-                limit = self.expr(s.limit, PREC["+"])
-                stop = f"min({limit}, {B})" if zero else f"min({A} + {limit}, {B})"
-            if not s.reverse:
-                return f"range({stop})" if zero else f"range({A}, {stop})"
-            return f"range({stop} - 1, {'-1' if zero else A + ' - 1'}, -1)"
-        S = self.expr(step, PREC["*"])
-        trips = f"len(range({A}, {B}, {S}))"  # the first `limit` of them, for a limit
-        if s.limit is not None:
-            trips = f"min({self.expr(s.limit)}, {trips})"
-        if not s.reverse:
-            return f"range({A}, {A} + {S} * {trips}, {S})"
-        return f"range({A} + {S} * ({trips} - 1), {A} - {S}, -{S})"
-
-    # ------------------------------------------------------------------ typed tapes
-    def _stmt_TapeNew(self, s, ind):
-        pad = " " * ind
-        return [f"{pad}{s.tape.id} = np.empty(0, np.{s.dtype})", f"{pad}{s.count.id} = 0"]
-
-    def _stmt_TapeReserve(self, s, ind):
-        extra = self.expr(s.extra, PREC["+"] + 1)
-        return [f"{' ' * ind}{s.tape.id} = tape_reserve({s.tape.id}, {s.count.id} + {extra})"]
-
-    def _stmt_TapePush(self, s, ind):
-        pad = " " * ind
-        lines = []
-        if s.checked:
-            lines += [f"{pad}if {s.count.id} == {s.tape.id}.shape[0]:",
-                      f"{pad}    {s.tape.id} = tape_reserve({s.tape.id}, 2 * {s.count.id} + 16)"]
-        return lines + [f"{pad}{s.tape.id}[{s.count.id}] = {self.expr(s.value)}", f"{pad}{s.count.id} += 1"]
-
-    def _stmt_TapePop(self, s, ind):
-        pad = " " * ind
-        lines = [f"{pad}{s.count.id} -= 1"]
-        if s.into is not None:
-            lines.append(f"{pad}{self._target(s.into)} = {s.tape.id}[{s.count.id}]")
-        return lines
-
-
-PRINTERS = {"python": PythonPrinter, "numba": NumbaPrinter}
+Printer = PythonPrinter  # the backend registry's name for this target's printer

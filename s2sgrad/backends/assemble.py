@@ -1,7 +1,8 @@
 """Builds one generated module: the requested derivative, the adjoints of the helper
 functions it calls, copies of those helpers, and the constants they read.
 
-This is where the passes meet: frontend -> controlflow -> reverse -> optimize -> codegen.
+This is where the passes meet: frontend -> controlflow -> kinds -> reverse or forward
+-> optimize -> (tapes, for compiled targets) -> the target's printer.
 """
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ import inspect
 import math
 import types
 
-from . import codegen, controlflow, custom, forward, frontend, ir, kinds, optimize, reverse, runtime, tapes
-from .naming import Namer
+from .. import backends, custom, frontend, ir
+from ..analysis import kinds
+from ..frontend import controlflow
+from ..runtime import helpers as runtime
+from ..transforms import forward, optimize, reverse, tapes
+from ..transforms.naming import Namer
 
 LITERAL_TYPES = (int, float, bool, str, type(None), complex)
 
@@ -53,6 +58,10 @@ class ModuleBuilder:
                 params[p] = kinds.SCALAR
             self._kinds[key] = kinds.KindInference(fn, params, self._result_kind).run()
         return self._kinds[key]
+
+    def variable_kinds(self):
+        """(user function, kinds of its variables) for every call's argument kinds so far."""
+        return [(pyfunc, var_kinds) for (pyfunc, _), var_kinds in self._kinds.items()]
 
     def _result_kind(self, pyfunc, arg_kinds):
         if isinstance(pyfunc, custom.CustomDerivative):
@@ -196,7 +205,7 @@ class ModuleBuilder:
         """
         functions = self.functions_for(target)
         global_names, inject, constant_lines = self._globals(functions)
-        printer = codegen.PRINTERS[target](global_names, self.fn_names)
+        printer = backends.printer(target)(global_names, self.fn_names)
         if inject:  # numba's disk cache would keep the objects of the first load
             printer.cache = False
         modules = self._modules_used(functions)
@@ -345,7 +354,7 @@ class ModuleBuilder:
 
 def _compiled_helpers():
     """runtime_numba, imported only where compiled code is generated (it imports numba)."""
-    from . import runtime_numba
+    from ..runtime import numba as runtime_numba
     return runtime_numba
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import copy
 
-from . import codegen, ir
+from ..backends import python as codegen
+from .. import ir
 
 PURE_ROLES = ("user", "adjoint", "flag", "save", "count", "loopvar")
 

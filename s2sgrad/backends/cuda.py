@@ -37,17 +37,24 @@ import types
 
 import numpy as np
 
-from . import api, codegen, frontend, ir, kinds, loader
-from .errors import CudaSubsetError, TapeBoundError, TapeOverflowError
-from .module import ModuleBuilder
-from .reverse import AdjointSpec
+from .. import frontend, ir
+from ..analysis import kinds
+from ..arguments import normalize_wrt
+from ..cache import DerivativeCache, dependencies
+from ..errors import BackendError, CudaSubsetError, TapeBoundError, TapeOverflowError
+from ..transforms.reverse import AdjointSpec
+from . import load as loader
+from . import numba as compiled_code
+from .assemble import ModuleBuilder
+from .numba import NumbaPrinter
+from .python import PREC
 
 THREADS_PER_BLOCK = 128
-_CACHE: dict = {}
+_CACHE = DerivativeCache()
 
 
 # ------------------------------------------------------------------------------ printer
-class CudaPrinter(codegen.NumbaPrinter):
+class CudaPrinter(NumbaPrinter):
     """Prints IR for the `cuda` target: every function a CUDA device function.
 
     Typed tapes (tapes.py) are per-thread local arrays of `tape_bound` values; room is
@@ -80,10 +87,10 @@ class CudaPrinter(codegen.NumbaPrinter):
     def _print_Call(self, e):
         if isinstance(e.func, ir.Lib) and (e.func.module, e.func.attr) == ("builtins", "float") \
                 and len(e.args) == 1:
-            return f"numba.float64({self.expr(e.args[0])})", codegen.PREC["atom"]
+            return f"numba.float64({self.expr(e.args[0])})", PREC["atom"]
         if isinstance(e.func, ir.Ref) and e.func.name in self.needs_status:
             args = [self.expr(a) for a in e.args] + [self.status]
-            return f"{e.func.name}({', '.join(args)})", codegen.PREC["atom"]
+            return f"{e.func.name}({', '.join(args)})", PREC["atom"]
         return super()._print_Call(e)
 
     def _stmt_TapeNew(self, s, ind):
@@ -111,7 +118,7 @@ class CudaPrinter(codegen.NumbaPrinter):
         return lines
 
 
-codegen.PRINTERS.setdefault("cuda", CudaPrinter)
+Printer = CudaPrinter  # the backend registry's name for this target's printer
 
 
 # ------------------------------------------------------------------------------ checks
@@ -146,7 +153,7 @@ def _check_subset(builder: ModuleBuilder) -> None:
                     if isinstance(sub, (ir.Foreign, ir.CustomFn)):
                         raise _unsupported(f"calling {sub.name} (only the math module and "
                                            f"helper functions s2sgrad reads)", sub)
-    for (pyfunc, _), var_kinds in builder._kinds.items():
+    for pyfunc, var_kinds in builder.variable_kinds():
         # a tuple of numbers (a helper's `return a, b`) is a list of numbers to kinds.py;
         # lists themselves were refused above, by their syntax
         bad = {v: k for v, k in var_kinds.items() if k is not None and k != kinds.SCALAR
@@ -287,7 +294,7 @@ def _generate(f, names: list[str], kind: str, arrays: tuple, param_types: dict |
                                     status if name in needs else None, builder.namer)
     module = loader.load_file(text, kernel, inject)
     return _Variant(module, text, kernel, outs, name in needs, module.__file__,
-                    builder.line_positions, api._dependencies(builder))
+                    builder.line_positions, dependencies(builder))
 
 
 # ------------------------------------------------------------------------------ the callable
@@ -353,9 +360,8 @@ class CudaDerivative:
             try:
                 launch(*args_in, *outs, *([status] if status is not None else []))
             except Exception as exc:
-                from . import backends
-                if backends.is_numba_error(exc):
-                    raise backends.compile_error(exc, variant.path, variant.line_positions,
+                if compiled_code.is_numba_error(exc):
+                    raise compiled_code.compile_error(exc, variant.path, variant.line_positions,
                                                  f"{self.kind} of {self.f.__qualname__} for CUDA") from None
                 raise
         if status is not None:
@@ -421,23 +427,22 @@ def make(f, wrt, kind: str, tape_bound) -> CudaDerivative:
     """grad (kind "grad") or value_and_grad of f for backend="cuda"."""
     if kind not in ("grad", "value_and_grad"):
         asked = {"jvp_batched": "jacobian and hessian (forward mode)", "jvp": "jvp and hvp"}.get(kind, kind)
-        raise ValueError(f"backend='cuda' computes grad and value_and_grad (the gradient of a "
+        raise BackendError(f"backend='cuda' computes grad and value_and_grad (the gradient of a "
                          f"function of numbers at many points); {asked}: use backend='python' "
                          f"or 'numba'")
     if tape_bound is not None and (isinstance(tape_bound, bool) or not isinstance(tape_bound, int)
                                    or tape_bound < 1):
-        raise ValueError(f"tape_bound={tape_bound!r}: expected a positive int")
-    if isinstance(f, (api.Derivative, CudaDerivative)):
+        raise BackendError(f"tape_bound={tape_bound!r}: expected a positive int")
+    if isinstance(f, CudaDerivative):
         raise CudaSubsetError("backend='cuda' differentiates a function of numbers, not a derivative")
-    f = frontend._unwrap(f)
+    f = frontend.unwrap(f)
     if not isinstance(f, types.FunctionType):
         raise CudaSubsetError(f"backend='cuda' differentiates Python functions, and {f!r} is not one")
-    names, is_tuple = api.normalize_wrt(f, wrt)
+    names, is_tuple = normalize_wrt(f, wrt)
     key = (f, tuple(names), is_tuple, kind, tape_bound)
     hit = _CACHE.get(key)
-    if hit is not None and hit[0] == api._fingerprint(hit[1]):
-        return hit[2]
+    if hit is not None:
+        return hit
     result = CudaDerivative(f, kind, names, is_tuple, tape_bound)
-    deps = next(iter(result._variants.values())).deps
-    _CACHE[key] = (api._fingerprint(deps), deps, result)
+    _CACHE.put(key, next(iter(result._variants.values())).deps, result)
     return result
