@@ -23,7 +23,7 @@ LITERAL_TYPES = (int, float, bool, str, type(None), complex)
 
 
 class ModuleBuilder:
-    """`param_kinds`: the kinds of the main function's arguments (kinds.py); None
+    """`param_kinds`: the kinds of the main function's arguments (analysis/kinds.py); None
     guesses them from the body."""
 
     def __init__(self, pyfunc, param_kinds: dict | None = None, param_types: dict | None = None):
@@ -360,7 +360,7 @@ def _compiled_helpers():
 
 def _helper_source(name: str, decorator: str | None) -> str:
     """The text of a runtime helper in a generated module; for a compiled target, its
-    compiled form (runtime_numba.py says which)."""
+    compiled form (runtime/numba.py says which)."""
     if decorator is None:
         return inspect.getsource(getattr(runtime, name))
     compiled = _compiled_helpers()

@@ -88,7 +88,7 @@ class NumbaPrinter(PythonPrinter):
     user's line.
     """
 
-    cache = True  # off for a module holding objects passed in at load (module.py)
+    cache = True  # off for a module holding objects passed in at load (assemble.py)
 
     @property
     def decorator(self) -> str:

@@ -1,14 +1,15 @@
-"""The intermediate representation every pass reads and writes.
+"""The IR's nodes: expressions, statements (each assignment with a Role) and functions.
 
 Expressions are a small tree close to Python's own (so printing gives back the user's
 statement), statements are assignments plus structured control flow.  The frontend
 lowers a function into this IR, the differentiator builds the adjoint function in it,
-the optimizer rewrites it and the printers in codegen turn it into Python source.
+the optimizer rewrites it and the printers of backends/ turn it into Python source.
 Every node keeps the SourcePos of the user code it came from, for error messages.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from ..errors import SourcePos
@@ -160,6 +161,21 @@ class ListExpr(Expr):
 
 
 # ------------------------------------------------------------------------------ statements
+class Role(str, Enum):
+    """What an assignment is for; passes compare it with the strings too (`role == "flag"`)."""
+    USER = "user"        # the user's statement: differentiated
+    ADJOINT = "adjoint"  # an adjoint update the reverse pass wrote (the optimizer merges these)
+    FLAG = "flag"        # a branch decision or trip count recorded by the lowering or reverse pass
+    SAVE = "save"        # a value saved before it is overwritten, restored in the reverse sweep
+    COUNT = "count"      # a loop's trip counter
+    LOOPVAR = "loopvar"  # a loop variable rebound in the reverse sweep
+
+    __hash__ = str.__hash__  # a Role and its string are the same key in sets and dicts
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class Stmt(Node):
     pass
 
@@ -169,16 +185,19 @@ class Assign(Stmt):
     """`t1, t2 = v1, v2` with Python's evaluate-all-then-bind semantics.
 
     With `aug` set (one target and one value) it is `t aug= v`, meaning t = t aug v.
-    `role` tells the differentiator what the statement is for: "user" statements are
-    differentiated; "flag" and "counter" statements are bookkeeping the lowering added.
+    `role` (a Role) tells the passes what the statement is for: user statements are
+    differentiated, the others are bookkeeping the lowering and the reverse pass added.
     """
     targets: list[Expr]  # Name or Subscript(Name, index)
     values: list[Expr]
     aug: str | None = None
-    role: str = "user"
+    role: Role = Role.USER
     # an adjoint update `d_x += v` whose v is a new array of exactly x's shape: onto
-    # zeros it may become `d_x = v` (optimize.py); other updates rely on += broadcasting
+    # zeros it may become `d_x = v` (transforms/optimize.py); other updates rely on += broadcasting
     exact: bool = False
+
+    def __post_init__(self):
+        self.role = Role(self.role)  # a misspelt role fails here, not as a silent mismatch
 
 
 @dataclass(eq=False)
@@ -256,7 +275,7 @@ class Continue(Stmt):
 
 @dataclass(eq=False)
 class TapeNew(Stmt):
-    """A typed tape for compiled targets (tapes.py): an empty array of `dtype` and its count."""
+    """A typed tape for compiled targets (transforms/tapes.py): an empty array of `dtype` and its count."""
     tape: Name
     count: Name
     dtype: str  # a NumPy scalar type name: "float64", "int64", "bool_"

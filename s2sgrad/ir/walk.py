@@ -2,11 +2,13 @@
 and writes.  Every pass walks the IR through these."""
 from __future__ import annotations
 
+import dataclasses
+
 from .nodes import (Append, Assign, Attr, BinOp, BoolOp, CallAssign, Call, Compare, Expr, ExprStmt,
                     ForEach, ForRange, If, IfExp, ListExpr, Name, Pop, Raw, Return, Slice, Stmt,
                     Subscript, TapePop, TapePush, TapeReserve, TupleExpr, UnaryOp, While)
 
-__all__ = ["children", "subexprs", "stmt_exprs", "names_in", "walk_stmts", "blocks", "target_name",
+__all__ = ["map_children", "children", "subexprs", "stmt_exprs", "names_in", "walk_stmts", "blocks", "target_name",
            "assigned_names", "stmt_reads"]
 
 def children(e: Expr) -> list[Expr]:
@@ -32,6 +34,22 @@ def children(e: Expr) -> list[Expr]:
     if isinstance(e, Slice):
         return [p for p in (e.lower, e.upper, e.step) if p is not None]
     return []
+
+
+def map_children(e: Expr, fn) -> Expr:
+    """`e` with each direct sub-expression c replaced, in place, by fn(c); returns e.
+
+    The one place that knows where an expression keeps its children: every field that
+    holds an expression, a list of them, or (name, expression) keyword pairs."""
+    for f in dataclasses.fields(e) if dataclasses.is_dataclass(e) else ():
+        value = getattr(e, f.name)
+        if isinstance(value, Expr):
+            setattr(e, f.name, fn(value))
+        elif isinstance(value, list) and value and isinstance(value[0], Expr):
+            setattr(e, f.name, [fn(v) for v in value])
+        elif isinstance(value, list) and value and isinstance(value[0], tuple):
+            setattr(e, f.name, [(k, fn(v)) for k, v in value])
+    return e
 
 
 def subexprs(e: Expr):

@@ -1,6 +1,6 @@
 """The runtime helpers generated array code may call.
 
-The generated module carries a copy of the source of each helper it uses (module.py
+The generated module carries a copy of the source of each helper it uses (backends/assemble.py
 reads it with inspect), so generated code needs numpy, never s2sgrad.  Each helper
 is plain NumPy, imports nothing but `np`, and calls no other helper except
 `unbroadcast`.

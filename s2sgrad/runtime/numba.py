@@ -1,7 +1,7 @@
-"""The runtime helpers of numba-compiled code, where runtime.py's NumPy does not compile.
+"""The runtime helpers of numba-compiled code, where helpers.py's NumPy does not compile.
 
-A generated module for the numba target copies each runtime helper it uses (module.py):
-- a helper of runtime.py with an overload here (OVERLOADS): runtime.py's plain function,
+A generated module for the numba target copies each runtime helper it uses (backends/assemble.py):
+- a helper of helpers.py with an overload here (OVERLOADS): helpers.py's plain function,
   then the overload, which gives numba one implementation per combination of argument
   types (unbroadcast needs different code for each pair of ranks; prod_others has one
   for axis=None, undiff one along the last axis);
@@ -9,9 +9,9 @@ A generated module for the numba target copies each runtime helper it uses (modu
 - a NumPy function, or a form of one, numba lacks (NUMPY_OVERLOADS: np.ndim, np.flip
   along an axis, np.expand_dims of a tuple of axes, np.reshape of a view that is not
   contiguous): an overload giving it one;
-- any other helper of runtime.py: its text, compiled with numba.njit as it is.
+- any other helper of helpers.py: its text, compiled with numba.njit as it is.
 
-Like runtime.py, each helper needs nothing but `np` and `numba` (IMPORTS names the one
+Like helpers.py, each helper needs nothing but `np` and `numba` (IMPORTS names the one
 numba submodule an overload needs, which the generated module then imports).
 """
 import numba

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import copy
 
-from ..backends import python as codegen
 from .. import ir
-
-PURE_ROLES = ("user", "adjoint", "flag", "save", "count", "loopvar")
-
+from ..backends import python as codegen
 
 def optimize(fn: ir.Function) -> ir.Function:
     floats = getattr(fn, "float_names", set())
@@ -40,12 +37,7 @@ def _is_num(e, *values) -> bool:
 
 
 def fold(e: ir.Expr, floats: set[str] = frozenset()) -> ir.Expr:
-    for name in ("left", "right", "operand"):
-        if hasattr(e, name):
-            setattr(e, name, fold(getattr(e, name), floats))
-    for name in ("args", "elts", "values"):
-        if isinstance(getattr(e, name, None), list):
-            setattr(e, name, [fold(a, floats) for a in getattr(e, name)])
+    ir.map_children(e, lambda c: fold(c, floats))
     if isinstance(e, ir.UnaryOp) and e.op == "-":
         if isinstance(e.operand, ir.UnaryOp) and e.operand.op == "-":
             return e.operand.operand
@@ -107,13 +99,7 @@ def _fold_block(stmts, floats):
 def _substitute(e: ir.Expr, var: str, value: ir.Expr) -> ir.Expr:
     if isinstance(e, ir.Name) and e.id == var:
         return copy.deepcopy(value)
-    for name in ("left", "right", "operand", "test", "body", "orelse", "value", "index"):
-        if isinstance(getattr(e, name, None), ir.Expr):
-            setattr(e, name, _substitute(getattr(e, name), var, value))
-    for name in ("args", "elts", "values", "comparators"):
-        if isinstance(getattr(e, name, None), list):
-            setattr(e, name, [_substitute(a, var, value) for a in getattr(e, name)])
-    return e
+    return ir.map_children(e, lambda c: _substitute(c, var, value))
 
 
 def _propagate_constants(stmts):
@@ -234,7 +220,7 @@ def _pure(s: ir.Assign) -> bool:
     def has_effect(e):  # a foreign call, or a method call such as `d_xs.pop()`
         return isinstance(e, ir.Foreign) or (isinstance(e, ir.Call) and isinstance(e.func, ir.Attr)) \
             or any(has_effect(c) for c in ir.children(e))
-    return s.role in PURE_ROLES and not any(has_effect(v) for v in s.values)
+    return not any(has_effect(v) for v in s.values)
 
 
 def _dead_code(stmts, live_out: set[str], dead_pairs: set[int]):
