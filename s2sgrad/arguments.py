@@ -35,9 +35,9 @@ def normalize_wrt(f, wrt, params: list[str] | None = None) -> tuple[list[str], b
 
 def promote(v):
     """Integers become floats so a derivative is never truncated or typed as int."""
-    if isinstance(v, bool):
+    if isinstance(v, (bool, np.bool_)):
         return v
-    if isinstance(v, int):
+    if isinstance(v, (int, np.integer)):
         return float(v)
     if isinstance(v, np.ndarray) and v.dtype.kind in "iub":
         return v.astype(float)

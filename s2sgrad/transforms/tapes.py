@@ -1,6 +1,6 @@
 """Typed tapes for the compiled targets: a tape of numbers becomes an array and a count.
 
-reverse.py tapes values in lists used as stacks (`tape_x.append(x)`, `x = tape_x.pop()`),
+transforms/reverse.py tapes values in lists used as stacks (`tape_x.append(x)`, `x = tape_x.pop()`),
 which is what plain Python does fastest.  numba and CUDA want homogeneous, preallocated
 storage instead (DESIGN.md, "typed tapes"), so for those targets this pass rewrites every
 tape of numbers into ir.TapeNew / TapeReserve / TapePush / TapePop statements:
@@ -16,9 +16,10 @@ tape of numbers into ir.TapeNew / TapeReserve / TapePush / TapePop statements:
         x = tape_x[n_tape_x]
 
 A `for` loop's trip count is known at its entry, so the room for its pushes is reserved
-there; a push whose innermost loop is a `while` (or a `for` over a list its body grows)
-checks the room and doubles the array when it is full.  Each printer decides how these statements look (codegen.py); the CUDA
-printer gives each thread a local array of a fixed bound instead.
+there.  A push whose innermost loop is a `while` (or a `for` over a list its body grows),
+or a loop with an inner loop pushing onto the same tape, checks the room and doubles the
+array when it is full.  Each printer decides how these statements look (backends/); the
+CUDA printer gives each thread a local array of a fixed bound instead.
 
 Tapes of arrays and of lists stay lists: numba types a list of arrays of one rank.
 
@@ -106,7 +107,7 @@ def _rewrite(stmts, counts, elem, loops) -> list[ir.Stmt]:
             out.append(ir.TapeNew(ir.Name(name), ir.Name(counts[name]), elem[name], pos=s.pos))
             continue
         if isinstance(s, ir.Append) and s.target.id in counts:
-            checked = not loops or not _sized_at_entry(loops[-1])
+            checked = not loops or s.target.id not in _reserved_at_entry(loops[-1], counts)
             out.append(ir.TapePush(s.target, ir.Name(counts[s.target.id]), s.value, checked, pos=s.pos))
             continue
         if isinstance(s, ir.Pop) and s.target.id in counts:
@@ -116,9 +117,9 @@ def _rewrite(stmts, counts, elem, loops) -> list[ir.Stmt]:
             s.body = _rewrite(s.body, counts, elem, loops)
             s.orelse = _rewrite(s.orelse, counts, elem, loops)
         elif isinstance(s, (ir.ForRange, ir.ForEach, ir.While)):
-            pushes = _pushes_per_trip(s.body, counts)
+            pushes = _reserved_at_entry(s, counts)
             s.body = _rewrite(s.body, counts, elem, loops + [s])
-            if _sized_at_entry(s):
+            if pushes:
                 trips = _trip_count(s)
                 for tape in sorted(pushes):
                     extra = trips if pushes[tape] == 1 else ir.BinOp("*", ir.Const(pushes[tape]), trips)
@@ -140,6 +141,19 @@ def _pushes_per_trip(body, counts) -> dict[str, int]:
                 for tape, n in _pushes_per_trip(block, counts).items():
                     out[tape] = out.get(tape, 0) + n
     return out
+
+
+def _reserved_at_entry(loop, counts) -> dict[str, int]:
+    """The tapes whose room for the whole loop is reserved at its entry, with the pushes
+    per trip: the loop's trip count must be known then, and no loop inside it may push
+    onto the same tape (an inner loop's pushes would use up room reserved for the outer
+    loop's own, whatever the inner trip counts turn out to be; such pushes are checked)."""
+    if not _sized_at_entry(loop):
+        return {}
+    inner = {push.target.id for nested in ir.walk_stmts(loop.body)
+             if isinstance(nested, (ir.ForRange, ir.ForEach, ir.While))
+             for push in ir.walk_stmts(nested.body) if isinstance(push, ir.Append)}
+    return {t: n for t, n in _pushes_per_trip(loop.body, counts).items() if t not in inner}
 
 
 def _sized_at_entry(loop) -> bool:
@@ -178,16 +192,17 @@ def scalar_types(fn: ir.Function, param_types: dict) -> dict[str, str]:
         elif isinstance(s, (ir.ForEach, ir.CallAssign)):
             for t in ([s.target] if isinstance(s, ir.ForEach) else s.targets):
                 sources.setdefault(t.id, []).append(None)  # not known: a float
-    # what is neither a number parameter nor assigned here (a list, an array) is no int
-    types = {p: t for p, t in param_types.items() if t in _ORDER}
-    types.update({v: "bool" for v in sources if v not in param_types})  # the least type, to start
+    # what is neither a number parameter nor assigned here (a list, an array) is no int;
+    # a parameter is the join of its argument's type and what it is assigned later (an
+    # int argument that later holds a float is a float: its tape must not truncate it)
+    given = {p: t for p, t in param_types.items() if t in _ORDER}
+    types = dict(given)
+    types.update({v: "bool" for v in sources if v not in given})  # the least type, to start
     changed = True
     while changed:
         changed = False
         for var, values in sources.items():
-            if var in param_types:
-                continue
-            new = _join_all(_type_of(v, types) for v in values)
+            new = _join_all([given.get(var, "bool")] + [_type_of(v, types) for v in values])
             if new != types.get(var):
                 types[var] = new
                 changed = True
