@@ -15,12 +15,13 @@ import numpy as np
 
 from . import backends, custom, frontend
 from .analysis import kinds
+from .arguments import LiveSignature
 from .arguments import normalize_wrt as _normalize_wrt
 from .arguments import promote as _promote
 from .backends import load as loader
 from .backends import numba as compiled_code
 from .backends.assemble import ModuleBuilder
-from .cache import DerivativeCache, dependencies
+from .cache import DerivativeCache, dependencies, fingerprint
 from .custom import CustomDerivative
 from .errors import BackendError, CudaSubsetError, NonScalarOutputError, SourceUnavailableError
 from .transforms.forward import TangentSpec
@@ -53,10 +54,15 @@ class Derivative:
         # original function's arguments (defaults included), then the cotangents of the
         # vjps in between, innermost first; a vjp's own cotangent comes last of all
         self.params = list(_signature(f).parameters)
-        self.signature = f.signature if isinstance(f, Derivative) else inspect.signature(f)
+        self.signature = f.signature if isinstance(f, Derivative) else LiveSignature(f)
         self.n_cotangents = len(self.params) - len(self.signature.parameters)
         self._variants = {variant.key: variant}
         self._use(variant)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """How a call binds: the original function's parameters, with its defaults now."""
+        return self.signature.get()
 
     def _use(self, variant):
         self.latest_kinds = variant.param_kinds
@@ -92,7 +98,7 @@ class Derivative:
             param_types = None
         key = (target, param_kinds, param_types)
         found = self._variants.get(key)
-        if found is None:
+        if found is None or found.stale():  # a global, helper, cell or default changed since
             types = dict(zip(self.params, param_types)) if param_types is not None else None
             found = self._variants[key] = _generate(
                 self.f, self.wrt, self.kind, dict(zip(self.params, param_kinds)), target, types)
@@ -163,14 +169,14 @@ def _signature(f) -> inspect.Signature:
     return inspect.signature(getattr(f.generated, "py_func", f.generated) if isinstance(f, Derivative) else f)
 
 
-def _target(f, param_kinds: dict | None):
-    """The Python function to differentiate: f, or the generated function of the
-    Derivative f for arguments of these kinds (None: its latest)."""
+def _inner_variant(f, param_kinds: dict | None):
+    """For a Derivative f, the variant of its generated Python code for arguments of these
+    kinds (None: its latest), which is what a derivative of f differentiates."""
     if not isinstance(f, Derivative):
-        return f
+        return None
     if param_kinds is None:
-        return f.variant(f.latest_kinds, target="python").fn
-    return f.variant(tuple(param_kinds[p] for p in f.params), target="python").fn
+        return f.variant(f.latest_kinds, target="python")
+    return f.variant(tuple(param_kinds[p] for p in f.params), target="python")
 
 
 def _as_arguments(out, kind, args, several):
@@ -229,16 +235,23 @@ def _make(f, wrt, kind: str, backend: str, tape_bound: int | None = None) -> Der
 
 class _Variant:
     """The generated code for one combination of argument kinds (and, for a compiled
-    target, number types); `path` and `line_positions` locate a compiled module's lines."""
+    target, number types); `path` and `line_positions` locate a compiled module's lines;
+    `deps` is what it was built from (cache.py), checked on every call."""
 
     def __init__(self, fn, source, key, deps, path=None, line_positions=None):
         self.fn, self.source, self.key, self.deps = fn, source, key, deps
         self.param_kinds = key[1]
         self.path, self.line_positions = path, line_positions or {}
+        self.compiled = key[0] != "python"
+        self.built_from = fingerprint(deps, contents=self.compiled)
+
+    def stale(self) -> bool:
+        return fingerprint(self.deps, contents=self.compiled) != self.built_from
 
 
 def _generate(f, names, kind, param_kinds, target="python", param_types=None) -> _Variant:
-    f = _target(f, param_kinds)
+    inner = _inner_variant(f, param_kinds)
+    f = inner.fn if inner is not None else f
     builder = ModuleBuilder(f, param_kinds, param_types)
     prefix = {"grad": "grad", "value_and_grad": "value_and_grad", "vjp": "vjp", "jvp": "jvp",
               "jvp_batched": "jvp"}[kind]
@@ -254,16 +267,13 @@ def _generate(f, names, kind, param_kinds, target="python", param_types=None) ->
     used = tuple(builder.param_kinds[p] for p in inspect.signature(f).parameters)
     types = tuple(param_types[p] for p in inspect.signature(f).parameters) if param_types else None
     key = (target, used, types if target != "python" else None)
+    # a derivative of a derivative is stale when the code under the inner one is
+    deps = dependencies(builder) + (inner.deps if inner is not None else [])
     if target == "python":
         module = loader.load(source, name, inject)
-        return _Variant(getattr(module, name), source, key, dependencies(builder))
+        return _Variant(getattr(module, name), source, key, deps)
     module = loader.load_file(source, name, inject)
-    return _Variant(getattr(module, name), source, key, dependencies(builder),
-                    module.__file__, builder.line_positions)
-
-
-
-
+    return _Variant(getattr(module, name), source, key, deps, module.__file__, builder.line_positions)
 
 
 def grad(f, wrt=0, backend: str = "python", *, tape_bound: int | None = None) -> Derivative:
@@ -311,7 +321,7 @@ class Jacobian:
             raise ValueError(f"mode={mode!r}: expected 'forward', 'reverse' or 'auto'")
         self.f, self.mode, self.backend = _unwrap(f), mode, backend
         self.wrt, self.wrt_is_tuple = normalize_wrt(self.f, wrt)
-        self.signature = inspect.signature(self.f)
+        self.signature = LiveSignature(self.f)
         self._forward = self._reverse = None
 
     def __call__(self, *args, **kwargs):

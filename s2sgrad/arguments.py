@@ -46,3 +46,26 @@ def promote(v):
     if isinstance(v, tuple):
         return tuple(promote(x) for x in v)
     return v
+
+
+class LiveSignature:
+    """inspect.signature(f), read again whenever f's defaults change, so a call binds with
+    the defaults f would use now (f.__defaults__ may be reassigned after grad(f))."""
+
+    def __init__(self, f):
+        self.f = f
+        self._defaults = self._signature = None
+
+    def get(self) -> inspect.Signature:
+        defaults = (getattr(self.f, "__defaults__", None), getattr(self.f, "__kwdefaults__", None))
+        if self._signature is None or defaults[0] is not self._defaults[0] \
+                or defaults[1] is not self._defaults[1]:
+            self._signature, self._defaults = inspect.signature(self.f), defaults
+        return self._signature
+
+    @property
+    def parameters(self):
+        return self.get().parameters
+
+    def bind(self, *args, **kwargs) -> inspect.BoundArguments:
+        return self.get().bind(*args, **kwargs)

@@ -1,7 +1,16 @@
-"""The cache of generated derivatives: an entry stays valid while everything its code was
-built from is unchanged (each function's code object, and the values of the globals and
-closure cells it read: a number by value, anything else by identity)."""
+"""Staleness of generated code: it stays valid while everything it was built from is
+unchanged (each function's code object and defaults, and the values of the globals and
+closure cells it read: a number by value, anything else by identity; for compiled code,
+arrays by content, since numba freezes a global array's values when it compiles).
+
+Derivatives check this on every call, so a derivative sees what the function would see
+if called now: a global rebound, a helper redefined, a closure cell or default changed.
+"""
 from __future__ import annotations
+
+import hashlib
+
+import numpy as np
 
 from .custom import CustomDerivative
 from .frontend import nonlocal_names, resolve_nonlocal
@@ -35,15 +44,30 @@ def dependencies(builder) -> list:
     return deps
 
 
-def fingerprint(deps) -> list:
+def fingerprint(deps, contents: bool = False) -> list:
+    """What the code was built from as comparable values: each function's code and
+    defaults, each non-local value it read (numbers by value, other objects by identity).
+    `contents`: arrays by their contents too, for compiled code, which numba built with
+    the arrays' values frozen in."""
     out = []
     for f, name in deps:
         if name is None:
-            out.append(f.__code__)
+            out.append((f.__code__, _value_key(f.__defaults__, contents),
+                        _value_key(f.__kwdefaults__, contents)))
         else:
             found, value = resolve_nonlocal(f, name)
-            if isinstance(value, CustomDerivative):  # a rule registered since counts
-                out.append((id(value), value.version))
-            else:
-                out.append(value if isinstance(value, (int, float, str, bool, tuple, type(None))) else id(value))
+            out.append(_value_key(value, contents))
     return out
+
+
+def _value_key(value, contents: bool):
+    if isinstance(value, CustomDerivative):  # a rule registered since counts
+        return (id(value), value.version)
+    if isinstance(value, (int, float, complex, str, bool, type(None), np.number, np.bool_)):
+        return (type(value), value)
+    if isinstance(value, tuple):
+        return tuple(_value_key(v, contents) for v in value)
+    if contents and isinstance(value, np.ndarray):
+        return (id(value), value.shape, value.dtype.str,
+                hashlib.blake2b(value.tobytes(), digest_size=16).digest())
+    return id(value)

@@ -97,3 +97,100 @@ def test_a_numpy_int_wrt_argument_is_promoted(backend):
         return x * x / 3.0
     got = s2sgrad.grad(f, backend=backend)(np.int64(2))
     assert isinstance(got, float) and got == pytest.approx(4.0 / 3.0)
+
+
+# ----------------------------------------------------------------- globals, closures, defaults live
+W = np.array([1.0, 2.0])
+C = 5.0
+
+
+def uses_global_array(x):
+    return np.sum(W * x * x)
+
+
+def uses_global_number(x):
+    return C * x * x
+
+
+def helper_v1(x):
+    return x * x
+
+
+def calls_helper(x):
+    return math.sin(helper_v1(x))
+
+
+def with_default(x, a=2.0):
+    return a * x * x
+
+
+def make_closure(k):
+    def scaled(x):
+        return k * math.sin(x)
+    return scaled
+
+
+@pytest.fixture
+def restore_globals():
+    global C, helper_v1
+    saved = W.copy(), C, helper_v1
+    yield
+    W[:] = saved[0]
+    C, helper_v1 = saved[1], saved[2]
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_kept_derivative_reads_globals_as_the_function_would_now(backend, restore_globals):
+    global C, helper_v1
+    x = np.array([0.5, -1.5])
+    g_array = s2sgrad.grad(uses_global_array, backend=backend)
+    assert g_array(x) == pytest.approx(2 * W * x)
+    W[:] = [5.0, 6.0]  # updated in place
+    assert g_array(x) == pytest.approx([5.0, -18.0])
+    assert s2sgrad.grad(uses_global_array, backend=backend)(x) == pytest.approx([5.0, -18.0])
+
+    g_number = s2sgrad.grad(uses_global_number, backend=backend)
+    assert g_number(1.5) == pytest.approx(15.0)
+    C = 7.0  # rebound
+    assert g_number(1.5) == pytest.approx(21.0)
+
+    g_helper = s2sgrad.grad(calls_helper, backend=backend)
+    assert g_helper(0.3) == pytest.approx(math.cos(0.09) * 0.6)
+
+    def helper_v2(x):
+        return x * x * x
+    helper_v1 = helper_v2  # the name the function calls now means another function
+    assert g_helper(0.3) == pytest.approx(math.cos(0.027) * 3 * 0.09)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_kept_derivative_reads_closure_cells_and_defaults_now(backend):
+    f = make_closure(2.0)
+    g = s2sgrad.grad(f, backend=backend)
+    assert g(0.4) == pytest.approx(2.0 * math.cos(0.4))
+    f.__closure__[0].cell_contents = 9.0
+    assert g(0.4) == pytest.approx(9.0 * math.cos(0.4))
+
+    g = s2sgrad.grad(with_default, backend=backend)
+    assert g(1.5) == pytest.approx(6.0)
+    saved = with_default.__defaults__
+    try:
+        with_default.__defaults__ = (4.0,)
+        assert g(1.5) == pytest.approx(12.0)
+        assert s2sgrad.hessian(with_default)(1.5) == pytest.approx(8.0)
+    finally:
+        with_default.__defaults__ = saved
+
+
+def test_grad_of_grad_follows_a_redefined_helper(restore_globals):
+    global helper_v1
+    gg = s2sgrad.grad(s2sgrad.grad(calls_helper))
+    x = 0.3
+    expected = -math.sin(x * x) * 4 * x * x + math.cos(x * x) * 2  # d/dx [cos(x^2) 2x]
+    assert gg(x) == pytest.approx(expected)
+
+    def cube(x):
+        return x * x * x
+    helper_v1 = cube
+    # d/dx [cos(x^3) 3x^2]
+    assert gg(x) == pytest.approx(-math.sin(x ** 3) * 9 * x ** 4 + math.cos(x ** 3) * 6 * x)

@@ -40,7 +40,8 @@ import numpy as np
 from .. import frontend, ir
 from ..analysis import kinds
 from ..arguments import normalize_wrt
-from ..cache import DerivativeCache, dependencies
+from ..arguments import LiveSignature
+from ..cache import DerivativeCache, dependencies, fingerprint
 from ..errors import BackendError, CudaSubsetError, TapeBoundError, TapeOverflowError
 from ..transforms.reverse import AdjointSpec
 from . import load as loader
@@ -270,6 +271,10 @@ class _Variant:
         self.module, self.source, self.outs, self.status = module, source, outs, status
         self.kernel = getattr(module, kernel)
         self.path, self.line_positions, self.deps = path, line_positions, deps
+        self.built_from = fingerprint(deps, contents=True)  # CUDA freezes global arrays too
+
+    def stale(self) -> bool:
+        return fingerprint(self.deps, contents=True) != self.built_from
 
 
 def _generate(f, names: list[str], kind: str, arrays: tuple, param_types: dict | None,
@@ -305,14 +310,17 @@ class CudaDerivative:
         self.f, self.kind, self.wrt, self.wrt_is_tuple = f, kind, wrt, wrt_is_tuple
         self.tape_bound = tape_bound
         self.backend = "cuda"
-        self.signature = inspect.signature(f)
+        self.signature = LiveSignature(f)
         self.params = list(self.signature.parameters)
-        self.__signature__ = self.signature
         self.__name__ = self.__qualname__ = f"{kind}_{f.__name__}"
         self._variants: dict = {}
         # generated now for arrays of floats everywhere: errors surface at grad(), and
         # .source reads before any call
         self._use(self._variant(tuple(True for _ in self.params), None))
+
+    @property
+    def __signature__(self):
+        return self.signature.get()
 
     def _use(self, variant):
         self.source = variant.source
@@ -321,7 +329,7 @@ class CudaDerivative:
     def _variant(self, arrays: tuple, param_types: dict | None) -> _Variant:
         key = (arrays, tuple(sorted(param_types.items())) if param_types else None)
         found = self._variants.get(key)
-        if found is None:
+        if found is None or found.stale():  # a global, helper, cell or default changed since
             found = self._variants[key] = _generate(self.f, self.wrt, self.kind, arrays,
                                                     param_types, self.tape_bound)
         return found

@@ -42,6 +42,11 @@ class Global(Expr):
     value: Any
     origin: str  # the module (or closure owner) it came from, to keep same-named globals apart
 
+    def __deepcopy__(self, memo):
+        # passes copy IR freely; the value is the user's object itself, never a copy (an
+        # array the user updates in place must be the one the derivative reads)
+        return Global(self.name, self.value, self.origin, pos=self.pos)
+
 
 @dataclass(eq=False)
 class Lib(Expr):
