@@ -12,7 +12,7 @@ from .errors import WrtError
 def normalize_wrt(f, wrt, params: list[str] | None = None) -> tuple[list[str], bool]:
     """(the parameter names wrt designates, whether wrt was a tuple); `params`: f's
     parameters where they are not its signature's (a derivative's generated code)."""
-    params = list(inspect.signature(f).parameters) if params is None else params
+    params = list(inspect.signature(f, follow_wrapped=False).parameters) if params is None else params
     items = list(wrt) if isinstance(wrt, (tuple, list)) else [wrt]
     names = []
     for w in items:
@@ -49,8 +49,8 @@ def promote(v):
 
 
 class LiveSignature:
-    """inspect.signature(f), read again whenever f's defaults change, so a call binds with
-    the defaults f would use now (f.__defaults__ may be reassigned after grad(f))."""
+    """f's own signature (not a functools.wraps target's), read again whenever f's
+    defaults change, so a call binds with the defaults f would use now."""
 
     def __init__(self, f):
         self.f = f
@@ -60,7 +60,7 @@ class LiveSignature:
         defaults = (getattr(self.f, "__defaults__", None), getattr(self.f, "__kwdefaults__", None))
         if self._signature is None or defaults[0] is not self._defaults[0] \
                 or defaults[1] is not self._defaults[1]:
-            self._signature, self._defaults = inspect.signature(self.f), defaults
+            self._signature, self._defaults = inspect.signature(self.f, follow_wrapped=False), defaults
         return self._signature
 
     @property

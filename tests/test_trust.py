@@ -6,6 +6,7 @@ differences, a hand derivation, or the python backend where the numba one is in 
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -194,3 +195,71 @@ def test_grad_of_grad_follows_a_redefined_helper(restore_globals):
     helper_v1 = cube
     # d/dx [cos(x^3) 3x^2]
     assert gg(x) == pytest.approx(-math.sin(x ** 3) * 9 * x ** 4 + math.cos(x ** 3) * 6 * x)
+
+
+# ----------------------------------------------------------------- decorators
+def times10(fn):
+    @functools.wraps(fn)
+    def wrapper(x):
+        return 10.0 * fn(x)
+    return wrapper
+
+
+def scaled_by(fn):
+    @functools.wraps(fn)
+    def wrapper(x, scale=3.0):  # parameters of its own, not those of fn
+        return scale * fn(x)
+    return wrapper
+
+
+def passes_everything(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return 10.0 * fn(*args, **kwargs)
+    return wrapper
+
+
+@times10
+def square_times10(x):
+    return x * x
+
+
+@scaled_by
+def sine_scaled(x):
+    return math.sin(x)
+
+
+@passes_everything
+def square_passed(x):
+    return x * x
+
+
+@functools.lru_cache(maxsize=None)
+def cached_cube(x):
+    return x * x * x
+
+
+def calls_decorated(x):
+    return square_times10(x) + cached_cube(x)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_wraps_decorator_is_differentiated_as_the_function_it_returns(backend):
+    assert s2sgrad.grad(square_times10, backend=backend)(1.5) == pytest.approx(30.0)
+    assert s2sgrad.jvp(square_times10, backend=backend)(1.5, 2.0) == pytest.approx((22.5, 60.0))
+    assert s2sgrad.grad(calls_decorated, backend=backend)(1.5) == pytest.approx(30.0 + 3 * 2.25)
+    g = s2sgrad.grad(sine_scaled, wrt=(0, 1), backend=backend)
+    assert g(0.5) == pytest.approx((3.0 * math.cos(0.5), math.sin(0.5)))
+    assert g(0.5, scale=2.0) == pytest.approx((2.0 * math.cos(0.5), math.sin(0.5)))
+
+
+def test_lru_cache_is_the_function_it_caches():
+    assert s2sgrad.grad(cached_cube)(2.0) == pytest.approx(12.0)
+
+
+def test_a_wrapper_taking_star_args_is_refused_where_it_is_written():
+    with pytest.raises(s2sgrad.S2SGradError) as info:
+        s2sgrad.grad(square_passed)(1.5)
+    message = str(info.value)
+    assert "*args" in message and "test_trust.py" in message
+    assert "def wrapper(*args, **kwargs):" in message

@@ -279,7 +279,7 @@ class _Variant:
 
 def _generate(f, names: list[str], kind: str, arrays: tuple, param_types: dict | None,
               tape_bound) -> _Variant:
-    params = list(inspect.signature(f).parameters)
+    params = list(inspect.signature(f, follow_wrapped=False).parameters)
     builder = ModuleBuilder(f, {p: kinds.SCALAR for p in params}, param_types)
     _check_subset(builder)
     name = builder.namer.fresh(f"{'grad' if kind == 'grad' else 'value_and_grad'}_{f.__name__}")

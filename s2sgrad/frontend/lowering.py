@@ -448,7 +448,7 @@ class Lowerer:
             sig = callee.signature()
         else:
             callee = call.func.key
-            sig = inspect.signature(callee)
+            sig = inspect.signature(callee, follow_wrapped=False)
         try:
             bound = sig.bind(*call.args, **dict(call.kwargs))
         except TypeError as exc:
@@ -614,7 +614,7 @@ class Lowerer:
         if callable(value) and value in FORBIDDEN_CALLS:
             raise self.unsupported(FORBIDDEN_CALLS[value], node,
                                    "s2sgrad must see the code it differentiates.")
-        if is_user_function(value):
+        if is_user_function(unwrap(value)):
             return ir.UserFn(unwrap(value))
         if callable(value):
             return ir.Foreign(value, name)

@@ -3,6 +3,7 @@ it reads from outside (closure cells, globals, builtins), looked up when asked."
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
 import textwrap
 import types
@@ -20,9 +21,12 @@ class Source:
     """A function's source text and how its positions map back to the file."""
 
     def __init__(self, pyfunc):
+        # the function's own code: inspect would follow a functools.wraps decorator's
+        # __wrapped__ to the function it decorates, whose meaning may differ
+        code = getattr(pyfunc, "__code__", pyfunc)
         try:
-            lines, first = inspect.getsourcelines(pyfunc)
-            self.file = inspect.getsourcefile(pyfunc) or inspect.getfile(pyfunc)
+            lines, first = inspect.getsourcelines(code)
+            self.file = inspect.getsourcefile(code) or inspect.getfile(code)
         except (OSError, TypeError) as exc:
             raise SourceUnavailableError(
                 f"cannot read the source of {getattr(pyfunc, '__qualname__', pyfunc)!r}: {exc}") from None
@@ -61,8 +65,12 @@ def nonlocal_names(fn: ir.Function) -> set[str]:
 
 
 def unwrap(pyfunc):
-    """The function under a functools.wraps decorator (its __wrapped__), else itself."""
-    return getattr(pyfunc, "__wrapped__", None) or pyfunc
+    """The function a functools.cache / lru_cache wrapper calls, which computes the same;
+    anything else is itself.  A def decorated with functools.wraps is the wrapper, which
+    may compute something else (10 * f(x)): it is differentiated as its own code."""
+    if isinstance(pyfunc, functools._lru_cache_wrapper):  # noqa: SLF001 - functools' own type
+        return pyfunc.__wrapped__
+    return pyfunc
 
 
 def is_user_function(obj) -> bool:
