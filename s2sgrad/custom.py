@@ -81,7 +81,7 @@ class CustomDerivative:
         """The positional parameters a call binds: fn's own, or read off a rule's."""
         fn = self.fn
         try:
-            sig = inspect.signature(fn, follow_wrapped=False)
+            sig = inspect.signature(fn)
         except (TypeError, ValueError):
             sig = None
         if sig is not None:
@@ -129,7 +129,7 @@ def _positional(rule) -> list | None:
     if rule is None:
         return None
     try:
-        params = list(inspect.signature(rule, follow_wrapped=False).parameters.values())
+        params = list(inspect.signature(rule).parameters.values())
     except (TypeError, ValueError):
         return None
     if any(p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params):

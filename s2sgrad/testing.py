@@ -61,7 +61,7 @@ def check_grads(f, *args, wrt=0, modes=("forward", "reverse"), order=1, eps=1e-6
         import s2sgrad
         # the derivative of order j + 1 is the derivative of the (generated) one of order j
         derivative = s2sgrad.grad(f, wrt=wrt)
-        names = _wrt_names(inspect.signature(f, follow_wrapped=False), wrt)
+        names = _wrt_names(inspect.signature(f), wrt)
         for _ in range(order - 1):
             _check_vector(derivative, args, kwargs, tuple(names), modes, eps, rtol, atol,
                           n_directions, seed, rng)
@@ -86,7 +86,7 @@ class _WithCotangent:
 
 def _check_reverse(f, args, kwargs, wrt, eps, rtol, atol, n_directions, seed, rng):
     name = getattr(f, "__qualname__", repr(f))
-    signature = inspect.signature(f, follow_wrapped=False)
+    signature = inspect.signature(f)
     bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()  # so that wrt may name a parameter left at its default
     names = _wrt_names(signature, wrt)
@@ -117,7 +117,7 @@ def _check_reverse(f, args, kwargs, wrt, eps, rtol, atol, n_directions, seed, rn
 
 def _check_forward(f, args, kwargs, wrt, eps, rtol, atol, n_directions, seed, rng):
     name = getattr(f, "__qualname__", repr(f))
-    signature = inspect.signature(f, follow_wrapped=False)
+    signature = inspect.signature(f)
     bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()
     names = _wrt_names(signature, wrt)
@@ -139,7 +139,7 @@ def _check_vector(F, args, kwargs, names, modes, eps, rtol, atol, n_directions, 
     import s2sgrad
 
     name = getattr(F, "__qualname__", repr(F))
-    signature = inspect.signature(F, follow_wrapped=False)
+    signature = inspect.signature(F)
     bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()
     xs = [bound.arguments[n] for n in names]
