@@ -263,3 +263,65 @@ def test_a_wrapper_taking_star_args_is_refused_where_it_is_written():
     message = str(info.value)
     assert "*args" in message and "test_trust.py" in message
     assert "def wrapper(*args, **kwargs):" in message
+
+
+# ----------------------------------------------------------------- names generated code needs
+def unbroadcast(a, b):  # a user function named like a runtime helper
+    return 0.5 * a
+
+
+add_at = 2.0  # and a user global
+
+
+def uses_helper_names(x, b):
+    y = x * b + unbroadcast(add_at, 1.0)
+    return np.sum(y * y)
+
+
+def shadows_modules(np, math, x):
+    float = np * x
+    list = [float, float * math]
+    return np * list[1] * list[0]
+
+
+def shadows_in_loops(x, len):
+    range = x
+    for i in builtins_range(len):
+        range = range * np.sin(range) + x
+    return range
+
+
+builtins_range = range
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_user_function_or_global_named_like_a_helper_does_not_replace_it(backend):
+    x, b = np.array([1.0, 2.0]), np.array([[1.0], [-2.0]])
+    got = s2sgrad.grad(uses_helper_names, backend=backend)(x, b)
+    # y[j, i] = x[i] b[j] + 1;  d/dx_i sum y^2 = sum_j 2 y[j, i] b[j]
+    y = x * b + 1.0
+    assert got == pytest.approx(np.sum(2 * y * b, axis=0))
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_variables_named_like_builtins_and_modules_do_not_hide_them(backend):
+    g = s2sgrad.grad(shadows_modules, wrt=(0, 1, 2), backend=backend)
+    # f = np^3 x^2 math: d/dnp = 3 np^2 x^2 math, d/dmath = np^3 x^2, d/dx = 2 np^3 x math
+    assert g(2.0, 3.0, 0.5) == pytest.approx((3 * 4 * 0.25 * 3, 8 * 0.25, 2 * 8 * 0.5 * 3))
+    g = s2sgrad.grad(shadows_in_loops, backend=backend)
+    assert g(0.7, 3) == pytest.approx(central(shadows_in_loops, 0.7, 3), rel=1e-6)
+    t = s2sgrad.jvp(shadows_in_loops, backend=backend)
+    assert t(0.7, 3, 1.0)[1] == pytest.approx(central(shadows_in_loops, 0.7, 3), rel=1e-6)
+
+
+K32 = np.float32(3.0)
+K64 = np.float64(2.5)
+
+
+def uses_numpy_scalars(x):
+    return K64 * x * x + K32 * x
+
+
+def test_a_numpy_scalar_global_in_a_function_that_imports_no_numpy():
+    g = s2sgrad.grad(uses_numpy_scalars)
+    assert g(2.0) == pytest.approx(2 * 2.5 * 2.0 + 3.0)

@@ -7,17 +7,20 @@ This is where the passes meet: frontend -> controlflow -> kinds -> reverse or fo
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import importlib
 import inspect
 import math
 import types
+
+import numpy as np
 
 from .. import backends, custom, frontend, ir
 from ..analysis import kinds
 from ..frontend import controlflow
 from ..runtime import helpers as runtime
 from ..transforms import forward, optimize, reverse, tapes
-from ..transforms.naming import Namer
+from ..transforms.naming import GENERATED_CODE_NAMES, Namer, rename_reserved
 
 LITERAL_TYPES = (int, float, bool, str, type(None), complex)
 
@@ -46,7 +49,8 @@ class ModuleBuilder:
         main = self.lower(pyfunc)
         # guessed kinds give `.source` before a call; a call always brings the real ones
         self.guessed = param_kinds is None
-        self.param_kinds = param_kinds or kinds.guess_params(main)
+        guess = kinds.guess_params(main) if param_kinds is None else {}
+        self.param_kinds = param_kinds or {p: guess[q] for p, q in zip(self.main.params, main.params)}
 
     def kinds_of(self, pyfunc, arg_kinds) -> dict:
         """The kind of every variable of a user function called with arguments of these kinds."""
@@ -88,20 +92,28 @@ class ModuleBuilder:
     def lower(self, pyfunc) -> ir.Function:
         if pyfunc not in self.lowered:
             fn = self.functions[pyfunc]
-            self.lowered[pyfunc] = controlflow.lower_jumps(fn, self.namer.fresh)
+            self.lowered[pyfunc] = rename_reserved(controlflow.lower_jumps(fn, self.namer.fresh), self.namer)
         return self.lowered[pyfunc]
+
+    def _lowered_names(self, pyfunc, names) -> list[str]:
+        """The lowered function's names of the user's parameters `names` (naming.py may
+        have renamed a parameter called like something generated code needs: `np`)."""
+        table = dict(zip(self.functions[pyfunc].params, self.lower(pyfunc).params))
+        return [table.get(n, n) for n in names]
 
     # ------------------------------------------------------------------ requests
     def derivative(self, spec: reverse.AdjointSpec, pyfunc=None, arg_kinds=None) -> ir.Function:
         pyfunc = pyfunc or self.main.pyfunc
         fn = self.lower(pyfunc)
         if arg_kinds is None:
-            arg_kinds = [self.param_kinds[p] for p in fn.params]
+            arg_kinds = [self.param_kinds[p] for p in self.functions[pyfunc].params]
         var_kinds = self.kinds_of(pyfunc, arg_kinds)
+        spec = dataclasses.replace(spec, wrt=self._lowered_names(pyfunc, spec.wrt))
         fn = reverse.ReverseMode(fn, spec, self.namer, self, var_kinds).run()
         fn = optimize.optimize(fn)
         self.emitted.append(fn)
-        self._tape_info[id(fn)] = (var_kinds, self.param_types if not spec.helper else {})
+        types = dict(zip(self._lowered_names(pyfunc, self.param_types), self.param_types.values()))
+        self._tape_info[id(fn)] = (var_kinds, types if not spec.helper else {})
         return fn
 
     def vjp_of(self, pyfunc, active_args: list[int], arg_kinds: list) -> str:
@@ -118,8 +130,9 @@ class ModuleBuilder:
         pyfunc = pyfunc or self.main.pyfunc
         fn = self.lower(pyfunc)
         if arg_kinds is None:
-            arg_kinds = [self.param_kinds[p] for p in fn.params]
+            arg_kinds = [self.param_kinds[p] for p in self.functions[pyfunc].params]
         var_kinds = self.kinds_of(pyfunc, arg_kinds)
+        spec = dataclasses.replace(spec, wrt=self._lowered_names(pyfunc, spec.wrt))
         fn = forward.ForwardMode(fn, spec, self.namer, self, var_kinds).run()
         fn = optimize.optimize(fn)
         self.emitted.append(fn)
@@ -300,7 +313,7 @@ class ModuleBuilder:
         for pyfunc in order:
             fn = self.lower(pyfunc)
             if pyfunc not in self.fn_names:  # keep the user's name unless another function has it
-                claimed = set(self.fn_names.values()) | {f.name for f in self.emitted}
+                claimed = set(self.fn_names.values()) | {f.name for f in self.emitted} | GENERATED_CODE_NAMES
                 self.fn_names[pyfunc] = fn.name if fn.name not in claimed else self.namer.fresh(fn.name)
             body = _return_last(list(fn.body), fn.result)
             copy_fn = ir.Function(self.fn_names[pyfunc], fn.params, fn.defaults, body,
@@ -346,6 +359,8 @@ class ModuleBuilder:
         for sub in _subexpressions(functions):
             if isinstance(sub, ir.Lib):
                 used.add(sub.module)
+            if isinstance(sub, ir.Global) and isinstance(sub.value, np.generic):
+                used.add("numpy")  # a NumPy scalar's literal is np.float64(3.0)
             if isinstance(sub, ir.Const) and isinstance(sub.value, float) and \
                     (math.isinf(sub.value) or math.isnan(sub.value)):
                 used.add("math")
