@@ -8,13 +8,14 @@
 from . import testing
 from .api import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .custom import custom_derivative
-from .errors import (CompileError, NonScalarOutputError, RecursiveCallError, S2SGradError,
-                     SourceUnavailableError, UndefinedNameError, UnsupportedCallError,
-                     UnsupportedSyntaxError, WrtError)
+from .errors import (ArgumentError, BackendError, CompileError, NonScalarOutputError, OptionError,
+                     RecursiveCallError, S2SGradError, SourceUnavailableError, UndefinedNameError,
+                     UnsupportedCallError, UnsupportedSyntaxError, WrtError)
 from .frontend import stop_gradient
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "stop_gradient", "custom_derivative",
            "testing", "S2SGradError",
-           "CompileError", "NonScalarOutputError", "RecursiveCallError", "SourceUnavailableError",
-           "UndefinedNameError", "UnsupportedCallError", "UnsupportedSyntaxError", "WrtError"]
+           "ArgumentError", "BackendError", "CompileError", "NonScalarOutputError", "OptionError",
+           "RecursiveCallError", "SourceUnavailableError", "UndefinedNameError", "UnsupportedCallError",
+           "UnsupportedSyntaxError", "WrtError"]
 __version__ = "0.1.0"

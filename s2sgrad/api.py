@@ -23,7 +23,7 @@ from .backends import numba as compiled_code
 from .backends.assemble import ModuleBuilder
 from .cache import DerivativeCache, dependencies, fingerprint
 from .custom import CustomDerivative
-from .errors import BackendError, CudaSubsetError, NonScalarOutputError, SourceUnavailableError
+from .errors import ArgumentError, BackendError, CudaSubsetError, NonScalarOutputError, OptionError, SourceUnavailableError
 from .transforms.forward import TangentSpec
 from .transforms.reverse import AdjointSpec
 
@@ -109,23 +109,22 @@ class Derivative:
         own = ()
         if self.kind == "vjp":
             if not args:
-                raise TypeError("vjp needs the function's arguments followed by a cotangent")
+                raise ArgumentError("vjp needs the function's arguments followed by a cotangent")
             own = (_promote(args.pop()),)
         elif self.kind in ("jvp", "jvp_batched"):
             n = len(self.wrt)
             if len(args) < n:
-                raise TypeError(f"jvp needs the function's arguments followed by {n} tangent(s), "
+                raise ArgumentError(f"jvp needs the function's arguments followed by {n} tangent(s), "
                                 f"one per wrt entry ({', '.join(self.wrt)})")
             own = tuple(_promote(_as_float_array(t)) for t in args[len(args) - n:])
             args = args[:len(args) - n]
         inner = []
         if self.n_cotangents:
             if len(args) < self.n_cotangents:
-                raise TypeError(f"{self!r} needs the function's arguments followed by "
+                raise ArgumentError(f"{self!r} needs the function's arguments followed by "
                                 f"{self.n_cotangents + len(own)} cotangent(s)")
             inner, args = args[len(args) - self.n_cotangents:], args[:len(args) - self.n_cotangents]
-        bound = self.signature.bind(*args, **kwargs)
-        bound.apply_defaults()
+        bound = _bind(self, self.signature, args, kwargs, len(own))
         promoted = self._promoted()
         values = [_promote(v) if name in promoted else v
                   for name, v in zip(self.params, list(bound.arguments.values()) + inner)]
@@ -178,6 +177,19 @@ def _inner_variant(f, param_kinds: dict | None):
     if param_kinds is None:
         return f.variant(f.latest_kinds, target="python")
     return f.variant(tuple(param_kinds[p] for p in f.params), target="python")
+
+
+def _bind(caller, signature, args, kwargs, extra: int = 0) -> inspect.BoundArguments:
+    """The call's arguments bound to the function's parameters, defaults applied; `extra`
+    trailing arguments (a cotangent, the tangents) were taken off already."""
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        more = f", then {extra} cotangent or tangent argument(s)" if extra else ""
+        raise ArgumentError(f"{caller!r} called with arguments that do not fit: {exc}",
+                            hint=f"pass the function's arguments {signature.get()}{more}.") from None
+    bound.apply_defaults()
+    return bound
 
 
 def _as_arguments(out, kind, args, several):
@@ -320,15 +332,14 @@ class Jacobian:
 
     def __init__(self, f, wrt, mode: str, backend: str):
         if mode not in ("forward", "reverse", "auto"):
-            raise ValueError(f"mode={mode!r}: expected 'forward', 'reverse' or 'auto'")
+            raise OptionError(f"mode={mode!r}: expected 'forward', 'reverse' or 'auto'")
         self.f, self.mode, self.backend = _unwrap(f), mode, backend
         self.wrt, self.wrt_is_tuple = normalize_wrt(self.f, wrt)
         self.signature = LiveSignature(self.f)
         self._forward = self._reverse = None
 
     def __call__(self, *args, **kwargs):
-        bound = self.signature.bind(*args, **kwargs)
-        bound.apply_defaults()
+        bound = _bind(self, self.signature, args, kwargs)
         inputs = [np.asarray(_promote(bound.arguments[w]), dtype=float) for w in self.wrt]
         mode = self.mode
         if mode == "auto":

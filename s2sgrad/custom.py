@@ -24,7 +24,7 @@ import inspect
 
 import numpy as np
 
-from .errors import SourcePos, UnsupportedCallError
+from .errors import ArgumentError, OptionError, SourcePos, UnsupportedCallError
 
 __all__ = ["CustomDerivative", "custom_derivative"]
 
@@ -34,7 +34,7 @@ class CustomDerivative:
 
     def __init__(self, fn):
         if not callable(fn):
-            raise TypeError(f"custom_derivative needs a callable, got {fn!r}")
+            raise ArgumentError(f"custom_derivative needs a callable, got {fn!r}")
         if isinstance(fn, CustomDerivative):
             fn = fn.fn
         # name, docstring, module and __wrapped__ of fn (not its __dict__: a numba
@@ -74,7 +74,7 @@ class CustomDerivative:
     def rule(self, which: str):
         """The registered "reverse" or "forward" rule, or None."""
         if which not in ("reverse", "forward"):
-            raise ValueError(f"which must be 'reverse' or 'forward', not {which!r}")
+            raise OptionError(f"which must be 'reverse' or 'forward', not {which!r}")
         return self.reverse_rule if which == "reverse" else self.forward_rule
 
     def params(self) -> list[inspect.Parameter]:
@@ -139,7 +139,7 @@ def _positional(rule) -> list | None:
 
 def _checked_rule(rule, which):
     if not callable(rule):
-        raise TypeError(f"a {which} rule must be a function, got {rule!r}")
+        raise ArgumentError(f"a {which} rule must be a function, got {rule!r}")
     return rule
 
 

@@ -103,10 +103,19 @@ class WrtError(S2SGradError):
     default_hint = "name a parameter of the function, by name or by position."
 
 
-class BackendError(S2SGradError, ValueError):
+class OptionError(S2SGradError, ValueError):
+    """An option of an s2sgrad call with a value it does not take (mode=, which=)."""
+
+
+class BackendError(OptionError):
     """A `backend=` that names no backend, or an option the backend does not take."""
 
     default_hint = "use backend='python', 'numba' or 'cuda'."
+
+
+class ArgumentError(S2SGradError, TypeError):
+    """A derivative called with arguments that do not bind to the function's parameters
+    (plus the cotangent or tangents its kind takes), or a callable s2sgrad cannot take."""
 
 
 class CompileError(S2SGradError):

@@ -325,3 +325,32 @@ def uses_numpy_scalars(x):
 def test_a_numpy_scalar_global_in_a_function_that_imports_no_numpy():
     g = s2sgrad.grad(uses_numpy_scalars)
     assert g(2.0) == pytest.approx(2 * 2.5 * 2.0 + 3.0)
+
+
+# ----------------------------------------------------------------- API misuse: S2SGradErrors
+def square(x):
+    return x * x
+
+
+@pytest.mark.parametrize("call, builtin", [
+    (lambda: s2sgrad.grad(square, backend="tpu"), ValueError),
+    (lambda: s2sgrad.jacobian(square, mode="sideways"), ValueError),
+    (lambda: s2sgrad.grad(square, tape_bound=3), ValueError),
+    (lambda: s2sgrad.vjp(square)(), TypeError),
+    (lambda: s2sgrad.jvp(square)(1.0), TypeError),
+    (lambda: s2sgrad.grad(square)(1.0, 2.0), TypeError),
+    (lambda: s2sgrad.grad(square)(y=1.0), TypeError),
+    (lambda: s2sgrad.jacobian(square)(1.0, 2.0), TypeError),
+    (lambda: s2sgrad.custom_derivative(3.0), TypeError),
+])
+def test_api_misuse_is_an_s2sgrad_error(call, builtin):
+    with pytest.raises(s2sgrad.S2SGradError) as info:
+        call()
+    assert isinstance(info.value, builtin)  # and still what it was before, for old callers
+
+
+def test_a_lambda_inside_a_larger_expression_is_refused_at_its_line():
+    with pytest.raises(s2sgrad.S2SGradError) as info:
+        s2sgrad.grad(lambda x: x * x,
+                     wrt=0)
+    assert "test_trust.py" in str(info.value) and "s2sgrad.grad(lambda x: x * x," in str(info.value)

@@ -63,7 +63,15 @@ class Lowerer:
     def __init__(self, pyfunc):
         self.pyfunc = pyfunc
         self.src = Source(pyfunc)
-        module = cst.parse_module(self.src.text)
+        try:
+            module = cst.parse_module(self.src.text)
+        except cst.ParserSyntaxError:
+            # inspect gives the lines a lambda sits on, which may be a piece of a larger
+            # expression (`g = grad(lambda x: x * x,` with the call going on below)
+            raise UnsupportedSyntaxError(
+                f"the source of {pyfunc.__qualname__} cannot be read on its own: its lines are "
+                f"part of a larger expression", self.src.first_line_pos(),
+                "define the function with def, on lines of its own.") from None
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # the tree is ours alone
         self.positions = self.wrapper.resolve(PositionProvider)
         self.fndef = next((n for n in self.wrapper.module.body if isinstance(n, cst.FunctionDef)), None)

@@ -37,6 +37,12 @@ class Source:
         self.lines = raw.splitlines()
         self.func = pyfunc.__qualname__
 
+    def first_line_pos(self) -> SourcePos:
+        """The position of the whole first line (where no finer node is known)."""
+        text = self.lines[0] if self.lines else ""
+        return SourcePos(self.file, self.first_line, self.indent, self.first_line, len(text),
+                         self.func, text)
+
     def pos(self, rng) -> SourcePos:
         line = rng.start.line
         text = self.lines[line - 1] if line - 1 < len(self.lines) else ""
