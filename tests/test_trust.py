@@ -354,3 +354,27 @@ def test_a_lambda_inside_a_larger_expression_is_refused_at_its_line():
         s2sgrad.grad(lambda x: x * x,
                      wrt=0)
     assert "test_trust.py" in str(info.value) and "s2sgrad.grad(lambda x: x * x," in str(info.value)
+
+
+# ----------------------------------------------------------------- indexing printed back
+def mixed_index(X):
+    return np.sum(X[:, [0, 2, 2]] ** 2)
+
+
+def index_by_element(W, y):
+    return np.sum(np.sin(W[1:, y[0]]) * W[:2, ::2].sum())
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_mixed_slice_and_list_indexing(mode):
+    X = np.arange(12.0).reshape(3, 4) / 7.0
+    expected = np.zeros_like(X)
+    expected[:, 0] = 2 * X[:, 0]
+    expected[:, 2] = 4 * X[:, 2]  # read twice
+    if mode == "reverse":
+        assert s2sgrad.grad(mixed_index)(X) == pytest.approx(expected)
+    else:
+        direction = np.cos(np.arange(12.0)).reshape(3, 4)
+        assert s2sgrad.jvp(mixed_index)(X, direction)[1] == pytest.approx(np.sum(expected * direction))
+    W, y = X + 0.1, np.array([3, 1])
+    s2sgrad.testing.check_grads(index_by_element, W, y, wrt=0)

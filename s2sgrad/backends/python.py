@@ -112,17 +112,28 @@ class PythonPrinter:
         return f"{self.expr(e.value, PREC['atom'])}.{e.attr}", PREC["atom"]
 
     def _print_Slice(self, e):
-        parts = ["" if p is None else self.expr(p) for p in (e.lower, e.upper)]
-        text = ":".join(parts)
-        if e.step is not None:
-            text += ":" + self.expr(e.step)
-        return text, PREC["atom"]
+        """A slice outside brackets (an index held in a tuple: add_at(d_X, (slice(None), i), g))."""
+        parts = [self.expr(p) if p is not None else "None" for p in (e.lower, e.upper, e.step)]
+        while len(parts) > 1 and parts[-1] == "None":
+            parts.pop()
+        return f"slice({', '.join(parts)})", PREC["atom"]
+
+    def _slice_syntax(self, e) -> str:
+        """`a:b:c`, as written inside brackets."""
+        text = ":".join("" if p is None else self.expr(p) for p in (e.lower, e.upper))
+        return text + (":" + self.expr(e.step) if e.step is not None else "")
+
+    def _index(self, index) -> str:
+        """What goes between a subscript's brackets: slices as a:b, a tuple without parens."""
+        if isinstance(index, ir.Slice):
+            return self._slice_syntax(index)
+        if isinstance(index, ir.TupleExpr) and index.elts:
+            inner = ", ".join(self._index(x) if isinstance(x, ir.Slice) else self.expr(x) for x in index.elts)
+            return inner + ("," if len(index.elts) == 1 else "")
+        return self.expr(index)
 
     def _print_Subscript(self, e):
-        index = self.expr(e.index)
-        if isinstance(e.index, ir.TupleExpr) and e.index.elts:
-            index = index[1:-1]
-        return f"{self.expr(e.value, PREC['atom'])}[{index}]", PREC["atom"]
+        return f"{self.expr(e.value, PREC['atom'])}[{self._index(e.index)}]", PREC["atom"]
 
     def _print_IfExp(self, e):
         p = PREC["ifexp"]
