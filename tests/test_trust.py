@@ -378,3 +378,49 @@ def test_mixed_slice_and_list_indexing(mode):
         assert s2sgrad.jvp(mixed_index)(X, direction)[1] == pytest.approx(np.sum(expected * direction))
     W, y = X + 0.1, np.array([3, 1])
     s2sgrad.testing.check_grads(index_by_element, W, y, wrt=0)
+
+
+# ----------------------------------------------------------------- calls writing into arguments
+def copies_into(x):
+    out = np.zeros(2)
+    np.copyto(out, x * x)
+    return np.sum(out)
+
+
+def multiplies_into(x):
+    out = np.zeros(2)
+    np.multiply(x, x, out=out)
+    return np.sum(out)
+
+
+def puts_into(x):
+    out = x * 1.0
+    np.put(out, [0], 5.0)
+    return np.sum(out * out)
+
+
+def places_into(x):
+    out = x * 1.0
+    np.place(out, out > 0.5, [0.0])
+    return np.sum(out)
+
+
+def prints_only(x):
+    print("x is", x)
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize("f, shown", [(copies_into, "np.copyto(out, x * x)"),
+                                      (multiplies_into, "np.multiply(x, x, out=out)"),
+                                      (puts_into, "np.put(out, [0], 5.0)"),
+                                      (places_into, "np.place(out, out > 0.5, [0.0])")])
+@pytest.mark.parametrize("transform", [s2sgrad.grad, s2sgrad.jvp])
+def test_a_call_that_may_write_into_an_argument_is_refused(f, shown, transform):
+    with pytest.raises(s2sgrad.UnsupportedSyntaxError) as info:
+        transform(f)
+    assert shown in str(info.value) and "test_trust.py" in str(info.value)
+
+
+def test_print_stays_allowed(capsys):
+    x = np.array([0.5, 2.0])
+    assert s2sgrad.grad(prints_only)(x) == pytest.approx(2 * x)

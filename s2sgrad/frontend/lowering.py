@@ -354,7 +354,24 @@ class Lowerer:
         if isinstance(v, (cst.SimpleString, cst.ConcatenatedString, cst.Ellipsis)):
             return []
         pre = []
-        return pre + [ir.ExprStmt(self.value_from(self.expr(v), pre, top=True), pos=pos)]
+        value = self.value_from(self.expr(v), pre, top=True)
+        self._refuse_writing_call(value, v)
+        return pre + [ir.ExprStmt(value, pos=pos)]
+
+    def _refuse_writing_call(self, e: ir.Expr, node) -> None:
+        """A call with no rule and no source, kept for its effect (np.copyto(out, x),
+        a compiled helper filling `out`): s2sgrad cannot see whether it writes into the
+        variables it is given, so it is refused rather than treated as a constant."""
+        if not (isinstance(e, ir.Call) and isinstance(e.func, ir.Foreign)) or e.func.obj in EFFECT_ONLY_CALLS:
+            return
+        given = sorted(set().union(*(ir.names_in(a) for a in e.args + [v for _, v in e.kwargs])))
+        if given:
+            raise self.unsupported(
+                f"calling `{self.src_of(node.func)}` (no derivative rule, no Python source) for its "
+                f"effect on `{given[0]}`", node,
+                "s2sgrad cannot see whether it writes into its arguments: assign what it computes "
+                "instead (`out = x * x` rather than `np.copyto(out, x * x)`), or give the function a "
+                "rule with s2sgrad.custom_derivative.")
 
     # ------------------------------------------------------------------ expressions
     def target(self, node) -> ir.Expr:
@@ -681,7 +698,13 @@ class Lowerer:
             if a.star:
                 raise self.unsupported("`*args` / `**kwargs` in a call", a)
             if a.keyword is not None:
-                kwargs.append((a.keyword.value, self.expr(a.value)))
+                value = self.expr(a.value)
+                if a.keyword.value == "out" and not (isinstance(value, ir.Const) and value.value is None):
+                    raise self.unsupported(
+                        "`out=`: a call writing its result into an argument", a,
+                        "assign the result instead: `y = np.multiply(a, b)` rather than "
+                        "`np.multiply(a, b, out=y)`.")
+                kwargs.append((a.keyword.value, value))
             else:
                 args.append(self.expr(a.value))
         return args, kwargs
@@ -716,6 +739,8 @@ class Lowerer:
 
 
 ARRAY_ATTRIBUTES = ("shape", "ndim", "size", "dtype")
+# calls with no rule that may be statements of their own: they write into no argument
+EFFECT_ONLY_CALLS = (print,)
 
 
 def _is_unit_call(e: ir.Expr) -> bool:
