@@ -424,3 +424,35 @@ def test_a_call_that_may_write_into_an_argument_is_refused(f, shown, transform):
 def test_print_stays_allowed(capsys):
     x = np.array([0.5, 2.0])
     assert s2sgrad.grad(prints_only)(x) == pytest.approx(2 * x)
+
+
+# ----------------------------------------------------------------- helpers called in conditions
+def positive(v):
+    return v > 0.0
+
+
+def small(v, limit=4.0):
+    return abs(v) < limit
+
+
+def branches_on_helpers(x, y):
+    if positive(x) and positive(y):
+        return x * y
+    return x + y * y
+
+
+def loops_on_a_helper(x):
+    while small(x) or positive(-x - 10.0):
+        x = x * 1.5 + 0.25
+    return x * x
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("x, y", [(1.0, 2.0), (1.0, -2.0), (-0.5, 3.0)])
+def test_a_helper_called_in_an_and_or_condition_is_in_the_module(backend, x, y):
+    expected = (y, x) if x > 0 and y > 0 else (1.0, 2 * y)
+    assert s2sgrad.grad(branches_on_helpers, wrt=(0, 1), backend=backend)(x, y) == pytest.approx(expected)
+    assert s2sgrad.jvp(branches_on_helpers, wrt=(0, 1), backend=backend)(x, y, 1.0, 0.0)[1] == \
+        pytest.approx(expected[0])
+    assert s2sgrad.grad(loops_on_a_helper, backend=backend)(0.3) == \
+        pytest.approx(central(loops_on_a_helper, 0.3), rel=1e-6)

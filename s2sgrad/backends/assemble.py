@@ -305,6 +305,8 @@ class ModuleBuilder:
                         for sub in ir.subexprs(e):
                             if isinstance(sub, ir.CustomFn) and self._custom_primal(sub) is not None:
                                 need(sub.rule.fn)
+                            elif isinstance(sub, ir.UserFn):  # called inside `a and f(x)`
+                                need(sub.key)
 
         for rule in self.rule_copies:
             need(rule)
