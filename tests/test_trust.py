@@ -442,8 +442,9 @@ def branches_on_helpers(x, y):
 
 
 def loops_on_a_helper(x):
-    while small(x) or positive(-x - 10.0):
-        x = x * 1.5 + 0.25
+    for i in range(6):
+        if small(x) or positive(-x - 10.0):
+            x = x * 1.5 + 0.25
     return x * x
 
 
