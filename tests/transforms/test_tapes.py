@@ -71,7 +71,7 @@ def dtypes(fn) -> dict:
 
 
 # ---------------------------------------------------------------------- the functions
-def int_and_float(x, n):
+def int_and_float(x, xs, n):
     tape_k = []
     tape_y = []
     y = x
@@ -84,7 +84,7 @@ def int_and_float(x, n):
     for i in reversed(range(n)):
         k = tape_k.pop()
         y = tape_y.pop()
-        total = total + k * y
+        total = total + xs[k] * y   # k an index: restored as a float, it would not index
     return total
 
 
@@ -173,7 +173,7 @@ EXPECTED = {
     # one push of each tape a trip: room for n at the loop's entry, unchecked pushes
     int_and_float: """\
 @numba.njit(cache=True)
-def int_and_float(x, n):
+def int_and_float(x, xs, n):
     tape_k = np.empty(0, np.int64)
     n_tape_k = 0
     tape_y = np.empty(0, np.float64)
@@ -194,7 +194,7 @@ def int_and_float(x, n):
         k = tape_k[n_tape_k]
         n_tape_y -= 1
         y = tape_y[n_tape_y]
-        total = total + k * y
+        total = total + xs[k] * y
     return total
 """,
     # a while: no room reserved, the push checks and grows the tape
@@ -303,7 +303,7 @@ PARAM_TYPES = {int_and_float: {"x": "float", "n": "int"}, in_while: {"x": "float
                nested: {"x": "float", "m": "int"}}
 
 POINTS = {
-    int_and_float: [(1.5, 0), (1.5, 1), (0.25, 7)],
+    int_and_float: [(1.5, [], 0), (1.5, [2.0], 1), (0.25, [0.1 * j for j in range(13)], 7)],
     in_while: [(20.0,), (0.3,), (1e-5,)],      # 0, 6 and 20 pushes: the tape grows past its first 16
     over_lists: [([],), ([0.5, -1.5, 2.0],)],   # the grown list pushes 7 times
     two_pushes: [(1.1, 1), (1.1, 2), (0.9, 9)],
@@ -342,7 +342,7 @@ def test_pushes_are_checked_exactly_where_no_room_was_reserved():
 def test_the_input_is_left_as_it_was():
     fn = tape_ir(int_and_float)
     before = PythonPrinter().function(fn)
-    tapes.typed_tapes(fn, {}, PARAM_TYPES[int_and_float], Namer({"x", "n"}))
+    tapes.typed_tapes(fn, {}, PARAM_TYPES[int_and_float], Namer({"x", "xs", "n"}))
     assert PythonPrinter().function(fn) == before
 
 
