@@ -5,6 +5,8 @@ output depends differentiably on it.  Each expected set below is read off the fu
 by hand: follow the differentiable data flow forward from wrt and backward from the
 result, ignoring statement order (the analysis is flow-insensitive by design).
 """
+# ruff: noqa: F841 - the functions below are inputs to a pass: their variables are what it reads
+
 import math
 
 import numpy as np

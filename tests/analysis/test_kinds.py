@@ -6,6 +6,8 @@ Expected kinds are NumPy's own answers for the statement (the rank of np.sum(x, 
 for a matrix x is 1, of x[:, None] is 3, ...), worked out by hand.  Each function uses
 one array primitive a statement, so the lowering adds no temporaries.
 """
+# ruff: noqa: F841 - the functions below are inputs to a pass: their variables are what it reads
+
 import itertools
 
 import numpy as np

@@ -7,6 +7,8 @@ can move into an `else` needs no flag; otherwise a flag, a guard `if not flag:` 
 rest, and `if flag: break` at the end of the loop body), and its values against the
 original function's (the lowered function is executed, ending in `return result`).
 """
+# ruff: noqa: F841 - the functions below are inputs to a pass: their variables are what it reads
+
 import math
 
 import pytest

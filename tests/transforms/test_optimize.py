@@ -7,6 +7,8 @@ gives them the roles the differentiator would (d_* adjoint, tape_* = [] save, ea
 tape's push and pop one pair).  Each expected text is derived by hand from the rules in
 optimize.py's docstring, and each optimized function is executed against the original.
 """
+# ruff: noqa: F841 - the functions below are inputs to a pass: their variables are what it reads
+
 import copy
 import math
 import types

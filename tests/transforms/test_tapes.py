@@ -11,6 +11,8 @@ grows); the printed text (NumbaPrinter) derived by hand; and the typed function,
 plain Python with NumPy arrays (so a write past the reserved room raises IndexError and
 an int tape would truncate a float), gives the list version's values.
 """
+# ruff: noqa: F841 - the functions below are inputs to a pass: their variables are what it reads
+
 import copy
 import math
 import types
