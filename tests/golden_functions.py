@@ -1,4 +1,4 @@
-"""Small functions whose generated gradients are pinned word for word in test_generated_code.py."""
+"""Small functions whose generated gradients are pinned word for word in tests/transforms/test_generated_code.py."""
 import math
 
 import numpy as np

@@ -4,7 +4,7 @@ FUNCTION_ITSELF: numba cannot compile the function itself (numba.njit(f) fails: 
 call takes arguments numba's NumPy does not, such as axis= on max, mean, prod, or is not in
 numba at all, such as np.einsum, np.tile); GRADIENT_ONLY: numba compiles the function but
 not its adjoint, whose rule or helper uses NumPy that numba lacks (the reason says which).  Each is refused with a CompileError at the
-user's statement (tests/test_numba_numpy.py checks that, and that every other row
+user's statement (tests/backends/test_numba_numpy.py checks that, and that every other row
 equals the python backend)."""
 
 FUNCTION_ITSELF = [

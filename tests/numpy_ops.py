@@ -1,6 +1,6 @@
 """NumPy functions that s2sgrad must differentiate, one table row per operation.
 
-Used by tests/test_numpy_ops.py.  Each function registered with ``@case`` goes into
+Used by tests/rules/test_numpy_ops.py.  Each function registered with ``@case`` goes into
 ``CASES`` with
 
 * ``points``: a function of a numpy Generator returning the positional arguments of
@@ -15,11 +15,11 @@ A function whose operation has an array result ends in ``np.sum(w * result)`` wi
 unit weights would let an adjoint that ignores its incoming cotangent, or that puts
 the right values in the wrong places (a transpose, a reshape, a gather), pass
 unnoticed.  ``w`` is always the left operand of the first product it appears in, so
-tests/test_numpy_ops.py can check its shape against the result's with a probe.
+tests/rules/test_numpy_ops.py can check its shape against the result's with a probe.
 
 ``scipy_case`` fills ``SCIPY_CASES`` the same way, for rows that need scipy.
 
-Functions without ``@case`` are checked by hand in tests/test_numpy_ops.py: gradients at
+Functions without ``@case`` are checked by hand in tests/rules/test_numpy_ops.py: gradients at
 ties, functions with array outputs (for vjp), and functions s2sgrad must refuse.  In the
 refused ones the line with the offending call carries the marker comment ``# <- here``.
 """
@@ -1752,7 +1752,7 @@ def cross_entropy(logits, labels):
 
 
 # ===================================================================================
-# Not in CASES: checked by hand in tests/test_numpy_ops.py
+# Not in CASES: checked by hand in tests/rules/test_numpy_ops.py
 # ===================================================================================
 
 # ties of maximum/minimum: the gradient is split half and half (like torch.maximum)

@@ -14,7 +14,7 @@ import pytest
 
 import s2sgrad
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/: the shared helper modules
 import corpus  # noqa: E402
 import numpy_ops  # noqa: E402
 

@@ -29,7 +29,7 @@ from s2sgrad.rules import runtime_helpers as runtime_rules
 from s2sgrad.runtime import helpers as runtime
 from s2sgrad.errors import NonScalarOutputError, UnsupportedCallError
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/: the shared helper modules
 import corpus  # noqa: E402
 import numpy_ops  # noqa: E402
 

@@ -21,7 +21,7 @@ import s2sgrad.testing
 from s2sgrad import NonScalarOutputError, S2SGradError
 from s2sgrad.testing import check_grads
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/: the shared helper modules
 import numpy_ops  # noqa: E402  (tests/numpy_ops.py, found through the path set above)
 
 CASES = pytest.mark.parametrize("c", numpy_ops.CASES, ids=[c.name for c in numpy_ops.CASES])

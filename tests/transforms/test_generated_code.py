@@ -6,7 +6,7 @@ them is a change in what users read, so it should be deliberate.
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/: the shared helper modules
 
 import golden_functions  # noqa: E402
 import numpy as np  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 
 import s2sgrad
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/: the shared helper modules
 import numba_refusals  # noqa: E402  (tests/numba_refusals.py)
 import numpy_ops  # noqa: E402  (tests/numpy_ops.py)
 

@@ -12,7 +12,7 @@ import pytest
 
 import s2sgrad
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/: the shared helper modules
 import corpus  # noqa: E402  (tests/corpus.py, found through the path set above)
 
 # Corpus functions numba cannot compile, and why: refused with a CompileError.
