@@ -32,13 +32,7 @@ ROOT = PACKAGE.name
 # ---------------------------------------------------------------------- known offences
 # Import cycles known today, each as the set of modules of its strongly connected
 # component (a cycle found must be exactly one of these).
-KNOWN_CYCLES = {
-    # s2sgrad/__init__.py:8 `from . import testing` (module level), and
-    # s2sgrad/testing.py:61,139,173,201 `import s2sgrad` inside check_grads and its helpers:
-    # testing needs grad/jvp from the package, the package re-exports testing.  The late
-    # imports keep it working at import time (testing.py:201 says so).
-    frozenset({"s2sgrad", "s2sgrad.testing"}),
-}
+KNOWN_CYCLES: set[frozenset] = set()
 
 # Private names one s2sgrad module takes from another: (file, "module._name").  Keyed
 # without the line, so edits elsewhere in the file do not break this; the line is below.

@@ -6,12 +6,13 @@ sympy's lambdify does), then compiled and executed in a fresh namespace.
 The compiled targets need a real file: numba's `cache=True` keeps its machine code
 beside the module, in `__pycache__`.  Such modules are written to the cache directory
 (`cache_dir()`: $S2SGRAD_CACHE_DIR, else $XDG_CACHE_HOME/s2sgrad, else
-~/.cache/s2sgrad), one file per source text, named by the text's hash, so a second
-process loads the same file and numba finds the code it compiled before.  Deleting the
-directory clears the cache.
+~/.cache/s2sgrad), in a folder per version of s2sgrad's own source, one file per source
+text, named by the text's hash, so a second process loads the same file and numba finds
+the code it compiled before.  Deleting the directory clears the cache.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import linecache
@@ -42,14 +43,28 @@ def cache_dir() -> Path:
     return Path(base) / "s2sgrad"
 
 
+@functools.lru_cache(maxsize=None)
+def package_digest() -> str:
+    """A digest of s2sgrad's own source.  numba's cached code refers to the runtime
+    helpers' modules by name, so code compiled by another version of s2sgrad (or another
+    layout of its package) must not be found: each version has a folder of its own."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def load_file(source: str, name: str, inject: dict | None = None) -> types.ModuleType:
     """Write the source to the cache directory (once per text) and import it from there."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
-    folder = cache_dir()
+    folder = cache_dir() / package_digest()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:  # a read-only home: the temporary directory still works, uncached across boots
-        folder = Path(tempfile.gettempdir()) / f"s2sgrad-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+        user = os.getuid() if hasattr(os, "getuid") else "user"
+        folder = Path(tempfile.gettempdir()) / f"s2sgrad-{user}" / package_digest()
         folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}_{digest}.py"
     if not path.exists() or path.read_text() != source:
