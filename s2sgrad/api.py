@@ -136,16 +136,12 @@ class Derivative:
         compiled_before = compiled_code.compiled_count(self.generated) if compiled else 0
         try:
             out = self.generated(*values, *own)
+        except (ZeroDivisionError, OverflowError, ValueError) as exc:
+            if compiled or not _raised_by_python_floats(exc):
+                raise self._translated(exc, variant, compiled, compiled_before) from None
+            out = self._at_a_singular_point(variant, bound, values, own)
         except Exception as exc:
-            if compiled and compiled_code.failed_to_compile(exc, self.generated, compiled_before):
-                raise compiled_code.compile_error(exc, variant.path, variant.line_positions,
-                                             f"{self.kind} of {self.signature_name()}") from None
-            if not isinstance(exc, ValueError):
-                raise
-            if "grad needs a scalar output" in str(exc):  # the guard in generated code
-                raise NonScalarOutputError(f"{exc}; use s2sgrad.vjp with a cotangent of the "
-                                           f"output's shape") from None
-            raise
+            raise self._translated(exc, variant, compiled, compiled_before) from None
         if self.kind in ("jvp", "jvp_batched"):
             return out
         given = dict(zip(self.params, values))
@@ -153,6 +149,26 @@ class Derivative:
         if self.wrt_is_tuple and len(self.wrt) == 1:  # wrt=(0,) gives a 1-tuple back
             return (out[0], (out[1],)) if self.kind == "value_and_grad" else (out,)
         return out
+
+    def _at_a_singular_point(self, variant, bound, values, own):
+        """Where the generated code raised from Python's floats (1/0, sqrt of a negative,
+        asin(1.0001)): if the function itself raises here, so does the derivative, with the
+        function's error; else the derivative has the IEEE value (inf, nan) that NumPy,
+        PyTorch and JAX give, computed by the code printed with NumPy's math."""
+        self.f(*bound.args, **bound.kwargs)  # the function's own error, if it has one
+        as_numpy = [np.float64(v) if type(v) is float else v for v in values]
+        with np.errstate(all="ignore"):
+            return variant.ieee_fn()(*as_numpy, *own)
+
+    def _translated(self, exc, variant, compiled, compiled_before):
+        """The error a failed call raises: numba's compile failures and the scalar-output
+        guard as S2SGradErrors, anything else as it was."""
+        if compiled and compiled_code.failed_to_compile(exc, self.generated, compiled_before):
+            return compiled_code.compile_error(exc, variant.path, variant.line_positions,
+                                               f"{self.kind} of {self.signature_name()}")
+        if isinstance(exc, ValueError) and "grad needs a scalar output" in str(exc):  # generated guard
+            return NonScalarOutputError(f"{exc}; use s2sgrad.vjp with a cotangent of the output's shape")
+        return exc
 
     def signature_name(self) -> str:
         return self.f.__qualname__ if not isinstance(self.f, Derivative) else repr(self.f)
@@ -177,6 +193,14 @@ def _inner_variant(f, param_kinds: dict | None):
     if param_kinds is None:
         return f.variant(f.latest_kinds, target="python")
     return f.variant(tuple(param_kinds[p] for p in f.params), target="python")
+
+
+def _raised_by_python_floats(exc: BaseException) -> bool:
+    """1.0 / 0.0, 0.0 ** -1, math.sqrt(-1.0), math.exp(1000.0): where NumPy's floats give
+    inf or nan instead."""
+    if isinstance(exc, (ZeroDivisionError, OverflowError)):
+        return True
+    return isinstance(exc, ValueError) and str(exc) in ("math domain error", "math range error")
 
 
 def _bind(caller, signature, args, kwargs, extra: int = 0) -> inspect.BoundArguments:
@@ -251,15 +275,24 @@ class _Variant:
     target, number types); `path` and `line_positions` locate a compiled module's lines;
     `deps` is what it was built from (cache.py), checked on every call."""
 
-    def __init__(self, fn, source, key, deps, path=None, line_positions=None):
+    def __init__(self, fn, source, key, deps, path=None, line_positions=None, ieee=None):
         self.fn, self.source, self.key, self.deps = fn, source, key, deps
         self.param_kinds = key[1]
         self.path, self.line_positions = path, line_positions or {}
         self.compiled = key[0] != "python"
         self.built_from = fingerprint(deps, contents=self.compiled)
+        self._ieee, self._ieee_fn = ieee, None
 
     def stale(self) -> bool:
         return fingerprint(self.deps, contents=self.compiled) != self.built_from
+
+    def ieee_fn(self):
+        """The same code printed with NumPy's IEEE math (python target only), loaded on
+        first use: what a call falls back to where Python's floats raise."""
+        if self._ieee_fn is None:
+            source, inject, name = self._ieee()
+            self._ieee_fn = getattr(loader.load(source, name, inject), name)
+        return self._ieee_fn
 
 
 def _generate(f, names, kind, param_kinds, target="python", param_types=None) -> _Variant:
@@ -285,7 +318,8 @@ def _generate(f, names, kind, param_kinds, target="python", param_types=None) ->
     deps = dependencies(builder) + (inner.deps if inner is not None else [])
     if target == "python":
         module = loader.load(source, name, inject)
-        return _Variant(getattr(module, name), source, key, deps)
+        return _Variant(getattr(module, name), source, key, deps,
+                        ieee=lambda: (*builder.source(header, target, ieee=True), name))
     module = loader.load_file(source, name, inject)
     return _Variant(getattr(module, name), source, key, deps, module.__file__, builder.line_positions)
 

@@ -457,3 +457,89 @@ def test_a_helper_called_in_an_and_or_condition_is_in_the_module(backend, x, y):
         pytest.approx(expected[0])
     assert s2sgrad.grad(loops_on_a_helper, backend=backend)(0.3) == \
         pytest.approx(central(loops_on_a_helper, 0.3), rel=1e-6)
+
+
+# ----------------------------------------------------------------- non-differentiable points
+def sqrt_of(x):
+    return math.sqrt(x)
+
+
+def half_power(x):
+    return x ** 0.5
+
+
+def arcsine(x):
+    return math.asin(x)
+
+
+def arccosh(x):
+    return math.acosh(x)
+
+
+def hypotenuse(x, y):
+    return math.hypot(x, y)
+
+
+def angle(x, y):
+    return math.atan2(x, y)
+
+
+def log_of(x):
+    return np.log(x) * 2.0  # -inf at 0, where math.log would raise
+
+
+def pole(x):
+    return 1.0 / x
+
+
+def torch_grad(fn, *xs):
+    import torch
+    ts = [torch.tensor(float(x), dtype=torch.float64, requires_grad=True) for x in xs]
+    fn(*ts).backward()
+    return tuple(t.grad.item() for t in ts)
+
+
+def same_ieee(a, b):
+    return all((math.isnan(u) and math.isnan(v)) or u == v for u, v in zip(a, b))
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # np.log(0.0) itself warns
+@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("f, torch_f, at", [
+    (sqrt_of, "sqrt", (0.0,)), (half_power, lambda x: x ** 0.5, (0.0,)), (arcsine, "asin", (1.0,)),
+    (arccosh, "acosh", (1.0,)), (hypotenuse, "hypot", (0.0, 0.0)), (log_of, lambda x: 2 * x.log(), (0.0,)),
+])
+def test_derivatives_at_singular_points_are_pytorchs_ieee_values(backend, f, torch_f, at):
+    import torch
+    fn = getattr(torch, torch_f) if isinstance(torch_f, str) else torch_f
+    wrt = tuple(range(len(at)))
+    expected = torch_grad(fn, *at)
+    got = s2sgrad.grad(f, wrt=wrt, backend=backend)(*at)
+    assert same_ieee(got, expected), (got, expected)
+    _, tangent = s2sgrad.jvp(f, wrt=wrt, backend=backend)(*at, *([1.0] + [0.0] * (len(at) - 1)))
+    assert same_ieee((tangent,), expected[:1])
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_atan2_at_the_origin_does_not_raise(backend):
+    # d atan2(x, y) = (y dx - x dy) / (x^2 + y^2): 0/0 at the origin, nan as in JAX
+    assert all(math.isnan(v) for v in s2sgrad.grad(angle, wrt=(0, 1), backend=backend)(0.0, 0.0))
+
+
+def test_where_the_function_raises_the_derivative_raises_the_functions_error():
+    with pytest.raises(ZeroDivisionError):
+        pole(0.0)
+    with pytest.raises(ZeroDivisionError):
+        s2sgrad.grad(pole)(0.0)
+    assert s2sgrad.grad(pole)(2.0) == -0.25  # and the plain code elsewhere
+
+
+def test_a_singular_point_inside_a_loop():
+    def f(x, n):
+        s = 0.0
+        for i in range(1, n):
+            s = s + math.sqrt(x) * i
+        return s
+    g = s2sgrad.grad(f)
+    assert g(0.0, 3) == math.inf  # d/dx sqrt(x) i = i / (2 sqrt(x)): inf at x = 0
+    assert g(2.0, 3) == pytest.approx(sum(i / (2 * math.sqrt(2.0)) for i in range(1, 3)))

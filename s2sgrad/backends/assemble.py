@@ -209,16 +209,19 @@ class ModuleBuilder:
         return fn if fn in self.functions else None
 
     # ------------------------------------------------------------------ printing
-    def source(self, header: str, target: str = "python") -> tuple[str, dict]:
+    def source(self, header: str, target: str = "python", ieee: bool = False) -> tuple[str, dict]:
         """The module's text and the objects it needs that cannot be written as literals.
 
         For the compiled targets ("numba") tapes of numbers become typed arrays
         (tapes.py), every function is compiled, and `self.line_positions` maps each
-        line of the text (1-based) to the user statement it came from.
+        line of the text (1-based) to the user statement it came from.  `ieee`: the
+        python target printed with NumPy's math (python.IEEEPrinter), for the points
+        where Python's floats raise.
         """
         functions = self.functions_for(target)
         global_names, inject, constant_lines = self._globals(functions)
-        printer = backends.printer(target)(global_names, self.fn_names)
+        printer_class = backends.module("python").IEEEPrinter if ieee else backends.printer(target)
+        printer = printer_class(global_names, self.fn_names)
         if inject:  # numba's disk cache would keep the objects of the first load
             printer.cache = False
         modules = self._modules_used(functions)
@@ -226,7 +229,7 @@ class ModuleBuilder:
         if "math" in modules:
             lines.append("import math")
         helpers = self._helpers_used(functions, target)
-        if "numpy" in modules or helpers or target != "python":
+        if "numpy" in modules or helpers or target != "python" or ieee:
             lines.append("import numpy as np")
         if target != "python":
             lines.append("import numba")

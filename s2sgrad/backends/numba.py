@@ -92,7 +92,9 @@ class NumbaPrinter(PythonPrinter):
 
     @property
     def decorator(self) -> str:
-        return f"@numba.njit(cache={self.cache})"
+        # NumPy's error model: 1.0 / 0.0 is inf, not a ZeroDivisionError (derivative code
+        # never raises where the function does not, as on the python target)
+        return f'@numba.njit(cache={self.cache}, error_model="numpy")'
 
     def block(self, stmts, indent):
         lines: list[str] = []

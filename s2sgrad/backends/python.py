@@ -248,3 +248,32 @@ def expr_source(e: ir.Expr) -> str:
 
 
 Printer = PythonPrinter  # the backend registry's name for this target's printer
+
+# math's functions under NumPy's names: NumPy gives IEEE values (inf, nan) where math raises
+MATH_AS_NUMPY = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2",
+                 "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh", "pow": "power",
+                 "fabs": "abs", **{f: f for f in ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp",
+                                                   "log", "expm1", "log1p", "log2", "log10", "sqrt", "hypot",
+                                                   "copysign", "floor", "ceil", "trunc", "isnan", "isinf",
+                                                   "isfinite", "pi", "e", "inf", "nan")}}
+
+
+class IEEEPrinter(PythonPrinter):
+    """The python target for points where Python's floats raise (a derivative at x = 0 of
+    sqrt, 1/x at a pole, asin at 1): called with np.float64 numbers, it computes with
+    NumPy's functions, which give inf or nan there as PyTorch and JAX do.  api.py uses it
+    only when the plain code raised ZeroDivisionError, OverflowError or a math domain
+    error and the function itself did not."""
+
+    def _print_Lib(self, e):
+        if e.module == "math" and e.attr in MATH_AS_NUMPY:
+            return f"np.{MATH_AS_NUMPY[e.attr]}", PREC["atom"]
+        if e.module == "builtins" and e.attr == "float":
+            return "np.float64", PREC["atom"]  # float() would turn an np.float64 back
+        return super()._print_Lib(e)
+
+    def _print_Call(self, e):
+        if isinstance(e.func, ir.Lib) and (e.func.module, e.func.attr) == ("math", "log") and len(e.args) == 2:
+            x, base = (self.expr(a) for a in e.args)
+            return f"np.log({x}) / np.log({base})", PREC["/"]
+        return super()._print_Call(e)

@@ -174,7 +174,7 @@ def nested(x, m):
 EXPECTED = {
     # one push of each tape a trip: room for n at the loop's entry, unchecked pushes
     int_and_float: """\
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def int_and_float(x, xs, n):
     tape_k = np.empty(0, np.int64)
     n_tape_k = 0
@@ -201,7 +201,7 @@ def int_and_float(x, xs, n):
 """,
     # a while: no room reserved, the push checks and grows the tape
     in_while: """\
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def in_while(x):
     tape_y = np.empty(0, np.float64)
     n_tape_y = 0
@@ -223,7 +223,7 @@ def in_while(x):
 """,
     # a list the loop does not grow: room for len(xs); one it grows: checked pushes
     over_lists: """\
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def over_lists(xs):
     tape_v = np.empty(0, np.float64)
     n_tape_v = 0
@@ -250,7 +250,7 @@ def over_lists(xs):
 """,
     # both branches push: room for two a trip (an upper bound), for n - 1 trips
     two_pushes: """\
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def two_pushes(x, n):
     tape_a = np.empty(0, np.float64)
     n_tape_a = 0
@@ -273,7 +273,7 @@ def two_pushes(x, n):
     return total
 """,
     nested: """\
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def nested(x, m):
     tape_y = np.empty(0, np.float64)
     n_tape_y = 0
