@@ -22,7 +22,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from ..rules import arrays as array_rules
+from ..rules import registry
+from ..rules.array import core as array_rules
 from .. import custom
 from .. import ir
 from ..analysis import kinds
@@ -169,7 +170,7 @@ class ForwardMode:
             return stmts + [ir.Assign([self.tangent_target(t)], [tv], aug=s.aug, role="adjoint")], []
         if s.aug:
             v = ir.BinOp(s.aug, copy.deepcopy(t), v, pos=v.pos)
-        rule = array_rules.rule_of_call(v)
+        rule = registry.rule_of_call(v)
         if rule is not None and isinstance(t, ir.Name):
             return [], self.tangent_primitive(t, v, rule, s)
         stmts, tv = self.tangent_of(v, self.kind_of(t))
@@ -329,7 +330,7 @@ class ForwardMode:
             return out + self.apply_jvp(rule, bound, tangents, t, call, s, ir.Name(self.tan(t.id)))
         if rule.batched_jvp is not None:  # vector mode: all directions at once where the row can
             ranks = kinds.KindInference(self.fn, self.kinds).ranks(bound)
-            ctx = array_rules.JvpContext(args=bound, ndims=ranks, out=ir.Name(t.id), call=call,
+            ctx = array_rules.JvpContext(args=bound, ndims=ranks, ans=ir.Name(t.id), call=call,
                                          tangents=tangents, let=None, rule=rule)
             tangent = rule.batched_jvp(ctx)
             if tangent is not NotImplemented:
@@ -370,7 +371,7 @@ class ForwardMode:
             return ir.Name(name.id)
 
         ranks = kinds.KindInference(self.fn, self.kinds).ranks(bound)
-        ctx = array_rules.JvpContext(args=bound, ndims=ranks, out=ir.Name(t.id), call=call,
+        ctx = array_rules.JvpContext(args=bound, ndims=ranks, ans=ir.Name(t.id), call=call,
                                      tangents=tangents, let=let, rule=rule)
         try:
             tangent = rule.jvp(ctx)

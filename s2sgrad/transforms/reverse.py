@@ -22,7 +22,8 @@ import copy
 import itertools
 from dataclasses import dataclass
 
-from ..rules import arrays as array_rules
+from ..rules import registry
+from ..rules.array import core as array_rules
 from .. import custom
 from .. import ir
 from ..analysis import kinds
@@ -270,7 +271,7 @@ class ReverseMode:
             t, v = s.targets[0], s.values[0]
             if s.aug:
                 v = ir.BinOp(s.aug, copy.deepcopy(t), v, pos=v.pos)
-            rule = array_rules.rule_of_call(v)
+            rule = registry.rule_of_call(v)
             if rule is not None and isinstance(t, ir.Name):
                 return self.adjoint_primitive(t, v, rule, s)
             if isinstance(t, ir.Name) and t.id in self.containers:
@@ -834,7 +835,7 @@ def _element_of_variable(e: ir.Expr) -> bool:
 
 def _is_primitive(s: ir.Assign) -> bool:
     return len(s.targets) == 1 and isinstance(s.targets[0], ir.Name) and not s.aug \
-        and array_rules.rule_of_call(s.values[0]) is not None
+        and registry.rule_of_call(s.values[0]) is not None
 
 
 def _is_scalar(k) -> bool:
@@ -867,7 +868,7 @@ def _elementwise_of(e: ir.Expr, names: set[str]) -> bool:
     if isinstance(e, (ir.BinOp, ir.UnaryOp, ir.Compare)):
         return all(_elementwise_of(c, names) for c in ir.children(e))
     if isinstance(e, ir.Call) and isinstance(e.func, ir.Lib) and e.method is None \
-            and array_rules.rule_of_call(e) is None and not e.kwargs:
+            and registry.rule_of_call(e) is None and not e.kwargs:
         return all(_elementwise_of(a, names) for a in e.args)
     return False
 
