@@ -97,6 +97,8 @@ def ans_function(name: str, derivative: Callable) -> type[sp.Function]:
     return type(name, (sp.Function,), {"fdiff": fdiff, "_eval_is_real": _eval_is_real})
 
 
+# d cbrt(x) = 1 / (3 cbrt(x)**2), which NumPy computes at x < 0 (x**(-2/3) is NaN there)
+Cbrt = ans_function("cbrt", lambda x, ans: 1 / (3 * ans ** 2))
 # d expit(x) = expit(x) (1 - expit(x)); exp(-x) / (1 + exp(-x))**2 is inf / inf for x << 0
 Expit = ans_function("expit", lambda x, ans: ans * (1 - ans))
 
@@ -154,6 +156,8 @@ SCALAR_RULES: dict[Any, Rule] = dict([
     _row(builtins.range, "builtins", "range", kind=INERT),
     _row(builtins.isinstance, "builtins", "isinstance", kind=INERT),
 ])
+if hasattr(math, "cbrt"):  # Python 3.11
+    SCALAR_RULES.update([_row(math.cbrt, "math", "cbrt", Cbrt, with_ans=True)])
 
 def _np_extreme(wins: str):
     """np.maximum / np.minimum: at a tie each argument gets half, as torch.maximum does."""
@@ -203,6 +207,7 @@ NUMPY_RULES: dict[Any, Rule] = dict([
     _np_row("arctanh", sp.atanh), _np_row("exp", sp.exp, with_ans=True), _np_row("expm1", cf.expm1),
     _np_row("exp2", lambda x: 2 ** x), _np_row("log", sp.log), _np_row("log1p", cf.log1p),
     _np_row("log2", cf.log2), _np_row("log10", cf.log10), _np_row("sqrt", sp.sqrt, with_ans=True),
+    _np_row("cbrt", Cbrt, with_ans=True),
     _np_row("square", lambda x: x ** 2), _np_row("reciprocal", lambda x: 1 / x),
     _np_row("power", lambda a, b: a ** b), _np_row("float_power", lambda a, b: a ** b),
     _np_row("hypot", cf.hypot), _np_row("negative", lambda x: -x), _np_row("positive", lambda x: x),
@@ -260,6 +265,7 @@ SYMPY_PRINTED: dict[Any, ir.Lib] = {
     cf.expm1: ir.Lib("math", "expm1"), cf.log1p: ir.Lib("math", "log1p"),
     cf.log2: ir.Lib("math", "log2"), cf.log10: ir.Lib("math", "log10"),
     cf.hypot: ir.Lib("math", "hypot"),
+    Cbrt: ir.Lib("numpy", "cbrt"),  # (numba compiles np.cbrt of a number, not math.cbrt)
     Expit: ir.Lib("scipy.special", "expit"),
     sp.sec: None, sp.csc: None, sp.cot: None,  # rewritten into sin/cos before printing
 }
@@ -274,7 +280,8 @@ SYMPY_PRINTED_NUMPY: dict[Any, ir.Lib] = {
     cf.log10: "log10", cf.hypot: "hypot",
 }
 SYMPY_PRINTED_NUMPY = {k: ir.Lib("numpy", v) for k, v in SYMPY_PRINTED_NUMPY.items()}
-SYMPY_PRINTED_NUMPY.update({sp.erf: ir.Lib("scipy.special", "erf"), sp.erfc: ir.Lib("scipy.special", "erfc"), Expit: ir.Lib("scipy.special", "expit")})
+SYMPY_PRINTED_NUMPY.update({sp.erf: ir.Lib("scipy.special", "erf"), sp.erfc: ir.Lib("scipy.special", "erfc"),
+                            Cbrt: ir.Lib("numpy", "cbrt"), Expit: ir.Lib("scipy.special", "expit")})
 
 
 def lookup(obj) -> Rule | None:
