@@ -291,7 +291,7 @@ def lookup(obj) -> Rule | None:
         return None
 
 
-# The rule of a Lib reference, for IR built by the passes themselves (selectors, np.sign).
+# The rule of a Lib reference, for IR built by the passes themselves (selectors, np.sign:
+# a row of NUMPY_RULES) and for stop_gradient, which the frontend lowers to a Lib.
 RULES_BY_NAME: dict[tuple[str, str], Rule] = {(r.module, r.attr): r for r in SCALAR_RULES.values()}
-RULES_BY_NAME[("numpy", "sign")] = Rule("numpy", "sign", kind=ZERO)
 RULES_BY_NAME[("s2sgrad", "stop_gradient")] = Rule("s2sgrad", "stop_gradient", kind=STOP)
