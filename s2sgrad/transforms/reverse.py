@@ -295,6 +295,7 @@ class ReverseMode:
         return out
 
     def reads_result(self, s: ir.Assign) -> bool:
+        """Whether the adjoint of `y = f(x)` reads y's new value (see result_read)."""
         return len(s.targets) == 1 and not s.aug and self.result_read(s.targets[0], s.values[0]) is not None
 
     def result_read(self, t: ir.Expr, v: ir.Expr) -> ir.Name | None:

@@ -40,7 +40,7 @@ def expand(c, e: ir.Expr) -> ir.Expr:
     return np_("expand_dims", e, c.arg("axis"))
 
 
-def reduce_like(c, e, p="a"):
+def reduce_like(c, e):
     """np.sum of e over the primitive's own axes (and keepdims): the result's shape."""
     kwargs = {} if is_const(c.arg("axis"), None) else {"axis": c.arg("axis")}
     if not is_const(c.arg("keepdims"), False):
@@ -225,7 +225,7 @@ def norm_vjp(c):  # d |x| = x / |x|
 def norm_jvp(c):
     _check_norm_order(c)
     t = c.tangent("x")
-    return None if t is None else div(reduce_like(c, mul(c.arg("x"), t), "x"), c.ans)
+    return None if t is None else div(reduce_like(c, mul(c.arg("x"), t)), c.ans)
 
 
 NORM = ArrayRule("linalg.norm", params=("x", "ord", "axis", "keepdims"),
