@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rules import arrays as array_rules
 from .. import ir
-from ..rules import scalar as rules
+from ..rules import registry
+from ..rules.array import core as array_rules
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,7 @@ class KindInference:
         key = (func.module, func.attr)
         if key == ("s2sgrad", "stop_gradient"):
             return args[0]
-        prim = array_rules.rule_of_call(e)
+        prim = registry.rule_of_call(e)
         if prim is not None:
             return self.primitive(prim, e)
         if func.module == "numpy" and func.attr in CONSTRUCTOR_RANKS:
@@ -236,7 +236,7 @@ class KindInference:
             return list_of(SCALAR)
         if func.attr in ("size", "ndim", "count_nonzero"):
             return SCALAR
-        if rules.RULES_BY_NAME.get(key) is not None:
+        if registry.scalar_rule_of(func) is not None:
             return broadcast(args)  # element-wise
         return ANY_ARRAY
 

@@ -19,7 +19,6 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from .. import ir
 from ..custom import CustomDerivative
 from ..errors import RecursiveCallError, UndefinedNameError, UnsupportedCallError, UnsupportedSyntaxError
-from ..rules import arrays as array_rules
 from ..rules import registry
 from .source import Source, is_user_function, resolve_nonlocal, stop_gradient, unwrap
 
@@ -333,7 +332,7 @@ class Lowerer:
             return pre + self.if_exp_stmt(target, value, pre, pos)
         # y[i] = np.sum(x), x = np.mean(x, axis=0): the primitive gets a variable of its own,
         # so its rule can read both its operand and its result
-        top = array_rules.rule_of_call(value) is None or (
+        top = registry.rule_of_call(value) is None or (
             isinstance(target, ir.Name) and target.id not in ir.names_in(value))
         return pre + [ir.Assign([target], [self.value_from(value, pre, top=top)], pos=pos)]
 
@@ -404,7 +403,7 @@ class Lowerer:
             name = ir.Name(self.fresh(e.func.name.split(".")[-1]), pos=e.pos)
             pre.append(ir.Assign([name], [e], pos=e.pos))
             return name
-        if array_rules.rule_of_call(e) is not None:
+        if registry.rule_of_call(e) is not None:
             # an array primitive is a statement of its own, on named operands
             e.args = [self.operand(a, pre) for a in e.args]
             e.kwargs = [(k, self.value_from(v, pre)) for k, v in e.kwargs]
@@ -677,8 +676,8 @@ class Lowerer:
         name = node.func.attr.value
         base = self.expr(node.func.value)
         args, kwargs = self.call_arguments(node)
-        if name in array_rules.METHOD_RULES:
-            rule = array_rules.METHOD_RULES[name]
+        if name in registry.METHOD_RULES:
+            rule = registry.METHOD_RULES[name]
             lib = ir.Lib("numpy", "clip") if rule is None else rule.lib
             call = ir.Call(lib, [base] + args, kwargs, method=name)
             if name == "astype" and not _float_dtype(args[0] if args else dict(kwargs).get("dtype")):

@@ -6,6 +6,15 @@ derivative flows (an integer index, a condition, floor(x), a module constant) be
 an *opaque* symbol that stands for its IR and is printed back unchanged.  sympy then
 differentiates with respect to the active symbols, `sympy.cse` shares common
 subexpressions, and `to_ir` turns the partials back into IR the printers know.
+
+The result `ans`: where a statement `y = f(...)` calls, as its whole value, a function
+whose row's derivative is written with its value (scalar.py, `with_ans`), the partials
+read y instead of calling f again: `d_z += d_y * (1 - y ** 2)` for `y = np.tanh(z)`.
+The passes ask `reads_result` first and put such a derivative where y holds the new
+value: in reverse mode before y's old value is restored, in forward mode after the
+statement.  It is not done where the partials would also need the old value of y
+(`y = np.tanh(y * w)`), nor where y's old value is one of several operands (its shape
+could change), so a derivative never needs both values of one variable.
 """
 from __future__ import annotations
 
@@ -130,26 +139,80 @@ def no_rule_hint(shown: str) -> str:
             f"s2sgrad.stop_gradient(...) if its result should be a constant.")
 
 
+# The statement's result in partials written with it ('$' is in no symbol of an IR key)
+ANS = sp.Symbol("@ans$", real=True)
+
+
+def _written_with_ans(g, value):
+    """g with the statement's whole value replaced by ANS; for a power, its other powers
+    of the same base too (d sqrt(u) = u**(-1/2) / 2 = 1 / (2 ans))."""
+    g = g.xreplace({value: ANS})
+    if value.is_Pow and value.exp.is_Rational:
+        base, e = value.base, value.exp
+        g = g.replace(lambda p: p.is_Pow and p.base == base and (p.exp / e).is_Integer,
+                      lambda p: ANS ** (p.exp / e))
+    return g
+
+
 @lru_cache(maxsize=4096)
-def _partials(expr: sp.Expr, wrt: tuple[sp.Symbol, ...]):
+def _partials(expr: sp.Expr, wrt: tuple[sp.Symbol, ...], with_ans: bool = False):
     """cse'd partial derivatives, cached by expression: a repeated shape costs nothing."""
     grads = [sp.diff(expr, s) for s in wrt]
+    if with_ans:
+        grads = [_written_with_ans(g, expr) for g in grads]
     return sp.cse(grads, symbols=sp.numbered_symbols("@cse", real=True), optimizations=None)
 
 
+def _written_with_its_value(value: ir.Expr, result) -> bool:
+    """Whether `result = value` assigns a variable a call of a row written with its value."""
+    rule = rule_of(value.func) if isinstance(value, ir.Call) else None
+    return isinstance(result, ir.Name) and rule is not None and rule.with_ans
+
+
+def _operands_allow(result: ir.Name, conv: ToSympy) -> bool:
+    """Whether the operands either do not read `result` or are all `result` itself
+    (x = np.cbrt(x)): else the new value could have another shape than the old."""
+    leaves = list(conv.atoms.values()) + list(conv.opaque.values())
+    if not any(result.id in ir.names_in(x) for x in leaves):
+        return True
+    return all(isinstance(x, ir.Name) and x.id == result.id for x in leaves)
+
+
+def _derive(value: ir.Expr, active: Callable[[str], bool], result):
+    """(converter, cse replacements, partials, whether they read `result`)."""
+    conv = ToSympy(active)
+    expr = conv(value)
+    wrt = tuple(sorted(conv.atoms, key=lambda s: s.name))
+    if _written_with_its_value(value, result) and _operands_allow(result, conv):
+        replacements, grads = _partials(expr, wrt, True)
+        used = set().union(*(e.free_symbols for e in [*grads, *(sub for _, sub in replacements)]))
+        old = {sym for sym, e in {**conv.atoms, **conv.opaque}.items() if result.id in ir.names_in(e)}
+        if ANS in used and not used & old:  # never both values of the target
+            return conv, replacements, grads, True
+    return (conv, *_partials(expr, wrt), False)
+
+
+def reads_result(value: ir.Expr, result: ir.Expr, active: Callable[[str], bool]) -> bool:
+    """Whether the partials of `result = value` read `result` itself (`partials` with
+    `result=`): then they need the statement's new value of it, not the old one."""
+    return _written_with_its_value(value, result) and _derive(value, active, result)[3]
+
+
 def partials(value: ir.Expr, active: Callable[[str], bool], fresh: Callable[[str], str],
-             numpy: bool = False):
+             numpy: bool = False, result: ir.Expr | None = None):
     """Partials of `value` with respect to its active atoms.
 
     Returns (temps, grads): `temps` are (name, IR) assignments of shared subexpressions
     to emit first; `grads` are (atom IR, partial IR) pairs, zero partials left out.
     `numpy` prints the partials with NumPy's element-wise functions (array statements).
+    `result` is the variable the statement assigns `value` to: where `reads_result`
+    says so, the partials read it instead of computing the call again.
     """
-    conv = ToSympy(active)
-    expr = conv(value)
+    conv, replacements, grads, with_ans = _derive(value, active, result)
     wrt = tuple(sorted(conv.atoms, key=lambda s: s.name))
-    replacements, grads = _partials(expr, wrt)
     names = {**conv.opaque, **conv.atoms}
+    if with_ans:
+        names[ANS] = ir.Name(result.id)
     def printed(e):
         return to_ir(e, names, numpy)
     temps = []

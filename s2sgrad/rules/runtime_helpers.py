@@ -1,11 +1,11 @@
-"""Derivative rules for the runtime helpers (runtime.py), so generated code can be
+"""Derivative rules for the runtime helpers (runtime/helpers.py), so generated code can be
 differentiated again: grad of grad, vjp of grad, and forward over reverse.
 
 Generated array code calls the helpers, and the generated module carries a copy of
 each.  Their bodies use what s2sgrad does not differentiate (comprehensions, shapes
 computed at run time), so a helper is a primitive with a row here, like np.sum in
-array_rules.py: the frontend finds a helper's copy by its name and by the file its code
-came from (a generated module), and lowers a call to it as `runtime.<name>(...)`.
+array/reductions.py: the frontend finds a helper's copy by its name and by the file its
+code came from (a generated module), and lowers a call to it as `runtime.<name>(...)`.
 
 Most helpers are the adjoint of a linear NumPy operation, so they are linear in their
 cotangent argument `g`: their adjoint is that operation again, and their tangent is
@@ -15,20 +15,18 @@ the helper applied to g's tangent.  matmul_grads and tensordot_grads are bilinea
     # adjoint, with cotangents c_a, c_b for d_a, d_b:
     d_g += c_a @ b + a @ c_b ;  d_a += matmul_grads(g, a, c_b)[0] ;  d_b += matmul_grads(g, c_a, b)[1]
 
-add_at(d_x, index, g) adds into d_x in place (np.add.at); reverse.py reverses that
-statement (`add_at_adjoint`), and in forward mode its tangent is the same statement
-on tangents: add_at(t_d_x, index, t_g).
+add_at(d_x, index, g) adds into d_x in place (np.add.at): it is a statement, which
+reverse mode reverses itself (ReverseMode.adjoint_add_at), and whose tangent is the same
+statement on tangents, add_at(t_d_x, index, t_g) (ForwardMode.tangent_add_at).
 """
 from __future__ import annotations
 
 import copy
 
-import numpy as np
-
-from . import arrays as array_rules
 from .. import ir
 from ..runtime import helpers as runtime
-from .arrays import ArrayRule, C, UnsupportedUse, helper, np_
+from .array.core import (ArrayRule, C, UnsupportedUse, add_all, helper, matmul, np_, same_ndim,
+                         unknown_ndim)
 
 GENERATED_FILE_PREFIX = "<s2sgrad generated"
 
@@ -54,16 +52,6 @@ def is_add_at(s: ir.Stmt) -> bool:
 
 def _copy(e):
     return copy.deepcopy(e)
-
-
-def _sum_terms(terms):
-    terms = [t for t in terms if t is not None]
-    if not terms:
-        return None
-    out = terms[0]
-    for t in terms[1:]:
-        out = ir.BinOp("+", out, t)
-    return out
 
 
 def _unsupported_second(helper_name, primitive):
@@ -145,12 +133,12 @@ def _bilinear(name, forward):
                     call = _copy(c.call)
                     call.args[params.index(p)] = _copy(c.tangent(p))
                     terms.append(ir.Subscript(call, C(k)))
-            parts.append(_sum_terms(terms) or np_("zeros_like", ir.Subscript(_copy(c.out), C(k))))
+            parts.append(add_all(terms) or np_("zeros_like", ir.Subscript(_copy(c.ans), C(k))))
         return ir.TupleExpr(parts)
     return vjp, jvp
 
 
-_matmul_grads = _bilinear("matmul_grads", lambda x, y, c: array_rules.matmul(x, y))
+_matmul_grads = _bilinear("matmul_grads", lambda x, y, c: matmul(x, y))
 _tensordot_grads = _bilinear("tensordot_grads", lambda x, y, c: np_("tensordot", x, y, _copy(c.arg("axes"))))
 
 
@@ -175,7 +163,7 @@ def _add_at_jvp(c):
 
 
 def _add_at_vjp(c):
-    raise AssertionError("add_at is a statement: reverse.py reverses it (add_at_adjoint)")
+    raise AssertionError("add_at is a statement: reverse mode reverses it (ReverseMode.adjoint_add_at)")
 
 
 def _batched_unbroadcast(c):
@@ -186,63 +174,41 @@ def _batched_unbroadcast(c):
     return helper("unbroadcast_directions", t, _copy(c.arg("x")))
 
 
-def _rows():
-    r = ArrayRule
-    rt = "runtime"
-    return [
-        r("unbroadcast", ("g", "x"), {}, lambda i: i.ndims.get("x"), _unbroadcast[0], module=rt, jvp=_unbroadcast[1],
-          batched_jvp=_batched_unbroadcast),
-        r("expand_reduced", ("g", "x", "axis", "keepdims"), {}, lambda i: None, _expand_reduced[0],
-          module=rt, jvp=_expand_reduced[1]),
-        r("prod_others", ("x", "axis"), {}, lambda i: i.ndims.get("x"),
-          _unsupported_second("prod_others", "np.prod"), module=rt,
-          jvp=_unsupported_second("prod_others", "np.prod")),
-        r("matmul_grads", ("g", "a", "b"), {}, lambda i: None, _matmul_grads[0], module=rt,
-          result_kind="tuple", jvp=_matmul_grads[1]),
-        r("tensordot_grads", ("g", "a", "b", "axes"), {}, lambda i: None, _tensordot_grads[0], module=rt,
-          result_kind="tuple", jvp=_tensordot_grads[1]),
-        r("solve_grads", ("g", "a", "x"), {}, lambda i: None,
-          _unsupported_second("solve_grads", "np.linalg.solve"), module=rt, result_kind="tuple",
-          jvp=_unsupported_second("solve_grads", "np.linalg.solve")),
-        r("einsum_grad", ("subscripts", "g", "operands", "k"), {}, lambda i: None,
-          _unsupported_second("einsum_grad", "np.einsum"), module=rt,
-          jvp=_unsupported_second("einsum_grad", "np.einsum")),
-        r("untile", ("g", "a", "reps"), {}, lambda i: i.ndims.get("a"), _untile[0], module=rt, jvp=_untile[1]),
-        r("unrepeat", ("g", "a", "repeats", "axis"), {}, lambda i: i.ndims.get("a"), _unrepeat[0],
-          module=rt, jvp=_unrepeat[1]),
-        r("undiff", ("g", "n", "axis"), {}, lambda i: i.ndims.get("g"), _undiff[0], module=rt, jvp=_undiff[1]),
-        r("unjoin", ("g", "arrays", "axis", "how"), {}, lambda i: None, _unjoin[0], module=rt,
-          result_kind="tuple", jvp=_unjoin[1]),
-        r("add_at", ("d_x", "index", "g"), {}, lambda i: None, _add_at_vjp, module=rt, jvp=_add_at_jvp),
-        r("zeros_list", ("xs",), {}, lambda i: None, _no_derivative, module=rt, result_kind="tuple",
-          jvp=_zero_tangent),
-        # helpers of tangent code (forward.py): tangent code is not differentiated again
-        *[r(name, params, {}, lambda i: None, _tangent_code_only(name), module=rt, jvp=_tangent_code_only(name))
-          for name, params in [("solve_tangent", ("a", "x", "t_a", "t_b")), ("tangent_like", ("t", "arrays")),
-                               ("lift_directions", ("t", "x", "ndim")), ("direction", ("ts", "j")),
-                               ("transpose_directions", ("t",)), ("unbroadcast_directions", ("t", "x"))]],
-        r("zero_tangents", ("xs", "n_dirs"), {}, lambda i: None, _no_derivative, module=rt,
-          result_kind="tuple", jvp=_zero_tangent),
-    ]
+def _row(name, params, ndim, vjp, jvp, **kw):
+    return ArrayRule(name, module="runtime", params=params, ndim=ndim, vjp=vjp, jvp=jvp, **kw)
 
 
-# NumPy functions that generated adjoints call (cumsum's adjoint flips): rows here, next
-# to the helpers, so that code is differentiable again.
-def _flip_jvp(c):
-    t = c.tangent("m")
-    if t is None:
-        return None
-    call = _copy(c.call)
-    call.args[0] = t
-    return call
+def _helper_of_tangent_code(name, params):
+    """A helper of tangent code (forward mode): tangent code is not differentiated again."""
+    return _row(name, params, unknown_ndim, _tangent_code_only(name), _tangent_code_only(name))
 
 
-NUMPY_ROWS = [ArrayRule("flip", ("m", "axis"), {"axis": None}, lambda i: i.ndims.get("m"),
-                        lambda c: [("m", np_("flip", c.g, c.arg("axis")))], jvp=_flip_jvp)]
-for _row in NUMPY_ROWS:
-    array_rules.ARRAY_RULES.setdefault(getattr(np, _row.attr), _row)
-    array_rules.RULES_BY_NAME.setdefault((_row.module, _row.attr), _row)
+def _second_unsupported(name, params, primitive, ndim=unknown_ndim, **kw):
+    """A helper whose own derivative is not written yet, in both modes."""
+    return _row(name, params, ndim, _unsupported_second(name, primitive),
+                _unsupported_second(name, primitive), **kw)
 
-RUNTIME_RULES: dict[str, ArrayRule] = {row.attr: row for row in _rows()}
+
+ROWS = (
+    _row("unbroadcast", ("g", "x"), same_ndim("x"), *_unbroadcast, batched_jvp=_batched_unbroadcast),
+    _row("expand_reduced", ("g", "x", "axis", "keepdims"), unknown_ndim, *_expand_reduced),
+    _second_unsupported("prod_others", ("x", "axis"), "np.prod", ndim=same_ndim("x")),
+    _row("matmul_grads", ("g", "a", "b"), unknown_ndim, *_matmul_grads, result_kind="tuple"),
+    _row("tensordot_grads", ("g", "a", "b", "axes"), unknown_ndim, *_tensordot_grads, result_kind="tuple"),
+    _second_unsupported("solve_grads", ("g", "a", "x"), "np.linalg.solve", result_kind="tuple"),
+    _second_unsupported("einsum_grad", ("subscripts", "g", "operands", "k"), "np.einsum"),
+    _row("untile", ("g", "a", "reps"), same_ndim("a"), *_untile),
+    _row("unrepeat", ("g", "a", "repeats", "axis"), same_ndim("a"), *_unrepeat),
+    _row("undiff", ("g", "n", "axis"), same_ndim("g"), *_undiff),
+    _row("unjoin", ("g", "arrays", "axis", "how"), unknown_ndim, *_unjoin, result_kind="tuple"),
+    _row("add_at", ("d_x", "index", "g"), unknown_ndim, _add_at_vjp, _add_at_jvp),
+    _row("zeros_list", ("xs",), unknown_ndim, _no_derivative, _zero_tangent, result_kind="tuple"),
+    _row("zero_tangents", ("xs", "n_dirs"), unknown_ndim, _no_derivative, _zero_tangent, result_kind="tuple"),
+    *(_helper_of_tangent_code(name, params) for name, params in [
+        ("solve_tangent", ("a", "x", "t_a", "t_b")), ("tangent_like", ("t", "arrays")),
+        ("lift_directions", ("t", "x", "ndim")), ("direction", ("ts", "j")),
+        ("transpose_directions", ("t",)), ("unbroadcast_directions", ("t", "x"))]),
+)
+
+RUNTIME_RULES: dict[str, ArrayRule] = {row.attr: row for row in ROWS}
 assert set(RUNTIME_RULES) == set(runtime.__all__), "every runtime helper needs a row here"
-array_rules.RULES_BY_NAME.update({(row.module, row.attr): row for row in RUNTIME_RULES.values()})

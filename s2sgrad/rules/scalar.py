@@ -1,7 +1,15 @@
-"""The derivative rule table for scalar functions: one row a function.
+"""The derivative rule table for scalar and element-wise functions: one row a function.
 
 Most rows name the sympy function that states the math; sympy then differentiates it
-(see symbolic.py).  The other kinds of row cover what sympy should not differentiate:
+(partials.py).  A row may say its derivative is written with the function's own value,
+`ans` (`with_ans`): d exp(x) = ans, d tanh(x) = 1 - ans**2, d cbrt(x) = 1 / (3 ans**2).
+Where a statement's whole value is a call of such a function, its partials then read
+the statement's target instead of calling the function again (`y = np.tanh(z)`:
+`d_z += d_y * (1 - y ** 2)`).  sympy's own exp, tanh and sqrt already differentiate that
+way; a function whose derivative sympy would write otherwise gets a sympy function of
+its own from `ans_function` (cbrt: sympy's x**(1/3) is NaN for x < 0 in NumPy).
+
+The other kinds of row cover what sympy should not differentiate:
 
 - ZERO:      piecewise constant (floor, round, int, sign): no derivative flows.
 - IDENTITY:  the value passes through unchanged (float).
@@ -38,6 +46,7 @@ class Rule:
     sympy: Callable | None = None  # sympy args -> sympy expression
     kind: str = "sympy"            # "sympy" | ZERO | IDENTITY | STOP | INERT | "piecewise"
     piecewise: Callable | None = None  # (sympy args, ir args, opaque) -> sympy expression
+    with_ans: bool = False         # its derivative is written with its value (see above)
 
     @property
     def lib(self) -> ir.Lib:
@@ -74,8 +83,28 @@ def _log(x, base=None):
     return sp.log(x) if base is None else sp.log(x) / sp.log(base)
 
 
-def _row(obj, module, attr, sympy=None, kind="sympy", piecewise=None):
-    return obj, Rule(module, attr, sympy, kind, piecewise)
+def ans_function(name: str, derivative: Callable) -> type[sp.Function]:
+    """A sympy function whose derivative is written with its own value:
+    `derivative(*args, ans=...)` gives the partial (a tuple of them for several arguments).
+    sympy applies the chain rule through it and never rewrites it, so where its value
+    is at hand (a statement's target) the derivative reads that value."""
+    def fdiff(self, argindex=1):
+        d = derivative(*self.args, ans=self)
+        return d[argindex - 1] if isinstance(d, tuple) else d
+
+    def _eval_is_real(self):
+        return all(a.is_real for a in self.args) or None
+    return type(name, (sp.Function,), {"fdiff": fdiff, "_eval_is_real": _eval_is_real})
+
+
+# d cbrt(x) = 1 / (3 cbrt(x)**2), which NumPy computes at x < 0 (x**(-2/3) is NaN there)
+Cbrt = ans_function("cbrt", lambda x, ans: 1 / (3 * ans ** 2))
+# d expit(x) = expit(x) (1 - expit(x)); exp(-x) / (1 + exp(-x))**2 is inf / inf for x << 0
+Expit = ans_function("expit", lambda x, ans: ans * (1 - ans))
+
+
+def _row(obj, module, attr, sympy=None, kind="sympy", piecewise=None, with_ans=False):
+    return obj, Rule(module, attr, sympy, kind, piecewise, with_ans)
 
 
 SCALAR_RULES: dict[Any, Rule] = dict([
@@ -88,17 +117,17 @@ SCALAR_RULES: dict[Any, Rule] = dict([
     _row(math.atan2, "math", "atan2", sp.atan2),
     _row(math.sinh, "math", "sinh", sp.sinh),
     _row(math.cosh, "math", "cosh", sp.cosh),
-    _row(math.tanh, "math", "tanh", sp.tanh),
+    _row(math.tanh, "math", "tanh", sp.tanh, with_ans=True),  # sympy: 1 - tanh(x)**2
     _row(math.asinh, "math", "asinh", sp.asinh),
     _row(math.acosh, "math", "acosh", sp.acosh),
     _row(math.atanh, "math", "atanh", sp.atanh),
-    _row(math.exp, "math", "exp", sp.exp),
+    _row(math.exp, "math", "exp", sp.exp, with_ans=True),     # sympy: exp(x)
     _row(math.expm1, "math", "expm1", cf.expm1),
     _row(math.log, "math", "log", _log),
     _row(math.log1p, "math", "log1p", cf.log1p),
     _row(math.log2, "math", "log2", cf.log2),
     _row(math.log10, "math", "log10", cf.log10),
-    _row(math.sqrt, "math", "sqrt", sp.sqrt),
+    _row(math.sqrt, "math", "sqrt", sp.sqrt, with_ans=True),  # sympy: 1 / (2 sqrt(x))
     _row(math.pow, "math", "pow", lambda a, b: a ** b),
     _row(builtins.pow, "builtins", "pow", lambda a, b: a ** b),
     _row(math.hypot, "math", "hypot", _hypot),
@@ -127,6 +156,8 @@ SCALAR_RULES: dict[Any, Rule] = dict([
     _row(builtins.range, "builtins", "range", kind=INERT),
     _row(builtins.isinstance, "builtins", "isinstance", kind=INERT),
 ])
+if hasattr(math, "cbrt"):  # Python 3.11
+    SCALAR_RULES.update([_row(math.cbrt, "math", "cbrt", Cbrt, with_ans=True)])
 
 def _np_extreme(wins: str):
     """np.maximum / np.minimum: at a tie each argument gets half, as torch.maximum does."""
@@ -162,8 +193,9 @@ def _clip(s, a, opaque):
     return out if inside is None else out + s[0] * opaque(_indicator(inside))
 
 
-def _np_row(attr, sympy=None, kind="sympy", piecewise=None, module="numpy", obj=None):
-    return _row(obj if obj is not None else getattr(np, attr), module, attr, sympy, kind, piecewise)
+def _np_row(attr, sympy=None, kind="sympy", piecewise=None, module="numpy", obj=None, with_ans=False):
+    return _row(obj if obj is not None else getattr(np, attr), module, attr, sympy, kind, piecewise,
+                with_ans)
 
 
 # NumPy's element-wise functions: the same math, applied element by element.
@@ -171,10 +203,11 @@ NUMPY_RULES: dict[Any, Rule] = dict([
     _np_row("sin", sp.sin), _np_row("cos", sp.cos), _np_row("tan", sp.tan),
     _np_row("arcsin", sp.asin), _np_row("arccos", sp.acos), _np_row("arctan", sp.atan),
     _np_row("arctan2", sp.atan2), _np_row("sinh", sp.sinh), _np_row("cosh", sp.cosh),
-    _np_row("tanh", sp.tanh), _np_row("arcsinh", sp.asinh), _np_row("arccosh", sp.acosh),
-    _np_row("arctanh", sp.atanh), _np_row("exp", sp.exp), _np_row("expm1", cf.expm1),
+    _np_row("tanh", sp.tanh, with_ans=True), _np_row("arcsinh", sp.asinh), _np_row("arccosh", sp.acosh),
+    _np_row("arctanh", sp.atanh), _np_row("exp", sp.exp, with_ans=True), _np_row("expm1", cf.expm1),
     _np_row("exp2", lambda x: 2 ** x), _np_row("log", sp.log), _np_row("log1p", cf.log1p),
-    _np_row("log2", cf.log2), _np_row("log10", cf.log10), _np_row("sqrt", sp.sqrt),
+    _np_row("log2", cf.log2), _np_row("log10", cf.log10), _np_row("sqrt", sp.sqrt, with_ans=True),
+    _np_row("cbrt", Cbrt, with_ans=True),
     _np_row("square", lambda x: x ** 2), _np_row("reciprocal", lambda x: 1 / x),
     _np_row("power", lambda a, b: a ** b), _np_row("float_power", lambda a, b: a ** b),
     _np_row("hypot", cf.hypot), _np_row("negative", lambda x: -x), _np_row("positive", lambda x: x),
@@ -204,7 +237,7 @@ try:  # scipy is optional: its special functions get rows only where it is insta
     NUMPY_RULES.update(dict([
         _np_row("erf", sp.erf, module="scipy.special", obj=_special.erf),
         _np_row("erfc", sp.erfc, module="scipy.special", obj=_special.erfc),
-        _np_row("expit", lambda x: 1 / (1 + sp.exp(-x)), module="scipy.special", obj=_special.expit),
+        _np_row("expit", Expit, module="scipy.special", obj=_special.expit, with_ans=True),
     ]))
 except ImportError:  # pragma: no cover
     pass
@@ -232,6 +265,8 @@ SYMPY_PRINTED: dict[Any, ir.Lib] = {
     cf.expm1: ir.Lib("math", "expm1"), cf.log1p: ir.Lib("math", "log1p"),
     cf.log2: ir.Lib("math", "log2"), cf.log10: ir.Lib("math", "log10"),
     cf.hypot: ir.Lib("math", "hypot"),
+    Cbrt: ir.Lib("numpy", "cbrt"),  # (numba compiles np.cbrt of a number, not math.cbrt)
+    Expit: ir.Lib("scipy.special", "expit"),
     sp.sec: None, sp.csc: None, sp.cot: None,  # rewritten into sin/cos before printing
 }
 SYMPY_CONSTANTS = {sp.pi: ir.Lib("math", "pi"), sp.E: ir.Lib("math", "e")}
@@ -245,7 +280,8 @@ SYMPY_PRINTED_NUMPY: dict[Any, ir.Lib] = {
     cf.log10: "log10", cf.hypot: "hypot",
 }
 SYMPY_PRINTED_NUMPY = {k: ir.Lib("numpy", v) for k, v in SYMPY_PRINTED_NUMPY.items()}
-SYMPY_PRINTED_NUMPY.update({sp.erf: ir.Lib("scipy.special", "erf"), sp.erfc: ir.Lib("scipy.special", "erfc")})
+SYMPY_PRINTED_NUMPY.update({sp.erf: ir.Lib("scipy.special", "erf"), sp.erfc: ir.Lib("scipy.special", "erfc"),
+                            Cbrt: ir.Lib("numpy", "cbrt"), Expit: ir.Lib("scipy.special", "expit")})
 
 
 def lookup(obj) -> Rule | None:
@@ -255,7 +291,7 @@ def lookup(obj) -> Rule | None:
         return None
 
 
-# The rule of a Lib reference, for IR built by the passes themselves (selectors, np.sign).
+# The rule of a Lib reference, for IR built by the passes themselves (selectors, np.sign:
+# a row of NUMPY_RULES) and for stop_gradient, which the frontend lowers to a Lib.
 RULES_BY_NAME: dict[tuple[str, str], Rule] = {(r.module, r.attr): r for r in SCALAR_RULES.values()}
-RULES_BY_NAME[("numpy", "sign")] = Rule("numpy", "sign", kind=ZERO)
 RULES_BY_NAME[("s2sgrad", "stop_gradient")] = Rule("s2sgrad", "stop_gradient", kind=STOP)

@@ -22,7 +22,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from ..rules import arrays as array_rules
+from ..rules import registry
+from ..rules.array import core as array_rules
 from .. import custom
 from .. import ir
 from ..analysis import kinds
@@ -169,16 +170,19 @@ class ForwardMode:
             return stmts + [ir.Assign([self.tangent_target(t)], [tv], aug=s.aug, role="adjoint")], []
         if s.aug:
             v = ir.BinOp(s.aug, copy.deepcopy(t), v, pos=v.pos)
-        rule = array_rules.rule_of_call(v)
+        rule = registry.rule_of_call(v)
         if rule is not None and isinstance(t, ir.Name):
             return [], self.tangent_primitive(t, v, rule, s)
-        stmts, tv = self.tangent_of(v, self.kind_of(t))
+        result = t if not s.aug and partials.reads_result(v, t, self.is_active) else None
+        stmts, tv = self.tangent_of(v, self.kind_of(t), result=result)
         if tv is None:  # a constant overwrites an active variable: its tangent restarts at zero
             return [], [self.assign([t], [self.zero_of(t)], tangent=True)]
         if isinstance(t, ir.Name) and t.id in self.updated_in_place and _shares_memory(tv) \
                 and not _shares_memory(v):
             tv = _np("copy", tv)  # y = x + 0 is a new array: its tangent must not be t_x itself
-        return stmts + [self.assign([t], [tv], tangent=True)], []
+        tangent = stmts + [self.assign([t], [tv], tangent=True)]
+        # written with the result (y = np.exp(x): t_y = t_x * y), it comes after the statement
+        return ([], tangent) if result is not None else (tangent, [])
 
     def increments_in_place(self, t: ir.Expr) -> bool:
         """Whether `t_x += v` may update t_x in place: numbers' tangents are arrays in vector
@@ -208,8 +212,9 @@ class ForwardMode:
         return sub
 
     # ------------------------------------------------------------------ element-wise tangents
-    def tangent_of(self, e: ir.Expr, result_kind=None):
-        """(statements, tangent IR) of an expression; the tangent is None where it is zero."""
+    def tangent_of(self, e: ir.Expr, result_kind=None, result=None):
+        """(statements, tangent IR) of an expression; the tangent is None where it is zero.
+        `result`: the variable e is assigned to, where its partials may read it."""
         if not partials.carries(e, self.is_active) and not isinstance(e, (ir.ListExpr, ir.TupleExpr)):
             return [], None
         if isinstance(e, ir.Name) or isinstance(e, ir.Subscript) and _element_of_variable(e):
@@ -227,14 +232,14 @@ class ForwardMode:
         if isinstance(e, ir.Call) and e.method == "T":
             stmts, inner = self.tangent_of(e.args[0])
             return stmts, self.transpose(inner, _rank(self.kind_of(e.args[0])))
-        return self.elementwise_tangent(e, result_kind)
+        return self.elementwise_tangent(e, result_kind, result)
 
-    def elementwise_tangent(self, value: ir.Expr, result_kind):
+    def elementwise_tangent(self, value: ir.Expr, result_kind, result=None):
         if result_kind is None:
             result_kind = self.kind_of(value)
         leaves = partials.leaves(value, self.is_active)
         arrays = any(not _is_scalar(self.kind_of(x)) for x in leaves)
-        temps, grads = partials.partials(value, self.is_active, self.namer.fresh, numpy=arrays)
+        temps, grads = partials.partials(value, self.is_active, self.namer.fresh, numpy=arrays, result=result)
         stmts = [ir.Assign([ir.Name(n)], [e], role="adjoint") for n, e in temps]
         if not grads:
             return stmts, None
@@ -329,7 +334,7 @@ class ForwardMode:
             return out + self.apply_jvp(rule, bound, tangents, t, call, s, ir.Name(self.tan(t.id)))
         if rule.batched_jvp is not None:  # vector mode: all directions at once where the row can
             ranks = kinds.KindInference(self.fn, self.kinds).ranks(bound)
-            ctx = array_rules.JvpContext(args=bound, ndims=ranks, out=ir.Name(t.id), call=call,
+            ctx = array_rules.JvpContext(args=bound, ndims=ranks, ans=ir.Name(t.id), call=call,
                                          tangents=tangents, let=None, rule=rule)
             tangent = rule.batched_jvp(ctx)
             if tangent is not NotImplemented:
@@ -370,7 +375,7 @@ class ForwardMode:
             return ir.Name(name.id)
 
         ranks = kinds.KindInference(self.fn, self.kinds).ranks(bound)
-        ctx = array_rules.JvpContext(args=bound, ndims=ranks, out=ir.Name(t.id), call=call,
+        ctx = array_rules.JvpContext(args=bound, ndims=ranks, ans=ir.Name(t.id), call=call,
                                      tangents=tangents, let=let, rule=rule)
         try:
             tangent = rule.jvp(ctx)

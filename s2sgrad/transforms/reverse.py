@@ -22,7 +22,8 @@ import copy
 import itertools
 from dataclasses import dataclass
 
-from ..rules import arrays as array_rules
+from ..rules import registry
+from ..rules.array import core as array_rules
 from .. import custom
 from .. import ir
 from ..analysis import kinds
@@ -156,10 +157,13 @@ class ReverseMode:
                 return [s], []
             adjoint = self.adjoint_assign(s) if s.role == "user" else []
             header = [ir.Comment(f"grad of: {_line_of(s)}", pos=s.pos)] if adjoint else []
-            if adjoint and _is_primitive(s):
-                # a primitive's rule reads its result (the max, the inverse): it runs before
-                # the overwritten value comes back; the adjoint's restart (last) after
-                return [_Save(s, depth), s], header + adjoint[:-1] + [_Restore(s, depth), adjoint[-1]]
+            if adjoint and (_is_primitive(s) or self.reads_result(s)):
+                # a primitive's rule reads its result (the max, the inverse), and so does a
+                # rule written with it (y = np.exp(x): d_x += d_y * y): it runs before the
+                # overwritten value comes back; the adjoint's restart (last) after
+                restart = adjoint[-1:] if _is_restart(adjoint[-1], self.adj(s.targets[0].id)) else []
+                return [_Save(s, depth), s], header + adjoint[:len(adjoint) - len(restart)] \
+                    + [_Restore(s, depth)] + restart
             return [_Save(s, depth), s], header + [_Restore(s, depth)] + adjoint
         if isinstance(s, ir.CallAssign):
             adjoint = self.adjoint_call(s)
@@ -270,7 +274,7 @@ class ReverseMode:
             t, v = s.targets[0], s.values[0]
             if s.aug:
                 v = ir.BinOp(s.aug, copy.deepcopy(t), v, pos=v.pos)
-            rule = array_rules.rule_of_call(v)
+            rule = registry.rule_of_call(v)
             if rule is not None and isinstance(t, ir.Name):
                 return self.adjoint_primitive(t, v, rule, s)
             if isinstance(t, ir.Name) and t.id in self.containers:
@@ -290,6 +294,17 @@ class ReverseMode:
             out += self.accumulate(v, seed)
         return out
 
+    def reads_result(self, s: ir.Assign) -> bool:
+        """Whether the adjoint of `y = f(x)` reads y's new value (see result_read)."""
+        return len(s.targets) == 1 and not s.aug and self.result_read(s.targets[0], s.values[0]) is not None
+
+    def result_read(self, t: ir.Expr, v: ir.Expr) -> ir.Name | None:
+        """t, where the partials of `t = v` are written with t itself (rules.partials);
+        not the output of a grad, which would compute it for that alone."""
+        if not isinstance(t, ir.Name) or (t.id == self.result and self.spec.kind != "value_and_grad"):
+            return None
+        return t if partials.reads_result(v, t, self.is_active) else None
+
     def adj_expr(self, t: ir.Expr) -> ir.Expr:
         """d_x for x; d_xs[i] for xs[i]."""
         if isinstance(t, ir.Name):
@@ -297,7 +312,7 @@ class ReverseMode:
         return ir.Subscript(self.adj_expr(t.value), copy.deepcopy(t.index))
 
     def accumulate(self, value: ir.Expr, seed: ir.Expr, skip_key: str | None = None,
-                   seed_broadcasts: bool = False):
+                   seed_broadcasts: bool = False, result: ir.Name | None = None):
         """`d_a += seed * da/dvalue` for every active atom a of `value`.
 
         Returns the statements, and (when skip_key names an atom) that atom's partial.
@@ -305,7 +320,8 @@ class ReverseMode:
         arrays = self._broadcast_sources(value)
         if seed_broadcasts or isinstance(seed, ir.Subscript) and not _is_scalar(self.kind_of(seed)):
             arrays += 1  # y[i] = ... broadcasts the value into the slot
-        temps, grads = partials.partials(value, self.is_active, self.namer.fresh, numpy=arrays > 0)
+        temps, grads = partials.partials(value, self.is_active, self.namer.fresh, numpy=arrays > 0,
+                                         result=result)
         out = [ir.Assign([ir.Name(n)], [e]) for n, e in temps]
         if arrays:
             self.float_seeds |= {n for n, _ in temps}  # never wrapped in float() by the optimizer
@@ -347,7 +363,7 @@ class ReverseMode:
             taken = ir.Call(ir.Lib("numpy", "copy"), [d_t]) if isinstance(t, ir.Subscript) and array_target else d_t
             return [ir.Assign([seed], [taken]), ir.Assign([copy.deepcopy(d_t)], [self._reset_value(t)])] \
                 + self.accumulate(v, seed, seed_broadcasts=isinstance(t, ir.Subscript) and array_target)
-        out, self_partial = self.accumulate(v, d_t, skip_key=expr_source(t))
+        out, self_partial = self.accumulate(v, d_t, skip_key=expr_source(t), result=self.result_read(t, v))
         if self_partial is None:
             out.append(ir.Assign([copy.deepcopy(d_t)], [self._reset_value(t)]))
         elif not (isinstance(self_partial, ir.Const) and self_partial.value == 1):
@@ -832,9 +848,15 @@ def _element_of_variable(e: ir.Expr) -> bool:
     return isinstance(e, ir.Subscript) and (isinstance(e.value, ir.Name) or _element_of_variable(e.value))
 
 
+def _is_restart(s: ir.Stmt, d_t: str) -> bool:
+    """`d_t = 0.0` (or zeros): an adjoint starting afresh."""
+    return isinstance(s, ir.Assign) and not s.aug and len(s.targets) == 1 \
+        and isinstance(s.targets[0], ir.Name) and s.targets[0].id == d_t
+
+
 def _is_primitive(s: ir.Assign) -> bool:
     return len(s.targets) == 1 and isinstance(s.targets[0], ir.Name) and not s.aug \
-        and array_rules.rule_of_call(s.values[0]) is not None
+        and registry.rule_of_call(s.values[0]) is not None
 
 
 def _is_scalar(k) -> bool:
@@ -867,7 +889,7 @@ def _elementwise_of(e: ir.Expr, names: set[str]) -> bool:
     if isinstance(e, (ir.BinOp, ir.UnaryOp, ir.Compare)):
         return all(_elementwise_of(c, names) for c in ir.children(e))
     if isinstance(e, ir.Call) and isinstance(e.func, ir.Lib) and e.method is None \
-            and array_rules.rule_of_call(e) is None and not e.kwargs:
+            and registry.rule_of_call(e) is None and not e.kwargs:
         return all(_elementwise_of(a, names) for a in e.args)
     return False
 

@@ -1,4 +1,4 @@
-"""Forward-mode rules of the array primitives (array_rules.py, each row's `jvp`).
+"""Forward-mode rules of the array primitives (s2sgrad/rules/array/, each row's `jvp`).
 
 Each case is one statement `out = <primitive call>`.  The test lowers it with the
 frontend, calls the row's jvp with tangents named t_a, t_b, ..., prints the tangent
@@ -21,7 +21,8 @@ import scipy.special
 from s2sgrad import ir
 from s2sgrad.backends.python import expr_source
 from s2sgrad.frontend import lowering as frontend
-from s2sgrad.rules import arrays as array_rules
+from s2sgrad.rules import registry
+from s2sgrad.rules.array import core as array_rules
 from s2sgrad.runtime import helpers as runtime
 
 H = 1e-6
@@ -246,7 +247,7 @@ def _primal_call(k) -> ir.Call:
     fn, _ = frontend.Lowerer(_FUNCTIONS[k]).lower()
     [stmt] = [s for s in fn.body if isinstance(s, ir.Assign) and s.targets[0].id == "out"]
     call = stmt.values[0]
-    assert array_rules.rule_of_call(call) is not None, expr_source(call)
+    assert registry.rule_of_call(call) is not None, expr_source(call)
     return call
 
 
@@ -298,7 +299,7 @@ def _ranks(bound, values):
 
 def _jvp(call, values, active, known_ranks=True):
     """(the tangent's source, the temporaries' statements) of the call's row."""
-    rule = array_rules.rule_of_call(call)
+    rule = registry.rule_of_call(call)
     bound = array_rules.bind(rule, call)
     tangents = {}
     for p, e in bound.items():
@@ -429,16 +430,16 @@ def test_printed_tangent(j):
 # --- every row has a rule ------------------------------------------------------------------
 
 def test_every_row_has_a_jvp():
-    rows = list(array_rules.ARRAY_RULES.values()) + [r for r in array_rules.METHOD_RULES.values() if r]
+    rows = list(registry.ARRAY_RULES.values()) + [r for r in registry.METHOD_RULES.values() if r]
     assert [r.attr for r in rows if r.jvp is None] == []
 
 
 def test_every_row_is_tested():
     """Each function and method spelling of the table appears in some case."""
     text = " ".join(src for src, _ in CASES)
-    for rule in array_rules.ARRAY_RULES.values():
+    for rule in registry.ARRAY_RULES.values():
         assert f".{rule.attr}(" in text, rule.attr
-    for name, rule in array_rules.METHOD_RULES.items():
+    for name, rule in registry.METHOD_RULES.items():
         if rule is not None:
             assert f"a.{name}" in text, name
 

@@ -458,8 +458,8 @@ class _JvpContext:
 
     def __init__(self, rule, call, tangents):
         self.rule, self.call, self.tangents = rule, call, tangents
-        self.args = s2sgrad.rules.arrays.bind(rule, call)
-        self.out = s2sgrad.ir.Name("out")
+        self.args = s2sgrad.rules.array.core.bind(rule, call)
+        self.ans = s2sgrad.ir.Name("out")
 
     def tangent(self, key):
         return self.tangents.get(key)

@@ -1,0 +1,96 @@
+"""Linear algebra: np.linalg.solve, inv, det, slogdet.
+
+Their rules read the result (`c.ans`): the solution x, the inverse, the determinant.
+"""
+from __future__ import annotations
+
+from ... import ir
+from .core import (ArrayRule, C, helper, item, matmul, mul, neg, np_, same_ndim, sub, T,
+                   unknown_ndim)
+
+
+def _stacked_ndim(i):
+    """A matrix (or a stack of them) to a number (or a stack of numbers)."""
+    return None if i.ndims.get("a") is None else i.ndims["a"] - 2
+
+
+# ----------------------------------------------------------------------------- solve
+def solve_vjp(c):
+    # x = solve(a, b):  d_b = solve(a.T, d_x),  d_a = -d_b x.T
+    a, x = c.arg("a"), c.ans
+    if c.ndims.get("a") != 2 or c.ndims.get("b") not in (1, 2):  # stacks, or ranks unknown
+        grads = c.let("grads", helper("solve_grads", c.g, a, x))
+        return [("a", item(grads, 0)), ("b", item(grads, 1))]
+    g_b = c.let("g_b", np_("linalg.solve", T(a), c.g))
+    d_a = neg(np_("outer", g_b, x)) if c.ndims.get("b") == 1 else neg(matmul(g_b, T(x)))
+    return [("a", d_a), ("b", g_b)]
+
+
+def solve_jvp(c):
+    # x = solve(a, b):  t_x = solve(a, t_b - t_a @ x)
+    t_a, t_b, x = c.tangent("a"), c.tangent("b"), c.ans
+    if t_a is None and t_b is None:
+        return None
+    na, nb = c.ndims.get("a"), c.ndims.get("b")
+    if (na == 2 and nb is not None) or (na is not None and nb == na):  # b's columns are x's
+        if t_a is None:
+            return c.replaced({"b": t_b})
+        rhs = matmul(neg(t_a), x) if t_b is None else sub(t_b, matmul(t_a, x))
+        return c.replaced({"b": rhs})
+    # a stack of systems, b one vector a system (or ranks unknown)
+    return helper("solve_tangent", c.arg("a"), x, C(None) if t_a is None else t_a,
+                  C(None) if t_b is None else t_b)
+
+
+SOLVE = ArrayRule("linalg.solve", params=("a", "b"), ndim=same_ndim("b"), vjp=solve_vjp, jvp=solve_jvp)
+
+
+# ----------------------------------------------------------------------------- inv
+def inv_vjp(c):  # d_a = -inv.T @ d_inv @ inv.T
+    return [("a", neg(matmul(matmul(T(c.ans), c.g), T(c.ans))))]
+
+
+def inv_jvp(c):  # t_inv = -inv @ t_a @ inv
+    t = c.tangent("a")
+    return None if t is None else matmul(matmul(neg(c.ans), t), c.ans)
+
+
+INV = ArrayRule("linalg.inv", params=("a",), ndim=same_ndim(), vjp=inv_vjp, jvp=inv_jvp)
+
+
+# ----------------------------------------------------------------------------- det, slogdet
+def _logdet_tangent(c, t):
+    """d log|det a| = trace(a^-1 t_a), one trace a matrix of the stack."""
+    kwargs = {} if c.ndims.get("a") == 2 else {"axis1": C(-2), "axis2": C(-1)}
+    return np_("trace", np_("linalg.solve", c.arg("a"), t), **kwargs)
+
+
+def det_vjp(c):  # d_a = d_det * det * inv(a).T
+    return [("a", mul(mul(c.g, c.ans), T(np_("linalg.inv", c.arg("a")))))]
+
+
+def det_jvp(c):
+    t = c.tangent("a")
+    return None if t is None else mul(c.ans, _logdet_tangent(c, t))
+
+
+DET = ArrayRule("linalg.det", params=("a",), ndim=_stacked_ndim, vjp=det_vjp, jvp=det_jvp)
+
+
+def slogdet_vjp(c):
+    # slogdet returns (sign, logabsdet); only logabsdet carries a derivative
+    return [("a", mul(ir.Subscript(c.g, C(1)), T(np_("linalg.inv", c.arg("a")))))]
+
+
+def slogdet_jvp(c):
+    # the sign is constant where it is differentiable
+    t = c.tangent("a")
+    return None if t is None else ir.TupleExpr([C(0.0), _logdet_tangent(c, t)])
+
+
+SLOGDET = ArrayRule("linalg.slogdet", params=("a",), ndim=unknown_ndim, result_kind="tuple",
+                    vjp=slogdet_vjp, jvp=slogdet_jvp)
+
+
+ROWS = (SOLVE, INV, DET, SLOGDET)
+METHODS: dict = {}

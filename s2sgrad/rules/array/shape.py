@@ -1,0 +1,200 @@
+"""Shape changes: reshape, ravel, transpose, swapaxes, moveaxis, expand_dims, squeeze,
+broadcast_to, tile, repeat, flip, and joining arrays (concatenate, stack, hstack, vstack).
+
+All are linear: the tangent is the user's call on the tangent, and the cotangent goes
+back through the inverse rearrangement (d_x += np.reshape(d_y, np.shape(x))).
+"""
+from __future__ import annotations
+
+from ... import ir
+from .core import (ArgInfo, ArrayRule, C, NOT_CONST, T, fixed_ndim, helper, identity_vjp, linear,
+                   listwise, np_, same_ndim, shape, unknown_ndim)
+
+
+def reshape_back(p="a"):
+    """The cotangent reshaped to the input's shape."""
+    return lambda c: [(p, np_("reshape", c.g, shape(c.arg(p))))]
+
+
+def _shape_len(i, p="shape"):
+    """The length of a shape argument written in the call, or None."""
+    e = i.args.get(p)
+    if isinstance(e, (ir.TupleExpr, ir.ListExpr)):
+        return len(e.elts)
+    if isinstance(e, ir.Const) and isinstance(e.value, int):
+        return 1
+    if isinstance(e, ir.Const) and isinstance(e.value, tuple):
+        return len(e.value)
+    return None
+
+
+# ----------------------------------------------------------------------------- reshape, ravel
+RESHAPE = ArrayRule("reshape", params=("a", "shape", "order"), defaults={"order": "C"},
+                    aliases={"newshape": "shape"},  # NumPy < 2.1 spells it newshape
+                    ndim=_shape_len, vjp=reshape_back(), jvp=linear())
+
+
+def method_reshape_ndim(i):
+    shape_args = i.args.get("shape") or []
+    if len(shape_args) == 1:  # x.reshape((2, 3))
+        return _shape_len(ArgInfo({}, {"shape": shape_args[0]}))
+    return len(shape_args)    # x.reshape(2, 3)
+
+
+METHOD_RESHAPE = ArrayRule("reshape", params=("a", "shape"), varargs=True, ndim=method_reshape_ndim,
+                           vjp=reshape_back(), jvp=linear())
+
+RAVEL = ArrayRule("ravel", params=("a", "order"), defaults={"order": "C"}, ndim=fixed_ndim(1),
+                  vjp=reshape_back(), jvp=linear())
+
+
+# ----------------------------------------------------------------------------- transpose
+def _inverse_permutation(axes):
+    """The axes that undo a transpose: written out when they are constants, as one would
+    by hand, else np.argsort(axes)."""
+    items = axes.elts if isinstance(axes, (ir.TupleExpr, ir.ListExpr)) else \
+        [ir.Const(a) for a in axes.value] if isinstance(axes, ir.Const) and isinstance(axes.value, tuple) else None
+    if items is not None and all(isinstance(a, ir.Const) and isinstance(a.value, int) for a in items):
+        order = [a.value % len(items) for a in items]
+        return ir.TupleExpr([C(order.index(k)) for k in range(len(order))])
+    return np_("argsort", axes)
+
+
+def transpose_vjp(c):
+    axes = c.arg("axes")
+    if isinstance(axes, ir.Const) and axes.value is None:
+        return [("a", T(c.g))]
+    return [("a", np_("transpose", c.g, _inverse_permutation(axes)))]
+
+
+TRANSPOSE = ArrayRule("transpose", params=("a", "axes"), defaults={"axes": None}, ndim=same_ndim(),
+                      vjp=transpose_vjp, jvp=linear())
+
+
+def method_transpose_vjp(c):
+    axes = c.args["axes"]  # x.transpose(1, 0) or x.transpose((1, 0))
+    if not axes:
+        return [("a", T(c.g))]
+    order = axes[0] if len(axes) == 1 else ir.TupleExpr(list(axes))
+    return [("a", np_("transpose", c.g, _inverse_permutation(order)))]
+
+
+METHOD_TRANSPOSE = ArrayRule("transpose", params=("a", "axes"), varargs=True, ndim=same_ndim(),
+                             vjp=method_transpose_vjp, jvp=linear())
+PROPERTY_T = ArrayRule("transpose", params=("a",), ndim=same_ndim(),
+                       vjp=lambda c: [("a", T(c.g))], jvp=linear())
+
+
+def swapaxes_vjp(c):
+    return [("a", np_("swapaxes", c.g, c.arg("axis1"), c.arg("axis2")))]
+
+
+SWAPAXES = ArrayRule("swapaxes", params=("a", "axis1", "axis2"), ndim=same_ndim(),
+                     vjp=swapaxes_vjp, jvp=linear())
+
+
+def moveaxis_vjp(c):
+    return [("a", np_("moveaxis", c.g, c.arg("destination"), c.arg("source")))]
+
+
+MOVEAXIS = ArrayRule("moveaxis", params=("a", "source", "destination"), ndim=same_ndim(),
+                     vjp=moveaxis_vjp, jvp=linear())
+
+
+# ----------------------------------------------------------------------------- expand_dims, squeeze
+def expand_dims_ndim(i):
+    nd, axis = i.ndims.get("a"), i.const("axis")
+    if nd is None or axis is NOT_CONST:
+        return None
+    return nd + (len(axis) if isinstance(axis, tuple) else 1)
+
+
+EXPAND_DIMS = ArrayRule("expand_dims", params=("a", "axis"), ndim=expand_dims_ndim,
+                        vjp=reshape_back(), jvp=linear())
+SQUEEZE = ArrayRule("squeeze", params=("a", "axis"), defaults={"axis": None}, ndim=unknown_ndim,
+                    vjp=reshape_back(), jvp=linear())
+
+
+# ----------------------------------------------------------------------------- broadcast_to, tile, repeat
+def broadcast_to_vjp(c):
+    return [("array", helper("unbroadcast", c.g, c.arg("array")))]
+
+
+BROADCAST_TO = ArrayRule("broadcast_to", params=("array", "shape", "subok"), defaults={"subok": False},
+                         ndim=_shape_len, vjp=broadcast_to_vjp, jvp=linear("array"))
+
+
+def tile_vjp(c):
+    return [("A", helper("untile", c.g, c.arg("A"), c.arg("reps")))]
+
+
+TILE = ArrayRule("tile", params=("A", "reps"), ndim=unknown_ndim, vjp=tile_vjp, jvp=linear("A"))
+
+
+def repeat_vjp(c):
+    return [("a", helper("unrepeat", c.g, c.arg("a"), c.arg("repeats"), c.arg("axis")))]
+
+
+REPEAT = ArrayRule("repeat", params=("a", "repeats", "axis"), defaults={"axis": None},
+                   ndim=lambda i: 1 if i.const("axis") is None else i.ndims.get("a"),
+                   vjp=repeat_vjp, jvp=linear())
+
+
+# ----------------------------------------------------------------------------- flip
+# (cumsum's adjoint flips: with this row that code is differentiable again)
+def flip_vjp(c):
+    return [("m", np_("flip", c.g, c.arg("axis")))]
+
+
+FLIP = ArrayRule("flip", params=("m", "axis"), defaults={"axis": None}, ndim=same_ndim("m"),
+                 vjp=flip_vjp, jvp=linear("m"))
+
+
+# ----------------------------------------------------------------------------- joining arrays
+def joined_vjp(how: str, p: str = "arrays"):
+    """concatenate / stack / hstack / vstack: each input gets its piece of the cotangent."""
+    def vjp(c):
+        arrays = c.args[p]
+        axis = c.args.get("axis", C(0))
+        if isinstance(arrays, (ir.ListExpr, ir.TupleExpr)):
+            parts = c.let("parts", helper("unjoin", c.g, ir.ListExpr(list(arrays.elts)), axis, C(how)))
+            return [((p, k), ir.Subscript(parts, C(k))) for k in range(len(arrays.elts))]
+        parts = c.let("parts", helper("unjoin", c.g, arrays, axis, C(how)))
+        return [(p, parts)]  # a list variable: added element by element (reverse mode)
+    return vjp
+
+
+def joined_ndim(how: str, p: str = "arrays"):
+    def ndim(i):
+        nd = i.ndims.get(p)
+        if nd is None:
+            return None
+        if how == "stack":
+            return nd + 1
+        if how == "vstack":
+            return max(nd, 2)
+        return max(nd, 1)
+    return ndim
+
+
+CONCATENATE = ArrayRule("concatenate", params=("arrays", "axis"), defaults={"axis": 0},
+                        ndim=joined_ndim("concatenate"), vjp=joined_vjp("concatenate"),
+                        jvp=listwise("arrays"))
+STACK = ArrayRule("stack", params=("arrays", "axis"), defaults={"axis": 0},
+                  ndim=joined_ndim("stack"), vjp=joined_vjp("stack"), jvp=listwise("arrays"))
+HSTACK = ArrayRule("hstack", params=("tup",), ndim=joined_ndim("hstack", "tup"),
+                   vjp=joined_vjp("hstack", "tup"), jvp=listwise("tup"))
+VSTACK = ArrayRule("vstack", params=("tup",), ndim=joined_ndim("vstack", "tup"),
+                   vjp=joined_vjp("vstack", "tup"), jvp=listwise("tup"))
+
+
+# ----------------------------------------------------------------------------- astype
+ASTYPE = ArrayRule("astype", params=("a", "dtype"), ndim=same_ndim(), vjp=identity_vjp(), jvp=linear())
+
+
+ROWS = (RESHAPE, RAVEL, TRANSPOSE, SWAPAXES, MOVEAXIS, EXPAND_DIMS, SQUEEZE, BROADCAST_TO, TILE,
+        REPEAT, FLIP, CONCATENATE, STACK, HSTACK, VSTACK)
+# ndarray methods; those whose signature differs from the function's have rows of their own
+METHODS = {"reshape": METHOD_RESHAPE, "transpose": METHOD_TRANSPOSE, "T": PROPERTY_T,
+           "ravel": RAVEL, "flatten": RAVEL, "swapaxes": SWAPAXES, "squeeze": SQUEEZE,
+           "repeat": REPEAT, "astype": ASTYPE}
