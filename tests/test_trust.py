@@ -543,3 +543,48 @@ def test_a_singular_point_inside_a_loop():
     g = s2sgrad.grad(f)
     assert g(0.0, 3) == math.inf  # d/dx sqrt(x) i = i / (2 sqrt(x)): inf at x = 0
     assert g(2.0, 3) == pytest.approx(sum(i / (2 * math.sqrt(2.0)) for i in range(1, 3)))
+
+
+# ----------------------------------------------------------------- powers with a variable exponent
+def power(x, k):
+    return x ** k
+
+
+def power_sum(x, y):
+    return np.sum(x ** y)
+
+
+def sqrt_of_product(x, i):
+    return math.sqrt(x * i) + math.sqrt(i) * x
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_variable_exponent_is_differentiated_as_the_chain_rule_does(backend):
+    # d/dx x**k = k x**(k-1): 0 at x = 0 for k = 2 (k x**k / x was nan there), 1 for k = 1
+    g = s2sgrad.grad(power, backend=backend)
+    assert g(0.0, 2) == 0.0 and g(0.0, 1) == 1.0 and g(-1.5, 3) == pytest.approx(3 * 2.25)
+    both = s2sgrad.grad(power, wrt=(0, 1), backend=backend)
+    assert both(0.0, 2.0) == (0.0, 0.0)  # d/dk 0**k = 0 for k > 0, as in PyTorch
+    assert both(2.0, 3.0) == pytest.approx((12.0, 8 * math.log(2.0)))
+    x, y = np.array([0.0, 2.0, 0.5]), np.array([2.0, 3.0, 1.5])
+    import torch
+    tx, ty = (torch.tensor(v, requires_grad=True) for v in (x, y))
+    (tx ** ty).sum().backward()
+    got = s2sgrad.grad(power_sum, wrt=(0, 1), backend=backend)(x, y)
+    np.testing.assert_allclose(got[0], tx.grad.numpy(), rtol=1e-14)
+    np.testing.assert_allclose(got[1], ty.grad.numpy(), rtol=1e-14)
+    tangent = s2sgrad.jvp(power_sum, wrt=(0, 1), backend=backend)(x, y, np.ones(3), np.ones(3))[1]
+    assert tangent == pytest.approx(float(np.sum(tx.grad.numpy() + ty.grad.numpy())))
+
+
+def test_second_derivatives_of_a_variable_power():
+    # x**y: d2/dx2 = y (y-1) x**(y-2), d2/dxdy = x**(y-1) (1 + y log x), d2/dy2 = x**y log(x)**2
+    h = s2sgrad.hessian(power, wrt=(0, 1))(2.0, 3.0)
+    assert np.array(h, dtype=float) == pytest.approx(
+        np.array([[6 * 2.0, 4 * (1 + 3 * math.log(2))], [4 * (1 + 3 * math.log(2)), 8 * math.log(2) ** 2]]))
+
+
+def test_sqrt_of_a_product_at_zero_is_the_chain_rules_inf():
+    # d/dx sqrt(x i) = i / (2 sqrt(x i)): inf at x = 0 (sympy's sqrt(x i) / (2 x) gave 0 / 0)
+    assert s2sgrad.grad(sqrt_of_product)(0.0, 3.0) == math.inf
+    assert s2sgrad.grad(sqrt_of_product)(2.0, 3.0) == pytest.approx(3 / (2 * math.sqrt(6.0)) + math.sqrt(3.0))

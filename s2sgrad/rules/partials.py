@@ -100,6 +100,8 @@ class ToSympy:
             return self.symbol_for(e)
         if isinstance(e, ir.BinOp):
             a, b = self(e.left), self(e.right)
+            if e.op == "**" and not b.is_number:
+                return rules.Power(a, b)
             if e.op in _SYMPY_BINOPS:
                 return _SYMPY_BINOPS[e.op](a, b)
             if e.op == "%":
@@ -268,12 +270,29 @@ def to_ir(e, names: dict, numpy: bool = False) -> ir.Expr:
         return _mul_to_ir(e, names, numpy)
     if e.is_Pow:
         return _pow_to_ir(e, names, numpy)
+    if e.func is rules.Power:
+        return ir.BinOp("**", to_ir(e.args[0], names, numpy), to_ir(e.args[1], names, numpy))
+    if isinstance(e, sp.Piecewise):
+        return _piecewise_to_ir(e, names, numpy)
+    if isinstance(e, sp.Eq):
+        return ir.Compare(to_ir(e.lhs, names, numpy), ["=="], [to_ir(e.rhs, names, numpy)])
     if e.func in (sp.sec, sp.csc, sp.cot):
         return to_ir(e.rewrite(sp.cos) if e.func is sp.sec else e.rewrite(sp.sin), names, numpy)
     lib = (rules.SYMPY_PRINTED_NUMPY if numpy else rules.SYMPY_PRINTED).get(e.func)
     if lib is not None:
         return ir.Call(lib, [to_ir(a, names, numpy) for a in e.args])
     raise NotImplementedError(f"s2sgrad internal error: no printer for sympy {e.func}")
+
+
+def _piecewise_to_ir(e, names, numpy):
+    """`v1 if c1 else v2` (np.where(c1, v1, v2) in array statements), the last piece's
+    condition being True."""
+    (value, cond), rest = e.args[0], e.args[1:]
+    other = to_ir(sp.Piecewise(*rest), names, numpy) if len(rest) > 1 else to_ir(rest[0][0], names, numpy)
+    test, value = to_ir(cond, names, numpy), to_ir(value, names, numpy)
+    if numpy:
+        return ir.Call(ir.Lib("numpy", "where"), [test, value, other])
+    return ir.IfExp(test, value, other)
 
 
 def _lib(attr: str, numpy: bool) -> ir.Lib:

@@ -101,6 +101,25 @@ def ans_function(name: str, derivative: Callable) -> type[sp.Function]:
 Cbrt = ans_function("cbrt", lambda x, ans: 1 / (3 * ans ** 2))
 # d expit(x) = expit(x) (1 - expit(x)); exp(-x) / (1 + exp(-x))**2 is inf / inf for x << 0
 Expit = ans_function("expit", lambda x, ans: ans * (1 - ans))
+# d sqrt(u) = u' / (2 sqrt(u)), kept so: sympy rewrites d sqrt(i x) as sqrt(i x) / (2 x),
+# 0 / 0 at x = 0 where the chain rule gives i / 0 = inf (as PyTorch and JAX do)
+Sqrt = ans_function("sqrt", lambda x, ans: 1 / (2 * ans))
+
+
+class Power(sp.Function):
+    """`a ** b` with an exponent that is not a number (`x ** n`, `x ** y`).  sympy's own
+    d/da a**b is b a**b / a, nan at a = 0; the chain rule's b a**(b - 1) is not.  d/db is
+    a**b log(a), taken as 0 at a = 0 for b > 0 (0 log 0 = 0: PyTorch's and JAX's value)."""
+
+    def fdiff(self, argindex=1):
+        a, b = self.args
+        if argindex == 1:
+            return b * Power(a, b - 1)
+        # log(1) where a == 0 (JAX's replace-zero): no log(0) is ever computed, no warning
+        return self * sp.log(sp.Piecewise((1, sp.Eq(a, 0)), (a, True)))
+
+    def _eval_is_real(self):
+        return None
 
 
 def _row(obj, module, attr, sympy=None, kind="sympy", piecewise=None, with_ans=False):
@@ -127,7 +146,7 @@ SCALAR_RULES: dict[Any, Rule] = dict([
     _row(math.log1p, "math", "log1p", cf.log1p),
     _row(math.log2, "math", "log2", cf.log2),
     _row(math.log10, "math", "log10", cf.log10),
-    _row(math.sqrt, "math", "sqrt", sp.sqrt, with_ans=True),  # sympy: 1 / (2 sqrt(x))
+    _row(math.sqrt, "math", "sqrt", Sqrt, with_ans=True),
     _row(math.pow, "math", "pow", lambda a, b: a ** b),
     _row(builtins.pow, "builtins", "pow", lambda a, b: a ** b),
     _row(math.hypot, "math", "hypot", _hypot),
@@ -206,7 +225,7 @@ NUMPY_RULES: dict[Any, Rule] = dict([
     _np_row("tanh", sp.tanh, with_ans=True), _np_row("arcsinh", sp.asinh), _np_row("arccosh", sp.acosh),
     _np_row("arctanh", sp.atanh), _np_row("exp", sp.exp, with_ans=True), _np_row("expm1", cf.expm1),
     _np_row("exp2", lambda x: 2 ** x), _np_row("log", sp.log), _np_row("log1p", cf.log1p),
-    _np_row("log2", cf.log2), _np_row("log10", cf.log10), _np_row("sqrt", sp.sqrt, with_ans=True),
+    _np_row("log2", cf.log2), _np_row("log10", cf.log10), _np_row("sqrt", Sqrt, with_ans=True),
     _np_row("cbrt", Cbrt, with_ans=True),
     _np_row("square", lambda x: x ** 2), _np_row("reciprocal", lambda x: 1 / x),
     _np_row("power", lambda a, b: a ** b), _np_row("float_power", lambda a, b: a ** b),
@@ -266,6 +285,7 @@ SYMPY_PRINTED: dict[Any, ir.Lib] = {
     cf.log2: ir.Lib("math", "log2"), cf.log10: ir.Lib("math", "log10"),
     cf.hypot: ir.Lib("math", "hypot"),
     Cbrt: ir.Lib("numpy", "cbrt"),  # (numba compiles np.cbrt of a number, not math.cbrt)
+    Sqrt: ir.Lib("math", "sqrt"),
     Expit: ir.Lib("scipy.special", "expit"),
     sp.sec: None, sp.csc: None, sp.cot: None,  # rewritten into sin/cos before printing
 }
@@ -281,7 +301,8 @@ SYMPY_PRINTED_NUMPY: dict[Any, ir.Lib] = {
 }
 SYMPY_PRINTED_NUMPY = {k: ir.Lib("numpy", v) for k, v in SYMPY_PRINTED_NUMPY.items()}
 SYMPY_PRINTED_NUMPY.update({sp.erf: ir.Lib("scipy.special", "erf"), sp.erfc: ir.Lib("scipy.special", "erfc"),
-                            Cbrt: ir.Lib("numpy", "cbrt"), Expit: ir.Lib("scipy.special", "expit")})
+                            Cbrt: ir.Lib("numpy", "cbrt"), Expit: ir.Lib("scipy.special", "expit"),
+                            Sqrt: ir.Lib("numpy", "sqrt")})
 
 
 def lookup(obj) -> Rule | None:
