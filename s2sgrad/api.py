@@ -23,7 +23,8 @@ from .backends import numba as compiled_code
 from .backends.assemble import ModuleBuilder
 from .cache import DerivativeCache, dependencies, fingerprint
 from .custom import CustomDerivative
-from .errors import ArgumentError, BackendError, CudaSubsetError, NonScalarOutputError, OptionError, SourceUnavailableError
+from .errors import (ArgumentError, BackendError, CudaSubsetError, NonScalarOutputError, OptionError,
+                     RankUnknownError, SourceUnavailableError)
 from .transforms.forward import TangentSpec
 from .transforms.reverse import AdjointSpec
 
@@ -56,8 +57,15 @@ class Derivative:
         self.params = list(_signature(f).parameters)
         self.signature = f.signature if isinstance(f, Derivative) else LiveSignature(f)
         self.n_cotangents = len(self.params) - len(self.signature.parameters)
-        self._variants = {variant.key: variant}
-        self._use(variant)
+        self._variants = {}
+        if isinstance(variant, RankUnknownError):  # code waits for a call's argument ranks
+            self.latest_kinds, self.generated, self._deferred = None, None, variant
+            self.source = (f"# {kind} of {self.signature_name()}: generated at the first call, "
+                           f"for its arguments' ranks ({str(variant).splitlines()[0]})\n")
+            self.__name__ = self.__qualname__ = f"{kind}_{getattr(f, '__name__', 'f')}"
+        else:
+            self._variants[variant.key] = variant
+            self._use(variant)
 
     @property
     def __signature__(self) -> inspect.Signature:
@@ -75,7 +83,14 @@ class Derivative:
     def __s2sgrad_function__(self):
         """The generated Python function for the latest call's argument kinds: what a
         function that calls this derivative is differentiated through (frontend)."""
-        return self.variant(self.latest_kinds, target="python").fn
+        return self.latest_variant().fn
+
+    def latest_variant(self) -> _Variant:
+        """The python code for the latest call's argument kinds (what a derivative of this
+        one differentiates before any call of its own)."""
+        if self.latest_kinds is None:
+            raise self._deferred  # the ranks a call brings are needed first
+        return self.variant(self.latest_kinds, target="python")
 
     def _promoted(self) -> set[str]:
         """Parameters whose integers become floats: what this derivative and the ones it
@@ -181,6 +196,8 @@ class Derivative:
 def _signature(f) -> inspect.Signature:
     """The parameters of the code a derivative of f differentiates: f's own, or for a
     Derivative those of its generated function (the cotangents of vjps included)."""
+    if isinstance(f, Derivative) and f.generated is None:
+        raise f._deferred  # its code, and so its parameters, wait for a call's ranks
     code = getattr(f.generated, "py_func", f.generated) if isinstance(f, Derivative) else f
     return inspect.signature(code, follow_wrapped=False)  # a wraps-decorated def's own
 
@@ -191,7 +208,7 @@ def _inner_variant(f, param_kinds: dict | None):
     if not isinstance(f, Derivative):
         return None
     if param_kinds is None:
-        return f.variant(f.latest_kinds, target="python")
+        return f.latest_variant()
     return f.variant(tuple(param_kinds[p] for p in f.params), target="python")
 
 
@@ -264,7 +281,10 @@ def _make(f, wrt, kind: str, backend: str, tape_bound: int | None = None) -> Der
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
-    variant = _generate(f, names, kind, None, backend)
+    try:
+        variant = _generate(f, names, kind, None, backend)
+    except RankUnknownError as exc:  # guessed kinds left a rank unknown: a call knows it
+        return Derivative(f, kind, names, is_tuple, exc, backend)
     result = Derivative(f, kind, names, is_tuple, variant, backend)
     _CACHE.put(key, variant.deps, result)
     return result

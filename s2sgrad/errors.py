@@ -78,6 +78,11 @@ class UnsupportedCallError(S2SGradError):
                     "should be a constant.")
 
 
+class RankUnknownError(UnsupportedCallError):
+    """A primitive whose rule depends on an argument's rank, where the rank is not known
+    (np.linalg.norm(x, 2): a vector's 2-norm, a matrix's largest singular value)."""
+
+
 class RecursiveCallError(S2SGradError):
     """A function that calls itself, directly or through other functions."""
 

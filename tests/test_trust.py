@@ -588,3 +588,101 @@ def test_sqrt_of_a_product_at_zero_is_the_chain_rules_inf():
     # d/dx sqrt(x i) = i / (2 sqrt(x i)): inf at x = 0 (sympy's sqrt(x i) / (2 x) gave 0 / 0)
     assert s2sgrad.grad(sqrt_of_product)(0.0, 3.0) == math.inf
     assert s2sgrad.grad(sqrt_of_product)(2.0, 3.0) == pytest.approx(3 / (2 * math.sqrt(6.0)) + math.sqrt(3.0))
+
+
+# ----------------------------------------------------------------- keyword arguments and options
+M = np.array([True, False, True, True])
+V = np.array([0.5, -1.0, 2.0, 3.5])
+
+
+def sum_by_keyword(x):
+    return np.sum(a=x * x)
+
+
+def reshape_column_first(x):
+    return np.sum(np.reshape(x, (2, 2), order="F")[0] * np.array([1.0, 2.0]))
+
+
+def ravel_column_first(x):
+    return np.sum(np.ravel(x * x, order="F") * np.arange(4.0))
+
+
+def clip_by_keywords(x):
+    return np.sum(np.clip(x, a_min=0.0, a_max=2.5) ** 2) + np.sum(x.clip(min=1.0) * x)
+
+
+def euclidean(x):
+    return np.linalg.norm(x, ord=2) + np.sum(np.add(x, x, out=None))
+
+
+@pytest.mark.parametrize("f, x", [(sum_by_keyword, V), (reshape_column_first, V),
+                                  (ravel_column_first, V.reshape(2, 2)), (clip_by_keywords, V),
+                                  (euclidean, V)])
+def test_keyword_arguments_a_rule_takes_are_differentiated(f, x):
+    s2sgrad.testing.check_grads(f, x)  # both modes against central differences
+
+
+def test_reshape_in_column_order_by_hand():
+    # x reshaped column first: row 0 is (x0, x2), so f = x0 + 2 x2
+    assert s2sgrad.grad(reshape_column_first)(V) == pytest.approx([1.0, 0.0, 2.0, 0.0])
+
+
+def sum_where(x):
+    return np.sum(x * x, where=M)
+
+
+def sum_initial(x):
+    return np.sum(x * x, initial=10.0)
+
+
+def max_initial(x):
+    return np.max(x, initial=10.0)
+
+
+def method_reshape_order(x):
+    return np.sum(x.reshape((2, 2), order="F")[0])
+
+
+def exp_where(x):
+    return np.sum(np.exp(x, where=x > 2))
+
+
+def positional_out(x):
+    out = np.zeros(4)
+    np.multiply(x, x, out)
+    return np.sum(out)
+
+
+@pytest.mark.parametrize("f, shown", [(sum_where, "where="), (sum_initial, "initial="),
+                                      (max_initial, "initial="), (method_reshape_order, "order="),
+                                      (exp_where, "where="), (positional_out, "np.multiply(x, x, out)")])
+@pytest.mark.parametrize("transform", [s2sgrad.grad, s2sgrad.jvp])
+def test_an_option_no_rule_takes_is_refused_not_ignored(f, shown, transform):
+    with pytest.raises(s2sgrad.S2SGradError) as info:
+        t = transform(f)
+        t(V) if transform is s2sgrad.grad else t(V, np.ones(4))
+    assert shown in str(info.value) and "test_trust.py" in str(info.value)
+
+
+def keyword_into_a_foreign_call(x):
+    return np.sum(dict(x=x)["x"])
+
+
+def test_a_differentiated_value_passed_by_keyword_to_a_call_without_rule_is_refused():
+    with pytest.raises(s2sgrad.UnsupportedCallError):
+        s2sgrad.grad(keyword_into_a_foreign_call)(V)
+
+
+def two_norm(x):
+    return np.linalg.norm(x, ord=2)
+
+
+def test_a_rule_that_needs_a_rank_waits_for_the_call_that_shows_it():
+    g = s2sgrad.grad(two_norm)  # x's rank is not known from the code alone: no refusal yet
+    assert "generated at the first call" in g.source
+    assert g(np.array([3.0, 4.0])) == pytest.approx([0.6, 0.8])
+    assert "def grad_two_norm" in g.source
+    with pytest.raises(s2sgrad.UnsupportedCallError):  # a matrix's 2-norm has no rule
+        g(np.eye(2))
+    _, tangent = s2sgrad.jvp(two_norm)(np.array([3.0, 4.0]), np.array([1.0, 0.0]))
+    assert tangent == pytest.approx(0.6)

@@ -14,12 +14,14 @@ import inspect
 import types
 
 import libcst as cst
+import numpy as np
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .. import ir
 from ..custom import CustomDerivative
 from ..errors import RecursiveCallError, UndefinedNameError, UnsupportedCallError, UnsupportedSyntaxError
 from ..rules import registry
+from ..rules.array import core as array_core
 from .source import Source, is_user_function, resolve_nonlocal, stop_gradient, unwrap
 
 BINOPS = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/",
@@ -403,10 +405,13 @@ class Lowerer:
             name = ir.Name(self.fresh(e.func.name.split(".")[-1]), pos=e.pos)
             pre.append(ir.Assign([name], [e], pos=e.pos))
             return name
-        if registry.rule_of_call(e) is not None:
-            # an array primitive is a statement of its own, on named operands
+        rule = registry.rule_of_call(e)
+        if rule is not None:
+            # an array primitive is a statement of its own, on named operands (keyword
+            # ones too: np.sum(a=x * x) gets an adjoint for x * x as np.sum(x * x) does)
+            self._refuse_arguments_no_rule_takes(rule, e)
             e.args = [self.operand(a, pre) for a in e.args]
-            e.kwargs = [(k, self.value_from(v, pre)) for k, v in e.kwargs]
+            e.kwargs = [(k, self.operand(v, pre)) for k, v in e.kwargs]
             if top:
                 return e
             base = "matmul" if e.method == "@" else (e.method or e.func.attr.split(".")[-1])
@@ -440,6 +445,17 @@ class Lowerer:
             pre.append(ir.Assign([name], [e.value], pos=e.value.pos))
             e.value = name
         return e
+
+    def _refuse_arguments_no_rule_takes(self, rule, e: ir.Call) -> None:
+        """A primitive's rule declares the parameters it handles; an argument for any other
+        (np.sum's where= and initial=, reshape's order=) would be ignored: refused."""
+        unknown = array_core.argument_not_taken(rule, e)
+        if unknown is not None:
+            shown = f"np.{rule.attr}" if rule.module == "numpy" else f"{rule.module}.{rule.attr}"
+            raise UnsupportedSyntaxError(
+                f"{unknown} of `{shown}` is not supported in a differentiated function", e.pos,
+                f"s2sgrad's rule for {shown} takes {', '.join(rule.params)}; compute the same "
+                f"without it, or give the call a rule with s2sgrad.custom_derivative.")
 
     def operand(self, e: ir.Expr, pre: list) -> ir.Expr:
         """An array primitive's operand: a variable, an element, or a constant; anything
@@ -728,6 +744,10 @@ class Lowerer:
             return self.method_call(node)
         func = self.expr(node.func)
         args, kwargs = self.call_arguments(node)
+        ufunc = _numpy_ufunc(func)
+        if ufunc is not None and len(args) > ufunc.nin:
+            raise self.unsupported(f"`{self.src_of(node)}`: a ufunc's positional `out` argument", node,
+                                   "assign the result instead: `y = np.multiply(a, b)`.")
         if isinstance(func, ir.UserFn):
             self.callees.append((func.key, self.pos(node)))
         elif isinstance(func, ir.Foreign) and isinstance(func.obj, type) and issubclass(func.obj, BaseException):
@@ -740,6 +760,16 @@ class Lowerer:
 ARRAY_ATTRIBUTES = ("shape", "ndim", "size", "dtype")
 # calls with no rule that may be statements of their own: they write into no argument
 EFFECT_ONLY_CALLS = (print,)
+
+
+def _numpy_ufunc(func: ir.Expr):
+    """The NumPy ufunc a library callee names (np.multiply), or None."""
+    if not (isinstance(func, ir.Lib) and func.module == "numpy"):
+        return None
+    obj = np
+    for part in func.attr.split("."):
+        obj = getattr(obj, part, None)
+    return obj if isinstance(obj, np.ufunc) else None
 
 
 def _is_unit_call(e: ir.Expr) -> bool:

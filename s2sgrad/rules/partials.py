@@ -55,8 +55,28 @@ def carries(e: ir.Expr, active: Callable[[str], bool]) -> bool:
         rule = rule_of(e.func)
         if rule is not None and rule.kind in (rules.ZERO, rules.STOP, rules.INERT):
             return False
-        return any(carries(a, active) for a in e.args)
+        return any(carries(a, active) for a in e.args + [v for _, v in e.kwargs])
     return any(carries(c, active) for c in ir.children(e))
+
+
+def _positional(rule, e: ir.Call) -> list[ir.Expr]:
+    """The call's arguments in the rule's order: keywords bind to the row's `params`
+    (np.clip(x, a_min=0.0)); any other keyword is refused, never ignored."""
+    args = list(e.args)
+    for k, v in e.kwargs:
+        if k == "out" and isinstance(v, ir.Const) and v.value is None:
+            continue  # the default: a new array
+        name = rule.aliases.get(k, k)
+        if name not in rule.params:
+            raise UnsupportedSyntaxError(
+                f"the keyword argument `{k}=` to `{expr_source(e.func)}` in a differentiated expression", e.pos,
+                f"its rule takes {', '.join(rule.params) or 'positional arguments only'}.")
+        i = rule.params.index(name)
+        args += [ir.Const(None)] * (i + 1 - len(args))
+        if not (isinstance(args[i], ir.Const) and args[i].value is None):
+            raise UnsupportedSyntaxError(f"`{name}` given twice to `{expr_source(e.func)}`", e.pos)
+        args[i] = v
+    return args
 
 
 class _KeyPrinter(PythonPrinter):
@@ -121,14 +141,12 @@ class ToSympy:
             raise UnsupportedCallError(
                 f"call to `{shown}` has no derivative rule and no Python source, "
                 f"and its result depends on a differentiated input", e.pos, no_rule_hint(shown))
-        if e.kwargs:
-            raise UnsupportedSyntaxError(
-                f"keyword arguments to `{expr_source(e.func)}` in a differentiated expression", e.pos)
-        args = [self(a) for a in e.args]
+        positional = _positional(rule, e)
+        args = [self(a) for a in positional]
         if rule.kind == rules.IDENTITY:
             return args[0]
         if rule.kind == "piecewise":
-            return rule.piecewise(args, e.args, self.hold)
+            return rule.piecewise(args, positional, self.hold)
         return rule.sympy(*args)
 
 

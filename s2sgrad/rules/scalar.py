@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import builtins
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -47,6 +47,8 @@ class Rule:
     kind: str = "sympy"            # "sympy" | ZERO | IDENTITY | STOP | INERT | "piecewise"
     piecewise: Callable | None = None  # (sympy args, ir args, opaque) -> sympy expression
     with_ans: bool = False         # its derivative is written with its value (see above)
+    params: tuple = ()             # parameter names keyword arguments bind to (np.clip's a_min)
+    aliases: dict = field(default_factory=dict)  # other spellings of them (x.clip(min=...))
 
     @property
     def lib(self) -> ir.Lib:
@@ -122,8 +124,8 @@ class Power(sp.Function):
         return None
 
 
-def _row(obj, module, attr, sympy=None, kind="sympy", piecewise=None, with_ans=False):
-    return obj, Rule(module, attr, sympy, kind, piecewise, with_ans)
+def _row(obj, module, attr, sympy=None, kind="sympy", piecewise=None, with_ans=False, **binding):
+    return obj, Rule(module, attr, sympy, kind, piecewise, with_ans, **binding)
 
 
 SCALAR_RULES: dict[Any, Rule] = dict([
@@ -212,9 +214,10 @@ def _clip(s, a, opaque):
     return out if inside is None else out + s[0] * opaque(_indicator(inside))
 
 
-def _np_row(attr, sympy=None, kind="sympy", piecewise=None, module="numpy", obj=None, with_ans=False):
+def _np_row(attr, sympy=None, kind="sympy", piecewise=None, module="numpy", obj=None, with_ans=False,
+            **binding):
     return _row(obj if obj is not None else getattr(np, attr), module, attr, sympy, kind, piecewise,
-                with_ans)
+                with_ans, **binding)
 
 
 # NumPy's element-wise functions: the same math, applied element by element.
@@ -238,7 +241,8 @@ NUMPY_RULES: dict[Any, Rule] = dict([
     _np_row("maximum", kind="piecewise", piecewise=_np_extreme(">")),
     _np_row("minimum", kind="piecewise", piecewise=_np_extreme("<")),
     _np_row("where", kind="piecewise", piecewise=_where),
-    _np_row("clip", kind="piecewise", piecewise=_clip),
+    _np_row("clip", kind="piecewise", piecewise=_clip, params=("a", "a_min", "a_max"),
+            aliases={"min": "a_min", "max": "a_max"}),
     _np_row("float64", kind=IDENTITY), _np_row("float32", kind=IDENTITY),
     *(_np_row(name, kind=ZERO) for name in (
         "sign", "floor", "ceil", "round", "rint", "trunc", "fix", "isnan", "isinf", "isfinite",

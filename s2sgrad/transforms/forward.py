@@ -380,7 +380,7 @@ class ForwardMode:
         try:
             tangent = rule.jvp(ctx)
         except array_rules.UnsupportedUse as exc:
-            raise UnsupportedCallError(f"{exc.what} has no derivative rule", s.pos, exc.hint) from None
+            raise exc.error(f"{exc.what} has no derivative rule", s.pos, exc.hint) from None
         if tangent is None:
             tangent = self.zero_of(t) if not self.batched else ir.Const(0.0)
         if self.batched and isinstance(tangent, ir.TupleExpr):  # (sign, logdet): t_out[k][j] = ...

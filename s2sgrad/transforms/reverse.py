@@ -453,7 +453,7 @@ class ReverseMode:
         try:
             contributions = rule.vjp(ctx)
         except array_rules.UnsupportedUse as exc:
-            raise UnsupportedCallError(f"{exc.what} has no derivative rule", s.pos, exc.hint) from None
+            raise exc.error(f"{exc.what} has no derivative rule", s.pos, exc.hint) from None
         for param, contribution in contributions:
             arg = _argument(bound, param)
             if partials.carries(arg, self.is_active):

@@ -20,6 +20,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Callable
 
 from ... import ir
+from ...errors import RankUnknownError, UnsupportedCallError
 
 NOT_CONST = object()  # what const() gives for an argument that is not a constant
 
@@ -47,11 +48,19 @@ class ArrayRule:
 
 
 class UnsupportedUse(Exception):
-    """A primitive used in a form that has no rule (the passes raise UnsupportedCallError)."""
+    """A primitive used in a form that has no rule (the passes raise `error`, an
+    UnsupportedCallError, at the statement)."""
+    error = UnsupportedCallError
 
     def __init__(self, what, hint):
         super().__init__(what)
         self.what, self.hint = what, hint
+
+
+class RankUnknown(UnsupportedUse):
+    """A form with a rule for some ranks of its arguments, used where the rank is not
+    known: the code generated for guessed argument kinds waits for a call's own."""
+    error = RankUnknownError
 
 
 def is_const(e, value) -> bool:
@@ -130,6 +139,18 @@ def bind(rule: ArrayRule, call: ir.Call) -> dict:
     for p, d in rule.defaults.items():
         out.setdefault(p, ir.Const(d))
     return out
+
+
+def argument_not_taken(rule: ArrayRule, call: ir.Call) -> str | None:
+    """How a call passes an argument the row has no parameter for (`the argument where=`,
+    `a 3rd positional argument`), or None: bind() would drop it, so it is refused."""
+    if not rule.varargs and len(call.args) > len(rule.params):
+        n = len(call.args)
+        return f"a {n}{'tsnrhtdd'[(n // 10 % 10 != 1) * (n % 10 < 4) * n % 10::4]} positional argument"
+    for k, _ in call.kwargs:
+        if rule.aliases.get(k, k) not in rule.params:
+            return f"the argument `{k}=`"
+    return None
 
 
 def with_args(call: ir.Call, replacements: dict[int, ir.Expr]) -> ir.Call:

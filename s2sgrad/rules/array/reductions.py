@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ... import ir
-from .core import (NOT_CONST, ArrayRule, C, UnsupportedUse, div, helper, is_const, linear, mul,
+from .core import (NOT_CONST, ArrayRule, C, RankUnknown, UnsupportedUse, div, helper, is_const, linear, mul,
                    np_, same_ndim, shape, size, sub)
 
 
@@ -212,6 +212,10 @@ STD = ArrayRule("std", params=V_PARAMS, defaults=V_DEFAULTS, ndim=reduced_ndim()
 # ----------------------------------------------------------------------------- norm
 def _check_norm_order(c):
     order = c.const("ord")
+    if order == 2 and c.ndims.get("x") is None:  # a vector's 2-norm, or a matrix's?
+        raise RankUnknown("np.linalg.norm with ord=2 of an array of unknown rank",
+                          "the 2-norm of a vector has a rule once a call shows x is 1-D; ord=None "
+                          "is the same norm for a vector and is known before any call")
     if order not in (None, "fro") and not (order == 2 and c.ndims.get("x") == 1):
         raise UnsupportedUse(f"np.linalg.norm with ord={order!r}", "use the default 2-norm / Frobenius norm")
 

@@ -12,8 +12,14 @@ from .core import (ArgInfo, ArrayRule, C, NOT_CONST, T, fixed_ndim, helper, iden
 
 
 def reshape_back(p="a"):
-    """The cotangent reshaped to the input's shape."""
-    return lambda c: [(p, np_("reshape", c.g, shape(c.arg(p))))]
+    """The cotangent reshaped to the input's shape, in the same index order (order="F"
+    reads and writes elements column first, so its reverse does too)."""
+    def vjp(c):
+        order = c.args.get("order")
+        if order is None or (isinstance(order, ir.Const) and order.value == "C"):
+            return [(p, np_("reshape", c.g, shape(c.arg(p))))]
+        return [(p, np_("reshape", c.g, shape(c.arg(p)), order=order))]
+    return vjp
 
 
 def _shape_len(i, p="shape"):
