@@ -47,6 +47,10 @@ def list_of(elem) -> Kind:
     return Kind("list", elem=elem)
 
 
+def is_scalar(k) -> bool:
+    return k == SCALAR
+
+
 def is_array(k) -> bool:
     return k is not None and k.tag == "array"
 

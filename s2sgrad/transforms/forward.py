@@ -28,6 +28,7 @@ from .. import ir
 from ..analysis import kinds
 from ..rules import runtime_helpers as runtime_rules
 from ..rules import partials
+from ..analysis import aliasing
 from ..analysis.activity import active_variables
 from ..backends.python import expr_source
 from ..errors import UnsupportedCallError, UnsupportedSyntaxError
@@ -56,7 +57,7 @@ class ForwardMode:
         self.containers = {v for v, k in var_kinds.items() if kinds.is_list(k)}
         self.tangents: dict[str, str] = {}
         self.temporaries: set[str] = set()  # tangents of argument expressions and call results
-        self.updated_in_place = _updated_in_place(self.fn.body, var_kinds)
+        self.updated_in_place = aliasing.updated_in_place(self.fn.body, var_kinds)
         self.n_dirs = ir.Name(self.namer.fresh("n_dirs")) if self.batched else None
 
     # ------------------------------------------------------------------ entry point
@@ -175,8 +176,8 @@ class ForwardMode:
         stmts, tv = self.tangent_of(v, self.kind_of(t))
         if tv is None:  # a constant overwrites an active variable: its tangent restarts at zero
             return [], [self.assign([t], [self.zero_of(t)], tangent=True)]
-        if isinstance(t, ir.Name) and t.id in self.updated_in_place and _shares_memory(tv) \
-                and not _shares_memory(v):
+        if isinstance(t, ir.Name) and t.id in self.updated_in_place and aliasing.may_alias_existing(tv) \
+                and not aliasing.may_alias_existing(v):
             tv = _np("copy", tv)  # y = x + 0 is a new array: its tangent must not be t_x itself
         return stmts + [self.assign([t], [tv], tangent=True)], []
 
@@ -547,29 +548,11 @@ def _element_of_variable(e: ir.Expr) -> bool:
     return isinstance(e, ir.Subscript) and (isinstance(e.value, ir.Name) or _element_of_variable(e.value))
 
 
-def _shares_memory(e: ir.Expr) -> bool:
-    """Whether e may be (a view of) an existing array rather than a new one."""
-    return isinstance(e, ir.Name) or (isinstance(e, ir.Subscript) and _shares_memory(e.value))
-
-
 def _var_of_tangent(tangents: dict, name: str):
     for var, t in tangents.items():
         if t == name:
             return var
     return None
-
-
-def _updated_in_place(stmts, var_kinds) -> set[str]:
-    """Arrays the function writes into (x[i] = ..., x += ... on an array)."""
-    out = set()
-    for s in ir.walk_stmts(stmts):
-        if isinstance(s, ir.Assign):
-            for t in s.targets:
-                if isinstance(t, ir.Subscript) and not kinds.is_list(var_kinds.get(ir.target_name(t))):
-                    out.add(ir.target_name(t))
-                elif isinstance(t, ir.Name) and s.aug and kinds.is_array(var_kinds.get(t.id)):
-                    out.add(t.id)
-    return out
 
 
 def _return_directly(body, result: str, out_tangent: ir.Expr):

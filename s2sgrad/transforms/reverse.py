@@ -28,6 +28,7 @@ from .. import ir
 from ..analysis import kinds
 from ..rules import runtime_helpers as runtime_rules
 from ..rules import partials
+from ..analysis import aliasing, dataflow
 from ..analysis.activity import active_variables
 from ..backends.python import expr_source
 from ..errors import NonScalarOutputError, UnsupportedCallError, UnsupportedSyntaxError
@@ -66,11 +67,11 @@ class ReverseMode:
         self.kinds = dict(var_kinds)
         self._name_popped_values()
         self.containers = {v for v, k in self.kinds.items() if kinds.is_list(k)}
-        _refuse_aliased_updates(self.fn, self.kinds, spec.helper, sure_only=module.guessed)
+        aliasing.refuse_aliased_updates(self.fn, self.kinds, spec.helper, sure_only=module.guessed)
         _rebind_array_updates(self.fn.body, self.kinds)
         self.result = self.fn.result
         self.active = active_variables(self.fn, spec.wrt, [self.result])
-        self.assign_sites = self._count_assignments()
+        self.assign_sites = dataflow.count_assignments(self.fn)
         self.init_values: dict[str, ir.Expr] = {}  # bookkeeping variables and their first value
         self.must_restore: set[str] = set()  # restored even when the reverse sweep reads no value
         self.float_seeds: set[str] = set()   # cotangents returned by helpers' vjps: floats
@@ -88,7 +89,7 @@ class ReverseMode:
                 self._return_pos(), "use s2sgrad.vjp with a cotangent of the output's shape, "
                                     "or reduce the output to a number (np.sum, np.mean).")
         fwd, rev = self.sweep(fn.body, depth=0)
-        reads = self._pushed_back(_reads(rev))
+        reads = self._pushed_back(dataflow.reads(rev))
         fwd, rev, prologue = self.place_saves(fwd, rev, reads)
         prologue += self.first_values(fwd, prologue)
         for st in ir.walk_stmts(rev):
@@ -207,11 +208,11 @@ class ReverseMode:
         pre, fwd_loop, rev_loop, post = [], None, None, []
         fbody, rbody = self.sweep(s.body, depth + 1)
         counter = None
-        if isinstance(s, ir.ForRange) and (s.reverse or s.limit is not None) and _breaks(s.body):
+        if isinstance(s, ir.ForRange) and (s.reverse or s.limit is not None) and dataflow.breaks(s.body):
             raise UnsupportedSyntaxError("a loop over reversed(range(...)) or range(...)[:n] that breaks "
                                          "is not supported in a differentiated function", s.pos,
                                          "loop over range(...) and index backwards.")
-        if isinstance(s, ir.While) or _breaks(s.body):
+        if isinstance(s, ir.While) or dataflow.breaks(s.body):
             counter = ir.Name(self.namer.fresh("trips" if not isinstance(s, ir.While) else "n_iter"))
             init = ir.Assign([counter], [ir.Const(0)], role="flag", pos=s.pos)
             self.init_values[counter.id] = ir.Const(0)
@@ -474,7 +475,7 @@ class ReverseMode:
             return []
         if _is_list_copy(v) and isinstance(v.args[0], ir.Name) and v.args[0].id == t.id:
             return []  # d = list(d): the same values, its adjoint passes through
-        if isinstance(v, ir.Name) and v.id in self.containers and not self._list_updated_after(s, {t.id, v.id}):
+        if isinstance(v, ir.Name) and v.id in self.containers and not aliasing.list_written_after(self.fn.body, s, {t.id, v.id}):
             # `result = d_xs` (generated code returning a list adjoint): two names, one list
             # nobody changes any more, so the cotangent passes through element by element
             out = self.accumulate_argument(v, ir.Name(self.adj(t.id)))
@@ -494,21 +495,6 @@ class ReverseMode:
             self.must_restore.add(t.id)
             out.append(ir.Assign([ir.Name(self.adj(t.id))], [self._zero(t)]))
         return out
-
-    def _list_updated_after(self, s: ir.Stmt, names: set[str]) -> bool:
-        """Whether an element of one of these lists may be written, appended or popped
-        after statement s (or s runs in a loop)."""
-        order = _statement_order(self.fn.body)
-        for st in ir.walk_stmts(self.fn.body):
-            if isinstance(st, ir.Assign):
-                written = {ir.target_name(t) for t in st.targets if isinstance(t, ir.Subscript)}
-            elif isinstance(st, (ir.Append, ir.Pop)):
-                written = {st.target.id}
-            else:
-                continue
-            if written & names and id(st) in order and _may_run_after(st, s, order):
-                return True
-        return False
 
     def adjoint_append(self, s: ir.Append) -> list[ir.Stmt]:
         if not self.is_active(s.target.id):
@@ -627,27 +613,11 @@ class ReverseMode:
         return self.accumulate(arg, seed)
 
     # ------------------------------------------------------------------ saves and restores
-    def _count_assignments(self) -> dict[str, int]:
-        counts: dict[str, int] = {p: 1 for p in self.fn.params}
-        for s in ir.walk_stmts(self.fn.body):
-            targets = []
-            if isinstance(s, ir.Assign):
-                targets = [t for t in s.targets if isinstance(t, ir.Name)]
-            elif isinstance(s, ir.CallAssign):
-                targets = s.targets
-            elif isinstance(s, (ir.ForRange, ir.ForEach)):
-                targets = [s.target]
-            elif isinstance(s, ir.Pop) and isinstance(s.into, ir.Name):
-                targets = [s.into]
-            for t in targets:
-                counts[t.id] = counts.get(t.id, 0) + 1
-        return counts
-
     def place_saves(self, fwd, rev, reads: set[str]):
         """Turn placeholders into real saves and restores where a value is needed."""
-        first_binding = _first_bindings(fwd)
+        first_binding = dataflow.first_bindings(fwd)
         self.bound_before: dict[int, set[str]] = {}
-        _definitely_bound(fwd, set(self.fn.params), self.bound_before)
+        dataflow.definitely_bound(fwd, set(self.fn.params), self.bound_before)
         plans: dict[int, list] = {}
         tapes: dict[str, str] = {}
         prologue: list[ir.Stmt] = []
@@ -684,7 +654,7 @@ class ReverseMode:
         """(save statement, restore statement) pairs for one placeholder."""
         s, depth = ph.stmt, ph.depth
         if getattr(s, "role", "") == "loopvar" and depth > 0:
-            reads = _reads(rev, skip=ph.loop)  # only reads outside the loop need the old value
+            reads = dataflow.reads(rev, skip=ph.loop)  # only reads outside the loop need the old value
         out = []
         if isinstance(s, ir.Append):
             if s.target.id in reads or s.target.id in self.must_restore:
@@ -711,7 +681,7 @@ class ReverseMode:
                 slot = ir.Name(self.namer.saved(var))
                 out.append((ir.Assign([slot], [value], role="save"),
                             ir.Assign([copy.deepcopy(t)], [slot], role="save")))
-                if isinstance(t, ir.Name) and var not in self.bound_before.get(id(s), set()):
+                if isinstance(t, ir.Name) and var not in self.bound_before.get(id(ph), set()):
                     loop_vars.add(var)  # bound on some paths only: give it a first value
             else:
                 kind = "item" if isinstance(t, ir.Subscript) else "value"
@@ -732,7 +702,7 @@ class ReverseMode:
         Its adjoint starts as np.zeros_like(v) after the forward sweep; where v was never
         bound that zero is never used, but it must be computable.
         """
-        bound = _definitely_bound(fwd, set(self.fn.params), {})
+        bound = dataflow.definitely_bound(fwd, set(self.fn.params))
         given = {t.id for st in prologue if isinstance(st, ir.Assign) for t in st.targets
                  if isinstance(t, ir.Name)}
         out = []
@@ -906,125 +876,6 @@ def _argument(bound, param):
     return arg[k] if isinstance(arg, list) else arg.elts[k]
 
 
-# NumPy calls whose result may share memory with their first argument
-VIEWS = {"transpose", "reshape", "ravel", "squeeze", "expand_dims", "swapaxes", "moveaxis",
-         "broadcast_to", "diagonal", "real", "imag", "asarray"}
-
-
-def _refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure_only=False):
-    """Refuse an in-place update of an array that another name may also refer to.
-
-    `s *= 0.5` or `y[i] = v` changes every name for that array: after `hs.append(s)`,
-    `v = s`, `s = x[1:]` (a view of x), or in a helper's parameter (the caller's array).
-    The adjoint would treat the names as separate values.  So an update is refused when
-    it can run after such a sharing, with no new value bound to the name in between, and
-    the other name is read afterwards.  With guessed kinds (code for `.source` before a
-    call: the call brings real ones), only variables surely arrays count (`sure_only`).
-    """
-    def array(var):
-        k = var_kinds.get(var)
-        if sure_only:
-            return kinds.is_array(k) and k.ndim is not None
-        return not _is_scalar(k) and not kinds.is_list(k)
-
-    order = _statement_order(fn.body)
-    statements = list(ir.walk_stmts(fn.body))
-    sharings: list[tuple[str, str | None, object]] = []  # (name, other name, where)
-    if helper:
-        sharings += [(p, None, None) for p in fn.params]  # None: the caller's name
-    for s in statements:
-        if isinstance(s, ir.Assign) and not s.aug:
-            for t, v in zip(s.targets, s.values):
-                source = _shared_source(v)
-                if isinstance(t, ir.Name) and source not in (None, t.id) and array(source) and array(t.id):
-                    sharings += [(t.id, source, s), (source, t.id, s)]  # (a number is a copy)
-        elif isinstance(s, ir.Append) and _shared_source(s.value) is not None \
-                and array(_shared_source(s.value)):  # hs.append(v) or hs.append(v[1:])
-            sharings.append((_shared_source(s.value), s.target.id, s))
-        elif isinstance(s, ir.ForEach):
-            sharings.append((s.target.id, s.seq.id, s))
-    for s in statements:
-        if not isinstance(s, ir.Assign) or len(s.targets) != 1:
-            continue
-        t = s.targets[0]
-        var = ir.target_name(t)
-        if not ((s.aug and isinstance(t, ir.Name)) or isinstance(t, ir.Subscript)) or not array(var):
-            continue
-        for name, other, where in sharings:
-            if name != var or (where is not None and not _may_run_after(s, where, order)):
-                continue
-            if where is not None and _rebound_between(var, where, s, fn.body, order):
-                continue
-            if other is not None and not any(
-                    other in ir.stmt_reads(r) and _may_run_after(r, s, order)
-                    and not _rebound_between(other, s, r, fn.body, order, views_too=True)
-                    for r in statements):
-                continue
-            raise UnsupportedSyntaxError(
-                f"updating the array `{var}` in place while another name may refer to it "
-                f"(a list it was appended to, a view, an alias, or the caller's argument)", s.pos,
-                f"build a new array instead (`{var} = {var} * ...`, or `{var} = {var}.copy()` "
-                f"before writing into it).")
-
-
-def _rebound_between(var, earlier, later, body, order, views_too=False) -> bool:
-    """Whether a new value (not a view, unless views_too) is bound to var on every path
-    from earlier to later."""
-    (_, loops_i), (j, loops_j) = order[id(later)], order[id(earlier)]
-    shared_loops = set(loops_i) & set(loops_j)
-    for s in _dominators(later, body):
-        if isinstance(s, ir.Assign) and not s.aug and len(s.targets) == 1 \
-                and isinstance(s.targets[0], ir.Name) and s.targets[0].id == var \
-                and (views_too or _shared_source(s.values[0]) is None):
-            k, loops_k = order[id(s)]
-            if k > j or set(loops_k) & shared_loops:
-                return True
-    return False
-
-
-def _dominators(target, stmts) -> list:
-    """The statements that run before `target` whenever it runs (same or enclosing blocks)."""
-    before = []
-    for s in stmts:
-        if s is target:
-            return before
-        for block in ir.blocks(s):
-            inner = _dominators(target, block)
-            if inner is not None:
-                return before + inner
-        before.append(s)
-    return None
-
-
-def _statement_order(stmts, loops=(), out=None) -> dict:
-    """id(statement) -> (position in source order, the loops around it)."""
-    out = {} if out is None else out
-    for s in stmts:
-        out[id(s)] = (len(out), loops)
-        inner = loops + (id(s),) if isinstance(s, (ir.ForRange, ir.ForEach, ir.While)) else loops
-        for block in ir.blocks(s):
-            _statement_order(block, inner, out)
-    return out
-
-
-def _may_run_after(later, earlier, order) -> bool:
-    """Whether `later` can run after `earlier`: it comes after it, or a loop holds both."""
-    (i, loops_i), (j, loops_j) = order[id(later)], order[id(earlier)]
-    around_earlier = set(loops_j) | ({id(earlier)} if isinstance(earlier, ir.ForEach) else set())
-    return i > j or bool(set(loops_i) & around_earlier)
-
-
-def _shared_source(v: ir.Expr) -> str | None:
-    """The variable whose memory `v` may share: x for x, x[1:], x.T, x.reshape(...)."""
-    if isinstance(v, ir.Name):
-        return v.id
-    if isinstance(v, ir.Subscript) and isinstance(v.value, ir.Name):
-        return v.value.id
-    if isinstance(v, ir.Call) and isinstance(v.func, ir.Lib) and v.func.attr in VIEWS and v.args:
-        return _shared_source(v.args[0])
-    return None
-
-
 def _rebind_array_updates(stmts, var_kinds):
     """`h += x` on an array updates it in place; the generated code rebinds it instead
     (`h = h + x`), so a saved reference to the old value stays the old value.  For a
@@ -1044,64 +895,6 @@ def _zeros_like_list(var: ir.Name) -> ir.Expr:
 
 def _arg_label(a: ir.Expr) -> str:
     return a.id if isinstance(a, ir.Name) else "arg"
-
-
-def _breaks(stmts) -> bool:
-    """Whether a loop body breaks out of this loop (breaks of nested loops don't count)."""
-    for s in stmts:
-        if isinstance(s, ir.Break):
-            return True
-        if isinstance(s, ir.If) and (_breaks(s.body) or _breaks(s.orelse)):
-            return True
-    return False
-
-
-def _reads(stmts, skip=None) -> set[str]:
-    """Variables the statements read; `skip` is a loop whose body is left out."""
-    out: set[str] = set()
-    for s in stmts:
-        if isinstance(s, (_Save, _Restore)):
-            continue
-        out |= ir.stmt_reads(s)
-        if s is not skip:
-            for block in ir.blocks(s):
-                out |= _reads(block, skip)
-    return out
-
-
-def _definitely_bound(stmts, bound: set[str], record: dict) -> set[str]:
-    """Names bound on every path to each save placeholder (recorded by statement id)."""
-    for s in stmts:
-        if isinstance(s, _Save):
-            record[id(s.stmt)] = set(bound)
-        elif isinstance(s, (ir.Assign, ir.CallAssign)):
-            bound |= {t.id for t in s.targets if isinstance(t, ir.Name)}
-        elif isinstance(s, ir.Pop) and isinstance(s.into, ir.Name):
-            bound.add(s.into.id)
-        elif isinstance(s, ir.If):
-            bound |= _definitely_bound(s.body, set(bound), record) & \
-                _definitely_bound(s.orelse, set(bound), record)
-        elif ir.blocks(s):  # a loop may run no times: what it binds is not bound after it
-            _definitely_bound(s.body, set(bound), record)
-    return bound
-
-
-def _first_bindings(stmts) -> dict:
-    """For each variable, the first statement (in source order) that binds it."""
-    first: dict = {}
-    for s in ir.walk_stmts(stmts):
-        if isinstance(s, (_Save, _Restore)):
-            continue
-        names = []
-        if isinstance(s, ir.Assign):
-            names = [t.id for t in s.targets if isinstance(t, ir.Name)]
-        elif isinstance(s, ir.CallAssign):
-            names = [t.id for t in s.targets]
-        elif isinstance(s, ir.Pop) and isinstance(s.into, ir.Name):
-            names = [s.into.id]
-        for n in names:
-            first.setdefault(n, s)
-    return first
 
 
 def _line_of(s) -> str:
