@@ -16,7 +16,7 @@ from .. import backends, custom, frontend, ir
 from ..analysis import kinds
 from ..frontend import controlflow
 from ..runtime import helpers as runtime
-from ..transforms import forward, optimize, reverse, tapes
+from ..transforms import common, forward, optimize, reverse, tapes
 from ..transforms.naming import Namer
 
 LITERAL_TYPES = (int, float, bool, str, type(None), complex)
@@ -304,7 +304,7 @@ class ModuleBuilder:
                 self.fn_names[pyfunc] = fn.name if fn.name not in claimed else self.namer.fresh(fn.name)
             body = _return_last(list(fn.body), fn.result)
             copy_fn = ir.Function(self.fn_names[pyfunc], fn.params, fn.defaults, body,
-                                  doc=f"Copy of {fn.name} ({_short(fn.file)}:{fn.line}).")
+                                  doc=f"Copy of {common.origin(fn)}.")
             copies.append(optimize.optimize(copy_fn))
         return copies
 
@@ -411,8 +411,3 @@ def _import_line(obj, name: str) -> str | None:
     except Exception:
         return None
     return f"from {module} import {qual}" + (f" as {name}" if name != qual else "")
-
-
-def _short(path: str) -> str:
-    import os
-    return os.path.basename(path)
