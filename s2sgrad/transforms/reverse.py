@@ -19,7 +19,6 @@ Argument order of every emitted accumulation: adjoint target first, then the par
 from __future__ import annotations
 
 import copy
-import itertools
 from dataclasses import dataclass
 
 from ..rules import arrays as array_rules
@@ -31,23 +30,8 @@ from ..rules import partials
 from ..analysis import aliasing, dataflow
 from ..analysis.activity import active_variables
 from ..backends.python import expr_source
-from . import common
+from . import common, saves
 from ..errors import NonScalarOutputError, UnsupportedSyntaxError
-
-
-@dataclass(eq=False)
-class _Save(ir.Stmt):
-    """Placeholder before a forward statement: save what it overwrites (maybe nothing)."""
-    stmt: ir.Stmt
-    depth: int
-    loop: ir.Stmt | None = None  # for a loop variable: the reverse loop that rebinds it
-
-
-@dataclass(eq=False)
-class _Restore(ir.Stmt):
-    """Placeholder in the reverse sweep: put back what the matching _Save saved."""
-    stmt: ir.Stmt
-    depth: int
 
 
 @dataclass
@@ -63,10 +47,10 @@ class ReverseMode(common.Mode):
     def __init__(self, fn: ir.Function, spec: AdjointSpec, namer, module, var_kinds: dict):
         # module asks for helpers' adjoints: module.vjp_of(pyfunc, wrt, kinds)
         super().__init__(fn, spec, namer, module, var_kinds)
-        self._name_popped_values()
+        saves.name_popped_values(self.fn, self.kinds, namer)
         self.containers = {v for v, k in self.kinds.items() if kinds.is_list(k)}
         aliasing.refuse_aliased_updates(self.fn, self.kinds, spec.helper, sure_only=module.guessed)
-        _rebind_array_updates(self.fn.body, self.kinds)
+        saves.rebind_array_updates(self.fn.body, self.kinds)
         self.active = active_variables(self.fn, spec.wrt, [self.result])
         self.assign_sites = dataflow.count_assignments(self.fn)
         self.init_values: dict[str, ir.Expr] = {}  # bookkeeping variables and their first value
@@ -86,9 +70,9 @@ class ReverseMode(common.Mode):
                 self._return_pos(), "use s2sgrad.vjp with a cotangent of the output's shape, "
                                     "or reduce the output to a number (np.sum, np.mean).")
         fwd, rev = self.sweep(fn.body, depth=0)
-        reads = self._pushed_back(dataflow.reads(rev))
-        fwd, rev, prologue = self.place_saves(fwd, rev, reads)
-        prologue += self.first_values(fwd, prologue)
+        fwd, rev, prologue = saves.place_saves(fwd, rev, self.fn, self.kinds, self.namer,
+                                               self.init_values, self.must_restore)
+        prologue += saves.first_values(fwd, prologue, self.fn.params, self.active, self.kinds)
         for st in ir.walk_stmts(rev):
             if isinstance(st, ir.Assign) and st.role == "user":
                 st.role = "adjoint"
@@ -112,27 +96,6 @@ class ReverseMode(common.Mode):
     def adj(self, var: str) -> str:
         return self.namer.adjoint(var)
 
-    def _name_popped_values(self):
-        """`tape.pop()` (generated code's undo of an append) as `popped = tape.pop()`: the
-        value it drops is what the reverse sweep pushes back."""
-        for st in ir.walk_stmts(self.fn.body):
-            if isinstance(st, ir.Pop) and st.into is None:
-                st.into = ir.Name(self.namer.fresh("popped"), pos=st.pos)
-                tape = self.kinds.get(st.target.id)
-                self.kinds[st.into.id] = tape.elem if kinds.is_list(tape) else None
-
-    def _pushed_back(self, reads: set[str]) -> set[str]:
-        """The reverse sweep undoes `v = tape.pop()` by pushing v back onto the tape, where
-        the tape's contents are needed: then v's value after the pop is needed too."""
-        pops = [st for st in ir.walk_stmts(self.fn.body) if isinstance(st, ir.Pop)]
-        reads = set(reads)
-        while True:
-            more = {n for st in pops if st.target.id in reads | self.must_restore
-                    for n in ir.names_in(st.into)}
-            if more <= reads:
-                return reads
-            reads |= more
-
     # ------------------------------------------------------------------ sweeps
     def sweep(self, stmts, depth: int):
         """Forward statements (with save placeholders) and their reverse, in reverse order."""
@@ -154,23 +117,23 @@ class ReverseMode(common.Mode):
             if adjoint and _is_primitive(s):
                 # a primitive's rule reads its result (the max, the inverse): it runs before
                 # the overwritten value comes back; the adjoint's restart (last) after
-                return [_Save(s, depth), s], header + adjoint[:-1] + [_Restore(s, depth), adjoint[-1]]
-            return [_Save(s, depth), s], header + [_Restore(s, depth)] + adjoint
+                return [saves.Save(s, depth), s], header + adjoint[:-1] + [saves.Restore(s, depth), adjoint[-1]]
+            return [saves.Save(s, depth), s], header + [saves.Restore(s, depth)] + adjoint
         if isinstance(s, ir.CallAssign):
             adjoint = self.adjoint_call(s)
             header = [ir.Comment(f"grad of: {common.line_of(s)}", pos=s.pos)] if adjoint else []
-            return [_Save(s, depth), s], header + [_Restore(s, depth)] + adjoint
+            return [saves.Save(s, depth), s], header + [saves.Restore(s, depth)] + adjoint
         if isinstance(s, ir.Append):
-            return [s], [_Restore(s, depth)] + self.adjoint_append(s)
+            return [s], [saves.Restore(s, depth)] + self.adjoint_append(s)
         if isinstance(s, ir.Pop):
             move, reset = self.adjoint_pop(s)
-            return [_Save(s, depth), s], move + [_Restore(s, depth)] + reset
+            return [saves.Save(s, depth), s], move + [saves.Restore(s, depth)] + reset
         if runtime_rules.is_add_at(s):
             # add_at(d_x, index, g) adds into d_x in place: the slots it changes are saved
             # like those of `d_x[index] += g`
             record, adjoint = self.adjoint_add_at(s)
             header = [ir.Comment(f"grad of: {common.line_of(s)}", pos=s.pos)] if adjoint else []
-            return [_Save(record, depth), s], header + [_Restore(record, depth)] + adjoint
+            return [saves.Save(record, depth), s], header + [saves.Restore(record, depth)] + adjoint
         if isinstance(s, (ir.ExprStmt, ir.Break)):
             return [s], []
         if isinstance(s, ir.If):
@@ -189,8 +152,8 @@ class ReverseMode(common.Mode):
         flag = ir.Name(self.namer.fresh("branch"))
         record = ir.Assign([flag], [s.test], role="flag", pos=s.pos)
         self.init_values[flag.id] = ir.Const(False)
-        fwd = [_Save(record, depth), record, ir.If(flag, fb, fo, pos=s.pos)]
-        return fwd, [ir.If(flag, rb, ro, pos=s.pos), _Restore(record, depth)]
+        fwd = [saves.Save(record, depth), record, ir.If(flag, fb, fo, pos=s.pos)]
+        return fwd, [ir.If(flag, rb, ro, pos=s.pos), saves.Restore(record, depth)]
 
     def reverse_loop(self, s, depth):
         if not isinstance(s, ir.While) and s.target.id in ir.assigned_names(s.body):
@@ -210,9 +173,9 @@ class ReverseMode(common.Mode):
             counter = ir.Name(self.namer.fresh("trips" if not isinstance(s, ir.While) else "n_iter"))
             init = ir.Assign([counter], [ir.Const(0)], role="flag", pos=s.pos)
             self.init_values[counter.id] = ir.Const(0)
-            pre += [_Save(init, depth), init]
+            pre += [saves.Save(init, depth), init]
             fbody = [ir.Assign([counter], [ir.Const(1)], aug="+", role="count")] + fbody
-            post.append(_Restore(init, depth))
+            post.append(saves.Restore(init, depth))
         if isinstance(s, ir.While):
             fwd_loop = ir.While(s.test, fbody, pos=s.pos)
             rev_loop = ir.ForRange(ir.Name(self.namer.fresh("_")), [ir.Const(0), counter, ir.Const(1)],
@@ -220,9 +183,9 @@ class ReverseMode(common.Mode):
             return pre + [fwd_loop], [rev_loop] + post
         # the loop variable is overwritten by the loop: save and restore it around it
         bind = ir.Assign([s.target], [s.target], role="loopvar", pos=s.pos)
-        save = _Save(bind, depth)
+        save = saves.Save(bind, depth)
         pre = [save] + pre
-        post = post + [_Restore(bind, depth)]
+        post = post + [saves.Restore(bind, depth)]
         if isinstance(s, ir.ForRange):
             args = []
             for a in s.args + ([s.limit] if s.limit is not None else []):
@@ -231,8 +194,8 @@ class ReverseMode(common.Mode):
                     keep = ir.Name(self.namer.fresh("bound"))
                     rec = ir.Assign([keep], [a], role="flag", pos=a.pos)
                     self.init_values[keep.id] = ir.Const(0)
-                    pre += [_Save(rec, depth), rec]
-                    post.insert(0, _Restore(rec, depth))
+                    pre += [saves.Save(rec, depth), rec]
+                    post.insert(0, saves.Restore(rec, depth))
                     a = keep
                 args.append(a)
             limit = args.pop() if s.limit is not None else None
@@ -588,107 +551,6 @@ class ReverseMode(common.Mode):
             return [common.counting_loop(k, common.length(copy.deepcopy(seed)), [add])]
         return self.accumulate(arg, seed)
 
-    # ------------------------------------------------------------------ saves and restores
-    def place_saves(self, fwd, rev, reads: set[str]):
-        """Turn placeholders into real saves and restores where a value is needed."""
-        first_binding = dataflow.first_bindings(fwd)
-        self.bound_before: dict[int, set[str]] = {}
-        dataflow.definitely_bound(fwd, set(self.fn.params), self.bound_before)
-        plans: dict[int, list] = {}
-        tapes: dict[str, str] = {}
-        prologue: list[ir.Stmt] = []
-        loop_vars: set[str] = set()
-
-        def plan(ph) -> list:
-            key = id(ph.stmt)
-            if key not in plans:
-                plans[key] = self._plan(ph, reads, tapes, prologue, loop_vars, first_binding, rev)
-            return plans[key]
-
-        def resolve(stmts, forward):
-            out = []
-            for s in stmts:
-                if isinstance(s, _Save if forward else _Restore):
-                    out += [p[0 if forward else 1] for p in plan(s) if p[0 if forward else 1] is not None]
-                    continue
-                if isinstance(s, (_Save, _Restore)):
-                    continue
-                for block in ir.blocks(s):
-                    block[:] = resolve(block, forward)
-                out.append(s)
-            return out
-
-        fwd = resolve(fwd, True)
-        rev = resolve(rev, False)
-        # a value saved inside a loop before its first assignment needs a first value
-        for var in sorted(loop_vars - set(self.fn.params)):
-            init = self.init_values.get(var, ir.ListExpr([]) if var in self.containers else ir.Const(0.0))
-            prologue.append(ir.Assign([ir.Name(var)], [init], role="flag"))
-        return fwd, rev, prologue
-
-    def _plan(self, ph, reads, tapes, prologue, loop_vars, first_binding, rev) -> list:
-        """(save statement, restore statement) pairs for one placeholder."""
-        s, depth = ph.stmt, ph.depth
-        if getattr(s, "role", "") == "loopvar" and depth > 0:
-            reads = dataflow.reads(rev, skip=ph.loop)  # only reads outside the loop need the old value
-        out = []
-        if isinstance(s, ir.Append):
-            if s.target.id in reads or s.target.id in self.must_restore:
-                out.append((None, ir.Pop(s.target)))  # an append is undone by a pop
-            return out
-        if isinstance(s, ir.Pop):
-            if s.target.id in reads or s.target.id in self.must_restore:
-                # a pop is undone by pushing the value back (before v gets its old value)
-                out.append((None, ir.Append(ir.Name(s.target.id), copy.deepcopy(s.into))))
-            targets = [s.into]
-        else:
-            targets = s.targets
-        for t in targets:
-            var = ir.target_name(t)
-            if var not in reads and var not in self.must_restore:
-                continue
-            if isinstance(t, ir.Name) and depth == 0 and var not in self.fn.params \
-                    and first_binding.get(var) is s:
-                continue  # the first value a variable gets outside loops overwrites nothing
-            value = copy.deepcopy(t)
-            if isinstance(t, ir.Subscript) and kinds.is_array(self.kinds.get(var)):
-                value = ir.Call(ir.Lib("numpy", "copy"), [value])  # x[1:3] is a view: keep the values
-            if depth == 0:
-                slot = ir.Name(self.namer.saved(var))
-                out.append((ir.Assign([slot], [value], role="save"),
-                            ir.Assign([copy.deepcopy(t)], [slot], role="save")))
-                if isinstance(t, ir.Name) and var not in self.bound_before.get(id(ph), set()):
-                    loop_vars.add(var)  # bound on some paths only: give it a first value
-            else:
-                kind = "item" if isinstance(t, ir.Subscript) else "value"
-                key = f"{var}/{kind}"
-                if key not in tapes:
-                    tapes[key] = self.namer.tape(var if kind == "value" else var + "_items")
-                    prologue.append(ir.Assign([ir.Name(tapes[key])], [ir.ListExpr([])], role="save"))
-                tape = ir.Name(tapes[key])
-                pair = next(_pair_ids)  # lets the optimizer drop both if the value is never read
-                out.append((ir.Append(tape, value, pair=pair), ir.Pop(tape, into=copy.deepcopy(t), pair=pair)))
-                if isinstance(t, ir.Name) and var not in self.fn.params:
-                    loop_vars.add(var)
-        return out
-
-    def first_values(self, fwd, prologue) -> list[ir.Stmt]:
-        """`v = 0.0` before the forward sweep for an active array bound on some paths only.
-
-        Its adjoint starts as np.zeros_like(v) after the forward sweep; where v was never
-        bound that zero is never used, but it must be computable.
-        """
-        bound = dataflow.definitely_bound(fwd, set(self.fn.params))
-        given = {t.id for st in prologue if isinstance(st, ir.Assign) for t in st.targets
-                 if isinstance(t, ir.Name)}
-        out = []
-        for var in sorted(self.active - bound - given):
-            k = self.kinds.get(var)
-            if kinds.is_array(k) or (kinds.is_list(k) and kinds.is_array(k.elem)):
-                first = ir.ListExpr([]) if kinds.is_list(k) else ir.Const(0.0)
-                out.append(ir.Assign([ir.Name(var)], [first], role="flag"))
-        return out
-
     # ------------------------------------------------------------------ start and end of the sweep
     def adjoint_inits(self) -> list[ir.Stmt]:
         out = [ir.Comment("reverse sweep")]
@@ -756,9 +618,6 @@ class ReverseMode(common.Mode):
         return self.fn.pos
 
 
-_pair_ids = itertools.count()
-
-
 def _increment(target: ir.Expr, seed: ir.Expr, partial: ir.Expr) -> ir.Assign:
     """target += seed * partial, written the way a person would."""
     c = common.times(seed, partial)
@@ -801,18 +660,6 @@ def _basic_index(index: ir.Expr, kind_of) -> bool:
         if kind_of(item) != kinds.SCALAR:
             return False
     return True
-
-
-def _rebind_array_updates(stmts, var_kinds):
-    """`h += x` on an array updates it in place; the generated code rebinds it instead
-    (`h = h + x`), so a saved reference to the old value stays the old value.  For a
-    number the two are the same."""
-    for s in ir.walk_stmts(stmts):
-        if isinstance(s, ir.Assign) and s.aug and isinstance(s.targets[0], ir.Name) \
-                and not kinds.is_list(var_kinds.get(s.targets[0].id)) and s.role == "user":
-            # (a number too: np.where(c, a, b) of numbers is a 0-d array, updated in place)
-            s.values = [ir.BinOp(s.aug, ir.Name(s.targets[0].id), s.values[0], pos=s.values[0].pos)]
-            s.aug = None
 
 
 def _arg_label(a: ir.Expr) -> str:
