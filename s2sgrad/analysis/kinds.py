@@ -59,6 +59,13 @@ def is_list(k) -> bool:
     return k is not None and k.tag == "list"
 
 
+def rank(k) -> int | None:
+    """0 for a number, an array's ndim (None when unknown), None for anything else."""
+    if k == SCALAR:
+        return 0
+    return k.ndim if is_array(k) else None
+
+
 def join(a: Kind | None, b: Kind | None) -> Kind | None:
     """The kind of a variable that may hold either (None: nothing known yet)."""
     if a is None or a == b:

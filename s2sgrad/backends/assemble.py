@@ -16,7 +16,7 @@ from .. import backends, custom, frontend, ir
 from ..analysis import kinds
 from ..frontend import controlflow
 from ..runtime import helpers as runtime
-from ..transforms import common, forward, optimize, reverse, tapes
+from ..transforms import batched, common, forward, optimize, reverse, tapes
 from ..transforms.naming import Namer
 
 LITERAL_TYPES = (int, float, bool, str, type(None), complex)
@@ -120,7 +120,8 @@ class ModuleBuilder:
         if arg_kinds is None:
             arg_kinds = [self.param_kinds[p] for p in fn.params]
         var_kinds = self.kinds_of(pyfunc, arg_kinds)
-        fn = forward.ForwardMode(fn, spec, self.namer, self, var_kinds).run()
+        mode = batched.BatchedForwardMode if spec.batched else forward.ForwardMode
+        fn = mode(fn, spec, self.namer, self, var_kinds).run()
         fn = optimize.optimize(fn)
         self.emitted.append(fn)
         return fn
