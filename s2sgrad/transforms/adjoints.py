@@ -1,21 +1,20 @@
 """The adjoint of each kind of statement, for reverse mode (reverse.py).
 
 An assignment's adjoint adds the result's cotangent, times each partial, into the
-adjoints of the active variables it read, then restarts the result's own adjoint from
-zero (or scales it, for `x = x * w`):
+adjoints of the active variables it read; then the result's own adjoint restarts (its
+earlier value is another value), or is scaled for `x = x * w`:
 
     # grad of: z = a * sin(b) + b ** 2
     d_a += d_z * math.sin(b)
     d_b += d_z * (a * math.cos(b) + 2 * b)
-    d_z = 0.0
+    d_z = 0.0                     # (dropped by the optimizer where nothing reads it)
 
 An array primitive's adjoint comes from its rule (rules/arrays.py), a call of a user
-function from that function's own vjp (generated too), a custom_derivative's from the
-user's reverse rule; list appends and pops move cotangents between a list's adjoint
-and its elements'.  Arrays bring their shapes: a contribution is summed or
-unbroadcast to the shape of what it is added to, and indices that may repeat add up
-with add_at.  ReverseMode extends AdjointRules with the sweeps that visit the
-statements and the function that holds them.
+function from that function's vjp (generated too, through `module.vjp_of`), a
+custom_derivative's from the user's reverse rule; appends and pops move cotangents
+between a list's adjoint and its elements'.  Arrays bring shapes: a contribution is
+summed or unbroadcast to the shape of what it is added to, and indices that may repeat
+add up with add_at.
 """
 from __future__ import annotations
 
@@ -32,11 +31,13 @@ from . import common, saves
 
 
 class AdjointRules(common.Mode):
-    """The adjoint statements of one function's statements.
+    """The adjoint statements of one function's statements; ReverseMode (reverse.py)
+    puts them in the reverse sweep.
 
-    Preparing the copy of the function comes first: tape pops get named results (the
-    reverse sweep pushes them back), in-place updates of aliased arrays are refused and
-    those of others become rebindings (saves.py keeps references to old values).
+    The copy of the function is prepared first: tape pops get named results (the reverse
+    sweep pushes them back), in-place updates of aliased arrays are refused, and those
+    of other arrays become rebindings (a saved reference must keep the old value).
+    Activity analysis runs on the prepared function.
     """
 
     def __init__(self, fn: ir.Function, spec, namer, module, var_kinds: dict):
@@ -52,10 +53,12 @@ class AdjointRules(common.Mode):
         self.depth = 0  # loops around the statement whose adjoint is built (the sweep sets it)
 
     def adj(self, var: str) -> str:
+        """d_var, the adjoint variable of var."""
         return self.namer.adjoint(var)
 
     # ------------------------------------------------------------------ adjoint statements
     def adjoint_assign(self, s: ir.Assign) -> list[ir.Stmt]:
+        """The adjoint of `t = v` (or `t op= v`, or `a, b = b, a`)."""
         if len(s.targets) == 1:
             t, v = s.targets[0], s.values[0]
             if s.aug:
@@ -116,6 +119,7 @@ class AdjointRules(common.Mode):
         return out
 
     def adjoint_single(self, t: ir.Expr, v: ir.Expr) -> list[ir.Stmt]:
+        """The adjoint of an element-wise `t = v`."""
         if not self.is_active(ir.target_name(t)):
             return []
         d_t = self.adj_expr(t)
@@ -240,6 +244,7 @@ class AdjointRules(common.Mode):
         return [ir.Assign([seed], [contribution], role="adjoint")] + self.accumulate(arg, seed)
 
     def adjoint_container(self, t: ir.Name, v: ir.Expr, s: ir.Assign) -> list[ir.Stmt]:
+        """The adjoint of binding a list variable: element by element."""
         if not self.is_active(t.id):
             return []
         if not partials.carries(v, self.is_active):
@@ -272,6 +277,7 @@ class AdjointRules(common.Mode):
         return out
 
     def adjoint_append(self, s: ir.Append) -> list[ir.Stmt]:
+        """The adjoint of `xs.append(v)`: v's cotangent is popped off d_xs."""
         if not self.is_active(s.target.id):
             return []
         d_list = ir.Name(self.adj(s.target.id))
@@ -317,6 +323,7 @@ class AdjointRules(common.Mode):
         return move, reset
 
     def adjoint_call(self, s: ir.CallAssign) -> list[ir.Stmt]:
+        """`g_a, g_b = vjp_h(a, b, d_y)` for `y = h(a, b)`, then the g's are added to d_a, d_b."""
         active_targets = [t for t in s.targets if self.is_active(t.id)]
         active_args = [i for i, a in enumerate(s.call.args) if partials.carries(a, self.is_active)]
         if not active_targets:
@@ -328,11 +335,11 @@ class AdjointRules(common.Mode):
             return self.adjoint_custom_call(s, active_targets, active_args)
         callee = s.call.func.key
         vjp_name = self.module.vjp_of(callee, active_args, [self.kind_of(a) for a in s.call.args])
-        call = ir.Call(ir.Ref(vjp_name), [copy.deepcopy(a) for a in s.call.args] + [self.cotangent_of(s)],
-                       pos=s.pos)
+        args = [copy.deepcopy(a) for a in s.call.args] + [self.cotangent_of(s)]
+        call = ir.Call(ir.Ref(vjp_name), args, pos=s.pos)
         seeds = self.argument_seeds(s, active_args)
-        out: list[ir.Stmt] = [ir.Assign(list(seeds.values()), [call], role="adjoint")]  # g_a, g_b = vjp_h(...)
-        return out + self.after_call(s, active_targets, seeds)
+        vjp = ir.Assign(list(seeds.values()), [call], role="adjoint")  # g_a, g_b = vjp_h(...)
+        return [vjp] + self.after_call(s, active_targets, seeds)
 
     def adjoint_custom_call(self, s: ir.CallAssign, active_targets, active_args) -> list[ir.Stmt]:
         """`g_x, g_y = f_reverse(x, y, d_out)`: the user's reverse rule gives one cotangent
@@ -341,8 +348,8 @@ class AdjointRules(common.Mode):
         if wrapper.reverse_rule is None:
             raise custom.missing_rule(wrapper, "reverse", s.pos, name=spelled)
         rule_name = self.module.custom_rule_name(wrapper, "reverse", spelled)
-        call = ir.Call(ir.Ref(rule_name), [copy.deepcopy(a) for a in s.call.args] + [self.cotangent_of(s)],
-                       pos=s.pos)
+        args = [copy.deepcopy(a) for a in s.call.args] + [self.cotangent_of(s)]
+        call = ir.Call(ir.Ref(rule_name), args, pos=s.pos)
         seeds = self.argument_seeds(s, active_args)
         if len(s.call.args) == 1:
             targets = [seeds[0]]
@@ -367,7 +374,8 @@ class AdjointRules(common.Mode):
 
     def after_call(self, s: ir.CallAssign, active_targets, seeds: dict) -> list[ir.Stmt]:
         """Once the vjp ran: the targets' adjoints restart, the arguments' gather the seeds."""
-        out: list[ir.Stmt] = [ir.Assign([ir.Name(self.adj(t.id))], [self.zero_adjoint(t)]) for t in active_targets]
+        out: list[ir.Stmt] = [ir.Assign([ir.Name(self.adj(t.id))], [self.zero_adjoint(t)])
+                              for t in active_targets]
         for i, seed in seeds.items():
             out += self.accumulate_argument(s.call.args[i], seed)
         return out
@@ -445,4 +453,5 @@ def _basic_index(index: ir.Expr, kind_of) -> bool:
 
 
 def _arg_label(a: ir.Expr) -> str:
+    """What a seed of this argument is named after: g_x for x, g_arg for an expression."""
     return a.id if isinstance(a, ir.Name) else "arg"

@@ -29,6 +29,8 @@ from .forward import ForwardMode, TangentSpec
 
 
 class BatchedForwardMode(ForwardMode):
+    """ForwardMode with tangents of n_dirs directions each (TangentSpec.batched)."""
+
     def __init__(self, fn: ir.Function, spec: TangentSpec, namer, module, var_kinds: dict):
         super().__init__(fn, spec, namer, module, var_kinds)
         self.n_dirs = ir.Name(self.namer.fresh("n_dirs"))
@@ -136,7 +138,8 @@ class BatchedForwardMode(ForwardMode):
         body = [ir.Assign(one, [call], role="adjoint")] + \
             [ir.Append(ir.Name(r.id), ir.Name(o.id)) for r, o in zip(rows, one)]
         loop = self.each_direction(j, body)
-        stack = [ir.Assign([t], [common.np_call("array", ir.Name(r.id))], role="adjoint") for t, r in zip(targets, rows)]
+        stack = [ir.Assign([t], [common.np_call("array", ir.Name(r.id))], role="adjoint")
+                 for t, r in zip(targets, rows)]
         inits = [ir.Assign([r], [ir.ListExpr([])], role="adjoint") for r in rows]
         return inits + [loop] + stack
 

@@ -21,17 +21,15 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from ..rules import arrays as array_rules
-from .. import custom
-from .. import ir
-from ..analysis import kinds
-from ..rules import runtime_helpers as runtime_rules
-from ..rules import partials
-from ..analysis import aliasing
+from .. import custom, ir
+from ..analysis import aliasing, kinds
 from ..analysis.activity import active_variables
 from ..backends.python import expr_source
-from . import common
 from ..errors import UnsupportedCallError, UnsupportedSyntaxError
+from ..rules import arrays as array_rules
+from ..rules import partials
+from ..rules import runtime_helpers as runtime_rules
+from . import common
 
 TANGENT_PREFIX = "t_"
 
@@ -41,12 +39,14 @@ class TangentSpec:
     """What to generate: the tangent function of `wrt`, called as f(*args, *tangents)."""
     wrt: list[str]
     name: str
-    batched: bool = False  # vector mode: tangents have a leading axis of directions
+    batched: bool = False  # vector mode (batched.py): tangents have a leading axis of directions
 
 
 class ForwardMode(common.Mode):
+    """The tangent function of one function.  `module` generates the tangent functions
+    of the user functions it calls: module.jvp_of(pyfunc, args, kinds, batched)."""
+
     def __init__(self, fn: ir.Function, spec: TangentSpec, namer, module, var_kinds: dict):
-        # module asks for callees' tangents: module.jvp_of(pyfunc, args, kinds, batched)
         super().__init__(fn, spec, namer, module, var_kinds)
         self.active = active_variables(self.fn, spec.wrt, [self.result])
         self.tangents: dict[str, str] = {}

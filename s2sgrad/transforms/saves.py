@@ -209,7 +209,8 @@ class _Placement:
         slot = ir.Name(self.namer.saved(var))
         if isinstance(t, ir.Name) and var not in self.bound_before.get(id(ph), set()):
             self.loop_vars.add(var)  # bound on some paths only: give it a first value
-        return (ir.Assign([slot], [value], role="save"), ir.Assign([copy.deepcopy(t)], [slot], role="save"))
+        save = ir.Assign([slot], [value], role="save")
+        return save, ir.Assign([copy.deepcopy(t)], [slot], role="save")
 
     def on_tape(self, t: ir.Expr):
         """`tape_x.append(x)` ... `x = tape_x.pop()`, inside loops."""
