@@ -284,10 +284,10 @@ class AdjointRules(common.Mode):
         if not partials.carries(s.value, self.is_active):
             return [ir.Pop(d_list)]
         if isinstance(s.value, ir.Name):
-            return [grad_header(s),
+            return [common.header("grad of", s),
                     _increment(ir.Name(self.adj(s.value.id)), ir.Call(ir.Attr(ir.Name(d_list.id), "pop"), []), ir.Const(1))]
         seed = ir.Name(self.namer.fresh("g_" + s.target.id))
-        return [grad_header(s), ir.Pop(d_list, into=seed)] + self.accumulate(s.value, seed)
+        return [common.header("grad of", s), ir.Pop(d_list, into=seed)] + self.accumulate(s.value, seed)
 
     def adjoint_add_at(self, s: ir.ExprStmt):
         """`add_at(d_x, index, g)`: d_x[index] += g with repeated indices adding up.  Each
@@ -316,7 +316,7 @@ class AdjointRules(common.Mode):
                     d_v = ir.Call(ir.Lib("numpy", "copy"), [d_v])  # d_x[i] is a view: keep the values
             else:
                 d_v = common.zeros_like(v) if kinds.is_array(self.kind_of(v)) else ir.Const(0.0)
-            move = [grad_header(s),
+            move = [common.header("grad of", s),
                     ir.Append(ir.Name(self.adj(tape.id)), d_v, pos=s.pos)]
         if active_v:
             reset = [ir.Assign([self.adj_expr(v)], [self.reset_value(v)], role="adjoint")]
@@ -406,11 +406,6 @@ class AdjointRules(common.Mode):
                 return array_rules.helper("zeros_list", ir.Name(t.id))
             return common.list_of_zeros(t)
         return common.zeros_like(t) if kinds.is_array(k) else ir.Const(0.0)
-
-
-def grad_header(s: ir.Stmt) -> ir.Comment:
-    """`# grad of: <the user's line>` above the adjoint of a statement."""
-    return ir.Comment(f"grad of: {common.line_of(s)}", pos=s.pos)
 
 
 def _increment(target: ir.Expr, seed: ir.Expr, partial: ir.Expr) -> ir.Assign:

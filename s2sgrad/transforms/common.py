@@ -5,7 +5,7 @@ of its variables, which of them carry a derivative, and how an array primitive's
 called (its arguments bound by NumPy's parameter names, its temporaries bound with
 `let`).  The functions below build the small pieces of IR both modes emit: a seed times
 a partial written the way a person would, zeros of a value's shape, a loop over a list
-by index, the `# grad of:` / `# tangent of:` header text.
+by index, the `# grad of:` / `# tangent of:` headers.
 """
 from __future__ import annotations
 
@@ -139,9 +139,10 @@ def by_index(loop: ir.ForEach, namer):
 
 
 # ---------------------------------------------------------------------- text
-def line_of(s: ir.Stmt) -> str:
-    """The user's source line of a statement, for `# grad of:` and `# tangent of:` headers."""
-    return s.pos.text.strip() if s.pos is not None else ""
+def header(what: str, s: ir.Stmt) -> ir.Comment:
+    """`# grad of: <the user's line>` (what: "grad of", "tangent of") above the derivative
+    of a statement."""
+    return ir.Comment(f"{what}: {s.pos.text.strip() if s.pos is not None else ''}", pos=s.pos)
 
 
 def origin(fn: ir.Function) -> str:

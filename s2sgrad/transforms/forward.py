@@ -133,7 +133,7 @@ class ForwardMode(common.Mode):
         if pair is None:
             return [s]
         before, after = pair
-        return [ir.Comment(f"tangent of: {common.line_of(s)}", pos=s.pos)] + before + [s] + after
+        return [common.header("tangent of", s)] + before + [s] + after
 
     def tangent_assign(self, s: ir.Assign):
         active_targets = [t for t in s.targets if self.is_active(ir.target_name(t))]
@@ -326,7 +326,7 @@ class ForwardMode(common.Mode):
         # y, t_y = jvp_h(...) replaces the call itself: the value comes with its tangent
         if not s.unpack:
             both = ir.Assign([s.targets[0], ir.Name(self.tan(s.targets[0].id))], [call], role="user", pos=s.pos)
-            return [ir.Comment(f"tangent of: {common.line_of(s)}", pos=s.pos)] + pre + [both]
+            return [common.header("tangent of", s)] + pre + [both]
         result = ir.Name(self.namer.fresh("out"))
         t_result = ir.Name(self.namer.fresh("t_out"))
         self.temporaries.add(t_result.id)
@@ -334,7 +334,7 @@ class ForwardMode(common.Mode):
                   ir.Assign(list(s.targets), [ir.Name(result.id)], role="user"),
                   ir.Assign([ir.Name(self.tan(t.id)) for t in s.targets], [ir.Name(t_result.id)],
                             role="adjoint")]
-        return [ir.Comment(f"tangent of: {common.line_of(s)}", pos=s.pos)] + pre + primal
+        return [common.header("tangent of", s)] + pre + primal
 
     def tangent_custom_call(self, s: ir.CallAssign, active_args) -> list[ir.Stmt]:
         """`t_y = f_forward(x, z, t_x, t_z)` after `y = f(x, z)`: the user's forward rule,

@@ -30,7 +30,7 @@ from ..errors import NonScalarOutputError, UnsupportedSyntaxError
 from ..rules import arrays as array_rules
 from ..rules import runtime_helpers as runtime_rules
 from . import common, saves
-from .adjoints import AdjointRules, grad_header
+from .adjoints import AdjointRules
 
 
 @dataclass
@@ -111,7 +111,7 @@ class ReverseMode(AdjointRules):
             if s.role == "count":
                 return [s], []
             adjoint = self.adjoint_assign(s) if s.role == "user" else []
-            header = [grad_header(s)] if adjoint else []
+            header = [common.header("grad of", s)] if adjoint else []
             if adjoint and _is_primitive(s):
                 # a primitive's rule reads its result (the max, the inverse): it runs before
                 # the overwritten value comes back; the adjoint's restart (last) after
@@ -120,7 +120,7 @@ class ReverseMode(AdjointRules):
             return [saves.Save(s, depth), s], header + [saves.Restore(s, depth)] + adjoint
         if isinstance(s, ir.CallAssign):
             adjoint = self.adjoint_call(s)
-            header = [grad_header(s)] if adjoint else []
+            header = [common.header("grad of", s)] if adjoint else []
             return [saves.Save(s, depth), s], header + [saves.Restore(s, depth)] + adjoint
         if isinstance(s, ir.Append):
             return [s], [saves.Restore(s, depth)] + self.adjoint_append(s)
@@ -131,7 +131,7 @@ class ReverseMode(AdjointRules):
             # add_at(d_x, index, g) adds into d_x in place: the slots it changes are saved
             # like those of `d_x[index] += g`
             record, adjoint = self.adjoint_add_at(s)
-            header = [grad_header(s)] if adjoint else []
+            header = [common.header("grad of", s)] if adjoint else []
             return [saves.Save(record, depth), s], header + [saves.Restore(record, depth)] + adjoint
         if isinstance(s, (ir.ExprStmt, ir.Break)):
             return [s], []
