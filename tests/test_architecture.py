@@ -36,12 +36,7 @@ KNOWN_CYCLES: set[frozenset] = set()
 
 # Private names one s2sgrad module takes from another: (file, "module._name").  Keyed
 # without the line, so edits elsewhere in the file do not break this; the line is below.
-KNOWN_PRIVATE = {
-    # transforms/forward.py:599, inside forward.py's own _line_of: `from .reverse import
-    # _line_of as line`.  The "# tangent of: <source line>" comments reuse the helper
-    # behind reverse.py's "# grad of: ..." (the statement's source text, from its pos).
-    ("transforms/forward.py", "s2sgrad.transforms.reverse._line_of"),
-}
+KNOWN_PRIVATE: set[tuple] = set()
 
 # ---------------------------------------------------------------------- reading the package
 def module_name(path: Path) -> str:

@@ -47,12 +47,23 @@ def list_of(elem) -> Kind:
     return Kind("list", elem=elem)
 
 
+def is_scalar(k) -> bool:
+    return k == SCALAR
+
+
 def is_array(k) -> bool:
     return k is not None and k.tag == "array"
 
 
 def is_list(k) -> bool:
     return k is not None and k.tag == "list"
+
+
+def rank(k) -> int | None:
+    """0 for a number, an array's ndim (None when unknown), None for anything else."""
+    if k == SCALAR:
+        return 0
+    return k.ndim if is_array(k) else None
 
 
 def join(a: Kind | None, b: Kind | None) -> Kind | None:

@@ -19,7 +19,7 @@ from .. import backends, custom, frontend, ir
 from ..analysis import kinds
 from ..frontend import controlflow
 from ..runtime import helpers as runtime
-from ..transforms import forward, optimize, reverse, tapes
+from ..transforms import batched, common, forward, optimize, reverse, tapes
 from ..transforms.naming import GENERATED_CODE_NAMES, Namer, rename_reserved
 
 LITERAL_TYPES = (int, float, bool, str, type(None), complex)
@@ -133,7 +133,8 @@ class ModuleBuilder:
             arg_kinds = [self.param_kinds[p] for p in self.functions[pyfunc].params]
         var_kinds = self.kinds_of(pyfunc, arg_kinds)
         spec = dataclasses.replace(spec, wrt=self._lowered_names(pyfunc, spec.wrt))
-        fn = forward.ForwardMode(fn, spec, self.namer, self, var_kinds).run()
+        mode = batched.BatchedForwardMode if spec.batched else forward.ForwardMode
+        fn = mode(fn, spec, self.namer, self, var_kinds).run()
         fn = optimize.optimize(fn)
         self.emitted.append(fn)
         return fn
@@ -322,7 +323,7 @@ class ModuleBuilder:
                 self.fn_names[pyfunc] = fn.name if fn.name not in claimed else self.namer.fresh(fn.name)
             body = _return_last(list(fn.body), fn.result)
             copy_fn = ir.Function(self.fn_names[pyfunc], fn.params, fn.defaults, body,
-                                  doc=f"Copy of {fn.name} ({_short(fn.file)}:{fn.line}).")
+                                  doc=f"Copy of {common.origin(fn)}.")
             copies.append(optimize.optimize(copy_fn))
         return copies
 
@@ -431,8 +432,3 @@ def _import_line(obj, name: str) -> str | None:
     except Exception:
         return None
     return f"from {module} import {qual}" + (f" as {name}" if name != qual else "")
-
-
-def _short(path: str) -> str:
-    import os
-    return os.path.basename(path)

@@ -1,0 +1,192 @@
+"""Alias analysis: which names may refer to the same array or list, and the in-place
+updates that change a value another name still reads.
+
+Derivative code treats every name as a value of its own, so an in-place update seen
+through a second name would be differentiated wrongly:
+
+    v = s            # v and s are one array
+    s *= 0.5         # refused: v changes too, and v is read below
+    y = v + s
+
+`refuse_aliased_updates` refuses such updates (reverse mode calls it before building an
+adjoint); `updated_in_place` and `may_alias_existing` tell forward mode which tangents it
+must copy rather than share.  The ordering questions both ask ("can this statement run
+after that one?") are answered from the statements' source order and enclosing loops.
+"""
+from __future__ import annotations
+
+from .. import ir
+from ..errors import UnsupportedSyntaxError
+from . import kinds
+
+# NumPy calls whose result may share memory with their first argument
+VIEWS = {"transpose", "reshape", "ravel", "squeeze", "expand_dims", "swapaxes", "moveaxis",
+         "broadcast_to", "diagonal", "real", "imag", "asarray"}
+
+
+def refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure_only=False):
+    """Refuse an in-place update of an array that another name may also refer to.
+
+    `s *= 0.5` or `y[i] = v` changes every name for that array: after `hs.append(s)`,
+    `v = s`, `s = x[1:]` (a view of x), or in a helper's parameter (the caller's array).
+    The adjoint would treat the names as separate values.  So an update is refused when
+    it can run after such a sharing, with no new value bound to the name in between, and
+    the other name is read afterwards.  With guessed kinds (code for `.source` before a
+    call: the call brings real ones), only variables surely arrays count (`sure_only`).
+    """
+    def array(var):
+        k = var_kinds.get(var)
+        if sure_only:
+            return kinds.is_array(k) and k.ndim is not None
+        return not kinds.is_scalar(k) and not kinds.is_list(k)
+
+    order = statement_order(fn.body)
+    statements = list(ir.walk_stmts(fn.body))
+    sharings = _sharings(fn, statements, array, helper)
+    for s in statements:
+        var = _array_updated_in_place(s, array)
+        if var is None:
+            continue
+        for name, other, where in sharings:
+            if name != var or (where is not None and not may_run_after(s, where, order)):
+                continue
+            if where is not None and _rebound_between(var, where, s, fn.body, order):
+                continue
+            if other is not None and not any(
+                    other in ir.stmt_reads(r) and may_run_after(r, s, order)
+                    and not _rebound_between(other, s, r, fn.body, order, views_too=True)
+                    for r in statements):
+                continue
+            raise _aliased_update_error(var, s)
+
+
+def _sharings(fn, statements, array, helper) -> list[tuple[str, str | None, object]]:
+    """(name, other name, where) for each place two names start sharing an array; the
+    other name is None for a helper's parameter (the caller's name), where is None there."""
+    sharings: list[tuple[str, str | None, object]] = []
+    if helper:
+        sharings += [(p, None, None) for p in fn.params]
+    for s in statements:
+        if isinstance(s, ir.Assign) and not s.aug:
+            for t, v in zip(s.targets, s.values):
+                source = _shared_source(v)
+                if isinstance(t, ir.Name) and source not in (None, t.id) and array(source) and array(t.id):
+                    sharings += [(t.id, source, s), (source, t.id, s)]  # (a number is a copy)
+        elif isinstance(s, ir.Append) and _shared_source(s.value) is not None \
+                and array(_shared_source(s.value)):  # hs.append(v) or hs.append(v[1:])
+            sharings.append((_shared_source(s.value), s.target.id, s))
+        elif isinstance(s, ir.ForEach):
+            sharings.append((s.target.id, s.seq.id, s))
+    return sharings
+
+
+def _array_updated_in_place(s, array) -> str | None:
+    """The array `s *= c` or `s[i] = v` writes into; None for any other statement."""
+    if not isinstance(s, ir.Assign) or len(s.targets) != 1:
+        return None
+    t = s.targets[0]
+    var = ir.target_name(t)
+    if not ((s.aug and isinstance(t, ir.Name)) or isinstance(t, ir.Subscript)) or not array(var):
+        return None
+    return var
+
+
+def _aliased_update_error(var: str, s: ir.Stmt) -> UnsupportedSyntaxError:
+    return UnsupportedSyntaxError(
+        f"updating the array `{var}` in place while another name may refer to it "
+        f"(a list it was appended to, a view, an alias, or the caller's argument)", s.pos,
+        f"build a new array instead (`{var} = {var} * ...`, or `{var} = {var}.copy()` "
+        f"before writing into it).")
+
+
+def list_written_after(body, s: ir.Stmt, names: set[str]) -> bool:
+    """Whether an element of one of these lists may be written, appended or popped
+    after statement s (or s runs in a loop)."""
+    order = statement_order(body)
+    for st in ir.walk_stmts(body):
+        if isinstance(st, ir.Assign):
+            written = {ir.target_name(t) for t in st.targets if isinstance(t, ir.Subscript)}
+        elif isinstance(st, (ir.Append, ir.Pop)):
+            written = {st.target.id}
+        else:
+            continue
+        if written & names and id(st) in order and may_run_after(st, s, order):
+            return True
+    return False
+
+
+def updated_in_place(stmts, var_kinds) -> set[str]:
+    """Arrays the function writes into (x[i] = ..., x += ... on an array)."""
+    out = set()
+    for s in ir.walk_stmts(stmts):
+        if isinstance(s, ir.Assign):
+            for t in s.targets:
+                if isinstance(t, ir.Subscript) and not kinds.is_list(var_kinds.get(ir.target_name(t))):
+                    out.add(ir.target_name(t))
+                elif isinstance(t, ir.Name) and s.aug and kinds.is_array(var_kinds.get(t.id)):
+                    out.add(t.id)
+    return out
+
+
+def may_alias_existing(e: ir.Expr) -> bool:
+    """Whether e may be (a view of) an existing array rather than a new one."""
+    return isinstance(e, ir.Name) or (isinstance(e, ir.Subscript) and may_alias_existing(e.value))
+
+
+# ---------------------------------------------------------------------- statement order
+def statement_order(stmts, loops=(), out=None) -> dict:
+    """id(statement) -> (position in source order, the loops around it)."""
+    out = {} if out is None else out
+    for s in stmts:
+        out[id(s)] = (len(out), loops)
+        inner = loops + (id(s),) if isinstance(s, (ir.ForRange, ir.ForEach, ir.While)) else loops
+        for block in ir.blocks(s):
+            statement_order(block, inner, out)
+    return out
+
+
+def may_run_after(later, earlier, order) -> bool:
+    """Whether `later` can run after `earlier`: it comes after it, or a loop holds both."""
+    (i, loops_i), (j, loops_j) = order[id(later)], order[id(earlier)]
+    around_earlier = set(loops_j) | ({id(earlier)} if isinstance(earlier, ir.ForEach) else set())
+    return i > j or bool(set(loops_i) & around_earlier)
+
+
+def _rebound_between(var, earlier, later, body, order, views_too=False) -> bool:
+    """Whether a new value (not a view, unless views_too) is bound to var on every path
+    from earlier to later."""
+    (_, loops_i), (j, loops_j) = order[id(later)], order[id(earlier)]
+    shared_loops = set(loops_i) & set(loops_j)
+    for s in _dominators(later, body):
+        if isinstance(s, ir.Assign) and not s.aug and len(s.targets) == 1 \
+                and isinstance(s.targets[0], ir.Name) and s.targets[0].id == var \
+                and (views_too or _shared_source(s.values[0]) is None):
+            k, loops_k = order[id(s)]
+            if k > j or set(loops_k) & shared_loops:
+                return True
+    return False
+
+
+def _dominators(target, stmts) -> list:
+    """The statements that run before `target` whenever it runs (same or enclosing blocks)."""
+    before = []
+    for s in stmts:
+        if s is target:
+            return before
+        for block in ir.blocks(s):
+            inner = _dominators(target, block)
+            if inner is not None:
+                return before + inner
+        before.append(s)
+    return None
+
+
+def _shared_source(v: ir.Expr) -> str | None:
+    """The variable whose memory `v` may share: x for x, x[1:], x.T, x.reshape(...)."""
+    if isinstance(v, ir.Name):
+        return v.id
+    if isinstance(v, ir.Subscript) and isinstance(v.value, ir.Name):
+        return v.value.id
+    if isinstance(v, ir.Call) and isinstance(v.func, ir.Lib) and v.func.attr in VIEWS and v.args:
+        return _shared_source(v.args[0])
+    return None

@@ -1,0 +1,98 @@
+"""transforms.saves on its own: which overwritten values are saved, where (a variable of
+their own outside loops, a tape inside), and the preparation before the sweeps.  The
+placeholders come from ReverseMode's sweeps over small functions; what is saved is read
+off each function by hand: a value the reverse sweep reads after it was overwritten."""
+# ruff: noqa: F841 - the functions below are inputs to a pass: their variables are what it reads
+
+import math
+from types import SimpleNamespace
+
+from s2sgrad import ir
+from s2sgrad.analysis import kinds
+from s2sgrad.backends.python import expr_source
+from s2sgrad.frontend import controlflow, load_program
+from s2sgrad.transforms import saves
+from s2sgrad.transforms.naming import Namer
+from s2sgrad.transforms.reverse import AdjointSpec, ReverseMode
+
+
+def placed(f, wrt):
+    """(forward sweep, reverse sweep, prologue) of f's adjoint, saves placed."""
+    fn, _ = load_program(f)
+    namer = Namer({fn.name, *fn.params, *ir.assigned_names(fn.body)})
+    fn = controlflow.lower_jumps(fn, namer.fresh)
+    var_kinds = kinds.KindInference(fn, {p: kinds.SCALAR for p in fn.params}).run()
+    mode = ReverseMode(fn, AdjointSpec(wrt, "grad", "g"), namer, SimpleNamespace(guessed=False), var_kinds)
+    fwd, rev = mode.sweep(mode.fn.body, depth=0)
+    return saves.place_saves(fwd, rev, mode.fn, mode.kinds, mode.namer, mode.init_values, mode.must_restore)
+
+
+def lines(stmts, kind):
+    """`target = value` (or `tape.append(v)`, `v = tape.pop()`) for the statements of a kind."""
+    out = []
+    for s in ir.walk_stmts(stmts):
+        if kind == "save" and isinstance(s, ir.Assign) and s.role == "save":
+            out.append(f"{expr_source(s.targets[0])} = {expr_source(s.values[0])}")
+        elif kind == "push" and isinstance(s, ir.Append) and s.pair is not None:
+            out.append(f"{s.target.id}.append({expr_source(s.value)})")
+        elif kind == "pop" and isinstance(s, ir.Pop) and s.pair is not None:
+            out.append(f"{expr_source(s.into)} = {s.target.id}.pop()")
+    return out
+
+
+def no_placeholders(stmts):
+    return not any(isinstance(s, (saves.Save, saves.Restore)) for s in ir.walk_stmts(stmts))
+
+
+def overwrites(x, n):
+    y = x * x            # y's first value outside loops overwrites nothing
+    y = math.sin(y)      # the adjoint of sin reads the y it overwrote
+    for i in range(n):
+        x = math.tanh(x * y)   # in a loop: each iteration's x on a tape
+    return x
+
+
+def test_saved_in_a_variable_outside_loops_and_on_a_tape_inside():
+    fwd, rev, prologue = placed(overwrites, ["x"])
+    assert no_placeholders(fwd) and no_placeholders(rev)
+    assert lines(fwd, "save") == ["y_saved = y"]
+    assert lines(rev, "save") == ["y = y_saved"]
+    assert lines(fwd, "push") == ["tape_x.append(x)"]
+    assert lines(rev, "pop") == ["x = tape_x.pop()"]
+    assert lines(prologue, "save") == ["tape_x = []"]
+
+
+def unread(x):
+    y = x * 2.0
+    y = x * 3.0          # overwrites y, but no adjoint reads y
+    return y
+
+
+def test_a_value_no_adjoint_reads_is_not_saved():
+    fwd, rev, prologue = placed(unread, ["x"])
+    assert no_placeholders(fwd) and no_placeholders(rev)
+    assert lines(fwd, "save") == [] and lines(fwd, "push") == [] and prologue == []
+
+
+def test_name_popped_values():
+    pop = ir.Pop(ir.Name("tape"))
+    fn = ir.Function("f", [], {}, [pop])
+    var_kinds = {"tape": kinds.list_of(kinds.SCALAR)}
+    saves.name_popped_values(fn, var_kinds, Namer({"tape"}))
+    assert pop.into.id == "popped" and var_kinds["popped"] == kinds.SCALAR
+
+
+def test_rebind_array_updates():
+    update = ir.Assign([ir.Name("h")], [ir.Name("x")], aug="+")
+    on_a_list = ir.Assign([ir.Name("xs")], [ir.Name("ys")], aug="+")
+    saves.rebind_array_updates([update, on_a_list], {"h": kinds.array(1), "xs": kinds.list_of(kinds.SCALAR)})
+    assert update.aug is None and expr_source(update.values[0]) == "h + x"
+    assert on_a_list.aug == "+"   # a list's += extends it: left alone
+
+
+def test_first_values_for_an_active_array_bound_on_some_paths():
+    h = ir.Assign([ir.Name("h")], [ir.Name("x")])
+    fwd = [ir.If(ir.Name("c"), [h], [])]
+    out = saves.first_values(fwd, [], ["x", "c"], {"x", "h"}, {"h": kinds.array(1), "x": kinds.array(1)})
+    assert [(s.targets[0].id, s.values[0].value, s.role) for s in out] == [("h", 0.0, "flag")]
+    assert saves.first_values([h], [], ["x", "c"], {"x", "h"}, {"h": kinds.array(1)}) == []
