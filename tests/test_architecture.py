@@ -363,3 +363,17 @@ def test_test_folders_mirror_the_package():
         assert (PACKAGE / folder.name / "__init__.py").exists(), f"tests/{folder.name}/ names no s2sgrad stage"
         assert not list(folder.rglob("__init__.py")), f"tests/{folder.name}/ must have no __init__.py"
     assert not (TESTS / "__init__.py").exists()
+
+
+def test_the_readme_tree_lists_every_module():
+    """README's "How it works" is the package's map: every module (and folder) has its line."""
+    readme = (PACKAGE.parent / "README.md").read_text()
+    tree = readme[readme.index("## How it works"):readme.index("Where to add things")]
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = path.name if path.name != "__init__.py" else path.parent.name + "/"
+        if name == "s2sgrad/":
+            continue
+        if name not in tree:
+            missing.append(str(path.relative_to(PACKAGE.parent)))
+    assert not missing, f"README's How it works tree misses: {missing}"
