@@ -102,13 +102,18 @@ class ModuleBuilder:
         return [table.get(n, n) for n in names]
 
     # ------------------------------------------------------------------ requests
-    def derivative(self, spec: reverse.AdjointSpec, pyfunc=None, arg_kinds=None) -> ir.Function:
+    def _request(self, spec, pyfunc, arg_kinds):
+        """(pyfunc, its lowered IR, its variables' kinds, spec with lowered wrt names) of a
+        derivative asked for: of the main function with its arguments' kinds by default."""
         pyfunc = pyfunc or self.main.pyfunc
         fn = self.lower(pyfunc)
         if arg_kinds is None:
             arg_kinds = [self.param_kinds[p] for p in self.functions[pyfunc].params]
-        var_kinds = self.kinds_of(pyfunc, arg_kinds)
         spec = dataclasses.replace(spec, wrt=self._lowered_names(pyfunc, spec.wrt))
+        return pyfunc, fn, self.kinds_of(pyfunc, arg_kinds), spec
+
+    def derivative(self, spec: reverse.AdjointSpec, pyfunc=None, arg_kinds=None) -> ir.Function:
+        pyfunc, fn, var_kinds, spec = self._request(spec, pyfunc, arg_kinds)
         fn = reverse.ReverseMode(fn, spec, self.namer, self, var_kinds).run()
         fn = optimize.optimize(fn)
         self.emitted.append(fn)
@@ -127,12 +132,7 @@ class ModuleBuilder:
         return self.vjps[key]
 
     def tangent(self, spec: forward.TangentSpec, pyfunc=None, arg_kinds=None) -> ir.Function:
-        pyfunc = pyfunc or self.main.pyfunc
-        fn = self.lower(pyfunc)
-        if arg_kinds is None:
-            arg_kinds = [self.param_kinds[p] for p in self.functions[pyfunc].params]
-        var_kinds = self.kinds_of(pyfunc, arg_kinds)
-        spec = dataclasses.replace(spec, wrt=self._lowered_names(pyfunc, spec.wrt))
+        pyfunc, fn, var_kinds, spec = self._request(spec, pyfunc, arg_kinds)
         mode = batched.BatchedForwardMode if spec.batched else forward.ForwardMode
         fn = mode(fn, spec, self.namer, self, var_kinds).run()
         fn = optimize.optimize(fn)
