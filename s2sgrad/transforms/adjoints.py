@@ -406,14 +406,18 @@ class AdjointRules(common.Mode):
                           f"{label} must return {n} cotangents, one per parameter"),
                    ir.Assign([seeds.get(i, ir.Name("_")) for i in range(n)], [ir.Name(returned.id)],
                              role="adjoint")]  # g_x, _ = cotangents
+        checks, checked = [], []
         for i, seed in seeds.items():
             arg = s.call.args[i]
             k = self.kind_of(arg)
             if kinds.is_scalar(k) or kinds.is_array(k):  # each cotangent has its argument's shape
                 shape = ir.Call(ir.Lib("numpy", "shape"), [ir.Name(seed.id)])
-                out.append(_guard(ir.Compare(shape, ["!="], [ir.Call(ir.Lib("numpy", "shape"), [copy.deepcopy(arg)])]),
-                                  f"{label} returned a cotangent for `{expr_source(arg)}` "
-                                  f"of another shape than its argument's"))
+                checks.append(ir.Compare(shape, ["!="], [ir.Call(ir.Lib("numpy", "shape"), [copy.deepcopy(arg)])]))
+                checked.append(f"`{expr_source(arg)}`")
+        if checks:
+            out.append(_guard(checks[0] if len(checks) == 1 else ir.BoolOp("or", checks),
+                              f"{label} returned a cotangent of another shape than its argument "
+                              f"({', '.join(checked)})"))
         return out + self.after_call(s, active_targets, seeds)
 
     def cotangent_of(self, s: ir.CallAssign) -> ir.Expr:

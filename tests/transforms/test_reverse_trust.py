@@ -438,10 +438,35 @@ def calls_step(x, c):
     return step(x) + step(x, scale=c) + step(x, c * 2.0)
 
 
+def decay(i):
+    return 1.0 / (1.0 + i)
+
+
+def appended_scale(x, scale=1.0):
+    hs = []
+    for i in range(3):
+        hs.append(scale)  # a number appended: a copy
+        scale *= decay(i)
+    return np.sum(x) * hs[0] * hs[2] * scale
+
+
+def scale_over_elements(x, scale=1.0):
+    s = 0.0
+    for v in x:
+        t = scale
+        scale *= v
+        s = s + t * scale
+    return s
+
+
 def test_number_updated_in_place_accepted():
     check_grads(keyword_scale, X3.copy())
     check_grads(keyword_scale, X3.copy(), 2.0, wrt=(0, 1))
     check_grads(calls_step, X3.copy(), 1.5, wrt=(0, 1))
+    check_grads(appended_scale, X3.copy(), 1.5, wrt=(0, 1))
+    check_grads(appended_scale, X3.copy(), 1.5)
+    check_grads(scale_over_elements, X3.copy(), 1.5, wrt=(0, 1))
+    check_grads(scale_over_elements, X3.copy(), 1.5, modes=("reverse",))  # forward: see the xfail above
 
 
 def array_scale(x, scale):
@@ -545,9 +570,16 @@ def test_custom_rule_of_wrong_arity_or_shape_raises(f, rule):
 def test_custom_rule_guard_reads_plainly():
     source = s2sgrad.grad(uses_three).source
     assert "raise ValueError('the reverse rule dot_three_reverse of dot_three must return 2 cotangents" in source
+    assert "returned a cotangent of another shape than its argument (`x`, `x * 1.0`)" in source
     assert "import s2sgrad" not in source
 
 
 def test_right_custom_rule_still_right():
     # d/dx sum(x * 2x) = 4x, by the rule
     assert np.allclose(s2sgrad.grad(uses_right)(X3.copy()), 4 * X3)
+
+
+def test_custom_rule_of_wrong_shape_numba():
+    with pytest.raises(CustomRuleError, match="dot_wrong_shape_reverse"):
+        s2sgrad.grad(uses_wrong_shape, backend="numba")(X3.copy())
+    assert np.allclose(s2sgrad.grad(uses_right, backend="numba")(X3.copy()), 4 * X3)
