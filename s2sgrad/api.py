@@ -23,7 +23,7 @@ from .backends import numba as compiled_code
 from .backends.assemble import ModuleBuilder
 from .cache import DerivativeCache, dependencies, fingerprint
 from .custom import CustomDerivative
-from .errors import (ArgumentError, BackendError, CudaSubsetError, NonScalarOutputError, OptionError,
+from .errors import (ArgumentError, BackendError, CudaSubsetError, CustomRuleError, NonScalarOutputError, OptionError,
                      RankUnknownError, SourceUnavailableError)
 from .transforms.forward import TangentSpec
 from .transforms.reverse import AdjointSpec
@@ -183,6 +183,8 @@ class Derivative:
                                                f"{self.kind} of {self.signature_name()}")
         if isinstance(exc, ValueError) and "grad needs a scalar output" in str(exc):  # generated guard
             return NonScalarOutputError(f"{exc}; use s2sgrad.vjp with a cotangent of the output's shape")
+        if type(exc) is ValueError and str(exc).startswith("the reverse rule "):  # generated guard
+            return CustomRuleError(str(exc))
         return exc
 
     def signature_name(self) -> str:

@@ -118,6 +118,14 @@ class BackendError(OptionError):
     default_hint = "use backend='python', 'numba' or 'cuda'."
 
 
+class CustomRuleError(S2SGradError, ValueError):
+    """A custom_derivative's rule that returned the wrong number of cotangents, or one of
+    another shape than its argument."""
+
+    default_hint = ("a reverse rule returns one cotangent per parameter of the function, "
+                    "each of its argument's shape (the bare value for one parameter).")
+
+
 class ArgumentError(S2SGradError, TypeError):
     """A derivative called with arguments that do not bind to the function's parameters
     (plus the cotangent or tangents its kind takes), or a callable s2sgrad cannot take."""

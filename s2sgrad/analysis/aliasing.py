@@ -24,7 +24,8 @@ VIEWS = {"transpose", "reshape", "ravel", "squeeze", "expand_dims", "swapaxes", 
          "broadcast_to", "diagonal", "real", "imag", "asarray"}
 
 
-def refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure_only=False):
+def refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure_only=False,
+                           lower=None):
     """Refuse an in-place update of an array that another name may also refer to.
 
     `s *= 0.5` or `y[i] = v` changes every name for that array: after `hs.append(s)`,
@@ -33,6 +34,8 @@ def refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure_
     it can run after such a sharing, with no new value bound to the name in between, and
     the other name is read afterwards.  With guessed kinds (code for `.source` before a
     call: the call brings real ones), only variables surely arrays count (`sure_only`).
+    Both modes call it, so both refuse the same code.  `lower` (a user function -> its
+    lowered IR) lets a call `b = h(a)` share a with b where h may return its argument.
     """
     def array(var):
         k = var_kinds.get(var)
@@ -42,9 +45,9 @@ def refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure_
 
     order = statement_order(fn.body)
     statements = list(ir.walk_stmts(fn.body))
-    sharings = _sharings(fn, statements, array, helper)
+    sharings = _sharings(fn, statements, array, helper, lower, var_kinds)
     for s in statements:
-        var = _array_updated_in_place(s, array)
+        var = _array_updated_in_place(s, array, var_kinds)
         if var is None:
             continue
         for name, other, where in sharings:
@@ -60,7 +63,7 @@ def refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure_
             raise _aliased_update_error(var, s)
 
 
-def _sharings(fn, statements, array, helper) -> list[tuple[str, str | None, object]]:
+def _sharings(fn, statements, array, helper, lower, var_kinds) -> list[tuple[str, str | None, object]]:
     """(name, other name, where) for each place two names start sharing an array; the
     other name is None for a helper's parameter (the caller's name), where is None there."""
     sharings: list[tuple[str, str | None, object]] = []
@@ -69,9 +72,26 @@ def _sharings(fn, statements, array, helper) -> list[tuple[str, str | None, obje
     for s in statements:
         if isinstance(s, ir.Assign) and not s.aug:
             for t, v in zip(s.targets, s.values):
+                if not isinstance(t, ir.Name):
+                    continue
                 source = _shared_source(v)
-                if isinstance(t, ir.Name) and source not in (None, t.id) and array(source) and array(t.id):
+                if source not in (None, t.id) and array(source) and array(t.id):
                     sharings += [(t.id, source, s), (source, t.id, s)]  # (a number is a copy)
+                elif source not in (None, t.id) and isinstance(v, ir.Subscript) \
+                        and kinds.is_list(var_kinds.get(source)) and array(t.id):
+                    sharings += [(t.id, source, s), (source, t.id, s)]  # b = L[0]: L's element
+                for elt in v.elts if isinstance(v, (ir.ListExpr, ir.TupleExpr)) else []:
+                    source = _shared_source(elt)  # L = [a]: L[0] is a
+                    if source not in (None, t.id) and array(source):
+                        sharings += [(t.id, source, s), (source, t.id, s)]
+        elif isinstance(s, ir.CallAssign) and isinstance(s.call.func, ir.UserFn) and lower is not None:
+            # b = h(a), where h may return a (or a view of it)
+            for i in _returned_params(s.call.func.key, lower, set()):
+                source = _shared_source(s.call.args[i]) if i < len(s.call.args) else None
+                if source is not None and array(source):
+                    for t in s.targets:
+                        if t.id != source:
+                            sharings += [(t.id, source, s), (source, t.id, s)]
         elif isinstance(s, ir.Append) and _shared_source(s.value) is not None \
                 and array(_shared_source(s.value)):  # hs.append(v) or hs.append(v[1:])
             sharings.append((_shared_source(s.value), s.target.id, s))
@@ -80,12 +100,45 @@ def _sharings(fn, statements, array, helper) -> list[tuple[str, str | None, obje
     return sharings
 
 
-def _array_updated_in_place(s, array) -> str | None:
-    """The array `s *= c` or `s[i] = v` writes into; None for any other statement."""
+def _returned_params(pyfunc, lower, seen: set) -> set[int]:
+    """The positions of the parameters a user function may return (or a view of, or a
+    list holding them): `def h(v): return v`."""
+    if pyfunc in seen:
+        return set(range(64))  # recursion: anything
+    seen = seen | {pyfunc}
+    try:
+        fn = lower(pyfunc)
+    except Exception:  # no source to read: the caller refuses or handles it elsewhere
+        return set()
+    shares: dict[str, set[int]] = {p: {i} for i, p in enumerate(fn.params)}
+    for _ in range(2):  # twice: a loop may carry a sharing to its next iteration
+        for s in ir.walk_stmts(fn.body):
+            if isinstance(s, ir.Assign) and not s.aug:
+                for t, v in zip(s.targets, s.values):
+                    if isinstance(t, ir.Name):
+                        values = v.elts if isinstance(v, (ir.ListExpr, ir.TupleExpr)) else [v]
+                        for e in values:
+                            shares.setdefault(t.id, set()).update(shares.get(_shared_source(e), set()))
+            elif isinstance(s, ir.CallAssign) and isinstance(s.call.func, ir.UserFn):
+                for i in _returned_params(s.call.func.key, lower, seen):
+                    if i < len(s.call.args):
+                        for t in s.targets:
+                            shares.setdefault(t.id, set()).update(
+                                shares.get(_shared_source(s.call.args[i]), set()))
+            elif isinstance(s, ir.Append):
+                shares.setdefault(s.target.id, set()).update(shares.get(_shared_source(s.value), set()))
+    return shares.get(fn.result, set())
+
+
+def _array_updated_in_place(s, array, var_kinds) -> str | None:
+    """The array `s *= c` or `s[i] = v` writes into (`L[0][i] = v`: the list L holding
+    it); None for any other statement."""
     if not isinstance(s, ir.Assign) or len(s.targets) != 1:
         return None
     t = s.targets[0]
     var = ir.target_name(t)
+    if isinstance(t, ir.Subscript) and isinstance(t.value, ir.Subscript) and kinds.is_list(var_kinds.get(var)):
+        return var  # an array held by a list, written into
     if not ((s.aug and isinstance(t, ir.Name)) or isinstance(t, ir.Subscript)) or not array(var):
         return None
     return var
@@ -155,14 +208,17 @@ def may_run_after(later, earlier, order) -> bool:
 def _rebound_between(var, earlier, later, body, order, views_too=False) -> bool:
     """Whether a new value (not a view, unless views_too) is bound to var on every path
     from earlier to later."""
-    (_, loops_i), (j, loops_j) = order[id(later)], order[id(earlier)]
+    (i, loops_i), (j, loops_j) = order[id(later)], order[id(earlier)]
     shared_loops = set(loops_i) & set(loops_j)
     for s in _dominators(later, body):
         if isinstance(s, ir.Assign) and not s.aug and len(s.targets) == 1 \
                 and isinstance(s.targets[0], ir.Name) and s.targets[0].id == var \
                 and (views_too or _shared_source(s.values[0]) is None):
             k, loops_k = order[id(s)]
-            if k > j or set(loops_k) & shared_loops:
+            # between the two in source order; or, where `later` comes first (it runs
+            # after `earlier` in a next trip of a loop around both), anywhere in that loop
+            # before `later` (a binding before `earlier` in the same trip is not between)
+            if k > j or (i <= j and set(loops_k) & shared_loops):
                 return True
     return False
 

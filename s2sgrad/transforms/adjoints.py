@@ -44,11 +44,14 @@ class AdjointRules(common.Mode):
     def __init__(self, fn: ir.Function, spec, namer, module, var_kinds: dict):
         super().__init__(fn, spec, namer, module, var_kinds)
         saves.name_popped_values(self.fn, self.kinds, namer)
+        saves.hoist_self_reading_indices(self.fn.body, self.kinds, namer)
         self.containers = {v for v, k in self.kinds.items() if kinds.is_list(k)}
-        aliasing.refuse_aliased_updates(self.fn, self.kinds, spec.helper, sure_only=module.guessed)
+        aliasing.refuse_aliased_updates(self.fn, self.kinds, spec.helper, sure_only=module.guessed,
+                                        lower=getattr(module, "lower", None))
         saves.rebind_array_updates(self.fn.body, self.kinds)
         self.active = active_variables(self.fn, spec.wrt, [self.result])
         self.assign_sites = dataflow.count_assignments(self.fn)
+        self.masks = _mask_variables(self.fn.body)  # booleans: index without repeats
         self.must_restore: set[str] = set()  # restored even when the reverse sweep reads no value
         self.float_seeds: set[str] = set()   # cotangents returned by helpers' vjps: floats
         self.depth = 0  # loops around the statement whose adjoint is built (the sweep sets it)
@@ -62,6 +65,13 @@ class AdjointRules(common.Mode):
         """The adjoint of `t = v` (or `t op= v`, or `a, b = b, a`)."""
         if len(s.targets) == 1:
             t, v = s.targets[0], s.values[0]
+            if isinstance(t, ir.Subscript) and self.is_active(ir.target_name(t)) \
+                    and partials.carries(v, self.is_active) and self._may_repeat(t.index):
+                raise UnsupportedSyntaxError(
+                    f"writing into `{expr_source(t)}` with indices that may repeat", s.pos,
+                    "NumPy keeps the last write to a repeated index, which is not differentiated: "
+                    "index with slices, a mask, ints or a literal list of distinct ints, or build "
+                    "the array without the write (np.where, np.concatenate).")
             if s.aug:
                 v = ir.BinOp(s.aug, copy.deepcopy(t), v, pos=v.pos)
             rule = registry.rule_of_call(v)
@@ -83,6 +93,24 @@ class AdjointRules(common.Mode):
         for seed, v in seeds:
             out += self.accumulate(v, seed)
         return out
+
+    def _may_repeat(self, index: ir.Expr) -> bool:
+        """Whether an index may pick one element twice: an integer array not written in
+        the code as a literal list of distinct ints (masks, ints and slices never do)."""
+        items = index.elts if isinstance(index, ir.TupleExpr) else [index]
+        for item in items:
+            if isinstance(item, (ir.Slice, ir.Const)) or _is_mask(item):
+                continue
+            if isinstance(item, ir.Name) and item.id in self.masks:
+                continue
+            if isinstance(item, ir.ListExpr) and all(
+                    isinstance(e, ir.Const) and isinstance(e.value, int) for e in item.elts) \
+                    and len({e.value for e in item.elts}) == len(item.elts):
+                continue
+            if kinds.is_scalar(self.kind_of(item)):
+                continue
+            return True
+        return False
 
     def reads_result(self, s: ir.Assign) -> bool:
         """Whether the adjoint of `y = f(x)` reads y's new value (see result_read)."""
@@ -138,9 +166,10 @@ class AdjointRules(common.Mode):
         d_t = self.adj_expr(t)
         atoms = [a for a in ir.subexprs(v) if isinstance(a, ir.Name) or common.is_element_of_variable(a)]
         array_target = not kinds.is_scalar(self.kind_of(t))
+        # xs[i] = f(xs[j]) or y[:] = f(y): the value reads slots the write may overwrite
         reads_other_slot = isinstance(t, ir.Subscript) and any(
-            isinstance(a, ir.Subscript) and ir.target_name(a) == ir.target_name(t)
-            and expr_source(a) != expr_source(t) for a in atoms)
+            ir.target_name(a) == ir.target_name(t) and expr_source(a) != expr_source(t)
+            for a in atoms)
         arrays = self._broadcast_sources(v) + (array_target and isinstance(t, ir.Subscript))
         reads_target = t.id in ir.names_in(v) if isinstance(t, ir.Name) else \
             expr_source(t) in {expr_source(a) for a in atoms}
@@ -364,11 +393,31 @@ class AdjointRules(common.Mode):
         args = [copy.deepcopy(a) for a in s.call.args] + [self.cotangent_of(s)]
         call = ir.Call(ir.Ref(rule_name), args, pos=s.pos)
         seeds = self.argument_seeds(s, active_args)
-        if len(s.call.args) == 1:
-            targets = [seeds[0]]
+        label = f"the reverse rule {rule_name} of {spelled or custom.name_of(wrapper)}"
+        n = len(s.call.args)
+        if n == 1:
+            out: list[ir.Stmt] = [ir.Assign([seeds[0]], [call], role="adjoint")]
         else:  # the rule returns a tuple: inactive arguments' cotangents are not read
-            targets = [seeds.get(i, ir.Name("_")) for i in range(len(s.call.args))]
-        out: list[ir.Stmt] = [ir.Assign(targets, [call], role="adjoint")]  # g_x, _ = f_reverse(...)
+            # (its length checked first: a wrong one would unpack into the wrong names)
+            returned = ir.Name(self.namer.fresh("cotangents"))
+            out = [ir.Assign([returned], [call], role="adjoint"),
+                   _guard(ir.Compare(ir.Call(ir.Lib("builtins", "len"), [ir.Name(returned.id)]), ["!="],
+                                     [ir.Const(n)]),
+                          f"{label} must return {n} cotangents, one per parameter"),
+                   ir.Assign([seeds.get(i, ir.Name("_")) for i in range(n)], [ir.Name(returned.id)],
+                             role="adjoint")]  # g_x, _ = cotangents
+        checks, checked = [], []
+        for i, seed in seeds.items():
+            arg = s.call.args[i]
+            k = self.kind_of(arg)
+            if kinds.is_scalar(k) or kinds.is_array(k):  # each cotangent has its argument's shape
+                shape = ir.Call(ir.Lib("numpy", "shape"), [ir.Name(seed.id)])
+                checks.append(ir.Compare(shape, ["!="], [ir.Call(ir.Lib("numpy", "shape"), [copy.deepcopy(arg)])]))
+                checked.append(f"`{expr_source(arg)}`")
+        if checks:
+            out.append(_guard(checks[0] if len(checks) == 1 else ir.BoolOp("or", checks),
+                              f"{label} returned a cotangent of another shape than its argument "
+                              f"({', '.join(checked)})"))
         return out + self.after_call(s, active_targets, seeds)
 
     def cotangent_of(self, s: ir.CallAssign) -> ir.Expr:
@@ -427,6 +476,39 @@ def _increment(target: ir.Expr, seed: ir.Expr, partial: ir.Expr) -> ir.Assign:
     if isinstance(c, ir.UnaryOp) and c.op == "-":
         return ir.Assign([target], [c.operand], aug="-")
     return ir.Assign([target], [c], aug="+")
+
+
+def _guard(test: ir.Expr, message: str) -> ir.If:
+    """`if test: raise ValueError(message)` in the generated code (the API raises it as
+    a CustomRuleError)."""
+    return ir.If(test, [ir.ExprStmt(ir.Call(ir.Lib("builtins", "ValueError"), [ir.Const(message)]),
+                                    kind="raise")], [])
+
+
+def _is_mask(e: ir.Expr) -> bool:
+    """A comparison, or masks combined with & | ~."""
+    if isinstance(e, ir.Compare):
+        return True
+    if isinstance(e, ir.BinOp) and e.op in ("&", "|", "^"):
+        return _is_mask(e.left) and _is_mask(e.right)
+    return isinstance(e, ir.UnaryOp) and e.op == "~" and _is_mask(e.operand)
+
+
+def _mask_variables(stmts) -> set[str]:
+    """Variables every assignment of which is a mask (`m = y < 0`)."""
+    masks, others = set(), set()
+    for s in ir.walk_stmts(stmts):
+        if isinstance(s, ir.Assign):
+            for t, v in zip(s.targets, s.values):
+                if isinstance(t, ir.Name):
+                    (masks if _is_mask(v) and not s.aug else others).add(t.id)
+        elif isinstance(s, ir.CallAssign):
+            others |= {t.id for t in s.targets}
+        elif isinstance(s, (ir.ForRange, ir.ForEach)):
+            others.add(s.target.id)
+        elif isinstance(s, ir.Pop) and isinstance(s.into, ir.Name):
+            others.add(s.into.id)
+    return masks - others
 
 
 def _is_list_copy(e: ir.Expr) -> bool:

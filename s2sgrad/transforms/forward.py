@@ -49,6 +49,8 @@ class ForwardMode(common.Mode):
 
     def __init__(self, fn: ir.Function, spec: TangentSpec, namer, module, var_kinds: dict):
         super().__init__(fn, spec, namer, module, var_kinds)
+        aliasing.refuse_aliased_updates(self.fn, self.kinds, spec.name in getattr(module, "jvps", {}).values(),
+                                        sure_only=module.guessed, lower=getattr(module, "lower", None))
         self.active = active_variables(self.fn, spec.wrt, [self.result])
         self.tangents: dict[str, str] = {}
         self.temporaries: set[str] = set()  # tangents of argument expressions and call results

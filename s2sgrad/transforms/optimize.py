@@ -99,6 +99,8 @@ def _fold_block(stmts, floats):
 def _substitute(e: ir.Expr, var: str, value: ir.Expr) -> ir.Expr:
     if isinstance(e, ir.Name) and e.id == var:
         return copy.deepcopy(value)
+    if isinstance(e, ir.Subscript) and isinstance(e.value, ir.Name) and e.value.id == var:
+        return copy.deepcopy(e)  # d_y[:] stays: a number has no slots (1.0[:])
     return ir.map_children(e, lambda c: _substitute(c, var, value))
 
 

@@ -162,6 +162,10 @@ class ReverseMode(AdjointRules):
         if not isinstance(s, ir.While) and s.target.id in ir.assigned_names(s.body):
             self._loop_over_own_variable(s)
         fbody, rbody = self.sweep(s.body, depth + 1)
+        if isinstance(s, ir.ForRange) and self.is_active(s.target.id):
+            # each iteration binds the counter afresh (an int, no derivative): what its
+            # adjoint gathered since is dropped, and an earlier value's starts at zero
+            rbody = rbody + [ir.Assign([ir.Name(self.adj(s.target.id))], [ir.Const(0.0)], role="adjoint")]
         if isinstance(s, ir.ForRange) and (s.reverse or s.limit is not None) and dataflow.breaks(s.body):
             raise UnsupportedSyntaxError("a loop over reversed(range(...)) or range(...)[:n] that breaks "
                                          "is not supported in a differentiated function", s.pos,

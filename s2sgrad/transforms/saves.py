@@ -62,6 +62,35 @@ def name_popped_values(fn: ir.Function, var_kinds: dict, namer) -> None:
             var_kinds[st.into.id] = tape.elem if kinds.is_list(tape) else None
 
 
+def hoist_self_reading_indices(stmts, var_kinds: dict, namer) -> None:
+    """`y[y < 0] = v`: the index reads the array the write changes, so evaluated again
+    in the reverse sweep (to put the old values back, to pick the slots' adjoints) it
+    would pick other slots.  It is bound once, before the write (`mask = y < 0`), and
+    that value is what both sweeps use (saved like any other where it is overwritten)."""
+    for block in _blocks_of(stmts):
+        for k in range(len(block) - 1, -1, -1):
+            s = block[k]
+            if not (isinstance(s, ir.Assign) and s.role == "user" and len(s.targets) == 1
+                    and isinstance(s.targets[0], ir.Subscript)):
+                continue
+            t = s.targets[0]
+            if ir.target_name(t) not in ir.names_in(t.index):
+                continue
+            index = ir.Name(namer.fresh("index"), pos=t.index.pos)
+            var_kinds[index.id] = kinds.KindInference(None, var_kinds).of(t.index)
+            bind = ir.Assign([index], [t.index], pos=s.pos)
+            t.index = ir.Name(index.id, pos=index.pos)
+            block.insert(k, bind)
+
+
+def _blocks_of(stmts):
+    """The block and every block nested in it."""
+    yield stmts
+    for s in stmts:
+        for block in ir.blocks(s):
+            yield from _blocks_of(block)
+
+
 def rebind_array_updates(stmts, var_kinds: dict) -> None:
     """`h += x` on an array updates it in place; the generated code rebinds it instead
     (`h = h + x`), so a saved reference to the old value stays the old value.  For a

@@ -1,0 +1,585 @@
+"""Reverse mode and alias analysis: derivatives that were silently wrong, now right or
+refused with a positioned error (both modes refuse the same aliasing).
+
+Oracles: central differences (s2sgrad.testing.check_grads), hand derivations, torch.
+Refusals are checked for their class, file:line and the source line in the message.
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+import torch
+
+import s2sgrad
+from s2sgrad.errors import CustomRuleError, S2SGradError, UnsupportedSyntaxError
+from s2sgrad.testing import check_grads
+
+
+def where(f, text):
+    """`file:line` of the line of f's source holding text, and that line."""
+    lines, first = inspect.getsourcelines(f)
+    for k, line in enumerate(lines):
+        if text in line:
+            return f"{inspect.getsourcefile(f)}:{first + k}:", line.strip()
+    raise AssertionError(f"{text!r} not in {f.__name__}")
+
+
+def assert_refused(f, args, text, cls=UnsupportedSyntaxError, mode="grad", wrt=0, tangents=()):
+    with pytest.raises(cls) as info:
+        if mode == "grad":
+            s2sgrad.grad(f, wrt=wrt)(*args)
+        else:
+            s2sgrad.jvp(f, wrt=wrt)(*args, *tangents)
+    position, line = where(f, text)
+    message = str(info.value)
+    assert position in message and line in message, message
+    return message
+
+
+X3 = np.array([0.5, -1.25, 2.0])
+M23 = np.array([[0.5, -1.25, 2.0], [0.75, 1.5, -0.3]])
+
+
+# ---------------------------------------------------------------- 1. whole-slice writes
+def whole_slice(x):
+    y = x * 1.0
+    y[:] = y * y
+    return np.sum(y)
+
+
+def ellipsis_write(x, w):
+    y = x * w
+    y[...] = y * y + x
+    return np.sum(y * w)
+
+
+def both_axes(x):
+    y = x * 2.0
+    y[:, :] = np.sin(y) * y
+    return np.sum(y)
+
+
+def shifted(x):
+    y = x * 1.0
+    y[1:] = y[:-1] * 2
+    return np.sum(y * y)
+
+
+def slice_reads_whole(x):
+    y = x + 0.0
+    y[:2] = np.sum(y) * y[1:]
+    return np.sum(y * x)
+
+
+def test_whole_slice_by_hand():
+    g = s2sgrad.grad(whole_slice)(X3.copy())
+    assert np.allclose(g, 2 * X3)  # sum(x**2)
+    assert not np.allclose(g, 0.0)
+
+
+@pytest.mark.parametrize("f, args, wrt", [
+    (whole_slice, (X3,), 0), (whole_slice, (M23,), 0), (whole_slice, (M23[:1],), 0),
+    (ellipsis_write, (X3, 0.7), (0, 1)), (ellipsis_write, (M23, np.array([1.5, 0.5, 2.0])), (0, 1)),
+    (ellipsis_write, (M23, 0.7), 0),
+    (both_axes, (M23,), 0), (both_axes, (M23[:, :1],), 0),
+    (shifted, (X3,), 0), (shifted, (M23,), 0),
+    (slice_reads_whole, (X3,), 0),
+])
+def test_whole_slice_writes_against_differences(f, args, wrt):
+    check_grads(f, *[np.array(a, dtype=float) if isinstance(a, np.ndarray) else a for a in args], wrt=wrt)
+
+
+def test_whole_slice_against_torch():
+    t = torch.tensor(M23, requires_grad=True)
+    y = t * 2.0
+    torch.sum(torch.sin(y) * y).backward()
+    assert np.allclose(s2sgrad.grad(both_axes)(M23.copy()), t.grad.numpy())
+
+
+def test_whole_slice_numba():
+    g = s2sgrad.grad(whole_slice, backend="numba")(X3.copy())
+    assert np.allclose(g, 2 * X3)
+
+
+# ---------------------------------------------------------------- 2. forward mode refuses what reverse refuses
+def alias_write(a):
+    b = a
+    b[0] = 3.0
+    return np.sum(a * a)
+
+
+def slice_view_write(a):
+    b = a[1:]
+    b[0] = 3.0
+    return np.sum(a * a)
+
+
+def transpose_view(a):
+    b = a.T
+    b[0, 0] = 3.0
+    return np.sum(a * a)
+
+
+def ravel_view(a):
+    b = a.ravel()
+    b[0] = 3.0
+    return np.sum(a * a)
+
+
+def reshape_view(a):
+    b = a.reshape(6)
+    b[0] = 3.0
+    return np.sum(a * a)
+
+
+def asarray_view(a):
+    b = np.asarray(a)
+    b *= 2.0
+    return np.sum(a * a)
+
+
+def writes_into_argument(v):
+    v[0] = 0.0
+    return np.sum(v)
+
+
+def calls_writer(a):
+    t = writes_into_argument(a)
+    return t + np.sum(a * a)
+
+
+@pytest.mark.parametrize("f, text, arg", [
+    (alias_write, "b[0] = 3.0", X3), (slice_view_write, "b[0] = 3.0", X3),
+    (transpose_view, "b[0, 0] = 3.0", M23), (ravel_view, "b[0] = 3.0", M23),
+    (reshape_view, "b[0] = 3.0", M23), (asarray_view, "b *= 2.0", M23),
+    (writes_into_argument, "v[0] = 0.0", None),
+])
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_aliased_updates_refused_in_both_modes(f, text, arg, mode):
+    if arg is None:  # the helper's own write, seen through its caller
+        with pytest.raises(UnsupportedSyntaxError) as info:
+            if mode == "grad":
+                s2sgrad.grad(calls_writer)(X3.copy())
+            else:
+                s2sgrad.jvp(calls_writer)(X3.copy(), np.ones(3))
+        position, line = where(writes_into_argument, text)
+        assert position in str(info.value) and line in str(info.value)
+        return
+    message = assert_refused(f, (arg.copy(),), text, mode=mode, tangents=(np.ones_like(arg),))
+    assert "in place while another name may refer to it" in message
+
+
+def test_both_modes_give_the_same_message():
+    messages = []
+    for mode in ["grad", "jvp"]:
+        with pytest.raises(UnsupportedSyntaxError) as info:
+            if mode == "grad":
+                s2sgrad.grad(alias_write)(X3.copy())
+            else:
+                s2sgrad.jvp(alias_write)(X3.copy(), np.ones(3))
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+
+
+def copy_then_write(a, c):
+    b = a.copy()
+    b[0] = c * 3.0
+    a = a * c  # a rebound: the other parameter still used and reassigned
+    return np.sum(a * b)
+
+
+def test_copies_still_accepted_in_both_modes():
+    check_grads(copy_then_write, X3.copy(), 0.7, wrt=(0, 1))
+    check_grads(copy_then_write, X3.copy(), 0.7, wrt=1, modes=("reverse",))
+
+
+@pytest.mark.xfail(strict=True, raises=UnboundLocalError,
+                   reason="forward mode (not this module): a parameter outside wrt, rebound to an "
+                          "active value later, has its tangent read before it is bound (t_a)")
+def test_copy_of_a_parameter_outside_wrt_forward():
+    check_grads(copy_then_write, X3.copy(), 0.7, wrt=1, modes=("forward",))
+
+
+# ---------------------------------------------------------------- 3. aliases through lists and helpers
+def list_alias(a):
+    L = [a]
+    a[0] = 0.0
+    return np.sum(L[0] * a)
+
+
+def tuple_alias(a):
+    T = (a, 1.0)
+    a[1] = 0.0
+    return np.sum(T[0]) * T[1]
+
+
+def element_alias(a):
+    L = [a * 1.0, a]
+    b = L[1]
+    b[0] = 0.0
+    return np.sum(L[1] * a)
+
+
+def identity(v):
+    return v
+
+
+def tail_view(v):
+    w = v[1:]
+    return w
+
+
+def through_helper(a):
+    b = identity(a)
+    b[0] = 0.0
+    return np.sum(a * a)
+
+
+def through_view_helper(a):
+    b = tail_view(a)
+    b[0] = 0.0
+    return np.sum(a * a)
+
+
+@pytest.mark.parametrize("f, text", [
+    (list_alias, "a[0] = 0.0"), (tuple_alias, "a[1] = 0.0"), (element_alias, "b[0] = 0.0"),
+    (through_helper, "b[0] = 0.0"), (through_view_helper, "b[0] = 0.0"),
+])
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_aliases_through_lists_and_helpers_refused(f, text, mode):
+    assert_refused(f, (X3.copy(),), text, mode=mode, tangents=(np.ones(3),))
+
+
+def fresh_helper(v):
+    return v * 2.0
+
+
+def through_fresh_helper(a):
+    b = fresh_helper(a)
+    b[0] = 0.0
+    return np.sum(a * b)
+
+
+def test_helper_returning_a_new_array_accepted():
+    check_grads(through_fresh_helper, X3.copy())
+
+
+# ---------------------------------------------------------------- 4. repeated indices in writes
+def repeated_literal(x):
+    y = np.zeros(3)
+    y[[0, 0, 2]] = x
+    return np.sum(y * np.array([1.0, 2.0, 3.0]))
+
+
+def runtime_index(x, idx):
+    y = np.zeros(4)
+    y[idx] = x
+    return np.sum(y * y)
+
+
+def repeated_aug(x):
+    y = x * 1.0
+    y[[1, 1]] += x[:2]
+    return np.sum(y * y)
+
+
+def test_repeated_literal_index_refused():
+    message = assert_refused(repeated_literal, (X3.copy(),), "y[[0, 0, 2]] = x")
+    assert "repeat" in message
+
+
+def test_repeated_aug_refused():
+    assert_refused(repeated_aug, (X3.copy(),), "y[[1, 1]] += x[:2]")
+
+
+@pytest.mark.parametrize("idx", [np.array([1, 1, 2]), np.array([0, 1, 2])])
+def test_runtime_int_index_refused(idx):
+    # repeats cannot be ruled out before the call: refused either way
+    assert_refused(runtime_index, (X3.copy(), idx), "y[idx] = x")
+
+
+def distinct_literal(x):
+    y = np.zeros(4)
+    y[[0, 3, 2]] = x
+    return np.sum(y * np.arange(4.0))
+
+
+def mask_variable(x, c):
+    y = x * 1.0
+    m = x > 0.0
+    y[m] = c * 2.0
+    return np.sum(y * y)
+
+
+def scalar_index_write(x):
+    y = np.zeros(2)
+    y[1] = x[0] * x[2]
+    return np.sum(y * y)
+
+
+def test_distinct_indices_by_hand():
+    # y = [x0, 0, x2, x1]: sum(y * [0, 1, 2, 3]) = 3 x1 + 2 x2
+    assert np.allclose(s2sgrad.grad(distinct_literal)(X3.copy()), [0.0, 3.0, 2.0])
+
+
+def test_writes_that_cannot_repeat_accepted():
+    check_grads(distinct_literal, X3.copy())
+    check_grads(mask_variable, X3.copy(), 0.4, wrt=(0, 1))
+    check_grads(scalar_index_write, X3.copy())
+
+
+def test_repeated_index_forward_mode_keeps_the_last_write():
+    # forward mode writes the tangents the same way: the last write wins, as NumPy's does
+    _, t = s2sgrad.jvp(repeated_literal)(X3.copy(), np.array([1.0, 10.0, 100.0]))
+    assert np.isclose(t, 1 * 10.0 + 3 * 100.0)
+
+
+# ---------------------------------------------------------------- 5. a loop counter overwriting a variable
+def counter_reuses(x):
+    i = x
+    for i in range(3):
+        x = x * 2.0
+    return x * i
+
+
+def counter_used_in_body(x, n):
+    i = x * x
+    for i in range(n):
+        x = x * (i + 1.0) + i
+    return x * i
+
+
+def test_loop_counter_by_hand():
+    # x * 8 * 2 after the loop: the counter's old value x is gone
+    assert np.isclose(s2sgrad.grad(counter_reuses)(1.5), 16.0)
+    assert np.isclose(s2sgrad.grad(counter_reuses)(-0.3), 16.0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_loop_counter_against_differences(n):
+    check_grads(counter_used_in_body, 0.7, n, modes=("reverse",))
+    if n == 0:  # the loop never runs: i keeps x * x, and x * i = x ** 3
+        assert np.isclose(s2sgrad.grad(counter_used_in_body)(0.7, 0), 3 * 0.7 ** 2)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="forward mode (not this module): the loop target keeps the tangent of "
+                          "the value it overwrote")
+def test_loop_counter_forward():
+    check_grads(counter_used_in_body, 0.7, 3, modes=("forward",))
+
+
+def test_loop_counter_numba():
+    assert np.isclose(s2sgrad.grad(counter_reuses, backend="numba")(1.5), 16.0)
+
+
+# ---------------------------------------------------------------- 6. masks the write changes
+def mask_write(x, c):
+    y = x * 1.0
+    y[y < 0.01] = np.cos(c)
+    return np.sum(y * y)
+
+
+def mask_write_reads(x):
+    y = x * 1.5
+    y[y > 1.0] = y[y > 1.0] * 0.25
+    return np.sum(y * x)
+
+
+def mask_write_in_loop(x, c):
+    y = x * 1.0
+    for k in range(3):
+        y[y < 0.9] = y[y < 0.9] + c
+        y = y * 1.1
+    return np.sum(y * y)
+
+
+def test_mask_write_by_hand():
+    g_x, g_c = s2sgrad.grad(mask_write, wrt=(0, 1))(X3.copy(), 0.3)
+    assert np.allclose(g_x, [2 * 0.5, 0.0, 2 * 2.0])
+    assert np.isclose(g_c, -2 * np.cos(0.3) * np.sin(0.3))
+
+
+@pytest.mark.parametrize("f, args, wrt", [
+    (mask_write, (X3, 0.3), (0, 1)), (mask_write, (M23, 0.3), (0, 1)), (mask_write, (X3, 0.3), 1),
+    (mask_write_reads, (X3,), 0), (mask_write_reads, (M23,), 0),
+    (mask_write_in_loop, (np.array([0.2, 0.5, 1.3, -0.4]), 0.25), (0, 1)),
+])
+def test_mask_writes_against_differences(f, args, wrt):
+    check_grads(f, *[a.copy() if isinstance(a, np.ndarray) else a for a in args], wrt=wrt)
+
+
+def test_mask_write_numba():
+    g = s2sgrad.grad(mask_write, wrt=(0, 1), backend="numba")(X3.copy(), 0.3)
+    assert np.allclose(g[0], [1.0, 0.0, 4.0])
+
+
+# ---------------------------------------------------------------- 7. numbers updated in place
+def keyword_scale(x, scale=1.0):
+    s = 0.0
+    for i in range(3):
+        t = scale
+        scale *= 0.5
+        s = s + np.sum(x * scale) * t
+    return s
+
+
+def step(x, scale=1.0):
+    s = 0.0
+    for i in range(3):
+        scale *= 0.5
+        s = s + np.sum(x * scale)
+    return s
+
+
+def calls_step(x, c):
+    return step(x) + step(x, scale=c) + step(x, c * 2.0)
+
+
+def decay(i):
+    return 1.0 / (1.0 + i)
+
+
+def appended_scale(x, scale=1.0):
+    hs = []
+    for i in range(3):
+        hs.append(scale)  # a number appended: a copy
+        scale *= decay(i)
+    return np.sum(x) * hs[0] * hs[2] * scale
+
+
+def scale_over_elements(x, scale=1.0):
+    s = 0.0
+    for v in x:
+        t = scale
+        scale *= v
+        s = s + t * scale
+    return s
+
+
+def test_number_updated_in_place_accepted():
+    check_grads(keyword_scale, X3.copy())
+    check_grads(keyword_scale, X3.copy(), 2.0, wrt=(0, 1))
+    check_grads(calls_step, X3.copy(), 1.5, wrt=(0, 1))
+    check_grads(appended_scale, X3.copy(), 1.5, wrt=(0, 1))
+    check_grads(appended_scale, X3.copy(), 1.5)
+    check_grads(scale_over_elements, X3.copy(), 1.5, wrt=(0, 1))
+    check_grads(scale_over_elements, X3.copy(), 1.5, modes=("reverse",))  # forward: see the xfail above
+
+
+def array_scale(x, scale):
+    s = 0.0
+    for i in range(3):
+        t = scale
+        scale *= 0.5
+        s = s + np.sum(x * scale * t)
+    return s
+
+
+def test_aliased_array_updated_in_place_still_refused():
+    assert_refused(array_scale, (X3.copy(), np.ones(3)), "scale *= 0.5")
+    assert_refused(array_scale, (X3.copy(), np.ones(3)), "scale *= 0.5", mode="jvp",
+                   tangents=(np.ones(3),))
+
+
+# ---------------------------------------------------------------- 8. custom rules of the wrong arity or shape
+@s2sgrad.custom_derivative
+def double(x):
+    return x * 2.0
+
+
+@double.reverse
+def double_two_values(x, g):
+    return g * 2.0, g
+
+
+@s2sgrad.custom_derivative
+def dot_wrong_shape(x, y):
+    return np.sum(x * y)
+
+
+@dot_wrong_shape.reverse
+def dot_wrong_shape_reverse(x, y, g):
+    return g * y[:2], g * x
+
+
+@s2sgrad.custom_derivative
+def dot_three(x, y):
+    return np.sum(x * y)
+
+
+@dot_three.reverse
+def dot_three_reverse(x, y, g):
+    return g * y, g * x, g
+
+
+@s2sgrad.custom_derivative
+def dot_right(x, y):
+    return np.sum(x * y)
+
+
+@dot_right.reverse
+def dot_right_reverse(x, y, g):
+    return g * y, g * x
+
+
+@s2sgrad.custom_derivative
+def square_scalar(x):
+    return x * x
+
+
+@square_scalar.reverse
+def square_scalar_reverse(x, g):
+    return np.array([2 * x * g, 0.0])
+
+
+def uses_double(x):
+    return np.sum(double(x))
+
+
+def uses_wrong_shape(x):
+    return dot_wrong_shape(x, x * 1.0)
+
+
+def uses_three(x):
+    return dot_three(x, x * 1.0)
+
+
+def uses_right(x):
+    return dot_right(x, x * 2.0)
+
+
+def uses_square(x):
+    return square_scalar(x) + x
+
+
+@pytest.mark.parametrize("f, rule", [(uses_double, "double_two_values"),
+                                     (uses_wrong_shape, "dot_wrong_shape_reverse"),
+                                     (uses_three, "dot_three_reverse"),
+                                     (uses_square, "square_scalar_reverse")])
+def test_custom_rule_of_wrong_arity_or_shape_raises(f, rule):
+    arg = 0.7 if f is uses_square else X3.copy()
+    with pytest.raises(CustomRuleError) as info:
+        s2sgrad.grad(f)(arg)
+    assert isinstance(info.value, S2SGradError) and isinstance(info.value, ValueError)
+    assert rule in str(info.value)
+
+
+def test_custom_rule_guard_reads_plainly():
+    source = s2sgrad.grad(uses_three).source
+    assert "raise ValueError('the reverse rule dot_three_reverse of dot_three must return 2 cotangents" in source
+    assert "returned a cotangent of another shape than its argument (`x`, `x * 1.0`)" in source
+    assert "import s2sgrad" not in source
+
+
+def test_right_custom_rule_still_right():
+    # d/dx sum(x * 2x) = 4x, by the rule
+    assert np.allclose(s2sgrad.grad(uses_right)(X3.copy()), 4 * X3)
+
+
+def test_custom_rule_of_wrong_shape_numba():
+    with pytest.raises(CustomRuleError, match="dot_wrong_shape_reverse"):
+        s2sgrad.grad(uses_wrong_shape, backend="numba")(X3.copy())
+    assert np.allclose(s2sgrad.grad(uses_right, backend="numba")(X3.copy()), 4 * X3)
