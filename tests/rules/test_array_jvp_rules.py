@@ -216,7 +216,7 @@ TEXTS = [
     ("out = np.linalg.solve(a, b)", {"a": ("well", 3), "b": (3,)}, "a", "np.linalg.solve(a, -t_a @ out)"),
     ("out = np.linalg.solve(a, b)", {"a": ("well", 3), "b": (3,)}, "b", "np.linalg.solve(a, t_b)"),
     ("out = np.linalg.inv(a)", {"a": ("well", 3)}, None, "-out @ t_a @ out"),
-    ("out = np.linalg.det(a)", {"a": ("well", 3)}, None, "out * np.trace(np.linalg.solve(a, t_a))"),
+    ("out = np.linalg.det(a)", {"a": ("well", 3)}, None, "np.sum(cofactor(a) * t_a)"),
     ("out = np.linalg.slogdet(a)", {"a": ("well", 3)}, None, "(0.0, np.trace(np.linalg.solve(a, t_a)))"),
     ("out = np.linalg.norm(x, axis=1)", {"x": (3, 4)}, None, "np.sum(x * t_x, axis=1) / (out + (out == 0.0))"),
     ("out = np.std(a)", {"a": (3, 4)}, None,

@@ -9,13 +9,13 @@ from __future__ import annotations
 import copy
 
 from ... import ir
-from .core import ArrayRule, C, UnsupportedUse, helper, identity_vjp, is_const, linear, listwise, np_, same_ndim
+from .core import ArrayRule, C, UnsupportedUse, held_list, helper, identity_vjp, is_const, linear, listwise, np_, same_ndim
 
 
 def array_ndim(p):
     def ndim(i):
         obj, nd = i.args.get(p), i.ndims.get(p)
-        if isinstance(obj, (ir.ListExpr, ir.TupleExpr)):
+        if isinstance(obj, (ir.ListExpr, ir.TupleExpr)) or held_list(i.ndims, p):
             return None if nd is None else nd + 1  # np.array([x, y]): one axis more than x
         return nd
     return ndim
