@@ -6,7 +6,7 @@ its cotangents are the same products with the other operand (2-D: d_a += d_c @ b
 from __future__ import annotations
 
 from ... import ir
-from .core import (ArrayRule, C, UnsupportedUse, add_all, fixed_ndim, helper, item, matmul,
+from .core import (ArrayRule, C, RankUnknown, UnsupportedUse, add_all, fixed_ndim, helper, item, matmul,
                    multilinear, mul, np_, shape, T, unknown_ndim)
 
 
@@ -26,8 +26,8 @@ def _numbers(c):
     na, nb = c.ndims.get("a"), c.ndims.get("b")
     if 0 not in (na, nb):
         return False
-    if c.rule.attr != "dot":
-        raise UnsupportedUse("matmul (@) of a number", "@ needs arrays: multiply numbers with *")
+    if c.rule.attr != "dot":  # a rank the kinds guessed before a call waits for the call's
+        raise RankUnknown("matmul (@) of a number", "@ needs arrays: multiply numbers with *")
     return True
 
 
