@@ -253,12 +253,15 @@ class KindInference:
 
     def ranks(self, bound: dict) -> dict:
         """The rank of each bound argument of a primitive (0 for numbers, None if unknown)."""
-        ndims = {}
+        ndims, lists = {}, set()
         for name, arg in bound.items():
             k = None if isinstance(arg, list) else self.of(arg)
             if is_list(k):  # np.concatenate([a, b]): the rank of the elements
+                if not isinstance(arg, (ir.ListExpr, ir.TupleExpr)):
+                    lists.add(name)
                 k = k.elem
             ndims[name] = 0 if k == SCALAR else k.ndim if is_array(k) else None
+        ndims[array_rules.LISTS] = frozenset(lists)
         return ndims
 
     def primitive(self, rule, e: ir.Call) -> Kind | None:

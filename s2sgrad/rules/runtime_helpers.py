@@ -25,8 +25,8 @@ import copy
 
 from .. import ir
 from ..runtime import helpers as runtime
-from .array.core import (ArrayRule, C, UnsupportedUse, add_all, helper, matmul, np_, same_ndim,
-                         unknown_ndim)
+from .array.core import (ArrayRule, C, T, UnsupportedUse, add_all, helper, matmul, mul, np_, same_ndim,
+                         sub, unknown_ndim)
 
 GENERATED_FILE_PREFIX = "<s2sgrad generated"
 
@@ -189,7 +189,40 @@ def _second_unsupported(name, params, primitive, ndim=unknown_ndim, **kw):
                 _unsupported_second(name, primitive), **kw)
 
 
+def _mT(c, e):
+    return T(e) if c.ndims.get("a") == 2 else np_("swapaxes", e, C(-1), C(-2))
+
+
+def _per_matrix_sum(c, e):
+    """sum(e) over each matrix, kept to broadcast against it."""
+    if c.ndims.get("a") == 2:
+        return np_("sum", e)
+    return np_("sum", e, axis=C((-2, -1)), keepdims=C(True))
+
+
+def _cofactor_vjp(c):
+    """cofactor(a) = det(a) inv(a).T (a of full rank): with M = inv(a).T and H the cotangent,
+    d_a = det(a) (sum(H * M) M - M H.T M), each matrix of a stack."""
+    a = c.arg("a")
+    m = c.let("inv_t", _mT(c, np_("linalg.inv", _copy(a))))
+    d = np_("linalg.det", _copy(a))
+    if c.ndims.get("a") != 2:
+        d = np_("expand_dims", d, C((-2, -1)))
+    h = c.g
+    return [("a", mul(d, sub(mul(_per_matrix_sum(c, mul(h, m)), m), matmul(matmul(m, _mT(c, h)), m))))]
+
+
+def _cofactor_jvp(c):
+    """t_cofactor = cofactor sum(M * t_a) - M t_a.T cofactor, M = inv(a).T (each matrix)."""
+    t = c.tangent("a")
+    if t is None:
+        return None
+    m = c.let("inv_t", _mT(c, np_("linalg.inv", _copy(c.arg("a")))))
+    return sub(mul(c.ans, _per_matrix_sum(c, mul(m, t))), matmul(matmul(m, _mT(c, t)), c.ans))
+
+
 ROWS = (
+    _row("cofactor", ("a",), same_ndim("a"), _cofactor_vjp, _cofactor_jvp),
     _row("unbroadcast", ("g", "x"), same_ndim("x"), *_unbroadcast, batched_jvp=_batched_unbroadcast),
     _row("expand_reduced", ("g", "x", "axis", "keepdims"), unknown_ndim, *_expand_reduced),
     _second_unsupported("prod_others", ("x", "axis"), "np.prod", ndim=same_ndim("x")),

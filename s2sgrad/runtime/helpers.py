@@ -10,7 +10,7 @@ import numpy as np
 __all__ = ["unbroadcast", "expand_reduced", "prod_others", "matmul_grads", "tensordot_grads", "solve_grads",
            "solve_tangent", "einsum_grad", "untile", "unrepeat", "undiff", "unjoin", "add_at", "zeros_list",
            "tangent_like", "lift_directions", "zero_tangents", "direction", "transpose_directions",
-           "unbroadcast_directions"]
+           "unbroadcast_directions", "cofactor"]
 
 
 def unbroadcast(g, x):
@@ -236,3 +236,15 @@ def unbroadcast_directions(t, x):
         t = np.reshape(t, np.shape(t)[:1] + (1,) * -lead + np.shape(t)[1:])
     ones = tuple(i + 1 for i, n in enumerate(shape) if n == 1 and np.shape(t)[i + 1] != 1)
     return np.sum(t, axis=ones, keepdims=True) if ones else t
+
+
+def cofactor(a):
+    """The cofactor matrix of a (of each matrix of a stack): det's derivative, d det(a) / d a,
+    also where a is singular (det(a) inv(a).T only where it is not).  From the SVD
+    a = u diag(s) vt: cofactor(a) = det(u) det(vt) u diag(prod_{j != i} s_j) vt."""
+    u, s, vt = np.linalg.svd(a)
+    ones = np.ones(s.shape[:-1] + (1,))
+    left = np.cumprod(np.concatenate((ones, s[..., :-1]), axis=-1), axis=-1)
+    right = np.flip(np.cumprod(np.concatenate((ones, np.flip(s, -1)[..., :-1]), axis=-1), axis=-1), -1)
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    return np.expand_dims(sign, (-2, -1)) * np.matmul(u * np.expand_dims(left * right, -2), vt)

@@ -18,7 +18,7 @@ import numba
 import numba.extending
 import numpy as np
 
-from .helpers import prod_others, unbroadcast, undiff
+from .helpers import cofactor, prod_others, unbroadcast, undiff
 
 # helpers whose compiled text is here: runtime.py's does not compile, or only compiled
 # code calls them
@@ -183,7 +183,27 @@ def undiff_compiled(g, n, axis):
     return along_last
 
 
-OVERLOADS = {"unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
+@numba.extending.overload(cofactor)
+def cofactor_compiled(a):
+    """cofactor of one matrix (numba's svd takes matrices, not stacks): det(u) det(vt)
+    u diag(prod_{j != i} s_j) vt, the products taken without dividing."""
+    if not (isinstance(a, numba.types.Array) and a.ndim == 2):
+        return None
+
+    def of_matrix(a):
+        u, s, vt = np.linalg.svd(np.ascontiguousarray(a))
+        n = s.shape[0]
+        others = np.ones(n)
+        for i in range(n):
+            for j in range(n):
+                if j != i:
+                    others[i] *= s[j]
+        sign = np.linalg.det(u) * np.linalg.det(vt)
+        return sign * ((u * others) @ vt)
+    return of_matrix
+
+
+OVERLOADS = {"cofactor": [cofactor_compiled], "unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
              "undiff": [undiff_compiled]}
 # NumPy functions (or forms of them) numba lacks, given to it when generated code calls them
 NUMPY_OVERLOADS = {"ndim": ndim_compiled, "flip": flip_compiled, "expand_dims": expand_dims_compiled,

@@ -179,6 +179,11 @@ CASES = [
     ("out = np.array(a)", {"a": (3, 4)}),
     ("out = np.asarray(a)", {"a": (3, 4)}),
     ("out = np.array(hs)", {"hs": (LIST, 3, (2, 4))}),
+    ("out = np.full(3, p)", {"p": ()}),
+    ("out = np.full((2, 3), x)", {"x": (3,)}),
+    ("out = np.full_like(np.ones((3, 4)), p)", {"p": ()}),
+    ("out = np.sum([p, q])", {"p": (), "q": ()}),
+    ("out = np.mean([x, y], axis=0)", {"x": (4,), "y": (4,)}),
 ]
 
 # np.linalg.norm(x, 2) is the 2-norm only for a vector: with x's rank unknown it is refused
@@ -211,9 +216,9 @@ TEXTS = [
     ("out = np.linalg.solve(a, b)", {"a": ("well", 3), "b": (3,)}, "a", "np.linalg.solve(a, -t_a @ out)"),
     ("out = np.linalg.solve(a, b)", {"a": ("well", 3), "b": (3,)}, "b", "np.linalg.solve(a, t_b)"),
     ("out = np.linalg.inv(a)", {"a": ("well", 3)}, None, "-out @ t_a @ out"),
-    ("out = np.linalg.det(a)", {"a": ("well", 3)}, None, "out * np.trace(np.linalg.solve(a, t_a))"),
+    ("out = np.linalg.det(a)", {"a": ("well", 3)}, None, "np.sum(cofactor(a) * t_a)"),
     ("out = np.linalg.slogdet(a)", {"a": ("well", 3)}, None, "(0.0, np.trace(np.linalg.solve(a, t_a)))"),
-    ("out = np.linalg.norm(x, axis=1)", {"x": (3, 4)}, None, "np.sum(x * t_x, axis=1) / out"),
+    ("out = np.linalg.norm(x, axis=1)", {"x": (3, 4)}, None, "np.sum(x * t_x, axis=1) / (out + (out == 0.0))"),
     ("out = np.std(a)", {"a": (3, 4)}, None,
      "np.sum((a - np.mean(a)) * t_a) / (np.size(a) * out)"),
 ]

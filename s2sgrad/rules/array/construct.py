@@ -1,4 +1,5 @@
-"""Arrays built from values: np.array, np.asarray (of a list of numbers or arrays), np.copy.
+"""Arrays built from values: np.array, np.asarray (of a list of numbers or arrays), np.copy,
+np.full and np.full_like (every element the fill value).
 
 (Constructors whose values are constants — np.zeros, np.eye, np.arange — have no
 derivative: they are scalar rules of kind ZERO, and analysis/kinds.py knows their ranks.)
@@ -8,13 +9,13 @@ from __future__ import annotations
 import copy
 
 from ... import ir
-from .core import ArrayRule, C, identity_vjp, linear, listwise, np_, same_ndim
+from .core import ArrayRule, C, UnsupportedUse, held_list, helper, identity_vjp, is_const, linear, listwise, np_, same_ndim
 
 
 def array_ndim(p):
     def ndim(i):
         obj, nd = i.args.get(p), i.ndims.get(p)
-        if isinstance(obj, (ir.ListExpr, ir.TupleExpr)):
+        if isinstance(obj, (ir.ListExpr, ir.TupleExpr)) or held_list(i.ndims, p):
             return None if nd is None else nd + 1  # np.array([x, y]): one axis more than x
         return nd
     return ndim
@@ -58,5 +59,54 @@ ASARRAY = _array_row("asarray", "a")
 COPY = ArrayRule("copy", params=("a",), ndim=same_ndim(), vjp=identity_vjp(), jvp=linear())
 
 
-ROWS = (ARRAY, ASARRAY, COPY)
+# ----------------------------------------------------------------------------- full, full_like
+def _shape_ndim(i, p="shape"):
+    """The rank of an array of the shape written in the call (a tuple, a number), or None."""
+    e, nd = i.args.get(p), i.ndims.get(p)
+    if isinstance(e, (ir.TupleExpr, ir.ListExpr)):
+        return len(e.elts)
+    if isinstance(e, ir.Const) and isinstance(e.value, tuple):
+        return len(e.value)
+    if nd == 0:
+        return 1
+    return None
+
+
+def _refuse_fill_dtype(c):
+    if not is_const(c.arg("dtype"), None):
+        raise UnsupportedUse(f"np.{c.rule.attr} with dtype= and a fill value carrying a derivative",
+                             "leave dtype out (the fill value's own type), or cast the result")
+
+
+def fill_vjp(c):
+    """Every element is the fill value: it gets the cotangent summed down to its own shape."""
+    _refuse_fill_dtype(c)
+    if c.ndims.get("fill_value") == 0:
+        return [("fill_value", np_("sum", c.g))]
+    return [("fill_value", helper("unbroadcast", c.g, c.arg("fill_value")))]
+
+
+def fill_jvp(c):
+    """The same constructor, filled with the fill value's tangent."""
+    _refuse_fill_dtype(c)
+    t = c.tangent("fill_value")
+    return None if t is None else c.replaced({"fill_value": t})
+
+
+FULL = ArrayRule("full", params=("shape", "fill_value", "dtype", "order"),
+                 defaults={"dtype": None, "order": "C"}, ndim=_shape_ndim, vjp=fill_vjp, jvp=fill_jvp)
+
+
+def _full_like_ndim(i):
+    if not (isinstance(i.args.get("shape"), ir.Const) and i.args["shape"].value is None):
+        return _shape_ndim(i)
+    return i.ndims.get("a")
+
+
+FULL_LIKE = ArrayRule("full_like", params=("a", "fill_value", "dtype", "order", "subok", "shape"),
+                      defaults={"dtype": None, "order": "K", "subok": True, "shape": None},
+                      ndim=_full_like_ndim, vjp=fill_vjp, jvp=fill_jvp)
+
+
+ROWS = (ARRAY, ASARRAY, COPY, FULL, FULL_LIKE)
 METHODS = {"copy": COPY}

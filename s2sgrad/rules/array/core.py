@@ -23,6 +23,14 @@ from ... import ir
 from ...errors import RankUnknownError, UnsupportedCallError
 
 NOT_CONST = object()  # what const() gives for an argument that is not a constant
+# in a rule's ndims: the parameters whose argument is a list held in a variable (np.sum(xs)
+# with xs built by append); their rank is the elements'
+LISTS = "<lists>"
+
+
+def held_list(ndims: dict, p: str) -> bool:
+    """Whether argument p is a Python list held in a variable (not a list literal)."""
+    return p in ndims.get(LISTS, ())
 
 
 @dataclass(frozen=True)

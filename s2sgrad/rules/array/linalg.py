@@ -45,9 +45,14 @@ def solve_jvp(c):
 SOLVE = ArrayRule("linalg.solve", params=("a", "b"), ndim=same_ndim("b"), vjp=solve_vjp, jvp=solve_jvp)
 
 
+def mT(c, e):
+    """The transpose of each matrix: e.T for a matrix, its last two axes swapped for a stack."""
+    return T(e) if c.ndims.get("a") == 2 else np_("swapaxes", e, C(-1), C(-2))
+
+
 # ----------------------------------------------------------------------------- inv
-def inv_vjp(c):  # d_a = -inv.T @ d_inv @ inv.T
-    return [("a", neg(matmul(matmul(T(c.ans), c.g), T(c.ans))))]
+def inv_vjp(c):  # d_a = -inv.T @ d_inv @ inv.T (each matrix of a stack)
+    return [("a", neg(matmul(matmul(mT(c, c.ans), c.g), mT(c, c.ans))))]
 
 
 def inv_jvp(c):  # t_inv = -inv @ t_a @ inv
@@ -65,13 +70,21 @@ def _logdet_tangent(c, t):
     return np_("trace", np_("linalg.solve", c.arg("a"), t), **kwargs)
 
 
-def det_vjp(c):  # d_a = d_det * det * inv(a).T
-    return [("a", mul(mul(c.g, c.ans), T(np_("linalg.inv", c.arg("a")))))]
+def det_vjp(c):
+    """d_a = d_det * cofactor(a) (det(a) inv(a).T where a is invertible, and defined where it
+    is singular, as in PyTorch and JAX); a stack: each d_det over its matrix's two axes."""
+    cof = helper("cofactor", c.arg("a"))
+    if c.ndims.get("a") == 2:
+        return [("a", mul(c.g, cof))]
+    return [("a", mul(np_("expand_dims", c.g, C((-2, -1))), cof))]
 
 
-def det_jvp(c):
+def det_jvp(c):  # t_det = sum(cofactor(a) * t_a) over each matrix
     t = c.tangent("a")
-    return None if t is None else mul(c.ans, _logdet_tangent(c, t))
+    if t is None:
+        return None
+    kwargs = {} if c.ndims.get("a") == 2 else {"axis": C((-2, -1))}
+    return np_("sum", mul(helper("cofactor", c.arg("a")), t), **kwargs)
 
 
 DET = ArrayRule("linalg.det", params=("a",), ndim=_stacked_ndim, vjp=det_vjp, jvp=det_jvp)
@@ -79,7 +92,10 @@ DET = ArrayRule("linalg.det", params=("a",), ndim=_stacked_ndim, vjp=det_vjp, jv
 
 def slogdet_vjp(c):
     # slogdet returns (sign, logabsdet); only logabsdet carries a derivative
-    return [("a", mul(ir.Subscript(c.g, C(1)), T(np_("linalg.inv", c.arg("a")))))]
+    g = ir.Subscript(c.g, C(1))
+    if c.ndims.get("a") != 2:
+        g = np_("expand_dims", g, C((-2, -1)))
+    return [("a", mul(g, mT(c, np_("linalg.inv", c.arg("a")))))]
 
 
 def slogdet_jvp(c):

@@ -6,7 +6,7 @@ its cotangents are the same products with the other operand (2-D: d_a += d_c @ b
 from __future__ import annotations
 
 from ... import ir
-from .core import (ArrayRule, C, UnsupportedUse, add_all, fixed_ndim, helper, item, matmul,
+from .core import (ArrayRule, C, RankUnknown, UnsupportedUse, add_all, fixed_ndim, helper, item, matmul,
                    multilinear, mul, np_, shape, T, unknown_ndim)
 
 
@@ -20,9 +20,24 @@ def matmul_ndim(i):
     return max(a, b, 2) - (a == 1) - (b == 1)
 
 
+def _numbers(c):
+    """np.dot with a number is multiplication; matmul (@) of a number raises in NumPy, so it
+    is refused where the rank says so (rather than an AxisError from the derivative)."""
+    na, nb = c.ndims.get("a"), c.ndims.get("b")
+    if 0 not in (na, nb):
+        return False
+    if c.rule.attr != "dot":  # a rank the kinds guessed before a call waits for the call's
+        raise RankUnknown("matmul (@) of a number", "@ needs arrays: multiply numbers with *")
+    return True
+
+
 def matmul_vjp(c):
     a, b, g = c.arg("a"), c.arg("b"), c.g
     na, nb = c.ndims.get("a"), c.ndims.get("b")
+    if _numbers(c):  # np.dot(number, x) is number * x
+        d_a = mul(g, b) if nb == 0 else np_("sum", mul(g, b))
+        d_b = mul(g, a) if na == 0 else np_("sum", mul(g, a))
+        return [("a", d_a), ("b", d_b)]
     if (na, nb) == (1, 1):
         return [("a", mul(g, b)), ("b", mul(g, a))]
     if (na, nb) == (2, 1):
@@ -36,6 +51,11 @@ def matmul_vjp(c):
                              "use np.matmul / @ or np.tensordot, whose batching is explicit")
     grads = c.let("grads", helper("matmul_grads", g, a, b))  # stacks, or ranks unknown
     return [("a", item(grads, 0)), ("b", item(grads, 1))]
+
+
+def matmul_jvp(c):
+    _numbers(c)
+    return multilinear("a", "b")(c)
 
 
 def matmul_batched_jvp(c):
@@ -56,9 +76,9 @@ def matmul_batched_jvp(c):
 
 
 MATMUL = ArrayRule("matmul", params=("a", "b"), ndim=matmul_ndim, vjp=matmul_vjp,
-                   jvp=multilinear("a", "b"), batched_jvp=matmul_batched_jvp)
+                   jvp=matmul_jvp, batched_jvp=matmul_batched_jvp)
 DOT = ArrayRule("dot", params=("a", "b", "out"), defaults={"out": None}, ndim=matmul_ndim,
-                vjp=matmul_vjp, jvp=multilinear("a", "b"), batched_jvp=matmul_batched_jvp)
+                vjp=matmul_vjp, jvp=matmul_jvp, batched_jvp=matmul_batched_jvp)
 
 
 # ----------------------------------------------------------------------------- inner, outer

@@ -8,10 +8,11 @@ so it broadcasts against the input:
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 from ... import ir
-from .core import (NOT_CONST, ArrayRule, C, RankUnknown, UnsupportedUse, div, helper, is_const, linear, mul,
+from .core import (NOT_CONST, ArrayRule, held_list, C, RankUnknown, UnsupportedUse, div, helper, is_const, linear, listwise, mul,
                    np_, same_ndim, shape, size, sub)
 
 
@@ -26,6 +27,8 @@ def reduced_ndim(p="a"):
             return 0
         if axis is NOT_CONST or nd is None:
             return None
+        if isinstance(i.args.get(p), (ir.ListExpr, ir.TupleExpr)) or held_list(i.ndims, p):
+            nd += 1  # np.sum([x, y], axis=0): the list is the first axis
         return nd - (len(axis) if isinstance(axis, tuple) else 1)
     return ndim
 
@@ -92,27 +95,65 @@ R_DEFAULTS = {"axis": None, "dtype": None, "out": None, "keepdims": False}
 
 
 # ----------------------------------------------------------------------------- sum, mean
+def _list_literal(c):
+    """The elements of np.sum([x, y]) / np.mean([x, y]), or None for an array argument.
+    Over all axes (or axis 0, the list's own) each element gets the cotangent; other
+    axes and keepdims are refused."""
+    e = c.args["a"]
+    listed = held_list(c.ndims, "a")
+    if not (listed or isinstance(e, (ir.ListExpr, ir.TupleExpr))):
+        return None
+    if c.const("axis") not in (None, 0) or not is_const(c.arg("keepdims"), False):
+        raise UnsupportedUse(f"np.{c.rule.attr} of a list with an axis other than None or 0, or keepdims",
+                             "make the list an array first: np.array([...]) or np.stack([...])")
+    return e if listed else e.elts
+
+
+def _spread(c):
+    """A list variable's cotangent, indexable by element: g broadcast to np.shape(xs)."""
+    return np_("broadcast_to", c.g, shape(c.arg("a")))
+
+
 def sum_vjp(c):
+    elements = _list_literal(c)
+    if isinstance(elements, ir.Name):
+        return [("a", _spread(c))]
+    if elements is not None:
+        return [(("a", k), c.g) for k in range(len(elements))]
     return [("a", expand(c, c.g))]
 
 
 def batched_linear_reduction(c):
     """np.sum / np.mean over all directions at once: the reduced axes move up by one."""
-    if c.tangent("a") is None or c.const("dtype") is not None:
+    if c.tangent("a") is None or c.const("dtype") is not None or \
+            isinstance(c.args["a"], (ir.ListExpr, ir.TupleExpr)) or held_list(c.ndims, "a"):
         return NotImplemented
     return _batched(c, c.rule.attr, c.tangent("a"))
 
 
 SUM = ArrayRule("sum", params=R_PARAMS, defaults=R_DEFAULTS, ndim=reduced_ndim(),
-                vjp=sum_vjp, jvp=linear(), batched_jvp=batched_linear_reduction)
+                vjp=sum_vjp, jvp=lambda c: linear_reduction_jvp(c), batched_jvp=batched_linear_reduction)
 
 
 def mean_vjp(c):
+    elements = _list_literal(c)
+    if isinstance(elements, ir.Name):
+        return [("a", div(_spread(c), _count(c)))]
+    if elements is not None:  # each element's share: 1 / (len * its size), or 1 / len along axis 0
+        n = C(len(elements))
+        return [(("a", k), div(c.g, n if c.const("axis") == 0 else mul(n, size(copy.deepcopy(x)))))
+                for k, x in enumerate(elements)]
     return [("a", div(expand(c, c.g), _count(c)))]
 
 
+def linear_reduction_jvp(c):
+    """np.sum / np.mean: linear, in every element of a list too (np.sum([t_x, t_y]))."""
+    _list_literal(c)
+    return listwise("a")(c)
+
+
 MEAN = ArrayRule("mean", params=R_PARAMS, defaults=R_DEFAULTS, ndim=reduced_ndim(),
-                 vjp=mean_vjp, jvp=linear(), batched_jvp=batched_linear_reduction)
+                 vjp=mean_vjp, jvp=linear_reduction_jvp, batched_jvp=batched_linear_reduction)
 
 
 # ----------------------------------------------------------------------------- prod
@@ -220,16 +261,22 @@ def _check_norm_order(c):
         raise UnsupportedUse(f"np.linalg.norm with ord={order!r}", "use the default 2-norm / Frobenius norm")
 
 
+def _nonzero_norm(c):
+    """|x|, with 1 where it is 0: d |x| = x / |x| is then 0 at the zero vector, the
+    subgradient PyTorch and JAX give (x is 0 there, so x / 1 is 0)."""
+    return ir.BinOp("+", c.ans, ir.Compare(copy.deepcopy(c.ans), ["=="], [C(0.0)]))
+
+
 def norm_vjp(c):  # d |x| = x / |x|
     _check_norm_order(c)
     c.args["a"] = c.args["x"]  # expand() reads the input as "a"
-    return [("x", mul(expand(c, div(c.g, c.ans)), c.arg("x")))]
+    return [("x", mul(expand(c, div(c.g, _nonzero_norm(c))), c.arg("x")))]
 
 
 def norm_jvp(c):
     _check_norm_order(c)
     t = c.tangent("x")
-    return None if t is None else div(reduce_like(c, mul(c.arg("x"), t)), c.ans)
+    return None if t is None else div(reduce_like(c, mul(c.arg("x"), t)), _nonzero_norm(c))
 
 
 NORM = ArrayRule("linalg.norm", params=("x", "ord", "axis", "keepdims"),
@@ -248,15 +295,20 @@ def _refuse_weights(c):
         raise UnsupportedUse("scipy.special.logsumexp with weights b", "multiply by exp(log b) inside instead")
 
 
+def _refuse_sign(c):
+    if not is_const(c.arg("return_sign"), False):
+        raise UnsupportedUse("scipy.special.logsumexp with return_sign", "leave return_sign at False")
+
+
 def logsumexp_vjp(c):
     _refuse_weights(c)
+    _refuse_sign(c)
     return [("a", mul(expand(c, c.g), _softmax(c)))]
 
 
 def logsumexp_jvp(c):
     _refuse_weights(c)
-    if not is_const(c.arg("return_sign"), False):
-        raise UnsupportedUse("scipy.special.logsumexp with return_sign", "leave return_sign at False")
+    _refuse_sign(c)
     t = c.tangent("a")
     return None if t is None else reduce_like(c, mul(_softmax(c), t))
 

@@ -7,7 +7,7 @@ back through the inverse rearrangement (d_x += np.reshape(d_y, np.shape(x))).
 from __future__ import annotations
 
 from ... import ir
-from .core import (ArgInfo, ArrayRule, C, NOT_CONST, T, fixed_ndim, helper, identity_vjp, linear,
+from .core import (ArgInfo, ArrayRule, C, NOT_CONST, T, UnsupportedUse, fixed_ndim, helper, identity_vjp, linear,
                    listwise, np_, same_ndim, shape, unknown_ndim)
 
 
@@ -157,9 +157,25 @@ FLIP = ArrayRule("flip", params=("m", "axis"), defaults={"axis": None}, ndim=sam
 
 
 # ----------------------------------------------------------------------------- joining arrays
+def _refuse_flattened(c):
+    if c.rule.attr == "concatenate" and c.const("axis") is None:
+        raise UnsupportedUse("np.concatenate with axis=None",
+                             "concatenate the raveled arrays: np.concatenate([np.ravel(a), ...])")
+
+
+def joined_jvp(p):
+    inner = listwise(p)
+
+    def jvp(c):
+        _refuse_flattened(c)
+        return inner(c)
+    return jvp
+
+
 def joined_vjp(how: str, p: str = "arrays"):
     """concatenate / stack / hstack / vstack: each input gets its piece of the cotangent."""
     def vjp(c):
+        _refuse_flattened(c)
         arrays = c.args[p]
         axis = c.args.get("axis", C(0))
         if isinstance(arrays, (ir.ListExpr, ir.TupleExpr)):
@@ -173,6 +189,8 @@ def joined_vjp(how: str, p: str = "arrays"):
 def joined_ndim(how: str, p: str = "arrays"):
     def ndim(i):
         nd = i.ndims.get(p)
+        if how == "concatenate" and i.const("axis") is None:
+            return 1  # axis=None: the arrays raveled first
         if nd is None:
             return None
         if how == "stack":
@@ -185,7 +203,7 @@ def joined_ndim(how: str, p: str = "arrays"):
 
 CONCATENATE = ArrayRule("concatenate", params=("arrays", "axis"), defaults={"axis": 0},
                         ndim=joined_ndim("concatenate"), vjp=joined_vjp("concatenate"),
-                        jvp=listwise("arrays"))
+                        jvp=joined_jvp("arrays"))
 STACK = ArrayRule("stack", params=("arrays", "axis"), defaults={"axis": 0},
                   ndim=joined_ndim("stack"), vjp=joined_vjp("stack"), jvp=listwise("arrays"))
 HSTACK = ArrayRule("hstack", params=("tup",), ndim=joined_ndim("hstack", "tup"),
