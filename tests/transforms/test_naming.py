@@ -199,3 +199,16 @@ def test_a_user_variable_named_like_a_runtime_helper():
     # f = sum((2a + b)^2), a broadcast over b's rows: df/da = sum over rows of 4 (2a + b)
     expected = np.sum(4 * (2 * a + b), axis=0)
     np.testing.assert_allclose(s2sgrad.grad(uses_helper_name)(a, b), expected, rtol=1e-14)
+
+
+def test_the_names_generated_modules_define_are_all_reserved():
+    """Every function runtime/numba.py defines (copied into numba modules) is a name no
+    user function or variable is printed under (runtime.MODULE_LEVEL_NAMES)."""
+    import ast
+    from pathlib import Path
+
+    from s2sgrad import runtime
+    from s2sgrad.runtime import helpers
+    source = (Path(runtime.__file__).parent / "numba.py").read_text()
+    defined = {n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)}
+    assert defined | set(helpers.__all__) <= runtime.MODULE_LEVEL_NAMES
