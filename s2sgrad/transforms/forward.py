@@ -41,6 +41,7 @@ class TangentSpec:
     wrt: list[str]
     name: str
     batched: bool = False  # vector mode (batched.py): tangents have a leading axis of directions
+    helper: bool = False  # the tangent of a callee (module.jvp_of): its caller's arrays are its own
 
 
 class ForwardMode(common.Mode):
@@ -76,11 +77,21 @@ class ForwardMode(common.Mode):
         return out
 
     def prologue(self, tangent_params: list[str]) -> list[ir.Stmt]:
-        """Copies of the tangents of inputs the function writes into: they must be ours."""
-        return [ir.Assign([ir.Name(self.tan(w))],
+        """Copies of the inputs and tangents the function writes into: they must be ours,
+        never the caller's; zero tangents of the other parameters that become active
+        (s = s * x with s not in wrt)."""
+        out = []
+        if not self.spec.helper:  # a callee writes into its caller's arrays, as the function does
+            out += [ir.Assign([ir.Name(p)], [common.np_call("copy", ir.Name(p))], role="adjoint")
+                    for p in self.fn.params
+                    if p in self.updated_in_place and not kinds.is_list(self.kinds.get(p))]
+        out += [ir.Assign([ir.Name(self.tan(w))],
                           [common.np_call("array", ir.Name(self.tan(w)), dtype=ir.Lib("builtins", "float"))],
                           role="adjoint")
                 for w in self.spec.wrt if w in self.updated_in_place and w in self.active]
+        out += [self.assign([ir.Name(p)], [self.zero_of(ir.Name(p))], tangent=True)
+                for p in self.fn.params if p in self.active and p not in self.spec.wrt]
+        return out
 
     def doc_note(self) -> str:
         """What the docstring adds about the tangents' layout (nothing here)."""
