@@ -168,3 +168,138 @@ def test_jvp_writes_into_neither_the_callers_arrays_nor_its_tangents(f, args, wr
     tangents = [np.linspace(0.5, 1.5, args[i].size).reshape(args[i].shape) for i in wrt]
     check_jvp(f, args, wrt, tangents)
     check_forward_jacobian(f, args, wrt[0])
+
+
+# ------------------------------------------------------------ 3: a partial's temporary is an array
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def sigmoid_assigned(x):
+    y = 1.0 / (1.0 + np.exp(-x))
+    return y
+
+
+def sigmoid_summed(x, w):
+    return np.sum(w * (1.0 / (1.0 + np.exp(-x))))
+
+
+@pytest.mark.parametrize("f, args", [
+    (sigmoid, [np.array([0.5, -1.0, 2.0])]), (sigmoid_assigned, [np.array([0.5, -1.0, 2.0])]),
+    (sigmoid_assigned, [np.array([[0.3]])]), (sigmoid_assigned, [0.3]),
+    (sigmoid_summed, [np.array([0.5, -1.0]), np.array([2.0, 3.0])]),
+])
+def test_sigmoid_of_an_array(f, args):
+    x = args[0]
+    t = np.full_like(x, 0.3) if isinstance(x, np.ndarray) else 0.3
+    tangent = check_jvp(f, args, [0], [t])
+    s = 1.0 / (1.0 + np.exp(-x))
+    if f is not sigmoid_summed:  # by hand: s (1 - s)
+        np.testing.assert_allclose(tangent, 0.3 * s * (1 - s), rtol=1e-12)
+    if isinstance(x, np.ndarray):
+        check_forward_jacobian(f, args, 0)
+
+
+def test_sigmoid_hessian_by_hand():
+    x, w = np.array([0.5, -1.0]), np.array([2.0, 3.0])
+    s = 1.0 / (1.0 + np.exp(-x))
+    np.testing.assert_allclose(s2sgrad.hessian(sigmoid_summed)(x, w),
+                               np.diag(w * s * (1 - s) * (1 - 2 * s)), rtol=1e-10, atol=1e-14)
+
+
+# ------------------------------------------------------------ 4: builtin max / min
+def max_of_array(x):
+    return max(x) * 2.0
+
+
+def min_of_list(x):
+    xs = [x, 2.0 * x]
+    return min(xs)
+
+
+def max_with_key(x):
+    return max(x, default=0.0)
+
+
+def max_of_numbers(a, b):
+    return max(a, b) * min(a, 2.0 * b)
+
+
+def max_of_three(a, b, c):
+    return max(a, b, c)
+
+
+@pytest.mark.parametrize("f, args", [
+    (max_of_array, [np.array([1.0, 3.0, 3.0])]), (min_of_list, [1.5]), (max_with_key, [np.array([1.0])]),
+])
+def test_builtin_max_of_one_iterable_is_refused_with_its_position(f, args):
+    for make in (lambda: s2sgrad.jvp(f)(*args, *copies(args)),
+                 lambda: s2sgrad.jacobian(f, mode="forward")(*args)):
+        with pytest.raises(s2sgrad.errors.UnsupportedCallError) as info:
+            make()
+        err = info.value
+        assert err.pos is not None and "test_forward_trust.py" in str(err) and "np." in err.hint
+
+
+@pytest.mark.parametrize("args", [(1.0, 3.0), (3.0, 1.0), (2.0, 2.0), (2.0, 1.0), (-1.0, -0.5)])
+def test_builtin_max_and_min_of_numbers_tie_as_reverse_mode(args):
+    g = s2sgrad.grad(max_of_numbers, wrt=(0, 1))(*args)
+    for k in range(2):
+        e = [0.0, 0.0]
+        e[k] = 1.0
+        assert s2sgrad.jvp(max_of_numbers, wrt=(0, 1))(*args, *e)[1] == pytest.approx(g[k])
+    np.testing.assert_allclose(s2sgrad.jacobian(max_of_numbers, wrt=(0, 1), mode="forward")(*args), g)
+
+
+def test_builtin_max_of_three_numbers_takes_the_first_of_ties():
+    # Python's max returns the first maximal argument: the tangent is that argument's
+    assert s2sgrad.jvp(max_of_three, wrt=(0, 1, 2))(1.0, 2.0, 2.0, 10.0, 20.0, 30.0)[1] == 20.0
+    assert s2sgrad.jvp(max_of_three, wrt=(0, 1, 2))(2.0, 2.0, 2.0, 10.0, 20.0, 30.0)[1] == 10.0
+    assert s2sgrad.jvp(max_of_three, wrt=(0, 1, 2))(1.0, 0.0, 3.0, 10.0, 20.0, 30.0)[1] == 30.0
+
+
+# ------------------------------------------------------------ 5: a tangent has the broadcast shape
+def plus_sin(x, A):
+    return A + np.sin(x)
+
+
+def plus_sin_assigned(x, A):
+    y = A + np.sin(x)
+    y = y * 2.0
+    return y
+
+
+def tanh_broadcasts(h, b):
+    h = np.tanh(h + b)
+    return np.sum(h * h)
+
+
+def tanh_broadcasts_value(h, b):
+    h = np.tanh(h + b)
+    return h
+
+
+@pytest.mark.parametrize("f, args, wrt", [
+    (plus_sin, [np.array([0.3, 0.4]), np.ones((1, 2))], [0]),
+    (plus_sin, [np.array([0.3, 0.4]), np.arange(6.0).reshape(3, 2)], [0]),
+    (plus_sin, [np.array([0.3]), np.arange(6.0).reshape(3, 2)], [0]),
+    (plus_sin, [np.array([[0.3], [0.2]]), np.arange(6.0).reshape(1, 2, 3)], [0]),
+    (plus_sin, [0.3, np.arange(6.0).reshape(3, 2)], [0]),
+    (plus_sin, [np.array([0.3, 0.4]), np.arange(6.0).reshape(3, 2)], [1]),
+    (plus_sin_assigned, [np.array([0.3, 0.4]), np.arange(6.0).reshape(3, 2)], [0]),
+    (tanh_broadcasts, [np.array([0.1, 0.2, 0.3]), np.arange(6.0).reshape(2, 3) / 6], [0]),
+    (tanh_broadcasts, [np.array([0.1, 0.2, 0.3]), np.arange(6.0).reshape(2, 3) / 6], [1]),
+    (tanh_broadcasts, [np.array([0.1, 0.2, 0.3]), np.arange(6.0).reshape(2, 3) / 6], [0, 1]),
+    (tanh_broadcasts_value, [np.array([0.1, 0.2, 0.3]), np.arange(6.0).reshape(2, 3) / 6], [0]),
+    (tanh_broadcasts_value, [np.array([0.1]), np.arange(6.0).reshape(2, 3) / 6], [0, 1]),
+])
+def test_tangent_has_the_broadcast_shape(f, args, wrt):
+    tangents = [np.linspace(0.5, 1.5, np.size(args[i])).reshape(np.shape(args[i])) if np.ndim(args[i])
+                else 0.7 for i in wrt]
+    check_jvp(f, args, wrt, tangents)
+    for i in wrt:
+        check_forward_jacobian(f, args, i)
+    jac = s2sgrad.jacobian(f, wrt=tuple(wrt), mode="forward")(*copies(args))
+    jac = jac if isinstance(jac, tuple) else (jac,)
+    for i, j in zip(wrt, jac):
+        np.testing.assert_allclose(j, fd_jacobian(f, copies(args), i), atol=1e-6, rtol=1e-6)
