@@ -85,13 +85,38 @@ class ForwardMode(common.Mode):
             out += [ir.Assign([ir.Name(p)], [common.np_call("copy", ir.Name(p))], role="adjoint")
                     for p in self.fn.params
                     if p in self.updated_in_place and not kinds.is_list(self.kinds.get(p))]
-        out += [ir.Assign([ir.Name(self.tan(w))],
-                          [common.np_call("array", ir.Name(self.tan(w)), dtype=ir.Lib("builtins", "float"))],
-                          role="adjoint")
-                for w in self.spec.wrt if w in self.updated_in_place and w in self.active]
+        # a tangent written through an alias (y = helper(x) returning x, then y[0] = 0.0)
+        # is the caller's too: at the top, where anything is written into, every array's
+        # tangent is copied
+        writes = self.updated_in_place if self.spec.helper else \
+            {w for w in self.spec.wrt if kinds.is_array(self.kinds.get(w))} if self.writes_arrays() else set()
+        out += [ir.Assign([ir.Name(self.tan(w))], [_float_copy(ir.Name(self.tan(w)))], role="adjoint")
+                for w in self.spec.wrt if (w in self.updated_in_place or w in writes) and w in self.active]
         out += [self.assign([ir.Name(p)], [self.zero_of(ir.Name(p))], tangent=True)
                 for p in self.fn.params if p in self.active and p not in self.spec.wrt]
         return out
+
+    def writes_arrays(self) -> bool:
+        """Whether the function, or a function it calls, may write into an array."""
+        if self.updated_in_place:
+            return True
+        seen, todo = set(), [s.call.func.key for s in ir.walk_stmts(self.fn.body)
+                             if isinstance(s, ir.CallAssign) and hasattr(s.call.func, "key")]
+        while todo:
+            key = todo.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                fn = self.module.lower(key)
+            except Exception:  # not a function of the module: assume it may
+                return True
+            for s in ir.walk_stmts(fn.body):
+                if isinstance(s, ir.Assign) and any(isinstance(t, ir.Subscript) or s.aug for t in s.targets):
+                    return True
+                if isinstance(s, ir.CallAssign) and hasattr(s.call.func, "key"):
+                    todo.append(s.call.func.key)
+        return False
 
     def doc_note(self) -> str:
         """What the docstring adds about the tangents' layout (nothing here)."""
@@ -450,6 +475,13 @@ class ForwardMode(common.Mode):
 
 
 # ---------------------------------------------------------------------- small helpers
+def _float_copy(e: ir.Expr) -> ir.Expr:
+    """np.asarray(e, dtype=np.float64).copy(): a float copy of e, as numba compiles it too
+    (its np.array takes no dtype for an array)."""
+    return ir.Call(ir.Lib("numpy", "copy"),
+                   [common.np_call("asarray", e, dtype=ir.Lib("numpy", "float64"))], method="copy")
+
+
 def _transposed_name(e: ir.Expr) -> bool:
     """t_W.T: read in place (x @ t_W.T), like the primal's x @ W.T."""
     return isinstance(e, ir.Call) and e.method == "T" and isinstance(e.args[0], ir.Name)
