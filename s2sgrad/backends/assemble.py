@@ -146,7 +146,7 @@ class ModuleBuilder:
             fn = self.lower(pyfunc)
             name = self.namer.fresh(f"jvp_{fn.name}")
             self.jvps[key] = name
-            spec = forward.TangentSpec([fn.params[i] for i in active_args], name, batched)
+            spec = forward.TangentSpec([fn.params[i] for i in active_args], name, batched, helper=True)
             self.tangent(spec, pyfunc, arg_kinds)
         return self.jvps[key]
 

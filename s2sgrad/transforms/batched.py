@@ -69,9 +69,10 @@ class BatchedForwardMode(ForwardMode):
             return common.np_call("swapaxes", t, ir.Const(-1), ir.Const(-2))
         return array_rules.helper("transpose_directions", t)
 
-    def lift(self, t_atom, atom_kind, result_rank, leaves):
+    def lift(self, t_atom, atom, atom_kind, result_rank, leaves):
         """t_x of a lower-rank x gets new axes after the directions' axis, where NumPy
-        would broadcast x itself."""
+        would broadcast x itself; where a rank is not known, at run time from x's own
+        rank (not another leaf's) and the leaves' highest."""
         atom_rank = kinds.rank(atom_kind)
         if atom_rank is not None and result_rank is not None:
             missing = result_rank - atom_rank
@@ -80,7 +81,7 @@ class BatchedForwardMode(ForwardMode):
             index = [ir.Slice(None, None, None)] + [ir.Const(None)] * missing
             return ir.Subscript(t_atom, ir.TupleExpr(index))
         ranks = [ir.Call(ir.Lib("numpy", "ndim"), [copy.deepcopy(x)]) for x in leaves]
-        return array_rules.helper("lift_directions", t_atom, copy.deepcopy(leaves[0]),
+        return array_rules.helper("lift_directions", t_atom, copy.deepcopy(atom),
                                   ir.Call(ir.Lib("builtins", "max"), ranks) if len(ranks) > 1 else ranks[0])
 
     def zero_of(self, e: ir.Expr) -> ir.Expr:

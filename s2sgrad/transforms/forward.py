@@ -41,6 +41,7 @@ class TangentSpec:
     wrt: list[str]
     name: str
     batched: bool = False  # vector mode (batched.py): tangents have a leading axis of directions
+    helper: bool = False  # the tangent of a callee (module.jvp_of): its caller's arrays are its own
 
 
 class ForwardMode(common.Mode):
@@ -78,11 +79,46 @@ class ForwardMode(common.Mode):
         return out
 
     def prologue(self, tangent_params: list[str]) -> list[ir.Stmt]:
-        """Copies of the tangents of inputs the function writes into: they must be ours."""
-        return [ir.Assign([ir.Name(self.tan(w))],
-                          [common.np_call("array", ir.Name(self.tan(w)), dtype=ir.Lib("builtins", "float"))],
-                          role="adjoint")
-                for w in self.spec.wrt if w in self.updated_in_place and w in self.active]
+        """Copies of the inputs and tangents the function writes into: they must be ours,
+        never the caller's; zero tangents of the other parameters that become active
+        (s = s * x with s not in wrt)."""
+        out = []
+        if not self.spec.helper:  # a callee writes into its caller's arrays, as the function does
+            out += [ir.Assign([ir.Name(p)], [common.np_call("copy", ir.Name(p))], role="adjoint")
+                    for p in self.fn.params
+                    if p in self.updated_in_place and not kinds.is_list(self.kinds.get(p))]
+        # a tangent written through an alias (y = helper(x) returning x, then y[0] = 0.0)
+        # is the caller's too: at the top, where anything is written into, every array's
+        # tangent is copied
+        writes = self.updated_in_place if self.spec.helper else \
+            {w for w in self.spec.wrt if kinds.is_array(self.kinds.get(w))} if self.writes_arrays() else set()
+        out += [ir.Assign([ir.Name(self.tan(w))], [_float_copy(ir.Name(self.tan(w)))], role="adjoint")
+                for w in self.spec.wrt if (w in self.updated_in_place or w in writes) and w in self.active]
+        out += [self.assign([ir.Name(p)], [self.zero_of(ir.Name(p))], tangent=True)
+                for p in self.fn.params if p in self.active and p not in self.spec.wrt]
+        return out
+
+    def writes_arrays(self) -> bool:
+        """Whether the function, or a function it calls, may write into an array."""
+        if self.updated_in_place:
+            return True
+        seen, todo = set(), [s.call.func.key for s in ir.walk_stmts(self.fn.body)
+                             if isinstance(s, ir.CallAssign) and hasattr(s.call.func, "key")]
+        while todo:
+            key = todo.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                fn = self.module.lower(key)
+            except Exception:  # not a function of the module: assume it may
+                return True
+            for s in ir.walk_stmts(fn.body):
+                if isinstance(s, ir.Assign) and any(isinstance(t, ir.Subscript) or s.aug for t in s.targets):
+                    return True
+                if isinstance(s, ir.CallAssign) and hasattr(s.call.func, "key"):
+                    todo.append(s.call.func.key)
+        return False
 
     def doc_note(self) -> str:
         """What the docstring adds about the tangents' layout (nothing here)."""
@@ -105,6 +141,8 @@ class ForwardMode(common.Mode):
         return out
 
     def statement(self, s: ir.Stmt) -> list[ir.Stmt]:
+        if not isinstance(s, (ir.If, ir.While)) and getattr(s, "role", "user") == "user":
+            self.refuse_iterable_extremum(s)
         if isinstance(s, ir.Assign):
             if s.role != "user":
                 return [s]
@@ -130,6 +168,23 @@ class ForwardMode(common.Mode):
         if isinstance(s, (ir.ExprStmt, ir.Break, ir.Comment, ir.Return)):
             return [s]
         raise UnsupportedSyntaxError(f"s2sgrad internal error: no tangent for {type(s).__name__}", s.pos)
+
+    def refuse_iterable_extremum(self, s: ir.Stmt) -> None:
+        """max(x) / min(x) of one active iterable: the scalar rule differentiates
+        max(a, b, ...) of numbers, each argument its own; of one array or list it would
+        pass the whole tangent through, so it is refused (f's branches, not its values,
+        are what max over an iterable picks)."""
+        for e in ir.stmt_exprs(s):
+            for c in ir.subexprs(e):
+                if isinstance(c, ir.Call) and isinstance(c.func, ir.Lib) and c.func.module == "builtins" \
+                        and c.func.attr in ("max", "min") and (len(c.args) == 1 or c.kwargs) \
+                        and any(partials.carries(a, self.is_active) for a in list(c.args) + [v for _, v in c.kwargs]):
+                    name = c.func.attr
+                    raise UnsupportedCallError(
+                        f"the builtin {name}() of one iterable (or with key=/default=) has no forward-mode "
+                        f"rule: only {name}(a, b, ...) of numbers is differentiated", s.pos,
+                        hint=f"write np.{name}(x) for an array, or x[int(np.arg{name}(x))] for the element "
+                             f"{name}() returns (the first of ties); {name}(a, b) of numbers is supported")
 
     def with_header(self, s, pair) -> list[ir.Stmt]:
         """`pair` is (tangent statements before s, after s); None when s needs no tangent."""
@@ -205,7 +260,7 @@ class ForwardMode(common.Mode):
             tv = self.tangent_target(e)
             if result_kind is None or result_kind == self.kind_of(e):
                 return [], tv
-            return [], self.lift(tv, self.kind_of(e), kinds.rank(result_kind), [e])
+            return [], self.lift(tv, e, self.kind_of(e), kinds.rank(result_kind), [e])
         if isinstance(e, (ir.ListExpr, ir.TupleExpr)):
             stmts, elts = [], []  # (a list literal's tangent is a list even when all zero)
             for x in e.elts:
@@ -225,31 +280,47 @@ class ForwardMode(common.Mode):
         arrays = any(not kinds.is_scalar(self.kind_of(x)) for x in leaves)
         temps, grads = partials.partials(value, self.is_active, self.namer.fresh, numpy=arrays, result=result)
         stmts = [ir.Assign([ir.Name(n)], [e], role="adjoint") for n, e in temps]
+        # a partial's temporary only ever multiplies a tangent, a float: 1.0 * tmp needs
+        # no float(tmp), which an array's tmp would not survive
+        self.temporaries |= {n for n, _ in temps}
         if not grads:
             return stmts, None
         result_rank = kinds.rank(result_kind)
         terms = []
         for atom, partial in grads:
             _, t_atom = self.tangent_of(atom)
-            t_atom = self.lift(t_atom, self.kind_of(atom), result_rank, leaves)
+            t_atom = self.lift(t_atom, atom, self.kind_of(atom), result_rank, leaves)
             terms.append(common.times(t_atom, partial))
         # a - b rather than -b + a: the negative terms last
         terms.sort(key=lambda term: isinstance(term, ir.UnaryOp) and term.op == "-")
         total = terms[0]
         for term in terms[1:]:
             total = _plus(total, term)
-        if arrays and not kinds.is_scalar(result_kind) and all(kinds.is_scalar(self.kind_of(a)) for a, _ in grads):
-            # y = c + s with an array c: the tangent of s alone is a number; give it y's shape
+        if arrays and not kinds.is_scalar(result_kind) and (
+                all(kinds.is_scalar(self.kind_of(a)) for a, _ in grads) or self.uncovered(leaves, grads, temps)):
+            # y = c + s with an array c: the tangent of s alone is a number; y = A + np.sin(x)
+            # with A of shape (3, 2), x of (2,): t_x * cos(x) has x's shape.  Give it y's.
             total = array_rules.helper("tangent_like", total, *[copy.deepcopy(x) for x in leaves
                                                                 if not kinds.is_scalar(self.kind_of(x))])
         return stmts, total
+
+    def uncovered(self, leaves, grads, temps) -> bool:
+        """Whether an array leaf of the expression appears in no term of its tangent (an
+        inactive addend: A in A + np.sin(x)), so that the terms may not broadcast to
+        the expression's shape."""
+        covered = set()
+        for atom, partial in grads:
+            covered |= ir.names_in(atom) | ir.names_in(partial)
+        for _, e in temps:
+            covered |= ir.names_in(e)
+        return any(not kinds.is_scalar(self.kind_of(x)) and not ir.names_in(x) <= covered for x in leaves)
 
     def transpose(self, t: ir.Expr, rank) -> ir.Expr:
         """The tangent of x.T, given t_x and x's rank: t_x.T."""
         return array_rules.T(t)
 
-    def lift(self, t_atom, atom_kind, result_rank, leaves):
-        """t_x in an element-wise expression of rank result_rank (over these leaves): as
+    def lift(self, t_atom, atom, atom_kind, result_rank, leaves):
+        """t_x of atom x in an element-wise expression of rank result_rank (over these leaves): as
         it is, since t_x broadcasts like x."""
         return t_atom
 
@@ -406,6 +477,13 @@ class ForwardMode(common.Mode):
 
 
 # ---------------------------------------------------------------------- small helpers
+def _float_copy(e: ir.Expr) -> ir.Expr:
+    """np.asarray(e, dtype=np.float64).copy(): a float copy of e, as numba compiles it too
+    (its np.array takes no dtype for an array)."""
+    return ir.Call(ir.Lib("numpy", "copy"),
+                   [common.np_call("asarray", e, dtype=ir.Lib("numpy", "float64"))], method="copy")
+
+
 def _transposed_name(e: ir.Expr) -> bool:
     """t_W.T: read in place (x @ t_W.T), like the primal's x @ W.T."""
     return isinstance(e, ir.Call) and e.method == "T" and isinstance(e.args[0], ir.Name)

@@ -81,11 +81,7 @@ def test_against_differences(f, args, wrt):
 
 def _vector_mode_cases():
     for f, args, wrt in CASES:
-        marks = []
-        if f is tanh_broadcasts_its_target:  # also without rules written with the result
-            marks = [pytest.mark.xfail(reason="vector mode lifts every tangent by the rank of the "
-                                              "statement's first operand (forward.py, _first)")]
-        yield pytest.param(f, args, wrt, marks=marks, id=f.__name__)
+        yield pytest.param(f, args, wrt, id=f.__name__)
 
 
 @pytest.mark.parametrize("f, args, wrt", _vector_mode_cases())
