@@ -44,7 +44,7 @@ import numpy as np
 # Relative weights of each kind of statement, expression, write, condition and unary
 # function; probabilities of the parameter options.  A weight of 0 turns a construct off.
 STATEMENTS = {
-    "assign": 3.0, "reassign": 1.6, "aug": 1.2, "aug_param": 0.25, "copy_write": 1.4,
+    "assign": 3.0, "reassign": 1.6, "aug": 1.2, "aug_param": 0.1, "copy_write": 1.4,
     "write": 0.8, "for": 1.3, "if": 1.2, "while": 0.5, "list": 0.6, "tuple_call": 0.6,
     "swap": 0.15, "break": 0.25, "early_return": 0.25, "counter_reuse": 0.2,
 }
@@ -1219,7 +1219,7 @@ def generate(seed: int, index: int, config: Config | None = None) -> Program:
     inactive = [p.name for p in params if p.name in diff and p.name not in wrt]
     if inactive and rng.random() < o["p_reassign_inactive"]:
         v = g.env[rng.choice(inactive)]
-        if rng.random() < 0.3 and v.kind == "arr":
+        if rng.random() < 0.15 and v.kind == "arr":
             body.append(f"    {v.name} += {g.const()}")
             g.features.add("stmt.aug_param")
         else:

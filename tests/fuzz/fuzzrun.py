@@ -109,7 +109,9 @@ def _progress(records, judged):
     return f"  {judged} judged: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
 
 
-def _run_parallel(seed, programs, config_spec, numba_every, workers, timeout, log, chunk=20):
+def _run_parallel(seed, programs, config_spec, numba_every, workers, timeout, log, chunk=None):
+    # each chunk is one process (imports cost seconds): a few chunks per worker at least
+    chunk = chunk or max(20, min(100, programs // (3 * workers)))
     lock = threading.Lock()
     results: dict[int, dict] = {}
     next_start = [0]
@@ -193,19 +195,23 @@ def failure_key(f: dict):
     return fuzzshrink.failure_key(fuzzjudge.Failure(**f))
 
 
-def distinct_failures(records, per_class=3):
-    """The first failure of each distinct key, at most per_class keys per outcome class,
-    with how many programs fail that way."""
-    firsts, counts = {}, collections.Counter()
+def distinct_failures(records, per_class=6, per_key=1):
+    """[(key, record, failure, programs failing with that key)]: the first per_key
+    failures of each distinct key (outcome, check, message up to names), keys in the order
+    they first appear, at most per_class of them per outcome class."""
+    by_key, counts = {}, collections.Counter()
     for r, f in failing(records):
         key = failure_key(f)
         counts[key] += 1
-        firsts.setdefault(key, (r, f))
+        by_key.setdefault(key, [])
+        if len(by_key[key]) < per_key and all(x["index"] != r["index"] for x, _ in by_key[key]):
+            by_key[key].append((r, f))
     chosen, per = [], collections.Counter()
-    for key, (r, f) in firsts.items():
-        if per[f["outcome"]] < per_class:
-            per[f["outcome"]] += 1
-            chosen.append((key, r, f, counts[key]))
+    for key, items in by_key.items():
+        for r, f in items:
+            if per[f["outcome"]] < per_class:
+                per[f["outcome"]] += 1
+                chosen.append((key, r, f, counts[key]))
     return chosen
 
 
@@ -228,7 +234,8 @@ def shrink_one(seed, index, failure: dict, config_spec="", numba_every=0, budget
         best_failure = found[0]
     return {"text": reproduction(final, best_failure),
             "seconds": round(time.perf_counter() - start, 1), "tried": tried,
-            "lines": best.source.count("\n")}
+            "lines": best.source.count("\n"), "constructs": list(fuzzshrink.constructs(best.source)),
+            "still_fails": bool(found)}
 
 
 def reproduction(judge, failure) -> str:
@@ -403,14 +410,27 @@ def report(records, repros, meta) -> str:
         out.append(f"  {feat:28} {n:6} {ref:6} ({100.0 * ref / n:4.1f}%) {bad:6} ({100.0 * bad / n:4.1f}%)")
     out.append("")
     if repros:
-        out.append("minimal reproductions (the first failure of each distinct check and message, "
-                   "up to a few per class):")
+        out.append("minimal reproductions: the first failures of each distinct check and message "
+                   "(names and numbers blurred), shrunk; those whose minimal programs are made of "
+                   "the same constructs are shown once:")
+        groups = collections.OrderedDict()
         for (key, r, f, n), res in repros:
-            out.append("")
-            out.append(f"--- {f['outcome']}: {f['check']}{'  (' + f['exc'].splitlines()[0] + ')' if f['exc'] else ''}")
-            out.append(f"    program {r['index']} of seed {r['seed']}; {n} failure(s) with this key; "
-                       f"shrunk in {res.get('seconds', '?')} s ({res.get('tried', '?')} candidates)")
-            out.append(res["text"])
+            groups.setdefault(key, collections.OrderedDict()).setdefault(
+                tuple(res.get("constructs", ())), []).append((r, f, n, res))
+        for key, by_constructs in groups.items():
+            for cons, items in by_constructs.items():
+                r, f, n, res = min(items, key=lambda it: it[3].get("lines", 1e9))
+                out.append("")
+                exc = f" ({f['exc'].splitlines()[0]})" if f["exc"] else ""
+                out.append(f"--- {f['outcome']}: {f['check']}{exc}")
+                others = [str(it[0]["index"]) for it in items if it[0] is not r]
+                out.append(f"    program {r['index']} of seed {r['seed']}"
+                           + (f" (and {', '.join(others)}, shrunk to the same constructs)" if others else "")
+                           + f"; {n} program(s) fail with this check and message; shrunk in "
+                           f"{res.get('seconds', '?')} s, {res.get('tried', '?')} candidates")
+                if cons:
+                    out.append(f"    constructs: {', '.join(cons)}")
+                out.append(res["text"])
     slow = sorted(records, key=lambda r: -r.get("seconds", 0))[:3]
     if slow:
         out.append("")
@@ -452,11 +472,13 @@ def main(argv=None):
     parser.add_argument("--programs", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--numba-every", type=int, default=25,
+    parser.add_argument("--numba-every", type=int, default=40,
                         help="also judge backend='numba' on every k-th program (0: never)")
-    parser.add_argument("--shrink-per-class", type=int, default=6,
-                        help="distinct failures shrunk per class (wrong, crashed, mutated)")
-    parser.add_argument("--shrink-budget", type=float, default=90.0, help="seconds per failure")
+    parser.add_argument("--shrink-per-class", type=int, default=14,
+                        help="failures shrunk per class (wrong, crashed, mutated)")
+    parser.add_argument("--shrink-per-key", type=int, default=3,
+                        help="failures shrunk per distinct check and message")
+    parser.add_argument("--shrink-budget", type=float, default=120.0, help="seconds per failure")
     parser.add_argument("--config", default="", help='weights, e.g. "statements.while=0,options.p_array=1"')
     parser.add_argument("--timeout", type=float, default=PROGRAM_SECONDS)
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "fuzz.txt"))
@@ -485,12 +507,13 @@ def main(argv=None):
     start = time.time()
     records = run(args.seed, args.programs, args.config, args.numba_every, args.workers,
                   args.timeout, log)
-    chosen = distinct_failures(records, args.shrink_per_class)
+    chosen = distinct_failures(records, args.shrink_per_class, args.shrink_per_key)
     repros = shrink_all(args.seed, chosen, args.config, args.numba_every, args.shrink_budget,
                         args.workers, log)
     elapsed = time.time() - start
     command = "python -m benchmarks.fuzz " + " ".join(argv if argv is not None else sys.argv[1:])
-    meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "commit": git_commit(),
+    commit = os.environ.get("S2SGRAD_FUZZ_COMMIT") or git_commit()  # a run from a snapshot says which
+    meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "commit": commit,
             "command": command.strip(), "profile": "long", "seed": args.seed,
             "workers": args.workers, "elapsed": f"{elapsed / 60:.1f} min"}
     text = report(records, list(zip(chosen, repros)), meta)

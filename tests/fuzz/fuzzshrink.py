@@ -31,10 +31,23 @@ import numpy as np
 import fuzzjudge
 
 
+def _name_class(name: str) -> str:
+    """What kind of name a message quotes: a generated tangent, adjoint, tape or
+    temporary, a helper, or a user variable."""
+    for prefix in ("t_", "d_", "tape_", "n_tape_", "g_"):
+        if name.startswith(prefix):
+            return prefix + "NAME"
+    if re.fullmatch(r"h\d+", name):
+        return "HELPER"
+    if re.fullmatch(r"[A-Za-z]\w*?_\d+", name):
+        return "TEMP_N"
+    return "NAME"
+
+
 def normalized(text: str) -> str:
     """A message with names and numbers blurred, so the same bug keeps the same key."""
-    text = re.sub(r"'[A-Za-z_][\w]*'", "'NAME'", text)
-    text = re.sub(r"`[A-Za-z_][\w]*`", "`NAME`", text)
+    text = re.sub(r"'([A-Za-z_][\w]*)'", lambda m: f"'{_name_class(m.group(1))}'", text)
+    text = re.sub(r"`([A-Za-z_][\w]*)`", lambda m: f"`{_name_class(m.group(1))}`", text)
     text = re.sub(r"<s2sgrad generated [^>]*>", "<generated>", text)
     text = re.sub(r" at 0x[0-9a-f]+", "", text)
     text = re.sub(r"\b\d+(\.\d+)?\b", "N", text)
@@ -108,6 +121,9 @@ def _simpler(e):
         out += [ast.Constant(True), ast.Constant(False)]
     elif isinstance(e, ast.IfExp):
         out += [e.body, e.orelse]
+    elif isinstance(e, ast.Call) and _dotted(e.func) in ("np.copy", "np.array") or \
+            isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "copy":
+        pass  # a copy stays a copy: without it, writes would go into the caller's array
     elif isinstance(e, ast.Call):
         out += list(e.args) + [k.value for k in e.keywords]
         if isinstance(e.func, ast.Attribute) and not (isinstance(e.func.value, ast.Name)
@@ -125,7 +141,8 @@ def _simpler(e):
         out += [ast.Constant(v) for v in (1, 0) if v < abs(e.value) or (v == 0 and e.value < 0)]
     elif isinstance(e, ast.Constant) and isinstance(e.value, float) and e.value not in (1.0, 0.5):
         out += [ast.Constant(1.0), ast.Constant(0.5)]
-    if isinstance(e, (ast.BinOp, ast.Call, ast.UnaryOp, ast.IfExp)) and not _has_store(e):
+    if isinstance(e, (ast.BinOp, ast.Call, ast.UnaryOp, ast.IfExp)) and not _has_store(e) \
+            and not (isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "copy"):
         out.append(ast.Constant(1.0))
     return out
 
@@ -170,6 +187,7 @@ def candidates(program):
             others = [n for j, n in enumerate(tree.body) if j != i]
             if node.name not in set().union(*(_names_read(n) for n in others)):
                 edit(lambda t, i=i: t.body.__delitem__(i))
+    helpers_first = list(out)
 
     # statements: halves and quarters of long blocks first, then one at a time
     lists = list(_stmt_lists(tree))
@@ -277,7 +295,67 @@ def candidates(program):
             out.append(lambda values=values: program.replace(args=values))
     if program.kw or program.omitted:
         out.append(lambda: program.replace(kw=(), omitted=()))
+    out += helpers_first  # again: the cuts above may have left a helper unused
     return out
+
+
+def constructs(source: str) -> tuple:
+    """What a (minimal) program is made of, to tell failures of different causes apart:
+    the NumPy/math functions and methods it calls, its control flow, how it writes by
+    index, helpers and where they are called."""
+    tree = ast.parse(source)
+    out = set()
+    params = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            if node.name == "f":
+                params = {a.arg for a in node.args.args}
+            else:
+                out.add("helper")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = _dotted(node.func)
+            if name and (name.startswith("np.") or name.startswith("math.") or name in ("abs", "max", "min", "len")):
+                out.add(name)
+            elif isinstance(node.func, ast.Attribute):
+                out.add("." + node.func.attr)
+            if node.keywords:
+                out.add("keywords")
+        elif isinstance(node, (ast.For, ast.While, ast.If, ast.Break, ast.Continue, ast.IfExp)):
+            out.add(type(node).__name__.lower())
+        elif isinstance(node, ast.BoolOp):
+            out.add("and/or")
+            if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id != "len"
+                   for n in ast.walk(node)):
+                out.add("helper call in and/or")
+        elif isinstance(node, ast.AugAssign):
+            target = node.target
+            if isinstance(target, ast.Name):
+                out.add("augmented parameter" if target.id in params else "augmented")
+        elif isinstance(node, ast.Tuple) and isinstance(getattr(node, "ctx", None), ast.Store):
+            out.add("unpacking")
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.MatMult, ast.Pow)):
+            out.add(type(node.op).__name__)
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+            s = node.slice
+            kind = ("mask" if isinstance(s, ast.Compare) else "list" if isinstance(s, ast.List)
+                    else "slice" if isinstance(s, ast.Slice) else "name" if isinstance(s, ast.Name)
+                    else "tuple" if isinstance(s, ast.Tuple) else "int")
+            out.add(f"write[{kind}]")
+        if isinstance(node, ast.FunctionDef):
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Return) and inner not in node.body:
+                    out.add("early return")
+    return tuple(sorted(out))
+
+
+def _dotted(node):
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
 
 
 def _with_arg(program, name, value):
