@@ -19,7 +19,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .. import ir
 from ..custom import CustomDerivative
-from ..errors import RecursiveCallError, UndefinedNameError, UnsupportedCallError, UnsupportedSyntaxError
+from ..errors import (RecursiveCallError, SourcePos, UndefinedNameError, UnsupportedCallError,
+                      UnsupportedSyntaxError)
 from ..rules import registry
 from ..rules.array import core as array_core
 from .source import Source, is_user_function, resolve_nonlocal, stop_gradient, unwrap

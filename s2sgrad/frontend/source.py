@@ -8,6 +8,7 @@ import inspect
 import textwrap
 import types
 
+from .. import ir
 from ..errors import SourcePos, SourceUnavailableError
 from ..rules import registry
 

@@ -14,7 +14,6 @@ import os
 
 from .. import ir
 from ..analysis import kinds
-from ..errors import UnsupportedCallError
 from ..rules.array import core as array_rules
 
 

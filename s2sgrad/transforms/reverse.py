@@ -28,7 +28,6 @@ from .. import ir
 from ..analysis import dataflow, kinds
 from ..errors import NonScalarOutputError, UnsupportedSyntaxError
 from ..rules import registry
-from ..rules.array import core as array_rules
 from ..rules import runtime_helpers as runtime_rules
 from . import common, saves
 from .adjoints import AdjointRules
