@@ -250,7 +250,7 @@ NUMPY_RULES: dict[Any, Rule] = dict([
         "logical_and", "logical_or", "logical_not", "logical_xor", "heaviside", "signbit")),
     # constructors and shape queries: constants, whatever their arguments
     *(_np_row(name, kind=ZERO) for name in (
-        "zeros", "ones", "empty", "eye", "identity", "arange", "linspace",
+        "zeros", "ones", "empty", "eye", "identity",
         "zeros_like", "ones_like", "empty_like", "shape", "size", "ndim",
         "argmax", "argmin", "argsort", "count_nonzero", "nonzero", "flatnonzero")),
 ])

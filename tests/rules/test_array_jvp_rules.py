@@ -182,6 +182,9 @@ CASES = [
     ("out = np.full(3, p)", {"p": ()}),
     ("out = np.full((2, 3), x)", {"x": (3,)}),
     ("out = np.full_like(np.ones((3, 4)), p)", {"p": ()}),
+    ("out = np.linspace(p, q, 5)", {"p": (), "q": ()}),
+    ("out = np.linspace(p, q, num=4, endpoint=False)", {"p": (), "q": ()}),
+    ("out = np.arange(p, 3.0, q)", {"p": (), "q": ()}),
     ("out = np.sum([p, q])", {"p": (), "q": ()}),
     ("out = np.mean([x, y], axis=0)", {"x": (4,), "y": (4,)}),
 ]
@@ -217,7 +220,7 @@ TEXTS = [
     ("out = np.linalg.solve(a, b)", {"a": ("well", 3), "b": (3,)}, "b", "np.linalg.solve(a, t_b)"),
     ("out = np.linalg.inv(a)", {"a": ("well", 3)}, None, "-out @ t_a @ out"),
     ("out = np.linalg.det(a)", {"a": ("well", 3)}, None, "np.sum(cofactor(a) * t_a)"),
-    ("out = np.linalg.slogdet(a)", {"a": ("well", 3)}, None, "(0.0, np.trace(np.linalg.solve(a, t_a)))"),
+    ("out = np.linalg.slogdet(a)", {"a": ("well", 3)}, None, "(0.0, np.sum(cofactor(a) / (out[0] * np.exp(out[1])) * t_a))"),
     ("out = np.linalg.norm(x, axis=1)", {"x": (3, 4)}, None, "np.sum(x * t_x, axis=1) / (out + (out == 0.0))"),
     ("out = np.std(a)", {"a": (3, 4)}, None,
      "np.sum((a - np.mean(a)) * t_a) / (np.size(a) * out)"),

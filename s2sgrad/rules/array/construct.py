@@ -1,7 +1,8 @@
 """Arrays built from values: np.array, np.asarray (of a list of numbers or arrays), np.copy,
-np.full and np.full_like (every element the fill value).
+np.full and np.full_like (every element the fill value), and the ranges np.linspace
+(start + (stop - start) * k / (num - 1)) and np.arange (start + k * step).
 
-(Constructors whose values are constants — np.zeros, np.eye, np.arange — have no
+(Constructors whose values are constants — np.zeros, np.eye, np.ones_like — have no
 derivative: they are scalar rules of kind ZERO, and analysis/kinds.py knows their ranks.)
 """
 from __future__ import annotations
@@ -108,5 +109,97 @@ FULL_LIKE = ArrayRule("full_like", params=("a", "fill_value", "dtype", "order", 
                       ndim=_full_like_ndim, vjp=fill_vjp, jvp=fill_jvp)
 
 
-ROWS = (ARRAY, ASARRAY, COPY, FULL, FULL_LIKE)
+# ----------------------------------------------------------------------------- linspace, arange
+def _refuse_range_options(c, numbers=("start", "stop")):
+    """Ranges of numbers, as returned: array ends (one range per element), retstep= and
+    dtype= have no rule."""
+    name = c.rule.attr
+    for p in numbers:
+        if c.ndims.get(p) not in (0, None) or isinstance(c.args.get(p), (ir.ListExpr, ir.TupleExpr)):
+            raise UnsupportedUse(f"np.{name} with an array `{p}` carrying a derivative",
+                                 f"build the ranges from a number each, or as start + (stop - start) * t "
+                                 f"with t = np.{name}(0.0, 1.0, ...)")
+    if not is_const(c.args.get("dtype", C(None)), None):
+        raise UnsupportedUse(f"np.{name} with dtype= and an end carrying a derivative",
+                             "leave dtype out, or cast the result")
+    if name == "linspace" and not is_const(c.args.get("retstep"), False):
+        raise UnsupportedUse("np.linspace with retstep=True and an end carrying a derivative",
+                             "compute the step as (stop - start) / (num - 1)")
+
+
+def _fractions(c) -> ir.Expr:
+    """k / (num - 1) (k / num without the endpoint): where each point lies between the ends."""
+    num = copy.deepcopy(c.args["num"])
+    if is_const(c.args["endpoint"], True):  # (written without endpoint=, which numba lacks)
+        return c.let("fractions", np_("linspace", C(0.0), C(1.0), num))
+    if is_const(c.args["endpoint"], False):
+        return c.let("fractions", ir.BinOp("/", np_("arange", num), copy.deepcopy(num)))
+    return c.let("fractions", np_("linspace", C(0.0), C(1.0), num, endpoint=copy.deepcopy(c.args["endpoint"])))
+
+
+def linspace_vjp(c):
+    _refuse_range_options(c)
+    t = _fractions(c)
+    return [("start", np_("sum", ir.BinOp("*", c.g, ir.BinOp("-", C(1.0), t)))),
+            ("stop", np_("sum", ir.BinOp("*", c.g, copy.deepcopy(t))))]
+
+
+def linspace_jvp(c):
+    _refuse_range_options(c)
+    t = _fractions(c)
+    terms = []
+    if c.tangent("start") is not None:
+        terms.append(ir.BinOp("*", c.tangent("start"), ir.BinOp("-", C(1.0), t)))
+    if c.tangent("stop") is not None:
+        terms.append(ir.BinOp("*", c.tangent("stop"), copy.deepcopy(t)))
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else ir.BinOp("+", terms[0], terms[1])
+
+
+LINSPACE = ArrayRule("linspace", params=("start", "stop", "num", "endpoint", "retstep", "dtype", "axis"),
+                     defaults={"num": 50, "endpoint": True, "retstep": False, "dtype": None, "axis": 0},
+                     ndim=lambda i: 1, vjp=linspace_vjp, jvp=linspace_jvp)
+
+
+def _arange_counts(c) -> ir.Expr:
+    """0, 1, 2, ...: how many steps each element is from start."""
+    return c.let("steps", np_("arange", np_("size", copy.deepcopy(c.ans))))
+
+
+def _arange_stop_only(c) -> bool:
+    """np.arange(stop): 0, 1, ..., whatever stop is (bound to `start`, NumPy's first name)."""
+    return is_const(c.args.get("stop"), None)
+
+
+def arange_vjp(c):
+    """start + k * step: start gets every element's cotangent, step k of element k's;
+    stop only decides how many there are (no derivative, but where it is an element's end)."""
+    if _arange_stop_only(c):
+        return []
+    _refuse_range_options(c, ("start", "stop", "step"))
+    return [("start", np_("sum", c.g)),
+            ("step", np_("sum", ir.BinOp("*", c.g, _arange_counts(c))))]
+
+
+def arange_jvp(c):
+    if _arange_stop_only(c):
+        return None
+    _refuse_range_options(c, ("start", "stop", "step"))
+    terms = []
+    if c.tangent("start") is not None:
+        terms.append(ir.BinOp("*", c.tangent("start"), np_("ones_like", copy.deepcopy(c.ans), dtype=ir.Lib("builtins", "float"))))
+    if c.tangent("step") is not None:
+        terms.append(ir.BinOp("*", c.tangent("step"), _arange_counts(c)))
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else ir.BinOp("+", terms[0], terms[1])
+
+
+ARANGE = ArrayRule("arange", params=("start", "stop", "step", "dtype"),
+                   defaults={"stop": None, "step": 1, "dtype": None},
+                   ndim=lambda i: 1, vjp=arange_vjp, jvp=arange_jvp)
+
+
+ROWS = (ARRAY, ASARRAY, COPY, FULL, FULL_LIKE, LINSPACE, ARANGE)
 METHODS = {"copy": COPY}
