@@ -107,12 +107,18 @@ class NumbaPrinter(PythonPrinter):
                 if line.pos is None:
                     line.pos = current
                 lines.append(line)
-        return lines or [" " * indent + "pass"]
+        if all(line.lstrip().startswith("#") for line in lines):  # nothing but comments
+            lines.append(_Line(" " * indent + "pass"))
+        return lines
 
     def _print_Call(self, e):
         if isinstance(e.func, ir.Lib) and (e.func.module, e.func.attr) == ("builtins", "float") \
                 and len(e.args) == 1:
             return f"np.float64({self.expr(e.args[0])})", PREC["atom"]  # numba has no float(bool)
+        if any(k == "dtype" and isinstance(v, ir.Lib) and (v.module, v.attr) == ("builtins", "float")
+               for k, v in e.kwargs):  # numba takes NumPy's dtypes only: float is np.float64
+            e = ir.Call(e.func, e.args, [(k, ir.Lib("numpy", "float64") if k == "dtype" else v)
+                                         for k, v in e.kwargs], e.method, e.prop)
         if isinstance(e.func, ir.Lib) and (e.func.module, e.func.attr) == ("numpy", "linalg.norm"):
             # numba knows no ord='fro'; it is the default for matrices anyway
             fro = [a for a in e.args[1:] if isinstance(a, ir.Const) and a.value == "fro"]

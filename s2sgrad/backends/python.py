@@ -151,7 +151,9 @@ class PythonPrinter:
         lines: list[str] = []
         for s in stmts:
             lines += getattr(self, "_stmt_" + type(s).__name__)(s, indent)
-        return lines or [" " * indent + "pass"]
+        if all(line.lstrip().startswith("#") for line in lines):  # nothing but comments
+            lines.append(" " * indent + "pass")
+        return lines
 
     def _target(self, t) -> str:
         return self.expr(t)

@@ -208,10 +208,13 @@ def lift_directions(t, x, ndim):
 
 
 def zero_tangents(xs, n_dirs):
-    """Zero tangents for a list, one per element (with a leading axis of n_dirs directions if given)."""
+    """Zero tangents for a list or tuple, one per element (with a leading axis of n_dirs
+    directions if given); a tuple's tangent is a tuple, as the output's structure is."""
     if n_dirs is None:
-        return [np.zeros_like(x, dtype=float) if np.ndim(x) else 0.0 for x in xs]
-    return [np.zeros((n_dirs,) + np.shape(x)) for x in xs]
+        zeros = [np.zeros_like(x, dtype=float) if np.ndim(x) else 0.0 for x in xs]
+    else:
+        zeros = [np.zeros((n_dirs,) + np.shape(x)) for x in xs]
+    return tuple(zeros) if isinstance(xs, tuple) else zeros
 
 
 def direction(ts, j):

@@ -18,7 +18,7 @@ import numba
 import numba.extending
 import numpy as np
 
-from .helpers import cofactor, prod_others, unbroadcast, undiff
+from .helpers import cofactor, prod_others, unbroadcast, undiff, zero_tangents
 
 # helpers whose compiled text is here: runtime.py's does not compile, or only compiled
 # code calls them
@@ -203,7 +203,24 @@ def cofactor_compiled(a):
     return of_matrix
 
 
-OVERLOADS = {"cofactor": [cofactor_compiled], "unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
+@numba.extending.overload(zero_tangents)
+def zero_tangents_compiled(xs, n_dirs):
+    """Zero tangents of a list or tuple of numbers or of arrays of one type, as a list
+    (numba types each branch of helpers.py's one-for-all version, and makes no tuple of a
+    list); the element type decides, when numba compiles."""
+    if not isinstance(xs, (numba.types.List, numba.types.UniTuple)):
+        return None
+    numbers = isinstance(xs.dtype, (numba.types.Float, numba.types.Integer, numba.types.Boolean))
+    if isinstance(n_dirs, (numba.types.NoneType, numba.types.Omitted)):
+        if numbers:
+            return lambda xs, n_dirs: [0.0 for x in xs]
+        return lambda xs, n_dirs: [np.zeros(x.shape) for x in xs]
+    if numbers:
+        return lambda xs, n_dirs: [np.zeros(n_dirs) for x in xs]
+    return lambda xs, n_dirs: [np.zeros((n_dirs,) + x.shape) for x in xs]
+
+
+OVERLOADS = {"zero_tangents": [zero_tangents_compiled], "cofactor": [cofactor_compiled], "unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
              "undiff": [undiff_compiled]}
 # NumPy functions (or forms of them) numba lacks, given to it when generated code calls them
 NUMPY_OVERLOADS = {"ndim": ndim_compiled, "flip": flip_compiled, "expand_dims": expand_dims_compiled,

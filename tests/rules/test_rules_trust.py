@@ -294,6 +294,26 @@ def test_stacks_of_matrices():
         np.testing.assert_allclose(_derivative(det_stack, (singular,), 0, mode), t.grad.numpy(), atol=1e-12)
 
 
+def logabsdet(a):
+    return np.linalg.slogdet(a)[1]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_slogdet_regular_and_singular(mode, backend):
+    a = RNG.standard_normal((3, 3)) + 2 * np.eye(3)
+    t = torch.tensor(a, requires_grad=True)
+    torch.linalg.slogdet(t)[1].backward()
+    np.testing.assert_allclose(_derivative(logabsdet, (a,), 0, mode, backend), t.grad.numpy(), rtol=1e-10)
+    # singular: log|det| is -inf and its derivative inv(a).T does not exist; the derivative
+    # code gives IEEE values (no LinAlgError where the function gives -inf)
+    singular = np.array([[1.0, 2.0], [2.0, 4.0]])
+    assert logabsdet(singular) == -np.inf
+    with np.errstate(all="ignore"):
+        d = _derivative(logabsdet, (singular,), 0, mode, backend)
+    assert np.shape(d) == (2, 2) and not np.isfinite(d).all()
+
+
 def concatenate_flat(x):
     return np.sum(np.concatenate([x, x * x], axis=None))
 

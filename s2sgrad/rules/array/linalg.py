@@ -4,6 +4,8 @@ Their rules read the result (`c.ans`): the solution x, the inverse, the determin
 """
 from __future__ import annotations
 
+import copy
+
 from ... import ir
 from .core import (ArrayRule, C, helper, item, matmul, mul, neg, np_, same_ndim, sub, T,
                    unknown_ndim)
@@ -64,12 +66,6 @@ INV = ArrayRule("linalg.inv", params=("a",), ndim=same_ndim(), vjp=inv_vjp, jvp=
 
 
 # ----------------------------------------------------------------------------- det, slogdet
-def _logdet_tangent(c, t):
-    """d log|det a| = trace(a^-1 t_a), one trace a matrix of the stack."""
-    kwargs = {} if c.ndims.get("a") == 2 else {"axis1": C(-2), "axis2": C(-1)}
-    return np_("trace", np_("linalg.solve", c.arg("a"), t), **kwargs)
-
-
 def det_vjp(c):
     """d_a = d_det * cofactor(a) (det(a) inv(a).T where a is invertible, and defined where it
     is singular, as in PyTorch and JAX); a stack: each d_det over its matrix's two axes."""
@@ -90,18 +86,31 @@ def det_jvp(c):  # t_det = sum(cofactor(a) * t_a) over each matrix
 DET = ArrayRule("linalg.det", params=("a",), ndim=_stacked_ndim, vjp=det_vjp, jvp=det_jvp)
 
 
+def _inverse_transposed(c) -> ir.Expr:
+    """inv(a).T as cofactor(a) / det(a), det from slogdet's own result (sign * exp(logabsdet)):
+    at a singular matrix (logabsdet = -inf) it is inf or nan, as the function's -inf
+    suggests, where inv(a) would raise."""
+    det = mul(ir.Subscript(copy.deepcopy(c.ans), C(0)), np_("exp", ir.Subscript(copy.deepcopy(c.ans), C(1))))
+    if c.ndims.get("a") != 2:
+        det = np_("expand_dims", det, C((-2, -1)))
+    return ir.BinOp("/", helper("cofactor", c.arg("a")), det)
+
+
 def slogdet_vjp(c):
     # slogdet returns (sign, logabsdet); only logabsdet carries a derivative
     g = ir.Subscript(c.g, C(1))
     if c.ndims.get("a") != 2:
         g = np_("expand_dims", g, C((-2, -1)))
-    return [("a", mul(g, mT(c, np_("linalg.inv", c.arg("a")))))]
+    return [("a", mul(g, _inverse_transposed(c)))]
 
 
 def slogdet_jvp(c):
-    # the sign is constant where it is differentiable
+    # the sign is constant where it is differentiable; d log|det a| = sum(inv(a).T * t_a)
     t = c.tangent("a")
-    return None if t is None else ir.TupleExpr([C(0.0), _logdet_tangent(c, t)])
+    if t is None:
+        return None
+    kwargs = {} if c.ndims.get("a") == 2 else {"axis": C((-2, -1))}
+    return ir.TupleExpr([C(0.0), np_("sum", mul(_inverse_transposed(c), t), **kwargs)])
 
 
 SLOGDET = ArrayRule("linalg.slogdet", params=("a",), ndim=unknown_ndim, result_kind="tuple",
