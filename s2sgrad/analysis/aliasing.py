@@ -45,6 +45,8 @@ def refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure_
 
     order = statement_order(fn.body)
     statements = list(ir.walk_stmts(fn.body))
+    if lower is not None:
+        _refuse_calls_writing_arguments(statements, array, var_kinds, lower)
     sharings = _sharings(fn, statements, array, helper, lower, var_kinds)
     for s in statements:
         var = _array_updated_in_place(s, array, var_kinds)
@@ -100,16 +102,80 @@ def _sharings(fn, statements, array, helper, lower, var_kinds) -> list[tuple[str
     return sharings
 
 
-def _returned_params(pyfunc, lower, seen: set) -> set[int]:
-    """The positions of the parameters a user function may return (or a view of, or a
-    list holding them): `def h(v): return v`."""
+def _refuse_calls_writing_arguments(statements, array, var_kinds, lower) -> None:
+    """`fill(y, x)` where fill writes into its parameter: the caller's y changes under a
+    call whose only output, for the differentiator, is what it returns."""
+    for s in statements:
+        call = _user_call(s)
+        if call is None:
+            continue
+        for i, (write, aug) in sorted(_written_params(call.func.key, lower, set()).items()):
+            source = _shared_source(call.args[i]) if i < len(call.args) else None
+            if source is None or not (array(source) or (not aug and kinds.is_list(var_kinds.get(source)))):
+                continue
+            name = getattr(call.func.key, "__name__", "the helper")
+            where = f"{write.pos.file}:{write.pos.line}:{write.pos.col + 1}: `{write.pos.text.strip()}`" \
+                if write.pos is not None else f"in {name}"
+            raise UnsupportedSyntaxError(
+                f"{name}() writes into its argument `{source}` in place ({where}), which a "
+                f"differentiated function cannot follow", s.pos,
+                f"let {name} build and return a new array (copy its parameter before writing "
+                f"into it) and bind it: `{source} = {name}(...)`.")
+
+
+def params_written_through_aliases(fn: ir.Function, var_kinds: dict, lower=None) -> set[str]:
+    """The array parameters written into through another name (`v = x; v[0] = 0.0`).
+    Derivative code works on copies of them: it leaves the caller's arrays alone."""
+    shares = _param_shares(fn, lower, set())
+    out = set()
+    for s in ir.walk_stmts(fn.body):
+        if isinstance(s, ir.Assign) and len(s.targets) == 1:
+            t = s.targets[0]
+            var = ir.target_name(t)
+            if var in fn.params or not (isinstance(t, ir.Subscript) or (s.aug and isinstance(t, ir.Name))):
+                continue
+            out |= {fn.params[i] for i in shares.get(var, set())
+                    if kinds.is_array(var_kinds.get(fn.params[i]))}
+    return out
+
+
+def _user_call(s) -> ir.Call | None:
+    """The user-function call of `h(a)` or `b = h(a)`."""
+    call = s.call if isinstance(s, ir.CallAssign) else s.expr if isinstance(s, ir.ExprStmt) else None
+    return call if isinstance(call, ir.Call) and isinstance(call.func, ir.UserFn) else None
+
+
+def _written_params(pyfunc, lower, seen: set) -> dict[int, tuple[ir.Stmt, bool]]:
+    """Position of each parameter a user function may write into in place (itself, through
+    a name sharing it, or through a call that writes into it) -> (a write, whether it is
+    an augmented assignment to a name, which is in place only for an array)."""
     if pyfunc in seen:
-        return set(range(64))  # recursion: anything
+        return {}
     seen = seen | {pyfunc}
     try:
         fn = lower(pyfunc)
     except Exception:  # no source to read: the caller refuses or handles it elsewhere
-        return set()
+        return {}
+    shares = _param_shares(fn, lower, set())
+    out: dict[int, tuple[ir.Stmt, bool]] = {}
+    for s in ir.walk_stmts(fn.body):
+        if isinstance(s, ir.Assign) and len(s.targets) == 1:
+            t = s.targets[0]
+            if isinstance(t, ir.Subscript) or (s.aug and isinstance(t, ir.Name)):
+                for i in shares.get(ir.target_name(t), set()):
+                    out.setdefault(i, (s, not isinstance(t, ir.Subscript)))
+        call = _user_call(s)
+        if call is not None:
+            for j, write in _written_params(call.func.key, lower, seen).items():
+                if j < len(call.args):
+                    for i in shares.get(_shared_source(call.args[j]), set()):
+                        out.setdefault(i, write)  # the write itself, in the callee
+    return out
+
+
+def _param_shares(fn: ir.Function, lower, seen: set) -> dict[str, set[int]]:
+    """Each name of fn -> the positions of the parameters whose memory it may share
+    (`seen`: the functions whose returns are being worked out, for recursion)."""
     shares: dict[str, set[int]] = {p: {i} for i, p in enumerate(fn.params)}
     for _ in range(2):  # twice: a loop may carry a sharing to its next iteration
         for s in ir.walk_stmts(fn.body):
@@ -127,7 +193,20 @@ def _returned_params(pyfunc, lower, seen: set) -> set[int]:
                                 shares.get(_shared_source(s.call.args[i]), set()))
             elif isinstance(s, ir.Append):
                 shares.setdefault(s.target.id, set()).update(shares.get(_shared_source(s.value), set()))
-    return shares.get(fn.result, set())
+    return shares
+
+
+def _returned_params(pyfunc, lower, seen: set) -> set[int]:
+    """The positions of the parameters a user function may return (or a view of, or a
+    list holding them): `def h(v): return v`."""
+    if pyfunc in seen:
+        return set(range(64))  # recursion: anything
+    seen = seen | {pyfunc}
+    try:
+        fn = lower(pyfunc)
+    except Exception:  # no source to read: the caller refuses or handles it elsewhere
+        return set()
+    return _param_shares(fn, lower, seen).get(fn.result, set())
 
 
 def _array_updated_in_place(s, array, var_kinds) -> str | None:

@@ -191,7 +191,7 @@ class KindInference:
             elem = None
             for x in e.elts:
                 elem = join(elem, self.of(x))
-            return list_of(elem if elem is not None else SCALAR)
+            return list_of(elem)  # `[]`: its element kind comes with what is appended
         if isinstance(e, ir.Subscript):
             return self.subscript(e)
         if isinstance(e, ir.Call):

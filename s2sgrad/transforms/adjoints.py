@@ -66,7 +66,7 @@ class AdjointRules(common.Mode):
         if len(s.targets) == 1:
             t, v = s.targets[0], s.values[0]
             if isinstance(t, ir.Subscript) and self.is_active(ir.target_name(t)) \
-                    and partials.carries(v, self.is_active) and self._may_repeat(t.index):
+                    and (s.aug or partials.carries(v, self.is_active)) and self._may_repeat(t.index):
                 raise UnsupportedSyntaxError(
                     f"writing into `{expr_source(t)}` with indices that may repeat", s.pos,
                     "NumPy keeps the last write to a repeated index, which is not differentiated: "
@@ -85,6 +85,7 @@ class AdjointRules(common.Mode):
         for t, v in zip(s.targets, s.values):
             if self.is_active(ir.target_name(t)):
                 seed = ir.Name(self.namer.fresh("g_" + ir.target_name(t)))
+                self.float_seeds.add(seed.id)  # a copy of an adjoint: never float(...) it
                 out.append(ir.Assign([seed], [self.adj_expr(t)]))
                 seeds.append((seed, v))
         for t in s.targets:
@@ -180,6 +181,7 @@ class AdjointRules(common.Mode):
             # xs[i] = f(xs[j]): i may equal j, so take d_xs[i] out first;
             # h = h * w with arrays: h may change shape, so its old adjoint starts afresh
             seed = ir.Name(self.namer.fresh("g_" + ir.target_name(t)))
+            self.float_seeds.add(seed.id)
             taken = ir.Call(ir.Lib("numpy", "copy"), [d_t]) if isinstance(t, ir.Subscript) and array_target else d_t
             return [ir.Assign([seed], [taken]), ir.Assign([copy.deepcopy(d_t)], [self.reset_value(t)])] \
                 + self.accumulate(v, seed, seed_broadcasts=isinstance(t, ir.Subscript) and array_target)
@@ -329,6 +331,7 @@ class AdjointRules(common.Mode):
             return [common.header("grad of", s),
                     _increment(ir.Name(self.adj(s.value.id)), ir.Call(ir.Attr(ir.Name(d_list.id), "pop"), []), ir.Const(1))]
         seed = ir.Name(self.namer.fresh("g_" + s.target.id))
+        self.float_seeds.add(seed.id)
         return [common.header("grad of", s), ir.Pop(d_list, into=seed)] + self.accumulate(s.value, seed)
 
     def adjoint_add_at(self, s: ir.ExprStmt):

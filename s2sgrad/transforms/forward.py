@@ -30,7 +30,7 @@ from ..rules import registry
 from ..rules.array import core as array_rules
 from ..rules import partials
 from ..rules import runtime_helpers as runtime_rules
-from . import common
+from . import common, saves
 
 TANGENT_PREFIX = "t_"
 
@@ -50,6 +50,8 @@ class ForwardMode(common.Mode):
 
     def __init__(self, fn: ir.Function, spec: TangentSpec, namer, module, var_kinds: dict):
         super().__init__(fn, spec, namer, module, var_kinds)
+        # y[y > 0] = 0.0: the mask is the one before the write, for the tangent's write too
+        saves.hoist_self_reading_indices(self.fn.body, self.kinds, namer)
         aliasing.refuse_aliased_updates(self.fn, self.kinds, spec.name in getattr(module, "jvps", {}).values(),
                                         sure_only=module.guessed, lower=getattr(module, "lower", None))
         self.active = active_variables(self.fn, spec.wrt, [self.result])
@@ -84,9 +86,12 @@ class ForwardMode(common.Mode):
         (s = s * x with s not in wrt)."""
         out = []
         if not self.spec.helper:  # a callee writes into its caller's arrays, as the function does
+            # an input written here, itself or through an alias (v = x; v[0] = 0.0): the jvp
+            # works on a copy and leaves the caller's array alone
+            aliased = aliasing.params_written_through_aliases(self.fn, self.kinds, getattr(self.module, "lower", None))
             out += [ir.Assign([ir.Name(p)], [common.np_call("copy", ir.Name(p))], role="adjoint")
                     for p in self.fn.params
-                    if p in self.updated_in_place and not kinds.is_list(self.kinds.get(p))]
+                    if (p in self.updated_in_place and not kinds.is_list(self.kinds.get(p))) or p in aliased]
         # a tangent written through an alias (y = helper(x) returning x, then y[0] = 0.0)
         # is the caller's too: at the top, where anything is written into, every array's
         # tangent is copied
@@ -158,6 +163,8 @@ class ForwardMode(common.Mode):
         if isinstance(s, ir.ForRange):
             loop = copy.copy(s)
             loop.body = self.block(s.body)
+            if self.is_active(s.target.id):  # i = x; for i in range(n): the counter has no tangent
+                loop.body.insert(0, self.assign([s.target], [self.zero_of(s.target)], tangent=True))
             return [loop]
         if isinstance(s, ir.While):
             return [ir.While(s.test, self.block(s.body), pos=s.pos)]
@@ -198,13 +205,20 @@ class ForwardMode(common.Mode):
         if not active_targets:
             return None
         if len(s.targets) > 1:
-            # a, b = b, a: every tangent is computed before any is bound, like the values
-            pre, values = [], []
+            # a, b = b, a: every tangent is computed before any is bound, like the values;
+            # a constant's zero tangent has its shape only once it is bound
+            pre, targets, values, zeros = [], [], [], []
             for t, v in zip(s.targets, s.values):
                 stmts, tv = self.tangent_of(v, self.kind_of(t))
                 pre += stmts
-                values.append(tv if tv is not None else self.zero_of(t))
-            return pre + [self.assign(list(s.targets), values, tangent=True)], []
+                if tv is None:
+                    zeros.append(self.assign([t], [self.zero_of(t)], tangent=True))
+                else:
+                    targets.append(t)
+                    values.append(tv)
+            if targets:
+                pre.append(self.assign(targets, values, tangent=True))
+            return pre, zeros
         t, v = s.targets[0], s.values[0]
         if isinstance(v, (ir.ListExpr, ir.TupleExpr)) and not s.aug:  # xs = [a, b]: t_xs = [t_a, t_b]
             stmts, tv = self.tangent_of(v)
@@ -310,10 +324,10 @@ class ForwardMode(common.Mode):
         the expression's shape."""
         covered = set()
         for atom, partial in grads:
-            covered |= ir.names_in(atom) | ir.names_in(partial)
+            covered |= _whole_reads(atom) | _whole_reads(partial)
         for _, e in temps:
-            covered |= ir.names_in(e)
-        return any(not kinds.is_scalar(self.kind_of(x)) and not ir.names_in(x) <= covered for x in leaves)
+            covered |= _whole_reads(e)
+        return any(not kinds.is_scalar(self.kind_of(x)) and expr_source(x) not in covered for x in leaves)
 
     def transpose(self, t: ir.Expr, rank) -> ir.Expr:
         """The tangent of x.T, given t_x and x's rank: t_x.T."""
@@ -477,6 +491,20 @@ class ForwardMode(common.Mode):
 
 
 # ---------------------------------------------------------------------- small helpers
+def _whole_reads(e: ir.Expr) -> set[str]:
+    """The variables and subscripts e reads whole, as text: they bring their shape to it
+    (x and A[0:2] in x * A[0:2]; not y in np.where(y[-1] > 0, 1.0, 0.0), only y[-1])."""
+    if isinstance(e, (ir.Name, ir.Subscript)):
+        inner = _whole_reads(e.index) if isinstance(e, ir.Subscript) and isinstance(e.index, ir.Expr) else set()
+        return {expr_source(e)} | inner
+    if isinstance(e, ir.Call) and registry.rule_of_call(e) is not None:
+        return set()  # np.sum(y) and other array primitives: a shape of their own
+    out = set()
+    for c in ir.children(e):
+        out |= _whole_reads(c)
+    return out
+
+
 def _float_copy(e: ir.Expr) -> ir.Expr:
     """np.asarray(e, dtype=np.float64).copy(): a float copy of e, as numba compiles it too
     (its np.array takes no dtype for an array)."""

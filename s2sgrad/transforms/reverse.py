@@ -25,7 +25,7 @@ import copy
 from dataclasses import dataclass
 
 from .. import ir
-from ..analysis import dataflow, kinds
+from ..analysis import aliasing, dataflow, kinds
 from ..errors import NonScalarOutputError, UnsupportedSyntaxError
 from ..rules import registry
 from ..rules import runtime_helpers as runtime_rules
@@ -61,7 +61,9 @@ class ReverseMode(AdjointRules):
         for st in ir.walk_stmts(rev):
             if isinstance(st, ir.Assign) and st.role == "user":
                 st.role = "adjoint"
-        body = self.early_zeros() + prologue + fwd + self.adjoint_inits() + rev + self.epilogue()
+        value = self._kept_value(rev)
+        body = self.early_zeros() + self.aliased_copies() + prologue + fwd + value + self.adjoint_inits() + rev \
+            + self.epilogue(value[0].targets[0] if value else ir.Name(self.result))
         params = list(fn.params)
         if spec.kind == "vjp":
             params.append(self.adj(self.result))
@@ -217,8 +219,9 @@ class ReverseMode(AdjointRules):
         return fwd_loop, rev_loop
 
     def _kept_bound(self, bound: ir.Expr, s, depth, pre: list, post: list) -> ir.Expr:
-        """A bound the body changes, kept in a variable of its own (saved around the loop)."""
-        if not ir.names_in(bound) & ir.assigned_names(s.body):
+        """A bound the body or the loop changes (`for n in range(n)`), kept in a variable
+        of its own (saved around the loop)."""
+        if not ir.names_in(bound) & (ir.assigned_names(s.body) | {s.target.id}):
             return bound
         keep = ir.Name(self.namer.fresh("bound"))
         rec = ir.Assign([keep], [bound], role="flag", pos=bound.pos)
@@ -286,14 +289,31 @@ class ReverseMode(AdjointRules):
                 if w not in self.active and self.assign_sites.get(w, 0) > 1
                 and not kinds.is_scalar(self.kinds.get(w))]
 
-    def epilogue(self) -> list[ir.Stmt]:
+    def aliased_copies(self) -> list[ir.Stmt]:
+        """`x = np.copy(x)` for an input written through another name (v = x; v[0] = 0.0):
+        the derivative leaves the caller's array alone (what f writes into x by index
+        itself, the reverse sweep puts back)."""
+        if self.spec.helper:  # a callee works on its caller's arrays, as the function does
+            return []
+        aliased = aliasing.params_written_through_aliases(self.fn, self.kinds, getattr(self.module, "lower", None))
+        return [ir.Assign([ir.Name(p)], [common.np_call("copy", ir.Name(p))], role="flag")
+                for p in self.fn.params if p in aliased]
+
+    def _kept_value(self, rev) -> list[ir.Stmt]:
+        """`value = result` after the forward sweep, for value_and_grad, where the reverse
+        sweep restores an earlier binding of the result (a function with several returns)."""
+        if self.spec.kind != "value_and_grad" or self.result not in ir.assigned_names(rev):
+            return []
+        return [ir.Assign([ir.Name(self.namer.fresh("value"))], [ir.Name(self.result)], role="flag")]
+
+    def epilogue(self, value: ir.Name) -> list[ir.Stmt]:
         """return d_x (or (d_x, d_y), or (value, gradient) for value_and_grad)."""
         early = {st.targets[0].id for st in self.early_zeros()}
         grads = [ir.Name(self.adj(w)) if w in self.active or self.adj(w) in early
                  else self.zero_adjoint(ir.Name(w)) for w in self.spec.wrt]
         g = grads[0] if len(grads) == 1 else ir.TupleExpr(grads)
         if self.spec.kind == "value_and_grad":
-            return [ir.Return(ir.TupleExpr([ir.Name(self.result), g]))]
+            return [ir.Return(ir.TupleExpr([value, g]))]
         return [ir.Return(g)]
 
     def _return_pos(self):

@@ -125,7 +125,8 @@ def place_saves(fwd, rev, fn: ir.Function, var_kinds: dict, namer, first_values:
 
 
 def first_values(fwd, prologue, params, active: set[str], var_kinds: dict) -> list[ir.Stmt]:
-    """`v = 0.0` before the forward sweep for an active array bound on some paths only.
+    """`v = 0.0` (`v = []`) before the forward sweep for an active array (list, tuple)
+    bound on some paths only.
 
     Its adjoint starts as np.zeros_like(v) after the forward sweep; where v was never
     bound that zero is never used, but it must be computable.
@@ -136,7 +137,7 @@ def first_values(fwd, prologue, params, active: set[str], var_kinds: dict) -> li
     out = []
     for var in sorted(active - bound - given):
         k = var_kinds.get(var)
-        if kinds.is_array(k) or (kinds.is_list(k) and kinds.is_array(k.elem)):
+        if kinds.is_array(k) or kinds.is_list(k):  # a list's adjoint needs its len()
             first = ir.ListExpr([]) if kinds.is_list(k) else ir.Const(0.0)
             out.append(ir.Assign([ir.Name(var)], [first], role="flag"))
     return out

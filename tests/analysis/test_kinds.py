@@ -121,8 +121,6 @@ def appended_to_empty(a):
     return hs[0]
 
 
-@pytest.mark.xfail(strict=True, reason="`[]` is taken as a list of numbers, so a list of arrays "
-                   "built from it loses its rank (list of array(ndim=?)): imprecise, not wrong")
 def test_an_empty_list_takes_the_kind_of_what_is_appended():
     assert infer(appended_to_empty, a=array(1))["hs"] == list_of(array(1))
 

@@ -361,11 +361,12 @@ def test_loop_counter_against_differences(n):
         assert np.isclose(s2sgrad.grad(counter_used_in_body)(0.7, 0), 3 * 0.7 ** 2)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="forward mode (not this module): the loop target keeps the tangent of "
-                          "the value it overwrote")
-def test_loop_counter_forward():
-    check_grads(counter_used_in_body, 0.7, 3, modes=("forward",))
+# by hand: n = 0 keeps i = x * x, so x * i = x^3; n = 1 ends with i = 0; n = 3 takes x
+# to 6x + 5 and ends with i = 2, so x * i = 12x + 10
+@pytest.mark.parametrize("n, expected", [(0, 3 * 0.7 ** 2), (1, 0.0), (3, 12.0)])
+def test_loop_counter_forward(n, expected):
+    check_grads(counter_used_in_body, 0.7, n, modes=("forward",))
+    assert np.isclose(s2sgrad.jvp(counter_used_in_body)(0.7, n, 1.0)[1], expected)
 
 
 def test_loop_counter_numba():
