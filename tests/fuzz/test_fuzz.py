@@ -1,18 +1,19 @@
-"""Tests of the differential fuzzer itself (issue #12): generator, judge, shrinker.
+"""The differential fuzzer's CI profile (issue #12), and tests of the fuzzer itself.
 
-The CI profile (240 programs of seed 12, in reverse and forward mode and every 40th on
-numba, against each other and against finite differences) still finds failures in
-today's s2sgrad, so it is run as a benchmark (benchmarks/results/fuzz.txt), not yet as a
-test that must pass:
-
-    python -m benchmarks.fuzz --programs 240 --seed 12 --numba-every 40
-
-One failing program is reproduced alone with
+`test_ci_profile_has_no_failures` judges CI_PROGRAMS random programs of seed CI_SEED
+(tests/fuzz/fuzzgen.py) in reverse and forward mode, and every CI_NUMBA_EVERY-th on
+backend="numba" too, against each other and against finite differences
+(tests/fuzz/fuzzjudge.py), and fails on any wrong, crashed or mutated program, printing
+each distinct failure's minimal reproduction (tests/fuzz/fuzzshrink.py).  One failing
+program is reproduced alone with
 
     python -m benchmarks.fuzz --seed 12 --numba-every 40 --only INDEX
 
 The long profile (10,000 programs, benchmarks/results/fuzz.txt) is
 `python -m benchmarks.fuzz --programs 10000 --seed 0`.
+
+S2SGRAD_FUZZ_PROGRAMS and S2SGRAD_FUZZ_WORKERS override the number of programs and of
+worker processes (default 2, the CI machine's cores; 1 judges in this process).
 """
 import os
 import sys
@@ -24,9 +25,59 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fuzzgen  # noqa: E402
 import fuzzjudge  # noqa: E402
+import fuzzrun  # noqa: E402
 import fuzzshrink  # noqa: E402
 
+CI_SEED = 12
+CI_PROGRAMS = int(os.environ.get("S2SGRAD_FUZZ_PROGRAMS", "240"))
+CI_NUMBA_EVERY = 40
+CI_WORKERS = int(os.environ.get("S2SGRAD_FUZZ_WORKERS", "2"))
+SHRINK = 4              # distinct failures shrunk when the profile fails ...
+SHRINK_SECONDS = 20.0   # ... for this long each
+MAX_REFUSED = 0.20      # a fuzzer whose programs are mostly refused proves nothing
 
+
+@pytest.fixture(scope="module")
+def ci_records():
+    return fuzzrun.run(CI_SEED, CI_PROGRAMS, numba_every=CI_NUMBA_EVERY, workers=CI_WORKERS)
+
+
+def test_ci_profile_has_no_failures(ci_records):
+    failures = list(fuzzrun.failing(ci_records))
+    if not failures:
+        return
+    chosen = fuzzrun.distinct_failures(ci_records, per_class=SHRINK)
+    chosen.sort(key=lambda c: ("wrong", "crashed", "mutated").index(c[2]["outcome"]))
+    shown = chosen[:SHRINK]
+    repros = fuzzrun.shrink_all(CI_SEED, shown, numba_every=CI_NUMBA_EVERY, budget=SHRINK_SECONDS,
+                                workers=CI_WORKERS)
+    lines = [f"{len({r['index'] for r, _ in failures})} of {CI_PROGRAMS} fuzz programs (seed {CI_SEED}) "
+             f"fail; reproduce one with: python -m benchmarks.fuzz --seed {CI_SEED} "
+             f"--numba-every {CI_NUMBA_EVERY} --only INDEX", ""]
+    by_key = {}
+    for r, f in failures:
+        by_key.setdefault((f["outcome"], f["check"], f["exc"].split(":")[0]), []).append(r["index"])
+    for (outcome, check, exc), indices in sorted(by_key.items()):
+        lines.append(f"  {outcome:8} {check:28} {exc:22} programs {', '.join(map(str, indices))}")
+    lines.append("")
+    for (key, r, f, n), res in zip(shown, repros):
+        lines.append(f"--- {f['outcome']}: {f['check']} (program {r['index']}, minimal reproduction)")
+        lines.append(res["text"])
+        lines.append("")
+    pytest.fail("\n".join(lines), pytrace=False)
+
+
+def test_ci_profile_refuses_few(ci_records):
+    c, judged = fuzzrun.counts(ci_records)
+    assert judged == CI_PROGRAMS
+    assert c["discarded"] <= 0.1 * len(ci_records), "the generator writes programs with no usable input"
+    assert c["error"] == 0, [r["reason"] for r in ci_records if r["outcome"] == "error"]
+    refused = c["refused"] / judged
+    reasons = "\n".join(f"{n:4} {cls}: {line}" for (cls, line), n in fuzzrun.histogram(ci_records).most_common(8))
+    assert refused < MAX_REFUSED, f"{refused:.0%} of the programs are refused:\n{reasons}"
+
+
+# ----------------------------------------------------------------------------- the fuzzer itself
 def test_generator_is_deterministic_and_writes_runnable_programs():
     config = fuzzgen.Config()
     usable = 0
