@@ -18,7 +18,7 @@ import numba
 import numba.extending
 import numpy as np
 
-from .helpers import cofactor, prod_others, unbroadcast, undiff, zero_tangents
+from .helpers import cofactor, prod_others, tangent_like, unbroadcast, undiff, zero_tangents
 
 # helpers whose compiled text is here: runtime.py's does not compile, or only compiled
 # code calls them
@@ -220,7 +220,21 @@ def zero_tangents_compiled(xs, n_dirs):
     return lambda xs, n_dirs: [np.zeros((n_dirs,) + x.shape) for x in xs]
 
 
-OVERLOADS = {"zero_tangents": [zero_tangents_compiled], "cofactor": [cofactor_compiled], "unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
+@numba.extending.overload(tangent_like)
+def tangent_like_compiled(t, *arrays):
+    """t + zeros of the arrays' broadcast shape, without np.broadcast (numba lacks it): the
+    zeros of each array added in turn broadcast to the same shape."""
+    if len(arrays) == 1:
+        return lambda t, *arrays: t + np.zeros(arrays[0].shape)
+    if len(arrays) == 2:
+        return lambda t, *arrays: t + np.zeros(arrays[0].shape) + np.zeros(arrays[1].shape)
+    if len(arrays) == 3:
+        return lambda t, *arrays: (t + np.zeros(arrays[0].shape) + np.zeros(arrays[1].shape)
+                                   + np.zeros(arrays[2].shape))
+    return None
+
+
+OVERLOADS = {"tangent_like": [tangent_like_compiled], "zero_tangents": [zero_tangents_compiled], "cofactor": [cofactor_compiled], "unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
              "undiff": [undiff_compiled]}
 # NumPy functions (or forms of them) numba lacks, given to it when generated code calls them
 NUMPY_OVERLOADS = {"ndim": ndim_compiled, "flip": flip_compiled, "expand_dims": expand_dims_compiled,

@@ -57,8 +57,8 @@ def fold(e: ir.Expr, floats: set[str] = frozenset()) -> ir.Expr:
             return ir.UnaryOp("-", b)
         if _is_num(b, -1):
             return ir.UnaryOp("-", a)
-        if _is_num(a, 0) or _is_num(b, 0):
-            return ir.Const(0.0)
+        if (_is_num(a, 0) and not ir.names_in(b)) or (_is_num(b, 0) and not ir.names_in(a)):
+            return ir.Const(0.0)  # (0.0 * x of an array x is an array of zeros: kept)
         if isinstance(a, ir.UnaryOp) and a.op == "-":  # (-a) * b  ->  -(a * b)
             return ir.UnaryOp("-", ir.BinOp("*", a.operand, b))
     if op == "+" and _is_num(a, 0):

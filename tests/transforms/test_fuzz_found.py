@@ -286,3 +286,17 @@ def test_inactive_operand_brings_the_output_shape():
     A = np.ones((3, 2, 2))
     value, tangent = s2sgrad.jvp(slice_brings_the_shape, wrt=0)(x, A, np.ones((1, 2)))
     assert np.shape(tangent) == (2, 2, 2) and np.allclose(tangent, 2.0)
+
+
+# ---------------------------------------------------------------- 0.0 * x keeps x's shape
+def zero_times_array(a, x):
+    return np.sum(a + 0.0 * x) + np.sum(x * a)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_zero_times_an_array_is_not_a_number(backend):
+    # d/da = len(x) + sum(x): the first sum has one term per element of x
+    x = np.array([0.5, -1.0, 2.0])
+    value, tangent = s2sgrad.jvp(zero_times_array, backend=backend)(0.7, x, 1.0)
+    assert np.isclose(tangent, 3 + np.sum(x))
+    assert np.isclose(s2sgrad.grad(zero_times_array, backend=backend)(0.7, x), 3 + np.sum(x))

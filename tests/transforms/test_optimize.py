@@ -81,7 +81,8 @@ def num(v):
     (ir.BinOp("*", num(1.0), I), set(), "float(i)"),   # 1.0 * i is a float even for an int i
     (ir.BinOp("+", num(2), num(3)), set(), "5"),
     (ir.BinOp("-", num(2.5), num(0.5)), set(), "2.0"),
-    (ir.BinOp("*", num(0.0), X), set(), "0.0"),
+    (ir.BinOp("*", num(0.0), X), set(), "0.0 * x"),   # x may be an array: zeros of its shape
+    (ir.BinOp("*", num(0.0), ir.BinOp("+", num(2.0), num(1.5))), set(), "0.0"),
     (ir.BinOp("*", X, num(-1.0)), set(), "-x"),
     (ir.BinOp("+", num(0.0), X), set(), "x"),
     (ir.BinOp("-", X, num(0)), set(), "x"),
