@@ -8,6 +8,7 @@ unchanged function (same code, same globals and closure values) does not regener
 """
 from __future__ import annotations
 
+import html
 import inspect
 import types
 
@@ -25,6 +26,7 @@ from .cache import DerivativeCache, dependencies, fingerprint
 from .custom import CustomDerivative
 from .errors import (ArgumentError, BackendError, CudaSubsetError, CustomRuleError, NonScalarOutputError, OptionError,
                      RankUnknownError, SourceUnavailableError)
+from .teaching.html import code_html
 from .transforms.forward import TangentSpec
 from .transforms.reverse import AdjointSpec
 
@@ -193,6 +195,10 @@ class Derivative:
     def __repr__(self):
         backend = f" ({self.backend})" if self.backend != "python" else ""
         return f"<s2sgrad {self.kind} of {self.signature_name()} wrt {', '.join(self.wrt)}{backend}>"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: what it is, and its generated code highlighted."""
+        return f"<div><p><code>{html.escape(repr(self))}</code></p>{code_html(self.source)}</div>"
 
 
 def _signature(f) -> inspect.Signature:

@@ -158,3 +158,30 @@ class CudaSubsetError(S2SGradError):
     default_hint = ("backend='cuda' takes functions of numbers (float arithmetic, the math "
                     "module, if/for/while, helper functions of numbers); use backend='python' "
                     "or 'numba' for arrays and lists.")
+
+
+class NotClosedFormError(S2SGradError):
+    """Code s2sgrad.symbolic cannot write as one closed-form expression: a while loop, a
+    range whose length is known only at run time, array primitives, calls without source."""
+
+    default_hint = ("symbolic() needs code whose every value is one formula of the "
+                    "parameters; s2sgrad.grad(f) differentiates this code as it is.")
+
+
+class ExpressionSwellError(S2SGradError):
+    """A closed form that grew past symbolic()'s size limit: expression swell, the reason
+    automatic differentiation exists.  `.size` is the size it had reached."""
+
+    default_hint = ("pass a larger max_size= to see it anyway, or compare its size with the "
+                    "adjoint's (s2sgrad.compare): the adjoint grows by a constant a statement.")
+
+    def __init__(self, message: str, size: int, pos: SourcePos | None = None, hint: str | None = None):
+        self.size = size
+        super().__init__(message, pos, hint)
+
+
+class GraphvizError(S2SGradError):
+    """Writing a graph as SVG or PNG without Graphviz's `dot` program installed."""
+
+    default_hint = ("install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install "
+                    "graphviz), or write the DOT text to a .dot file and render it elsewhere.")
