@@ -610,7 +610,7 @@ class Lowerer(Desugaring):
         if isinstance(node, (cst.SetComp, cst.DictComp)):
             what = "set" if isinstance(node, cst.SetComp) else "dict"
             raise self.unsupported(f"a {what} comprehension", node,
-                                   "build a list (a list comprehension or appends) instead.")
+                                   "build a list (a list comprehension, or a for loop with appends) instead.")
         if isinstance(node, cst.NamedExpr):
             raise self.unsupported("an assignment expression `:=`", node)
         raise self.unsupported(f"the expression `{self.src_of(node)}`", node)
