@@ -64,6 +64,37 @@ def counter_rebound(xs):
     return s
 
 
+def mlp(params, x):
+    """A multilayer perceptron over its (W, b) pairs."""
+    h = x
+    for W, b in params:
+        h = np.tanh(W @ h + b)
+    return np.sum(h * h)
+
+
+def test_mlp_over_a_list_of_pairs():
+    params = [(RNG.normal(size=(4, 3)), RNG.normal(size=4)), (RNG.normal(size=(2, 4)), RNG.normal(size=2))]
+    x = RNG.normal(size=3)
+    check_grads(mlp, params, x, wrt=(0, 1))
+    check_grads(mlp, params, x, wrt="params")
+    check_grads(mlp, [[W, b] for W, b in params], x, wrt="x")
+
+
+def test_mlp_against_torch():
+    import torch
+    params = [(RNG.normal(size=(3, 3)), RNG.normal(size=3)) for _ in range(3)]
+    x = RNG.normal(size=3)
+    tp = [(torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)) for W, b in params]
+    h = torch.tensor(x)
+    for W, b in tp:
+        h = torch.tanh(W @ h + b)
+    (h * h).sum().backward()
+    d_params = s2sgrad.grad(mlp)(params, x)
+    for (d_W, d_b), (W, b) in zip(d_params, tp):
+        np.testing.assert_allclose(d_W, W.grad.numpy(), rtol=1e-10)
+        np.testing.assert_allclose(d_b, b.grad.numpy(), rtol=1e-10)
+
+
 def test_rnn_over_enumerate_zip():
     Ws = [RNG.normal(size=(3, 3)) * 0.5 for _ in range(3)]
     bs = [RNG.normal(size=3) for _ in range(3)]
