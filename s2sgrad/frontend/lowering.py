@@ -52,7 +52,7 @@ def _load(pyfunc, functions: dict, stack: list, call_pos=None):
     if pyfunc in stack:
         cycle = " -> ".join(f.__name__ for f in stack + [pyfunc])
         raise RecursiveCallError(f"recursive call ({cycle}) is not supported", call_pos)
-    fn, callees = Lowerer(pyfunc).lower()
+    fn, callees = Lowerer(pyfunc, helper=bool(stack)).lower()
     stack.append(pyfunc)
     for callee, pos in callees:
         _load(callee, functions, stack, pos)
@@ -63,8 +63,9 @@ def _load(pyfunc, functions: dict, stack: list, call_pos=None):
 class Lowerer(Desugaring):
     """Lowers one function definition to IR (Python's conveniences through desugar.py)."""
 
-    def __init__(self, pyfunc):
+    def __init__(self, pyfunc, helper: bool = False):
         self.pyfunc = pyfunc
+        self.helper = helper  # called by the differentiated function: *args may be bound
         self.src = Source(pyfunc)
         try:
             module = cst.parse_module(self.src.text)
@@ -122,6 +123,8 @@ class Lowerer(Desugaring):
 
     def _local_names(self) -> set[str]:
         names = {p.name.value for p in self._params()}
+        if isinstance(self.fndef.params.star_arg, cst.Param):
+            names.add(self.fndef.params.star_arg.name.value)
         plain = self.plain_targets
 
         class Collect(cst.CSTVisitor):
@@ -159,15 +162,19 @@ class Lowerer(Desugaring):
         if fd.asynchronous is not None:
             raise self.unsupported("an async function", fd, "differentiate a plain `def` function.")
         p = fd.params
+        star_ok = self.helper and isinstance(p.star_arg, cst.Param) and not p.kwonly_params
         for star in (p.star_arg, p.star_kwarg):
-            if isinstance(star, cst.Param):
+            if isinstance(star, cst.Param) and not (star is p.star_arg and star_ok):
                 raise self.unsupported("a `*args` / `**kwargs` parameter", star,
-                                       "list the parameters explicitly.")
+                                       "list the parameters explicitly (a helper the differentiated "
+                                       "function calls may take `*args`).")
         params, defaults = [], {}
         for param in self._params():
             params.append(param.name.value)
             if param.default is not None:
                 defaults[param.name.value] = self.expr(param.default)
+        if star_ok:
+            params.append(p.star_arg.name.value)  # bound to a tuple of the extra arguments
         body = self.block(fd.body.body, top=True)
         self._refuse_unlowered(body)
         fn = ir.Function(fd.name.value, params, defaults, body, pos=self.pos(fd.name),
@@ -530,7 +537,10 @@ class Lowerer(Desugaring):
                                        "call it with arguments matching its parameters.") from None
         args = []
         for name, param in sig.parameters.items():
-            if name in bound.arguments:
+            if param.kind is inspect.Parameter.VAR_POSITIONAL:
+                extra = bound.arguments.get(name, ())
+                args.append(self.value_from(ir.TupleExpr(list(extra), pos=call.pos), pre))
+            elif name in bound.arguments:
                 args.append(self.value_from(bound.arguments[name], pre))
             else:
                 args.append(self.default_value(callee, name, param.default, call.pos))

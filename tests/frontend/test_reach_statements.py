@@ -396,6 +396,40 @@ def test_array_plus_list_literal_stays_addition():
     np.testing.assert_allclose(s2sgrad.grad(array_plus_list)(x), 2 * (x + [1.0, 2.0]))
 
 
+# ---------------------------------------------------------------------- *args in a helper
+def weighted_squares(scale, *terms):
+    s = 0.0
+    for t in terms:
+        s = s + scale * t * t
+    return s
+
+
+def uses_star_helper(x, y, w):
+    return weighted_squares(w, x, np.sin(y), x * y) + weighted_squares(2.0)
+
+
+def uses_star_helper_on_arrays(x, w):
+    return np.sum(weighted_squares(w, x, np.exp(x)))
+
+
+def top_level_star(x, *rest):
+    return x * x
+
+
+def test_star_args_of_a_helper():
+    check_grads(uses_star_helper, 0.3, 1.1, 0.7, wrt=(0, 1, 2))
+    check_grads(uses_star_helper, 0.3, 1.1, 0.7, wrt="y")
+    x, y, w = 0.3, 1.1, 0.7
+    assert s2sgrad.grad(uses_star_helper, wrt=(0, 2))(x, y, w) == pytest.approx(
+        (w * (2 * x + 2 * x * y * y), x * x + math.sin(y) ** 2 + (x * y) ** 2))
+    check_grads(uses_star_helper_on_arrays, RNG.normal(size=3), 0.7, wrt=(0, 1))
+
+
+def test_star_args_of_the_differentiated_function_is_refused():
+    with pytest.raises(UnsupportedSyntaxError, match=r"\*args"):
+        s2sgrad.grad(top_level_star)(1.0)
+
+
 # ---------------------------------------------------------------------- numba compiles the user's code too
 def numba_enumerate(x, w):
     s = 0.0
