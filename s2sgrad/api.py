@@ -254,8 +254,14 @@ def _as_arguments(out, kind, args, several):
 
 
 def _as_float_array(t):
-    """A tangent given as a list of numbers is an array; a number stays a number."""
-    return np.asarray(t, dtype=float) if isinstance(t, (list, tuple)) else t
+    """A tangent given as a list of numbers is an array; a number stays a number; a
+    ragged list (the (W, b) pairs of a list of layers) keeps its structure."""
+    if not isinstance(t, (list, tuple)):
+        return t
+    try:
+        return np.asarray(t, dtype=float)
+    except ValueError:
+        return [_as_float_array(x) for x in t]
 
 
 

@@ -120,14 +120,14 @@ def undefined_name(x):
     return x * no_such_name_anywhere  # noqa: F821  # <- here
 
 
-# 12. a lambda and a comprehension in the body
+# 12. a lambda and a dict comprehension in the body
 def lambda_in_body(x):
     sq = lambda t: t * t  # noqa: E731  # <- here
     return sq(x)
 
 
 def comprehension_in_body(xs):
-    ys = [t * t for t in xs]  # <- here
+    ys = {k: t * t for k, t in enumerate(xs)}  # <- here
     return ys[0] + ys[1]
 
 

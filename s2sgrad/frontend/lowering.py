@@ -23,6 +23,7 @@ from ..errors import (RecursiveCallError, SourcePos, UndefinedNameError, Unsuppo
                       UnsupportedSyntaxError)
 from ..rules import registry
 from ..rules.array import core as array_core
+from .desugar import Desugaring, assigned_in
 from .source import Source, is_user_function, resolve_nonlocal, stop_gradient, unwrap
 
 BINOPS = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/",
@@ -51,7 +52,7 @@ def _load(pyfunc, functions: dict, stack: list, call_pos=None):
     if pyfunc in stack:
         cycle = " -> ".join(f.__name__ for f in stack + [pyfunc])
         raise RecursiveCallError(f"recursive call ({cycle}) is not supported", call_pos)
-    fn, callees = Lowerer(pyfunc).lower()
+    fn, callees = Lowerer(pyfunc, helper=bool(stack)).lower()
     stack.append(pyfunc)
     for callee, pos in callees:
         _load(callee, functions, stack, pos)
@@ -59,11 +60,12 @@ def _load(pyfunc, functions: dict, stack: list, call_pos=None):
     functions[pyfunc] = fn
 
 
-class Lowerer:
-    """Lowers one function definition to IR."""
+class Lowerer(Desugaring):
+    """Lowers one function definition to IR (Python's conveniences through desugar.py)."""
 
-    def __init__(self, pyfunc):
+    def __init__(self, pyfunc, helper: bool = False):
         self.pyfunc = pyfunc
+        self.helper = helper  # called by the differentiated function: *args may be bound
         self.src = Source(pyfunc)
         try:
             module = cst.parse_module(self.src.text)
@@ -82,7 +84,11 @@ class Lowerer:
         self.callees: list = []
         self.nonlocals: set[str] = set()  # names read from closure, globals or builtins
         self.temp_count = 0
+        self.plain_targets: set[int] = set()  # names only bound, never read, where they stand
         self.locals = self._local_names()
+        self.renames: dict[str, str] = {}  # a comprehension's variables, while it is lowered
+        self.local_imports = self._scan_imports()
+        self.list_names = self._scan_list_names()
 
     # ------------------------------------------------------------------ helpers
     def _not_a_def(self, pyfunc):
@@ -117,26 +123,31 @@ class Lowerer:
 
     def _local_names(self) -> set[str]:
         names = {p.name.value for p in self._params()}
+        if isinstance(self.fndef.params.star_arg, cst.Param):
+            names.add(self.fndef.params.star_arg.name.value)
+        plain = self.plain_targets
 
         class Collect(cst.CSTVisitor):
             def visit_AssignTarget(self, node):
-                self._targets(node.target)
+                self._targets(node.target, True)
 
             def visit_AugAssign(self, node):
-                self._targets(node.target)
+                self._targets(node.target, False)
 
             def visit_AnnAssign(self, node):
-                self._targets(node.target)
+                self._targets(node.target, True)
 
             def visit_For(self, node):
-                self._targets(node.target)
+                self._targets(node.target, True)
 
-            def _targets(self, t):
+            def _targets(self, t, bound_only):
                 if isinstance(t, cst.Name):
                     names.add(t.value)
+                    if bound_only:
+                        plain.add(id(t))
                 elif isinstance(t, (cst.Tuple, cst.List)):
                     for el in t.elements:
-                        self._targets(el.value)
+                        self._targets(el.value, bound_only)
 
         self.fndef.body.visit(Collect())
         return names
@@ -151,20 +162,35 @@ class Lowerer:
         if fd.asynchronous is not None:
             raise self.unsupported("an async function", fd, "differentiate a plain `def` function.")
         p = fd.params
+        star_ok = self.helper and isinstance(p.star_arg, cst.Param) and not p.kwonly_params
         for star in (p.star_arg, p.star_kwarg):
-            if isinstance(star, cst.Param):
+            if isinstance(star, cst.Param) and not (star is p.star_arg and star_ok):
                 raise self.unsupported("a `*args` / `**kwargs` parameter", star,
-                                       "list the parameters explicitly.")
+                                       "list the parameters explicitly (a helper the differentiated "
+                                       "function calls may take `*args`).")
         params, defaults = [], {}
         for param in self._params():
             params.append(param.name.value)
             if param.default is not None:
                 defaults[param.name.value] = self.expr(param.default)
+        if star_ok:
+            params.append(p.star_arg.name.value)  # bound to a tuple of the extra arguments
         body = self.block(fd.body.body, top=True)
+        self._refuse_unlowered(body)
         fn = ir.Function(fd.name.value, params, defaults, body, pos=self.pos(fd.name),
                          doc="", file=self.src.file, line=self.src.first_line, pyfunc=self.pyfunc)
         fn.nonlocals = self.nonlocals
         return fn, self.callees
+
+    def _refuse_unlowered(self, body) -> None:
+        """A comprehension or sum(...) left where no statement could be put before it (a
+        while condition, a short-circuit operand)."""
+        for s in ir.walk_stmts(body):
+            for e in ir.stmt_exprs(s):
+                for sub in ir.subexprs(e):
+                    if isinstance(sub, _Unlowered):
+                        raise self.unsupported("a comprehension or sum(...) here", sub.node,
+                                               "compute it in a variable first.")
 
     # ------------------------------------------------------------------ statements
     def block(self, nodes, top=False) -> list[ir.Stmt]:
@@ -185,7 +211,7 @@ class Lowerer:
         pos = self.pos(node)
         if isinstance(node, cst.Assign):
             if len(node.targets) != 1:
-                raise self.unsupported("chained assignment `a = b = ...`", node, "assign one target at a time.")
+                return self.chained_assign(node, pos)
             return self.assign(node.targets[0].target, node.value, pos)
         if isinstance(node, cst.AnnAssign):
             return [] if node.value is None else self.assign(node.target, node.value, pos)
@@ -193,6 +219,9 @@ class Lowerer:
             op = AUGOPS.get(type(node.operator))
             if op is None:
                 raise self.unsupported(f"augmented assignment `{type(node.operator).__name__}`", node)
+            joined = self.list_join(node.target, node.value, pos, aug=True) if op == "+" else None
+            if joined is not None:
+                return joined
             pre: list[ir.Stmt] = []
             target = self.target(node.target)
             value = self.value(node.value, pre)
@@ -224,8 +253,12 @@ class Lowerer:
             raise self.unsupported("a `nonlocal` statement", node,
                                    "return the value instead of writing an enclosing variable.")
         if isinstance(node, (cst.Import, cst.ImportFrom)):
-            raise self.unsupported("an import inside the function", node,
-                                   "import at module level instead.")
+            if any(stmt is node for _, stmt in self.local_imports.values()):
+                return []  # its names resolve like module-level ones (desugar.py)
+            raise self.unsupported("an import inside a block of the function", node,
+                                   "import at module level, or at the top of the function body.")
+        if isinstance(node, cst.Del):
+            return self.delete(node)
         raise self.unsupported(f"the statement `{type(node).__name__}`", node)
 
     def compound(self, node) -> list[ir.Stmt]:
@@ -268,9 +301,9 @@ class Lowerer:
             raise self.unsupported("`async for`", node)
         if node.orelse is not None:
             raise self.unsupported("`for ... else`", node.orelse)
-        if not isinstance(node.target, cst.Name):
-            raise self.unsupported("a tuple target in a for loop", node.target,
-                                   "loop over an index: `for i in range(len(xs))`.")
+        if not isinstance(node.target, cst.Name) or self.loop_kind(node.iter) in ("enumerate", "zip"):
+            writes = assigned_in(node.body)
+            return self.index_loop(node.target, node.iter, lambda: self.block(node.body.body), pos, writes)
         target = ir.Name(node.target.value, pos=self.pos(node.target))
         body = self.block(node.body.body)
         it, reverse, limit = node.iter, False, None
@@ -306,6 +339,9 @@ class Lowerer:
         return pre + [ir.ForEach(target, seq, body, pos=pos)]
 
     def assign(self, target_node, value_node, pos) -> list[ir.Stmt]:
+        joined = self.list_join(target_node, value_node, pos, aug=False)
+        if joined is not None:
+            return joined
         pre: list[ir.Stmt] = []
         if isinstance(target_node, (cst.Tuple, cst.List)):
             targets = [self.target(el.value) for el in target_node.elements]
@@ -396,6 +432,10 @@ class Lowerer:
         held in a variable, the reverse sweep reads the value the forward sweep used.
         `top` is set for a statement's whole right-hand side, already its own statement.
         """
+        if isinstance(e, _Unlowered):
+            if isinstance(e.node, cst.Call):
+                return self.sum_of(e.node, pre, e.pos)
+            return self.comprehension(e.node, pre, e.pos)
         if _is_pop(e):  # d_x += d_xs.pop(): the pop is a statement of its own
             name = ir.Name(self.fresh(e.func.value.id), pos=e.pos)
             pre.append(ir.Pop(e.func.value, into=name, pos=e.pos))
@@ -497,7 +537,10 @@ class Lowerer:
                                        "call it with arguments matching its parameters.") from None
         args = []
         for name, param in sig.parameters.items():
-            if name in bound.arguments:
+            if param.kind is inspect.Parameter.VAR_POSITIONAL:
+                extra = bound.arguments.get(name, ())
+                args.append(self.value_from(ir.TupleExpr(list(extra), pos=call.pos), pre))
+            elif name in bound.arguments:
                 args.append(self.value_from(bound.arguments[name], pre))
             else:
                 args.append(self.default_value(callee, name, param.default, call.pos))
@@ -527,6 +570,9 @@ class Lowerer:
         if isinstance(node, (cst.ConcatenatedString, cst.FormattedString)):
             return self.raw_text(node)
         if isinstance(node, cst.BinaryOperation):
+            joined = self.joined_literals(node)
+            if joined is not None:
+                return joined
             op = BINOPS.get(type(node.operator))
             if op is None:
                 raise self.unsupported(f"the operator `{self.src_of(node.operator).strip()}`", node)
@@ -569,9 +615,12 @@ class Lowerer:
             raise self.unsupported("`await`", node)
         if isinstance(node, cst.Lambda):
             raise self.unsupported("a lambda", node, "define a function at module level.")
-        if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
-            raise self.unsupported("a comprehension", node,
-                                   "write it as a for loop that appends to a list.")
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+            return _Unlowered(node)  # lowered by value_from, where its loop has a place
+        if isinstance(node, (cst.SetComp, cst.DictComp)):
+            what = "set" if isinstance(node, cst.SetComp) else "dict"
+            raise self.unsupported(f"a {what} comprehension", node,
+                                   "build a list (a list comprehension, or a for loop with appends) instead.")
         if isinstance(node, cst.NamedExpr):
             raise self.unsupported("an assignment expression `:=`", node)
         raise self.unsupported(f"the expression `{self.src_of(node)}`", node)
@@ -616,10 +665,19 @@ class Lowerer:
         return self.wrapper.module.code_for_node(node)
 
     # ------------------------------------------------------------------ names
+    def local_name(self, n: str) -> str:
+        """The variable a name of the source stands for (a comprehension's own: a fresh one)."""
+        return self.renames.get(n, n)
+
+    def is_local(self, n: str) -> bool:
+        return n in self.locals or n in self.renames
+
     def name(self, node: cst.Name) -> ir.Expr:
         n = node.value
-        if n in self.locals:
-            return ir.Name(n)
+        if self.is_local(n):
+            return ir.Name(self.local_name(n))
+        if n in self.local_imports:
+            self.imported_before_use(n, node)
         if n in ("True", "False", "None"):
             return ir.Const({"True": True, "False": False, "None": None}[n])
         found, value = self.lookup(n)
@@ -628,6 +686,8 @@ class Lowerer:
         return self.from_value(value, n, node)
 
     def lookup(self, n: str):
+        if n in self.local_imports:
+            return True, self.local_imports[n][0]
         self.nonlocals.add(n)
         return resolve_nonlocal(self.pyfunc, n)
 
@@ -728,7 +788,9 @@ class Lowerer:
     def _names_module(self, node) -> bool:
         """Whether an expression node names a module (np, np.linalg, scipy.special)."""
         if isinstance(node, cst.Name):
-            return node.value not in self.locals and isinstance(
+            if node.value in self.local_imports and not self.is_local(node.value):
+                return isinstance(self.local_imports[node.value][0], types.ModuleType)
+            return not self.is_local(node.value) and isinstance(
                 resolve_nonlocal(self.pyfunc, node.value)[1], types.ModuleType)
         if isinstance(node, cst.Attribute) and self._names_module(node.value):
             return isinstance(self.expr(node), _ModuleRef)
@@ -736,7 +798,7 @@ class Lowerer:
 
     def resolve_callee(self, node):
         """The Python object a call's function expression names, if it is not local."""
-        if isinstance(node, cst.Name) and node.value not in self.locals:
+        if isinstance(node, cst.Name) and not self.is_local(node.value):
             return self.lookup(node.value)[1]
         return None
 
@@ -744,6 +806,8 @@ class Lowerer:
         if isinstance(node.func, cst.Attribute) and not self._names_module(node.func.value):
             return self.method_call(node)
         func = self.expr(node.func)
+        if self.is_sum_call(func):
+            return _Unlowered(node)  # a loop adding the items (desugar.py), put in by value_from
         args, kwargs = self.call_arguments(node)
         ufunc = _numpy_ufunc(func)
         if ufunc is not None and len(args) > ufunc.nin:
@@ -791,6 +855,15 @@ def _float_dtype(e) -> bool:
     if isinstance(e, ir.Const) and isinstance(e.value, str):
         return e.value.startswith("float") or e.value in ("f", "d", "f4", "f8")
     return False
+
+
+class _Unlowered(ir.Expr):
+    """A comprehension or sum(...) call: lowered by value_from into a loop before the
+    statement that uses it."""
+
+    def __init__(self, node):
+        self.node = node
+        self.pos = None
 
 
 class _ModuleRef(ir.Expr):

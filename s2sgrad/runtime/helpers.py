@@ -192,8 +192,9 @@ def add_at(d_x, index, g):
 
 
 def zeros_list(xs):
-    """Zero adjoints for a list of arrays, one of each element's shape."""
-    return [np.zeros_like(x) for x in xs]
+    """Zero adjoints for a list of arrays, one of each element's shape (a list for an
+    element that is itself a list or tuple: `params = [(W1, b1), (W2, b2)]`)."""
+    return [zeros_list(x) if isinstance(x, (list, tuple)) else np.zeros_like(x) for x in xs]
 
 
 def tangent_like(t, *arrays):

@@ -467,7 +467,7 @@ class AdjointRules(common.Mode):
         """A zero adjoint for variable t: 0.0, zeros of its shape, or a list of zeros."""
         k = self.kinds.get(t.id)
         if t.id in self.containers:
-            if k is not None and kinds.is_array(k.elem):
+            if k is not None and (kinds.is_array(k.elem) or kinds.is_list(k.elem)):
                 return array_rules.helper("zeros_list", ir.Name(t.id))
             return common.list_of_zeros(t)
         return common.zeros_like(t) if kinds.is_array(k) else ir.Const(0.0)
