@@ -284,6 +284,18 @@ def _where_zero(x, then, otherwise):
     return sp.Piecewise((then, sp.Eq(x, 0)), (otherwise, True))
 
 
+class OneWhereZero(sp.Function):
+    """`d`, or 1 where `x == 0`: a divisor that is never 0 where the numerator x is (sympy
+    would rewrite x / Piecewise(...) as x * Piecewise(..., 1 / d), dividing by 0 there).
+    Printed as a selection (partials.to_ir)."""
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero if argindex == 1 else _where_zero(self.args[0], 0, 1)
+
+    def _eval_is_real(self):
+        return self.args[1].is_real
+
+
 # d erfcx(x) = 2 x erfcx(x) - 2 / sqrt(pi)  (erfcx(x) = exp(x**2) erfc(x))
 Erfcx = derivative_function("erfcx", lambda x: 2 * x * Erfcx(x) - 2 / sp.sqrt(sp.pi))
 # d ndtr(x) is the normal density
@@ -299,9 +311,9 @@ Gammaln = derivative_function("gammaln", lambda x: Digamma(x))
 # xlogy(x, y) = x log(y), 0 where x == 0 (any y): d/dx is log(y), 0 where x == 0 (as
 # torch.xlogy), written xlogy(x != 0, y) so no log(0) is computed; d/dy is x / y, 0 where
 # x == 0 (the function is 0 all along x = 0), with no 0 / 0 computed there
-Xlogy = derivative_function("xlogy", lambda x, y: (Xlogy(_where_zero(x, 0, 1), y), x / _where_zero(x, 1, y)))
+Xlogy = derivative_function("xlogy", lambda x, y: (Xlogy(_where_zero(x, 0, 1), y), x / OneWhereZero(x, y)))
 Xlog1py = derivative_function("xlog1py", lambda x, y: (Xlog1py(_where_zero(x, 0, 1), y),
-                                                       x / _where_zero(x, 1, 1 + y)))
+                                                       x / OneWhereZero(x, 1 + y)))
 SPECIAL_FUNCTIONS = (Erfcx, Ndtr, LogNdtr, Logit, Polygamma, Digamma, Gammaln, Xlogy, Xlog1py)
 
 try:  # scipy is optional: its special functions get rows only where it is installed
