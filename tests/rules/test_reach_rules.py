@@ -19,10 +19,6 @@ RNG = np.random.default_rng(13)
 W34 = RNG.uniform(-1.5, 1.5, (3, 4))
 
 
-def weighted(out, w):
-    return np.sum(w * out)
-
-
 # --- the functions under test -----------------------------------------------------------
 def atleast(x):
     return np.sum(np.atleast_1d(x) * 2.0) + np.sum(np.atleast_2d(x) ** 2) + np.sum(np.atleast_3d(x) ** 3)
@@ -104,6 +100,16 @@ def _apart(*shape):
 ], ids=lambda v: getattr(v, "__name__", "") if callable(v) else "")
 def test_matches_finite_differences(f, args, wrt):
     check_grads(f, *args, wrt=wrt)
+
+
+@pytest.mark.parametrize("f, args", [
+    (sorted_rows, (_apart(3, 4), W34)),          # unsort / sort_like, each other's adjoint
+    (sorted_weighted, (_apart(5), RNG.uniform(-1, 1, 5))),
+    (diagonals, (RNG.standard_normal((4, 5)),)),  # undiagonal's own row
+    (triangles, (RNG.standard_normal((4,)), RNG.uniform(-1, 1, (4, 4)))),  # a vector: unbroadcast
+], ids=["sort-rows", "sort-vector", "diagonal", "triu-of-vector"])
+def test_second_derivatives(f, args):
+    check_grads(f, *args, order=2)
 
 
 def test_sum_over_axis_0_of_a_vector_is_a_number_before_any_call():
