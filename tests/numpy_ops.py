@@ -994,6 +994,75 @@ def scipy_logsumexp_imported_name(x, w):
 
 
 # ===================================================================================
+# Triangles, diagonals, rolls, sorting, remainders, atleast_nd
+# ===================================================================================
+
+@case(lambda r: (normal(r, 4, 4), weights(r, 4, 4)))
+def triu_offset(a, w):
+    return np.sum(w * np.triu(a, 1))
+
+
+@case(lambda r: (normal(r, 2, 3, 4), weights(r, 2, 3, 4)))
+def tril_stack(a, w):
+    return np.sum(w * np.tril(a, k=-1))
+
+
+@case(lambda r: (normal(r, 4), weights(r, 4, 4)))
+def triu_of_vector(x, w):
+    return np.sum(w * np.triu(x))  # a vector: its rows repeated, then masked
+
+
+@case(lambda r: (normal(r, 4, 5), weights(r, 4)))
+def diagonal_offset(a, w):
+    return np.sum(w * np.diagonal(a, 1))
+
+
+@case(lambda r: (normal(r, 3, 2, 4), weights(r, 2, 3)))
+def diagonal_axes(a, w):
+    return np.sum(w * a.diagonal(offset=-1, axis1=2, axis2=0))
+
+
+@case(lambda r: (normal(r, 3, 4), weights(r, 3, 4)))
+def roll_flat(a, w):
+    return np.sum(w * np.roll(a, 5))
+
+
+@case(lambda r: (normal(r, 3, 4), weights(r, 3, 4)))
+def roll_axes(a, w):
+    return np.sum(w * np.roll(a, (-1, 2), axis=(0, 1)))
+
+
+@case(lambda r: (apart(r, 6), weights(r, 6)))
+def sort_vector(x, w):
+    return np.sum(w * np.sort(x))
+
+
+@case(lambda r: (apart(r, 3, 4), weights(r, 3, 4)))
+def sort_columns(a, w):
+    return np.sum(w * np.sort(a, axis=0))
+
+
+@case(lambda r: (apart(r, 3, 4), weights(r, 12)))
+def sort_flattened(a, w):
+    return np.sum(w * np.sort(a, axis=None))
+
+
+@case(lambda r: (uniform(r, 0.1, 0.9, 5) + np.arange(5.0), signed(r, 1.5, 2.5, 5), weights(r, 5)), wrt=(0, 1))
+def np_mod(x, y, w):
+    return np.sum(w * np.mod(x, y))
+
+
+@case(lambda r: (uniform(r, 0.1, 0.9, 5) - np.arange(5.0), signed(r, 1.5, 2.5, 5), weights(r, 5)), wrt=(0, 1))
+def np_fmod(x, y, w):
+    return np.sum(w * np.fmod(x, y))
+
+
+@case(lambda r: (normal(r, 4), weights(r, 1, 4, 1)))
+def atleast_3d_vector(x, w):
+    return np.sum(w * np.atleast_3d(x))
+
+
+# ===================================================================================
 # Linear algebra
 # ===================================================================================
 
@@ -1858,8 +1927,8 @@ def out_row_sums(x):
 
 # calls s2sgrad must refuse: each names the function and points at this file
 
-def sort_active(x):
-    return np.sum(np.sort(x) * np.arange(3.0))  # <- here
+def partition_active(x):
+    return np.sum(np.partition(x, 1) * np.arange(3.0))  # <- here
 
 
 def unique_active(x):

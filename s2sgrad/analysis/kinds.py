@@ -40,6 +40,9 @@ ANY_ARRAY = Kind("array")
 
 
 def array(ndim) -> Kind:
+    """An array of this rank; a negative one (x[0] of a guessed number) is not known."""
+    if ndim is not None and ndim < 0:
+        return ANY_ARRAY
     return SCALAR if ndim == 0 else Kind("array", ndim)
 
 

@@ -292,6 +292,9 @@ def to_ir(e, names: dict, numpy: bool = False) -> ir.Expr:
         return ir.BinOp("**", to_ir(e.args[0], names, numpy), to_ir(e.args[1], names, numpy))
     if isinstance(e, sp.Piecewise):
         return _piecewise_to_ir(e, names, numpy)
+    if e.func is rules.OneWhereZero:
+        x, d = e.args
+        return _piecewise_to_ir(sp.Piecewise((1, sp.Eq(x, 0)), (d, True)), names, numpy)
     if isinstance(e, sp.Eq):
         return ir.Compare(to_ir(e.lhs, names, numpy), ["=="], [to_ir(e.rhs, names, numpy)])
     if e.func in (sp.sec, sp.csc, sp.cot):

@@ -74,17 +74,17 @@ def _tangent_code_only(helper_name):
 
 
 # ----------------------------------------------------------------------------- linear in g
-def _linear_in_g(adjoint):
+def _linear_in_g(adjoint, g="g"):
     """A helper linear in its cotangent g: vjp `d_g += adjoint(c)`, jvp the helper on t_g."""
     def vjp(c):
-        return [("g", adjoint(c))]
+        return [(g, adjoint(c))]
 
     def jvp(c):
-        t = c.tangent("g")
+        t = c.tangent(g)
         if t is None:
             return None
         call = _copy(c.call)
-        call.args[list(c.rule.params).index("g")] = t
+        call.args[list(c.rule.params).index(g)] = t
         return call
     return vjp, jvp
 
@@ -95,6 +95,10 @@ _untile = _linear_in_g(lambda c: np_("tile", c.g, c.arg("reps")))
 _unrepeat = _linear_in_g(lambda c: np_("reshape", np_("repeat", c.g, c.arg("repeats"), c.arg("axis")),
                                        np_("shape", c.arg("g"))))
 _undiff = _linear_in_g(lambda c: np_("diff", c.g, c.arg("n"), c.arg("axis")))
+_undiagonal = _linear_in_g(lambda c: np_("diagonal", c.g, c.arg("offset"), c.arg("axis1"), c.arg("axis2")))
+# unsort and sort_like are each other's adjoint (a permutation and its inverse)
+_unsort = _linear_in_g(lambda c: helper("sort_like", c.g, c.arg("a"), c.arg("axis")))
+_sort_like = _linear_in_g(lambda c: helper("unsort", c.g, c.arg("a"), c.arg("axis")), "t")
 
 
 def _unjoin_adjoint(c):
@@ -234,6 +238,9 @@ ROWS = (
     _row("unrepeat", ("g", "a", "repeats", "axis"), same_ndim("a"), *_unrepeat),
     _row("undiff", ("g", "n", "axis"), same_ndim("g"), *_undiff),
     _row("unjoin", ("g", "arrays", "axis", "how"), unknown_ndim, *_unjoin, result_kind="tuple"),
+    _row("undiagonal", ("g", "a", "offset", "axis1", "axis2"), same_ndim("a"), *_undiagonal),
+    _row("unsort", ("g", "a", "axis"), same_ndim("a"), *_unsort),
+    _row("sort_like", ("t", "a", "axis"), unknown_ndim, *_sort_like),
     _row("add_at", ("d_x", "index", "g"), unknown_ndim, _add_at_vjp, _add_at_jvp),
     _row("zeros_list", ("xs",), unknown_ndim, _no_derivative, _zero_tangent, result_kind="tuple"),
     _row("zero_tangents", ("xs", "n_dirs"), unknown_ndim, _no_derivative, _zero_tangent, result_kind="tuple"),

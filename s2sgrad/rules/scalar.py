@@ -99,6 +99,12 @@ def ans_function(name: str, derivative: Callable) -> type[sp.Function]:
     return type(name, (sp.Function,), {"fdiff": fdiff, "_eval_is_real": _eval_is_real})
 
 
+def derivative_function(name: str, derivative: Callable) -> type[sp.Function]:
+    """A sympy function printed as a library call (scipy.special.gammaln) whose
+    derivative is `derivative(*args)` (a tuple of partials for several arguments)."""
+    return ans_function(name, lambda *args, ans: derivative(*args))
+
+
 # d cbrt(x) = 1 / (3 cbrt(x)**2), which NumPy computes at x < 0 (x**(-2/3) is NaN there)
 Cbrt = ans_function("cbrt", lambda x, ans: 1 / (3 * ans ** 2))
 # d expit(x) = expit(x) (1 - expit(x)); exp(-x) / (1 + exp(-x))**2 is inf / inf for x << 0
@@ -255,12 +261,73 @@ NUMPY_RULES: dict[Any, Rule] = dict([
         "argmax", "argmin", "argsort", "count_nonzero", "nonzero", "flatnonzero")),
 ])
 
+def _mod(s, a, opaque):
+    """np.mod(a, b) = a - b * floor(a / b), the floor held constant (as the % operator)."""
+    return s[0] - s[1] * opaque(ir.BinOp("//", a[0], a[1]))
+
+
+def _fmod(s, a, opaque):
+    """fmod(a, b) = a - b * trunc(a / b), the quotient held constant (PyTorch's rule)."""
+    quotient = ir.Call(ir.Lib("numpy", "trunc"), [ir.BinOp("/", a[0], a[1])])
+    return s[0] - s[1] * opaque(quotient)
+
+
+NUMPY_RULES.update(dict([
+    _np_row("remainder", kind="piecewise", piecewise=_mod),  # np.mod is np.remainder
+    _np_row("fmod", kind="piecewise", piecewise=_fmod),
+]))
+SCALAR_RULES.update([_row(math.fmod, "math", "fmod", kind="piecewise", piecewise=_fmod)])
+
+
+# scipy.special's functions, written as sympy functions printed back as scipy's calls.
+def _where_zero(x, then, otherwise):
+    return sp.Piecewise((then, sp.Eq(x, 0)), (otherwise, True))
+
+
+class OneWhereZero(sp.Function):
+    """`d`, or 1 where `x == 0`: a divisor that is never 0 where the numerator x is (sympy
+    would rewrite x / Piecewise(...) as x * Piecewise(..., 1 / d), dividing by 0 there).
+    Printed as a selection (partials.to_ir)."""
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero if argindex == 1 else _where_zero(self.args[0], 0, 1)
+
+    def _eval_is_real(self):
+        return self.args[1].is_real
+
+
+# d erfcx(x) = 2 x erfcx(x) - 2 / sqrt(pi)  (erfcx(x) = exp(x**2) erfc(x))
+Erfcx = derivative_function("erfcx", lambda x: 2 * x * Erfcx(x) - 2 / sp.sqrt(sp.pi))
+# d ndtr(x) is the normal density
+Ndtr = derivative_function("ndtr", lambda x: sp.exp(-x ** 2 / 2) / sp.sqrt(2 * sp.pi))
+# d log_ndtr(x) = density / ndtr = sqrt(2/pi) / erfcx(-x / sqrt(2)): no exp(-x**2/2) / ndtr(x)
+# underflowing to 0 / 0 for x << 0 (there it is ~ -x), and 0 (erfcx overflows) for x >> 0
+LogNdtr = derivative_function("log_ndtr", lambda x: sp.sqrt(2 / sp.pi) / Erfcx(-x / sp.sqrt(2)))
+Logit = derivative_function("logit", lambda x: 1 / (x * (1 - x)))
+# polygamma(n, x): n is an order, an integer (like int(), it carries no derivative)
+Polygamma = derivative_function("polygamma", lambda n, x: (sp.S.Zero, Polygamma(n + 1, x)))
+Digamma = derivative_function("psi", lambda x: Polygamma(1, x))
+Gammaln = derivative_function("gammaln", lambda x: Digamma(x))
+# xlogy(x, y) = x log(y), 0 where x == 0 (any y): d/dx is log(y), 0 where x == 0 (as
+# torch.xlogy), written xlogy(x != 0, y) so no log(0) is computed; d/dy is x / y, 0 where
+# x == 0 (the function is 0 all along x = 0), with no 0 / 0 computed there
+Xlogy = derivative_function("xlogy", lambda x, y: (Xlogy(_where_zero(x, 0, 1), y), x / OneWhereZero(x, y)))
+Xlog1py = derivative_function("xlog1py", lambda x, y: (Xlog1py(_where_zero(x, 0, 1), y),
+                                                       x / OneWhereZero(x, 1 + y)))
+SPECIAL_FUNCTIONS = (Erfcx, Ndtr, LogNdtr, Logit, Polygamma, Digamma, Gammaln, Xlogy, Xlog1py)
+
 try:  # scipy is optional: its special functions get rows only where it is installed
     import scipy.special as _special
+
+    def _special_row(attr, sympy, **kw):
+        return _np_row(attr, sympy, module="scipy.special", obj=getattr(_special, attr), **kw)
     NUMPY_RULES.update(dict([
-        _np_row("erf", sp.erf, module="scipy.special", obj=_special.erf),
-        _np_row("erfc", sp.erfc, module="scipy.special", obj=_special.erfc),
-        _np_row("expit", Expit, module="scipy.special", obj=_special.expit, with_ans=True),
+        _special_row("erf", sp.erf), _special_row("erfc", sp.erfc), _special_row("erfcx", Erfcx),
+        _special_row("expit", Expit, with_ans=True), _special_row("logit", Logit),
+        _special_row("ndtr", Ndtr), _special_row("log_ndtr", LogNdtr),
+        _special_row("gammaln", Gammaln), _special_row("psi", Digamma),  # scipy.special.digamma is psi
+        _special_row("polygamma", Polygamma),
+        _special_row("xlogy", Xlogy), _special_row("xlog1py", Xlog1py),
     ]))
 except ImportError:  # pragma: no cover
     pass
@@ -307,6 +374,9 @@ SYMPY_PRINTED_NUMPY = {k: ir.Lib("numpy", v) for k, v in SYMPY_PRINTED_NUMPY.ite
 SYMPY_PRINTED_NUMPY.update({sp.erf: ir.Lib("scipy.special", "erf"), sp.erfc: ir.Lib("scipy.special", "erfc"),
                             Cbrt: ir.Lib("numpy", "cbrt"), Expit: ir.Lib("scipy.special", "expit"),
                             Sqrt: ir.Lib("numpy", "sqrt")})
+# scipy.special's functions print as themselves, for numbers and arrays alike
+for _f in SPECIAL_FUNCTIONS:
+    SYMPY_PRINTED[_f] = SYMPY_PRINTED_NUMPY[_f] = ir.Lib("scipy.special", _f.__name__)
 
 
 def lookup(obj) -> Rule | None:

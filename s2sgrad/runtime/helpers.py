@@ -10,7 +10,7 @@ import numpy as np
 __all__ = ["unbroadcast", "expand_reduced", "prod_others", "matmul_grads", "tensordot_grads", "solve_grads",
            "solve_tangent", "einsum_grad", "untile", "unrepeat", "undiff", "unjoin", "add_at", "zeros_list",
            "tangent_like", "lift_directions", "zero_tangents", "direction", "transpose_directions",
-           "unbroadcast_directions", "cofactor"]
+           "unbroadcast_directions", "cofactor", "undiagonal", "unsort", "sort_like"]
 
 
 def unbroadcast(g, x):
@@ -184,6 +184,36 @@ def unjoin(g, arrays, axis, how):
         sizes = [np.shape(x)[axis] if np.ndim(x) else 1 for x in arrays]
     parts = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
     return [np.reshape(p, np.shape(x)) for p, x in zip(parts, arrays)]
+
+
+def undiagonal(g, a, offset, axis1, axis2):
+    """Cotangent of a for np.diagonal(a, offset, axis1, axis2): g on that diagonal of zeros."""
+    out = np.zeros(np.shape(a), dtype=np.result_type(g, a, 1.0))
+    view = np.moveaxis(out, (axis1, axis2), (-2, -1))  # diagonal() puts its axis last, so does this
+    n = np.shape(g)[-1]
+    rows, cols = np.arange(n) + max(-offset, 0), np.arange(n) + max(offset, 0)
+    view[..., rows, cols] = g
+    return out
+
+
+def unsort(g, a, axis):
+    """Cotangent of a for np.sort(a, axis): each sorted place's cotangent back where its
+    element came from (tied elements in NumPy's stable order)."""
+    flat = axis is None
+    keys = np.ravel(a) if flat else a
+    order = np.argsort(keys, axis=0 if flat else axis, kind="stable")
+    out = np.zeros(np.shape(keys), dtype=np.result_type(g, a, 1.0))
+    np.put_along_axis(out, order, np.broadcast_to(g, np.shape(keys)), axis=0 if flat else axis)
+    return np.reshape(out, np.shape(a))
+
+
+def sort_like(t, a, axis):
+    """t reordered as np.sort(a, axis) reorders a: the tangent of the sorted array."""
+    flat = axis is None
+    keys = np.ravel(a) if flat else a
+    t = np.ravel(np.broadcast_to(t, np.shape(a))) if flat else np.broadcast_to(t, np.shape(a))
+    order = np.argsort(keys, axis=0 if flat else axis, kind="stable")
+    return np.take_along_axis(t, order, axis=0 if flat else axis)
 
 
 def add_at(d_x, index, g):

@@ -78,6 +78,23 @@ def test_unknown_rank_stays_unknown():
         assert env[name] == ANY_ARRAY, name
 
 
+def reduced_too_far(x):
+    y = x ** 2
+    s = np.sum(y, axis=0)
+    t = np.trace(y)
+    u = y[0]
+    return s
+
+
+def test_a_rank_below_zero_is_unknown():
+    """x guessed a number (before any call): reducing it over axis 0, its trace and x[0]
+    would be ranks -1, -2 and -1; they are arrays of unknown rank, never a negative one."""
+    env = infer(reduced_too_far, x=SCALAR)
+    assert env["y"] == SCALAR
+    assert env["s"] == env["t"] == env["u"] == ANY_ARRAY
+    assert array(-1) == ANY_ARRAY
+
+
 def lists(x, xs):
     ys = [x, 1.0]
     ys.append(x * 2.0)

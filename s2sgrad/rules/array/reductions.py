@@ -29,7 +29,10 @@ def reduced_ndim(p="a"):
             return None
         if isinstance(i.args.get(p), (ir.ListExpr, ir.TupleExpr)) or held_list(i.ndims, p):
             nd += 1  # np.sum([x, y], axis=0): the list is the first axis
-        return nd - (len(axis) if isinstance(axis, tuple) else 1)
+        removed = len(axis) if isinstance(axis, tuple) else 1
+        # fewer axes than reduced ones: the kinds are a guess (x of np.sum(x**2, axis=0),
+        # before any call, is guessed a number); the rank is then not known
+        return nd - removed if nd >= removed else None
     return ndim
 
 
@@ -330,7 +333,7 @@ def trace_vjp(c):
 
 TRACE = ArrayRule("trace", params=("a", "offset", "axis1", "axis2", "dtype", "out"),
                   defaults={"offset": 0, "axis1": 0, "axis2": 1, "dtype": None, "out": None},
-                  ndim=lambda i: None if i.ndims.get("a") is None else i.ndims["a"] - 2,
+                  ndim=lambda i: None if i.ndims.get("a") is None or i.ndims["a"] < 2 else i.ndims["a"] - 2,
                   vjp=trace_vjp, jvp=linear())
 
 

@@ -1,5 +1,6 @@
 """Shape changes: reshape, ravel, transpose, swapaxes, moveaxis, expand_dims, squeeze,
-broadcast_to, tile, repeat, flip, and joining arrays (concatenate, stack, hstack, vstack).
+atleast_1d/2d/3d, broadcast_to, tile, repeat, flip, roll, joining arrays (concatenate,
+stack, hstack, vstack), and picking elements out: triu, tril, diagonal, sort.
 
 All are linear: the tangent is the user's call on the tangent, and the cotangent goes
 back through the inverse rearrangement (d_x += np.reshape(d_y, np.shape(x))).
@@ -7,8 +8,8 @@ back through the inverse rearrangement (d_x += np.reshape(d_y, np.shape(x))).
 from __future__ import annotations
 
 from ... import ir
-from .core import (ArgInfo, ArrayRule, C, NOT_CONST, T, UnsupportedUse, fixed_ndim, helper, identity_vjp, linear,
-                   listwise, np_, same_ndim, shape, unknown_ndim)
+from .core import (ArgInfo, ArrayRule, C, NOT_CONST, T, UnsupportedUse, fixed_ndim, helper, identity_vjp, is_const,
+                   linear, listwise, neg, np_, same_ndim, shape, unknown_ndim)
 
 
 def reshape_back(p="a"):
@@ -121,6 +122,19 @@ SQUEEZE = ArrayRule("squeeze", params=("a", "axis"), defaults={"axis": None}, nd
                     vjp=reshape_back(), jvp=linear())
 
 
+def atleast_ndim(n):
+    return lambda i: None if i.ndims.get("arys") is None else max(i.ndims["arys"], n)
+
+
+def _atleast_row(n):
+    """np.atleast_<n>d of one array (several return a tuple: refused as an extra argument)."""
+    return ArrayRule(f"atleast_{n}d", params=("arys",), ndim=atleast_ndim(n),
+                     vjp=reshape_back("arys"), jvp=linear("arys"))
+
+
+ATLEAST_1D, ATLEAST_2D, ATLEAST_3D = _atleast_row(1), _atleast_row(2), _atleast_row(3)
+
+
 # ----------------------------------------------------------------------------- broadcast_to, tile, repeat
 def broadcast_to_vjp(c):
     return [("array", helper("unbroadcast", c.g, c.arg("array")))]
@@ -154,6 +168,100 @@ def flip_vjp(c):
 
 FLIP = ArrayRule("flip", params=("m", "axis"), defaults={"axis": None}, ndim=same_ndim("m"),
                  vjp=flip_vjp, jvp=linear("m"))
+
+
+def _negated(c, p):
+    """-shift for np.roll's adjoint: a number negated, a tuple element by element."""
+    e = c.arg(p)
+    if isinstance(e, (ir.TupleExpr, ir.ListExpr)):
+        return ir.TupleExpr([neg(x) for x in e.elts])
+    if isinstance(e, ir.Const) and isinstance(e.value, tuple):
+        return C(tuple(-v for v in e.value))
+    return neg(e) if c.ndims.get(p) == 0 else np_("negative", e)
+
+
+def roll_vjp(c):
+    """Rolled back by the opposite shift (over the same axes, or the flattened array)."""
+    axis = c.arg("axis")
+    if is_const(axis, None):
+        return [("a", np_("roll", c.g, _negated(c, "shift")))]
+    return [("a", np_("roll", c.g, _negated(c, "shift"), axis))]
+
+
+ROLL = ArrayRule("roll", params=("a", "shift", "axis"), defaults={"axis": None}, ndim=same_ndim(),
+                 vjp=roll_vjp, jvp=linear())
+
+
+# ----------------------------------------------------------------------------- triu, tril, diagonal
+def triangle_ndim(i):
+    """np.triu of a vector is the matrix of its rows repeated, then masked."""
+    nd = i.ndims.get("m")
+    return None if nd is None else max(nd, 2)
+
+
+def triangle_vjp(c):
+    """The mask again (it is its own adjoint); for a vector, the rows summed back into it."""
+    kept = np_(c.rule.attr, c.g, c.arg("k"))
+    if c.ndims.get("m") is not None and c.ndims["m"] >= 2:
+        return [("m", kept)]
+    return [("m", helper("unbroadcast", kept, c.arg("m")))]
+
+
+TRIU = ArrayRule("triu", params=("m", "k"), defaults={"k": 0}, ndim=triangle_ndim,
+                 vjp=triangle_vjp, jvp=linear("m"))
+TRIL = ArrayRule("tril", params=("m", "k"), defaults={"k": 0}, ndim=triangle_ndim,
+                 vjp=triangle_vjp, jvp=linear("m"))
+
+
+def diagonal_vjp(c):
+    """The cotangent written back on the diagonal of zeros shaped like a."""
+    return [("a", helper("undiagonal", c.g, c.arg("a"), c.arg("offset"), c.arg("axis1"), c.arg("axis2")))]
+
+
+DIAGONAL = ArrayRule("diagonal", params=("a", "offset", "axis1", "axis2"),
+                     defaults={"offset": 0, "axis1": 0, "axis2": 1},
+                     ndim=lambda i: None if i.ndims.get("a") is None or i.ndims["a"] < 2 else i.ndims["a"] - 1,
+                     vjp=diagonal_vjp, jvp=linear())
+
+
+# ----------------------------------------------------------------------------- sort
+# The sorted array is a permutation of a: each element's derivative moves with it.  Tied
+# elements (equal values) take their sorted places in NumPy's stable order (the first
+# occurrence first); any order of ties gives the same values, this one is the rule.
+def _refuse_order(c):
+    if not is_const(c.arg("order"), None):
+        raise UnsupportedUse("np.sort with order= (fields of a structured array)", "sort a plain array")
+
+
+def _stable_order(c):
+    return c.let("order", np_("argsort", c.arg("a"), kind=C("mergesort")))  # mergesort: stable
+
+
+def _sorts_a_vector(c):
+    return c.ndims.get("a") == 1 and c.const("axis") in (None, 0, -1)
+
+
+def sort_vjp(c):
+    """Each sorted place's cotangent back to where its element came from."""
+    _refuse_order(c)
+    if _sorts_a_vector(c):  # d_a[order] = g: g read through the inverse permutation
+        return [("a", ir.Subscript(c.g, np_("argsort", _stable_order(c))))]
+    return [("a", helper("unsort", c.g, c.arg("a"), c.arg("axis")))]
+
+
+def sort_jvp(c):
+    _refuse_order(c)
+    t = c.tangent("a")
+    if t is None:
+        return None
+    if _sorts_a_vector(c):
+        return ir.Subscript(t, _stable_order(c))
+    return helper("sort_like", t, c.arg("a"), c.arg("axis"))
+
+
+SORT = ArrayRule("sort", params=("a", "axis", "kind", "order"), defaults={"axis": -1, "kind": None, "order": None},
+                 ndim=lambda i: 1 if i.const("axis") is None else i.ndims.get("a"),
+                 vjp=sort_vjp, jvp=sort_jvp)
 
 
 # ----------------------------------------------------------------------------- joining arrays
@@ -216,9 +324,10 @@ VSTACK = ArrayRule("vstack", params=("tup",), ndim=joined_ndim("vstack", "tup"),
 ASTYPE = ArrayRule("astype", params=("a", "dtype"), ndim=same_ndim(), vjp=identity_vjp(), jvp=linear())
 
 
-ROWS = (RESHAPE, RAVEL, TRANSPOSE, SWAPAXES, MOVEAXIS, EXPAND_DIMS, SQUEEZE, BROADCAST_TO, TILE,
-        REPEAT, FLIP, CONCATENATE, STACK, HSTACK, VSTACK)
+ROWS = (RESHAPE, RAVEL, TRANSPOSE, SWAPAXES, MOVEAXIS, EXPAND_DIMS, SQUEEZE, ATLEAST_1D, ATLEAST_2D,
+        ATLEAST_3D, BROADCAST_TO, TILE, REPEAT, FLIP, ROLL, TRIU, TRIL, DIAGONAL, SORT, CONCATENATE, STACK,
+        HSTACK, VSTACK)
 # ndarray methods; those whose signature differs from the function's have rows of their own
 METHODS = {"reshape": METHOD_RESHAPE, "transpose": METHOD_TRANSPOSE, "T": PROPERTY_T,
            "ravel": RAVEL, "flatten": RAVEL, "swapaxes": SWAPAXES, "squeeze": SQUEEZE,
-           "repeat": REPEAT, "astype": ASTYPE}
+           "repeat": REPEAT, "astype": ASTYPE, "diagonal": DIAGONAL}
