@@ -32,7 +32,7 @@ class ModuleBuilder:
     def __init__(self, pyfunc, param_kinds: dict | None = None, param_types: dict | None = None):
         # parameters passed a function or object: the code is specialised on it (reach.py)
         static = {p: k.value.obj for p, k in (param_kinds or {}).items() if kinds.is_static(k)}
-        self.main, self.functions = frontend.load_program(pyfunc, static)
+        self.main, self.functions = frontend.load_program(pyfunc, static, guessing=param_kinds is None)
         # "bool" | "int" | "float" of the main function's number arguments: the element
         # types of typed tapes (tapes.py) for the compiled targets
         self.param_types = param_types or {}

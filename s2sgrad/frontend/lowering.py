@@ -40,26 +40,28 @@ FORBIDDEN_CALLS = {builtins.exec: "exec()", builtins.eval: "eval()", builtins.gl
                    builtins.locals: "locals()", builtins.compile: "compile()"}
 
 
-def load_program(pyfunc, static: dict | None = None) -> tuple[ir.Function, dict]:
+def load_program(pyfunc, static: dict | None = None, guessing: bool = False) -> tuple[ir.Function, dict]:
     """The IR of `pyfunc` and of every user function it calls, keyed by function object.
-    `static`: parameters bound to the values of a call (functions, objects; reach.py)."""
+    `static`: parameters bound to the values of a call (functions, objects; reach.py);
+    `guessing`: no call's values are known yet, so a parameter called as a function or
+    read as an object waits for them (CallValueNeededError)."""
     functions: dict = {}
     if static:
         pyfunc = reach.specialise(pyfunc, static)
-    _load(pyfunc, functions, stack=[])
+    _load(pyfunc, functions, stack=[], guessing=guessing)
     return functions[pyfunc], functions
 
 
-def _load(pyfunc, functions: dict, stack: list, call_pos=None):
+def _load(pyfunc, functions: dict, stack: list, call_pos=None, guessing: bool = False):
     if pyfunc in functions:
         return
     if pyfunc in stack:
         cycle = " -> ".join(f.__name__ for f in stack + [pyfunc])
         raise RecursiveCallError(f"recursive call ({cycle}) is not supported", call_pos)
-    fn, callees = Lowerer(pyfunc).lower()
+    fn, callees = Lowerer(pyfunc, guessing).lower()
     stack.append(pyfunc)
     for callee, pos in callees:
-        _load(callee, functions, stack, pos)
+        _load(callee, functions, stack, pos, guessing)
     stack.pop()
     functions[pyfunc] = fn
 
@@ -67,8 +69,9 @@ def _load(pyfunc, functions: dict, stack: list, call_pos=None):
 class Lowerer:
     """Lowers one function definition to IR."""
 
-    def __init__(self, pyfunc):
+    def __init__(self, pyfunc, guessing: bool = False):
         self.pyfunc = pyfunc
+        self.guessing = guessing
         self.src = Source(pyfunc)
         try:
             module = cst.parse_module(self.src.text)
@@ -546,6 +549,10 @@ class Lowerer:
         if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
             return ir.Subscript(ir.Name(node.value.value, pos=self.pos(node.value)),
                                 self.index(node), pos=self.pos(node))
+        if isinstance(node, cst.Attribute):
+            raise self.unsupported(f"writing the attribute `{self.src_of(node)}`", node,
+                                   "s2sgrad reads objects' attributes but never writes them: "
+                                   "return the value instead.")
         raise self.unsupported(f"assignment to `{self.src_of(node)}`", node,
                                "assign to a variable or to an element `xs[i]` of a list variable.")
 
@@ -872,7 +879,7 @@ class Lowerer:
         an attribute of it: its value is needed to generate the code (a call brings it)."""
         while isinstance(node, cst.Attribute):
             node = node.value
-        if isinstance(node, cst.Name) and node.value in {q.name.value for q in self._params()} \
+        if self.guessing and isinstance(node, cst.Name) and node.value in {q.name.value for q in self._params()} \
                 and node.value not in self.static:
             return node.value
         return None
@@ -947,10 +954,10 @@ class Lowerer:
         attr = node.attr.value
         if attr in ARRAY_ATTRIBUTES:
             return ir.Attr(base, attr)
-        if isinstance(node.value, cst.Name) and self._unbound_parameter(node.value):
-            raise self._needs_value(node.value.value, node)
         if attr == "T":
             return ir.Call(ir.Lib("numpy", "transpose"), [base], method="T", prop=True)
+        if isinstance(node.value, cst.Name) and self._unbound_parameter(node.value):
+            raise self._needs_value(node.value.value, node)
         raise self.unsupported(f"the attribute access `{self.src_of(node)}`", node,
                                "s2sgrad knows the array attributes .T, .shape, .ndim, .size and .dtype.")
 
@@ -1040,6 +1047,10 @@ class Lowerer:
             param = self._unbound_parameter(node.func)
             if param is not None:
                 raise self._needs_value(param, node.func)
+            if isinstance(node.func, cst.Name) and node.func.value in {q.name.value for q in self._params()}:
+                raise self.unsupported(f"calling the parameter `{node.func.value}`, which was not passed "
+                                       f"a function", node.func,
+                                       "pass a def, lambda, functools.partial, method or numba function.")
         if isinstance(node.func, cst.Attribute) and not self._names_module(node.func.value) and hit is None:
             return self.method_call(node)
         func = self.expr(node.func)
