@@ -24,7 +24,7 @@ from .backends.assemble import ModuleBuilder
 from .cache import DerivativeCache, dependencies, fingerprint
 from .custom import CustomDerivative
 from .errors import (ArgumentError, BackendError, CudaSubsetError, CustomRuleError, NonScalarOutputError, OptionError,
-                     RankUnknownError, SourceUnavailableError, WrtError)
+                     RankUnknownError, SourceUnavailableError, UnsupportedCallError, WrtError)
 from .transforms.forward import TangentSpec
 from .transforms.reverse import AdjointSpec
 
@@ -283,6 +283,12 @@ def _make(f, wrt, kind: str, backend: str, tape_bound: int | None = None) -> Der
             f"s2sgrad differentiates Python functions, and {f!r} is a {type(f).__name__} object",
             hint="pass a function defined with def or lambda, a method, a functools.partial "
                  "of one, or a numba @njit function.")
+    if isinstance(f, Derivative) and f.latest_kinds is not None and f.latest_variant().static:
+        raise UnsupportedCallError(
+            f"a derivative of {f!r}, whose code is specialised on the function or object "
+            f"passed as {', '.join(sorted(f.latest_variant().static))}, is not supported yet",
+            hint="differentiate twice a function that fixes it, `def step_dyn(y, t, h): return "
+                 "step(dynamics, y, t, h)`, then s2sgrad.grad(s2sgrad.grad(step_dyn)).")
     names, is_tuple = normalize_wrt(f, wrt)
     key = (f, tuple(names), is_tuple, kind, backend)
     hit = _CACHE.get(key)

@@ -364,3 +364,17 @@ def test_numba_backend_sees_an_array_attribute_changed_in_place():
     np.testing.assert_allclose(g(x, 0.3), A @ x - q.b + 1.2 * x ** 3, rtol=1e-12)
     q.A[1, 1] = 7.0  # numba froze the array's values: the content changed, so it recompiles
     np.testing.assert_allclose(g(x, 0.3), q.A @ x - q.b + 1.2 * x ** 3, rtol=1e-12)
+
+
+def one_step(y, t, h):
+    return rk4(dynamics, y, t, h)
+
+
+def test_second_derivatives_through_a_function_argument():
+    g = s2sgrad.grad(rk4, wrt=1)
+    g(dynamics, 0.7, 0.3, 0.1)
+    with pytest.raises(S2SGradError, match="specialised on the function or object passed as f") as info:
+        s2sgrad.grad(g, wrt=1)
+    assert "def step_dyn" in info.value.hint
+    # fixing the function in a def of its own is the way: checked against differences
+    check_grads(one_step, 0.7, 0.3, 0.1, wrt=(0, 1), order=2)
