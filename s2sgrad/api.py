@@ -25,7 +25,7 @@ from .backends.assemble import ModuleBuilder
 from .cache import DerivativeCache, dependencies, fingerprint
 from .custom import CustomDerivative
 from .errors import (ArgumentError, BackendError, CudaSubsetError, CustomRuleError, NonScalarOutputError, OptionError,
-                     RankUnknownError, SourceUnavailableError)
+                     RankUnknownError, SourceUnavailableError, UnsupportedCallError, WrtError)
 from .teaching.html import code_html
 from .transforms.forward import TangentSpec
 from .transforms.reverse import AdjointSpec
@@ -146,17 +146,18 @@ class Derivative:
         values = [_promote(v) if name in promoted else v
                   for name, v in zip(self.params, list(bound.arguments.values()) + inner)]
         compiled = self.backend != "python"  # its code depends on the number types too
-        variant = self.variant(tuple(kinds.of_value(v) for v in values),
+        variant = self.variant(tuple(_kind_of(v) for v in values),
                                tuple(compiled_code.number_type(v) for v in values) if compiled else None)
         if variant.fn is not self.generated:
             self._use(variant)
         compiled_before = compiled_code.compiled_count(self.generated) if compiled else 0
+        passed = variant.arguments(self.params, values)
         try:
-            out = self.generated(*values, *own)
+            out = self.generated(*passed, *own)
         except (ZeroDivisionError, OverflowError, ValueError) as exc:
             if compiled or not _raised_by_python_floats(exc):
                 raise self._translated(exc, variant, compiled, compiled_before) from None
-            out = self._at_a_singular_point(variant, bound, values, own)
+            out = self._at_a_singular_point(variant, bound, passed, own)
         except Exception as exc:
             raise self._translated(exc, variant, compiled, compiled_before) from None
         if self.kind in ("jvp", "jvp_batched"):
@@ -218,6 +219,11 @@ def _inner_variant(f, param_kinds: dict | None):
     if param_kinds is None:
         return f.latest_variant()
     return f.variant(tuple(param_kinds[p] for p in f.params), target="python")
+
+
+def _kind_of(v) -> kinds.Kind:
+    """An argument's kind; a function or object passed is one the code is specialised on."""
+    return kinds.static(v) if frontend.is_static(v) else kinds.of_value(v)
 
 
 def _raised_by_python_floats(exc: BaseException) -> bool:
@@ -283,13 +289,18 @@ def _make(f, wrt, kind: str, backend: str, tape_bound: int | None = None) -> Der
     if isinstance(f, CustomDerivative):
         f = custom.stand_in(f)  # a def calling f: differentiated through f's rule
     if not isinstance(f, Derivative):
-        f = frontend.unwrap(f)
+        f = frontend.as_function(frontend.unwrap(f))  # a method, partial, numba function: its def
     if not isinstance(f, (types.FunctionType, Derivative)):
-        what = "a bound method" if inspect.ismethod(f) else f"{type(f).__name__} object"
         raise SourceUnavailableError(
-            f"s2sgrad differentiates Python functions, and {f!r} is {what}",
-            hint="pass a plain function defined with def; for a method, write a function "
-                 "that takes the object's values as arguments.")
+            f"s2sgrad differentiates Python functions, and {f!r} is a {type(f).__name__} object",
+            hint="pass a function defined with def or lambda, a method, a functools.partial "
+                 "of one, or a numba @njit function.")
+    if isinstance(f, Derivative) and f.latest_kinds is not None and f.latest_variant().static:
+        raise UnsupportedCallError(
+            f"a derivative of {f!r}, whose code is specialised on the function or object "
+            f"passed as {', '.join(sorted(f.latest_variant().static))}, is not supported yet",
+            hint="differentiate twice a function that fixes it, `def step_dyn(y, t, h): return "
+                 "step(dynamics, y, t, h)`, then s2sgrad.grad(s2sgrad.grad(step_dyn)).")
     names, is_tuple = normalize_wrt(f, wrt)
     key = (f, tuple(names), is_tuple, kind, backend)
     hit = _CACHE.get(key)
@@ -309,13 +320,19 @@ class _Variant:
     target, number types); `path` and `line_positions` locate a compiled module's lines;
     `deps` is what it was built from (cache.py), checked on every call."""
 
-    def __init__(self, fn, source, key, deps, path=None, line_positions=None, ieee=None):
+    def __init__(self, fn, source, key, deps, path=None, line_positions=None, ieee=None,
+                 static=frozenset()):
         self.fn, self.source, self.key, self.deps = fn, source, key, deps
+        self.static = static  # parameters passed a function or object, bound in the code
         self.param_kinds = key[1]
         self.path, self.line_positions = path, line_positions or {}
         self.compiled = key[0] != "python"
         self.built_from = fingerprint(deps, contents=self.compiled)
         self._ieee, self._ieee_fn = ieee, None
+
+    def arguments(self, params, values) -> list:
+        """The values the generated code takes: those of parameters not bound in it."""
+        return [v for p, v in zip(params, values) if p not in self.static]
 
     def stale(self) -> bool:
         return fingerprint(self.deps, contents=self.compiled) != self.built_from
@@ -335,16 +352,25 @@ def _generate(f, names, kind, param_kinds, target="python", param_types=None) ->
     builder = ModuleBuilder(f, param_kinds, param_types)
     prefix = {"grad": "grad", "value_and_grad": "value_and_grad", "vjp": "vjp", "jvp": "jvp",
               "jvp_batched": "jvp"}[kind]
-    name = builder.namer.fresh(f"{prefix}_{f.__name__}")
+    params = inspect.signature(f, follow_wrapped=False).parameters
+    static = frozenset(p for p in params if kinds.is_static(builder.param_kinds.get(p)))
+    for w in names:
+        if w in static:
+            raise WrtError(
+                f"wrt={w!r}: the argument is a {type(builder.param_kinds[w].value.obj).__name__} "
+                f"object; s2sgrad differentiates with respect to numbers, arrays and lists of them",
+                hint=f"its number and array attributes are read as constants; to differentiate "
+                     f"with respect to one, pass it as an argument of its own.")
+    name = builder.namer.fresh(f"{prefix}_{builder.main.name}")
     if kind.startswith("jvp"):
         builder.tangent(TangentSpec(names, name, batched=kind == "jvp_batched"))
     else:
         builder.derivative(AdjointSpec(names, kind, name))
     what = "vector-mode jvp (many tangents at once)" if kind == "jvp_batched" else kind
-    header = (f"Generated by s2sgrad: {what} of {f.__qualname__} with respect to {', '.join(names)}.\n\n"
+    shown = f.__qualname__.replace("<lambda>", builder.main.name)
+    header = (f"Generated by s2sgrad: {what} of {shown} with respect to {', '.join(names)}.\n\n"
               f"Regenerate rather than edit; it needs only the modules it imports.")
     source, inject = builder.source(header, target)
-    params = inspect.signature(f, follow_wrapped=False).parameters
     used = tuple(builder.param_kinds[p] for p in params)
     types = tuple(param_types[p] for p in params) if param_types else None
     key = (target, used, types if target != "python" else None)
@@ -352,10 +378,11 @@ def _generate(f, names, kind, param_kinds, target="python", param_types=None) ->
     deps = dependencies(builder) + (inner.deps if inner is not None else [])
     if target == "python":
         module = loader.load(source, name, inject)
-        return _Variant(getattr(module, name), source, key, deps,
+        return _Variant(getattr(module, name), source, key, deps, static=static,
                         ieee=lambda: (*builder.source(header, target, ieee=True), name))
     module = loader.load_file(source, name, inject)
-    return _Variant(getattr(module, name), source, key, deps, module.__file__, builder.line_positions)
+    return _Variant(getattr(module, name), source, key, deps, module.__file__, builder.line_positions,
+                    static=static)
 
 
 def grad(f, wrt=0, backend: str = "python", *, tape_bound: int | None = None) -> Derivative:
@@ -385,8 +412,9 @@ def vjp(f, wrt=0, backend: str = "python") -> Derivative:
 
 # ---------------------------------------------------------------------- derived transforms
 def _unwrap(f):
-    """The function under a decorator; a Derivative stays itself (its code varies with kinds)."""
-    return f if isinstance(f, Derivative) else frontend.unwrap(f)
+    """The function under a decorator (or a method's, a partial's: reach.py); a Derivative
+    stays itself (its code varies with kinds)."""
+    return f if isinstance(f, Derivative) else frontend.as_function(frontend.unwrap(f))
 
 
 class Jacobian:

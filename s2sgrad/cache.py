@@ -8,12 +8,14 @@ if called now: a global rebound, a helper redefined, a closure cell or default c
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import types
 
 import numpy as np
 
 from .custom import CustomDerivative
-from .frontend import nonlocal_names, resolve_nonlocal
+from .frontend import nonlocal_names, reach
 
 
 class DerivativeCache:
@@ -52,10 +54,11 @@ def fingerprint(deps, contents: bool = False) -> list:
     out = []
     for f, name in deps:
         if name is None:
+            f = reach.origin(f)  # a stand-in's code is its function's (frontend/reach.py)
             out.append((f.__code__, _value_key(f.__defaults__, contents),
                         _value_key(f.__kwdefaults__, contents)))
-        else:
-            found, value = resolve_nonlocal(f, name)
+        else:  # a name, or an attribute path of an object the code reads (`self.N`)
+            found, value = reach.resolve_read(f, name)
             out.append(_value_key(value, contents))
     return out
 
@@ -67,6 +70,11 @@ def _value_key(value, contents: bool):
         return (type(value), value)
     if isinstance(value, tuple):
         return tuple(_value_key(v, contents) for v in value)
+    if isinstance(value, types.MethodType):  # a new bound method object at every read
+        return (id(value.__func__), id(value.__self__))
+    if isinstance(value, functools.partial):  # what it binds, for the compiled code's arrays
+        return (id(value), _value_key(value.args, contents),
+                _value_key(tuple(sorted(value.keywords.items())), contents))
     if contents and isinstance(value, np.ndarray):
         return (id(value), value.shape, value.dtype.str,
                 hashlib.blake2b(value.tobytes(), digest_size=16).digest())

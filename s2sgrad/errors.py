@@ -83,6 +83,11 @@ class RankUnknownError(UnsupportedCallError):
     (np.linalg.norm(x, 2): a vector's 2-norm, a matrix's largest singular value)."""
 
 
+class CallValueNeededError(RankUnknownError):
+    """Code that calls a parameter, or reads its attributes: generated for the function
+    or object a call passes, so it waits for the first call."""
+
+
 class RecursiveCallError(S2SGradError):
     """A function that calls itself, directly or through other functions."""
 

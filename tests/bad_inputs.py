@@ -22,8 +22,9 @@ async def async_square(x):  # <- here
 
 # 3. a function defined in the body
 def nested_def(x):
-    def inner(t):  # <- here
-        return t * t
+    if x > 0.0:
+        def inner(t):  # <- here
+            return t * t
     return inner(x)
 
 
@@ -122,8 +123,7 @@ def undefined_name(x):
 
 # 12. a lambda and a dict comprehension in the body
 def lambda_in_body(x):
-    sq = lambda t: t * t  # noqa: E731  # <- here
-    return sq(x)
+    return (lambda t: t * t)(x)  # <- here
 
 
 def comprehension_in_body(xs):
@@ -137,7 +137,8 @@ def one_param(x):
 
 
 # 14. a lambda given to grad directly
-square_lambda = lambda x: x * x  # noqa: E731  # <- here
+square_lambda = (
+    lambda x: x * x)  # noqa: E731  # <- here
 
 
 # 15. with, try, *args, **kwargs

@@ -11,6 +11,7 @@ import math
 import os
 import sys
 
+import numpy as np
 import pytest
 
 import s2sgrad
@@ -82,7 +83,7 @@ def test_async_def():
 
 def test_nested_def():
     exc = raised(UnsupportedSyntaxError, lambda: s2sgrad.grad(bad_inputs.nested_def)(1.5))
-    check_error(exc, bad_inputs.nested_def, "def inner", "nested function")
+    check_error(exc, bad_inputs.nested_def, "def inner", "function defined inside a block")
 
 
 def test_nested_class():
@@ -195,9 +196,9 @@ def test_undefined_name():
 # ---------------------------------------------------------------------- 12: lambda, comprehension
 def test_lambda_in_body():
     exc = raised(UnsupportedSyntaxError, lambda: s2sgrad.grad(bad_inputs.lambda_in_body)(1.5))
-    check_error(exc, bad_inputs.lambda_in_body, "lambda", "lambda")
-    # a loop is no replacement for a lambda: the hint should say to define a function
-    assert "function" in exc.hint or "def" in exc.hint, exc.hint
+    check_error(exc, bad_inputs.lambda_in_body, "lambda", "lambda inside a larger expression")
+    # a loop is no replacement for a lambda: the hint should say to name it
+    assert "assign it to a name" in exc.hint, exc.hint
 
 
 def test_comprehension_in_body():
@@ -224,13 +225,10 @@ def test_wrt_unknown_name():
 
 # ---------------------------------------------------------------------- 14: lambda to grad
 def test_lambda_given_to_grad_from_a_file():
+    # its lines are a piece of a larger expression (lambdas that parse work:
+    # tests/frontend/test_reach_functions.py)
     exc = raised(S2SGradError, lambda: s2sgrad.grad(bad_inputs.square_lambda)(1.5))
-    check_error(exc, bad_inputs.square_lambda, "lambda x", "lambda")
-
-
-def test_lambda_given_to_grad_inline():
-    exc = raised(S2SGradError, lambda: s2sgrad.grad(lambda x: x * x)(1.5))
-    assert "lambda" in exc.message, str(exc)
+    check_error(exc, bad_inputs.square_lambda, "lambda x", "larger expression")
     assert exc.hint and "\n  hint: " in str(exc)
 
 
@@ -255,12 +253,7 @@ def test_star_kwargs():
     check_error(exc, bad_inputs.star_kwargs, "**options", "**kwargs")
 
 
-class _Model:
-    def loss(self, x):
-        return x * x
-
-
-@pytest.mark.parametrize("target", [math.sin, _Model().loss, abs], ids=["builtin", "method", "abs"])
+@pytest.mark.parametrize("target", [math.sin, abs, np.add], ids=["builtin", "abs", "ufunc"])
 def test_only_plain_functions_are_differentiated(target):
     with pytest.raises(s2sgrad.SourceUnavailableError, match="differentiates Python functions") as info:
         s2sgrad.grad(target)

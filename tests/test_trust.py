@@ -349,11 +349,19 @@ def test_api_misuse_is_an_s2sgrad_error(call, builtin):
     assert isinstance(info.value, builtin)  # and still what it was before, for old callers
 
 
-def test_a_lambda_inside_a_larger_expression_is_refused_at_its_line():
-    with pytest.raises(s2sgrad.S2SGradError) as info:
-        s2sgrad.grad(lambda x: x * x,
+def test_a_lambda_in_a_call_spanning_lines_is_read():
+    # the call's lines parse as a statement, and the lambda is the one whose code it is
+    g = s2sgrad.grad(lambda x: x * x,
                      wrt=0)
-    assert "test_trust.py" in str(info.value) and "s2sgrad.grad(lambda x: x * x," in str(info.value)
+    assert g(1.5) == 3.0
+
+
+def test_a_lambda_whose_lines_do_not_parse_is_refused_at_its_line():
+    pieces = (1.0,
+              lambda x: x * x)
+    with pytest.raises(s2sgrad.S2SGradError) as info:
+        s2sgrad.grad(pieces[1])
+    assert "test_trust.py" in str(info.value) and "lambda x: x * x)" in str(info.value)
 
 
 # ----------------------------------------------------------------- indexing printed back

@@ -19,14 +19,32 @@ from ..rules import registry
 from ..rules.array import core as array_rules
 
 
+class Identity:
+    """An object compared by identity (an argument the code is specialised on)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return isinstance(other, Identity) and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+
 @dataclass(frozen=True)
 class Kind:
-    tag: str                    # "scalar" | "array" | "list" | "other"
+    tag: str                    # "scalar" | "array" | "list" | "other" | "static"
     ndim: int | None = None     # arrays: the rank, None when unknown
     elem: "Kind | None" = None  # lists: the kind of the elements
     dtype: str | None = None    # arguments' arrays: "float64", "float32", ...
+    value: Identity | None = None  # "static": the function or object passed (frontend/reach.py)
 
     def __str__(self):
+        if self.tag == "static":
+            return f"static({type(self.value.obj).__name__})"
         if self.tag == "array":
             return f"array(ndim={'?' if self.ndim is None else self.ndim})"
         if self.tag == "list":
@@ -37,6 +55,15 @@ class Kind:
 SCALAR = Kind("scalar")
 OTHER = Kind("other")
 ANY_ARRAY = Kind("array")
+
+
+def static(obj) -> Kind:
+    """The kind of an argument the code is specialised on: that very object."""
+    return Kind("static", value=Identity(obj))
+
+
+def is_static(k) -> bool:
+    return k is not None and k.tag == "static"
 
 
 def array(ndim) -> Kind:

@@ -30,7 +30,9 @@ class ModuleBuilder:
     guesses them from the body."""
 
     def __init__(self, pyfunc, param_kinds: dict | None = None, param_types: dict | None = None):
-        self.main, self.functions = frontend.load_program(pyfunc)
+        # parameters passed a function or object: the code is specialised on it (reach.py)
+        static = {p: k.value.obj for p, k in (param_kinds or {}).items() if kinds.is_static(k)}
+        self.main, self.functions = frontend.load_program(pyfunc, static, guessing=param_kinds is None)
         # "bool" | "int" | "float" of the main function's number arguments: the element
         # types of typed tapes (tapes.py) for the compiled targets
         self.param_types = param_types or {}
@@ -46,7 +48,7 @@ class ModuleBuilder:
         self.rule_copies: list = []  # rule functions copied into the module
         self.outside: dict = {}      # printed name -> object imported or passed in (no source)
         self._no_source: set = set()  # ids of callables whose source cannot be copied
-        main = self.lower(pyfunc)
+        main = self.lower(self.main.pyfunc)
         # guessed kinds give `.source` before a call; a call always brings the real ones
         self.guessed = param_kinds is None
         guess = kinds.guess_params(main) if param_kinds is None else {}

@@ -9,6 +9,7 @@ explicit afterwards by controlflow.py.
 """
 from __future__ import annotations
 
+import ast
 import builtins
 import inspect
 import types
@@ -19,10 +20,11 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .. import ir
 from ..custom import CustomDerivative
-from ..errors import (RecursiveCallError, SourcePos, UndefinedNameError, UnsupportedCallError,
+from ..errors import (CallValueNeededError, RecursiveCallError, SourcePos, UndefinedNameError, UnsupportedCallError,
                       UnsupportedSyntaxError)
 from ..rules import registry
 from ..rules.array import core as array_core
+from . import reach
 from .desugar import Desugaring, assigned_in
 from .source import Source, is_user_function, resolve_nonlocal, stop_gradient, unwrap
 
@@ -39,23 +41,28 @@ FORBIDDEN_CALLS = {builtins.exec: "exec()", builtins.eval: "eval()", builtins.gl
                    builtins.locals: "locals()", builtins.compile: "compile()"}
 
 
-def load_program(pyfunc) -> tuple[ir.Function, dict]:
-    """The IR of `pyfunc` and of every user function it calls, keyed by function object."""
+def load_program(pyfunc, static: dict | None = None, guessing: bool = False) -> tuple[ir.Function, dict]:
+    """The IR of `pyfunc` and of every user function it calls, keyed by function object.
+    `static`: parameters bound to the values of a call (functions, objects; reach.py);
+    `guessing`: no call's values are known yet, so a parameter called as a function or
+    read as an object waits for them (CallValueNeededError)."""
     functions: dict = {}
-    _load(pyfunc, functions, stack=[])
+    if static:
+        pyfunc = reach.specialise(pyfunc, static)
+    _load(pyfunc, functions, stack=[], guessing=guessing)
     return functions[pyfunc], functions
 
 
-def _load(pyfunc, functions: dict, stack: list, call_pos=None):
+def _load(pyfunc, functions: dict, stack: list, call_pos=None, guessing: bool = False):
     if pyfunc in functions:
         return
     if pyfunc in stack:
         cycle = " -> ".join(f.__name__ for f in stack + [pyfunc])
         raise RecursiveCallError(f"recursive call ({cycle}) is not supported", call_pos)
-    fn, callees = Lowerer(pyfunc, helper=bool(stack)).lower()
+    fn, callees = Lowerer(pyfunc, helper=bool(stack), guessing=guessing).lower()
     stack.append(pyfunc)
     for callee, pos in callees:
-        _load(callee, functions, stack, pos)
+        _load(callee, functions, stack, pos, guessing)
     stack.pop()
     functions[pyfunc] = fn
 
@@ -63,9 +70,10 @@ def _load(pyfunc, functions: dict, stack: list, call_pos=None):
 class Lowerer(Desugaring):
     """Lowers one function definition to IR (Python's conveniences through desugar.py)."""
 
-    def __init__(self, pyfunc, helper: bool = False):
+    def __init__(self, pyfunc, helper: bool = False, guessing: bool = False):
         self.pyfunc = pyfunc
         self.helper = helper  # called by the differentiated function: *args may be bound
+        self.guessing = guessing
         self.src = Source(pyfunc)
         try:
             module = cst.parse_module(self.src.text)
@@ -78,35 +86,77 @@ class Lowerer(Desugaring):
                 "define the function with def, on lines of its own.") from None
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # the tree is ours alone
         self.positions = self.wrapper.resolve(PositionProvider)
+        self.stand_ins: dict = {}  # nodes made here (a lambda's def) -> the node they stand for
         self.fndef = next((n for n in self.wrapper.module.body if isinstance(n, cst.FunctionDef)), None)
         if self.fndef is None:
-            raise self._not_a_def(pyfunc)
+            self.fndef = self._lambda_as_def(pyfunc)
         self.callees: list = []
         self.nonlocals: set[str] = set()  # names read from closure, globals or builtins
         self.temp_count = 0
         self.plain_targets: set[int] = set()  # names only bound, never read, where they stand
+        self.static = reach.bindings(pyfunc)  # names bound to values of the call (reach.py)
+        self.lifted = tuple(getattr(pyfunc, "__s2sgrad_lifted__", ()))
+        self.local_functions = dict(getattr(pyfunc, "__s2sgrad_local_functions__", {}))
         self.locals = self._local_names()
         self.renames: dict[str, str] = {}  # a comprehension's variables, while it is lowered
         self.local_imports = self._scan_imports()
         self.list_names = self._scan_list_names()
+        self._find_local_functions()
 
     # ------------------------------------------------------------------ helpers
-    def _not_a_def(self, pyfunc):
-        """A lambda (or other callable without a def of its own) given to grad."""
-        found = []
+    def _lambda_as_def(self, pyfunc) -> cst.FunctionDef:
+        """A lambda as the def it means, `def name(params): return body`, named after the
+        variable it is assigned to; the lambda is found among those on its source lines
+        by its parameters and the positions of its code."""
+        found, named = [], {}
 
         class FindLambda(cst.CSTVisitor):
             def visit_Lambda(self, node):
                 found.append(node)
 
+            def visit_Assign(self, node):
+                if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+                    named[node.value] = node.targets[0].target.value
+
         self.wrapper.module.visit(FindLambda())
-        pos = self.pos(found[0]) if found else None
-        return UnsupportedSyntaxError(
-            f"{pyfunc.__qualname__} is a lambda; s2sgrad differentiates functions written with def",
-            pos, "write it as `def f(x): return ...` at module level.")
+        code = pyfunc.__code__
+        wanted = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+        matches = [lam for lam in found if self._lambda_params(lam) == wanted
+                   and self._holds_code(lam, code)]
+        if len(matches) != 1:
+            pos = self.pos(found[0]) if found else self.src.first_line_pos()
+            raise UnsupportedSyntaxError(
+                f"cannot tell which lambda on these lines is {pyfunc.__qualname__}", pos,
+                "write it as `def f(x): return ...`, or put the lambda on a line of its own.")
+        lam = matches[0]
+        name = pyfunc.__name__ if pyfunc.__name__.isidentifier() else named.get(lam, "lambda_fn")
+        ret = cst.Return(value=lam.body)
+        fndef = cst.FunctionDef(name=cst.Name(name), params=lam.params,
+                                body=cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[ret])]))
+        self.stand_ins.update({ret: lam.body, fndef: lam, fndef.name: lam})
+        return fndef
+
+    @staticmethod
+    def _lambda_params(lam) -> list[str]:
+        p = lam.params
+        if isinstance(p.star_arg, cst.Param) or p.star_kwarg is not None:
+            return []
+        return [q.name.value for q in list(p.posonly_params) + list(p.params) + list(p.kwonly_params)]
+
+    def _holds_code(self, lam, code) -> bool:
+        """Whether every position of the code's instructions lies inside the lambda."""
+        rng = self.positions[lam]
+        start = (self.src.first_line + rng.start.line - 1, rng.start.column + self.src.indent)
+        end = (self.src.first_line + rng.end.line - 1, rng.end.column + self.src.indent)
+        for line, end_line, col, end_col in code.co_positions():
+            if line is None or col is None or (line, col) == (code.co_firstlineno, 0):
+                continue
+            if not (start <= (line, col) and (end_line, end_col) <= end):
+                return False
+        return True
 
     def pos(self, node) -> SourcePos:
-        return self.src.pos(self.positions[node])
+        return self.src.pos(self.positions[self.stand_ins.get(node, node)])
 
     def unsupported(self, what: str, node, hint: str | None = None):
         return UnsupportedSyntaxError(f"{what} is not supported in a differentiated function",
@@ -128,6 +178,12 @@ class Lowerer(Desugaring):
         plain = self.plain_targets
 
         class Collect(cst.CSTVisitor):
+            def visit_FunctionDef(self, node):
+                return False  # a nested function's variables are its own
+
+            def visit_Lambda(self, node):
+                return False
+
             def visit_AssignTarget(self, node):
                 self._targets(node.target, True)
 
@@ -150,11 +206,115 @@ class Lowerer(Desugaring):
                         self._targets(el.value, bound_only)
 
         self.fndef.body.visit(Collect())
-        return names
+        assigned = names - {p.name.value for p in self._params()}
+        for n in set(self.static) & assigned:
+            raise self.unsupported(f"assigning to `{n}`, which is bound to a {type(self.static[n]).__name__}",
+                                   self.fndef.name, "use a new name for the new value.")
+        return (names - set(self.static)) | set(self.lifted)
 
     def _params(self):
         p = self.fndef.params
         return list(p.posonly_params) + list(p.params) + list(p.kwonly_params)
+
+    def _find_local_functions(self) -> None:
+        """Functions defined at the top level of the body (`def g(t): ...`, `g = lambda t:
+        ...`): lowered as functions of their own and called where the body calls them,
+        the enclosing variables they read passed as extra arguments (reach.py)."""
+        found = {}
+        for stmt in self.fndef.body.body:
+            if isinstance(stmt, cst.FunctionDef):
+                found[stmt.name.value] = stmt
+            elif isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 \
+                    and isinstance(stmt.body[0], cst.Assign) and len(stmt.body[0].targets) == 1 \
+                    and isinstance(stmt.body[0].targets[0].target, cst.Name) \
+                    and isinstance(stmt.body[0].value, cst.Lambda):
+                found[stmt.body[0].targets[0].target.value] = stmt.body[0].value
+        self.local_defs = {id(node) for node in found.values()}
+        if not found:
+            return
+        if getattr(self.pyfunc, "__s2sgrad_nested__", False):
+            raise self.unsupported("a function defined inside a nested function", next(iter(found.values())),
+                                   "define it in the enclosing function or at module level.")
+        counts = self._assignment_counts()
+        params = {q.name.value for q in self._params()}
+        for name, node in found.items():
+            if counts.get(name, 0) != (1 if isinstance(node, cst.Lambda) else 0) or name in params:
+                raise self.unsupported(f"the local function `{name}` bound more than once", node,
+                                       "give each local function a name of its own.")
+        codes = {name: self._nested_code(name, node) for name, node in found.items()}
+        outer = set(self.pyfunc.__code__.co_freevars) | set(found) | set(self.static)
+        lifted = {n: [v for v in c.co_freevars if v not in outer] for n, c in codes.items()}
+        changed = True
+        while changed:  # calling a sibling local function passes on what the sibling reads
+            changed = False
+            for n, c in codes.items():
+                for v in [v for sib in c.co_freevars if sib in found for v in lifted[sib]]:
+                    if v not in lifted[n]:
+                        lifted[n].append(v)
+                        changed = True
+        siblings: dict = {}
+        for name, node in found.items():
+            siblings[name] = reach.nested_function(self.pyfunc, codes[name], name, self._literal_defaults(node),
+                                                   tuple(lifted[name]), siblings)
+        self.local_functions.update(siblings)
+        self.locals -= set(found)
+
+    def _assignment_counts(self) -> dict:
+        counts: dict = {}
+
+        class Count(cst.CSTVisitor):
+            def visit_FunctionDef(self, node):
+                return False
+
+            def visit_Lambda(self, node):
+                return False
+
+            def visit_AssignTarget(self, node):
+                for n in _target_names(node.target):
+                    counts[n] = counts.get(n, 0) + 1
+
+            def visit_AugAssign(self, node):
+                self.visit_AssignTarget(node)
+
+            def visit_AnnAssign(self, node):
+                self.visit_AssignTarget(node)
+
+            def visit_For(self, node):
+                self.visit_AssignTarget(node)
+
+        self.fndef.body.visit(Count())
+        return counts
+
+    def _nested_code(self, name: str, node):
+        """The code object of a def or lambda of the body, among the function's constants."""
+        if isinstance(node, cst.FunctionDef) and (node.decorators or node.asynchronous is not None):
+            raise self.unsupported("a decorated or async nested function", node,
+                                   "define it at module level.")
+        want = name if isinstance(node, cst.FunctionDef) else "<lambda>"
+        line = self.pos(node).line
+        codes = [c for c in self.pyfunc.__code__.co_consts
+                 if isinstance(c, types.CodeType) and c.co_name == want and c.co_firstlineno == line]
+        if len(codes) != 1:
+            raise self.unsupported(f"the local function `{name}` (its code cannot be told apart)", node,
+                                   "define it on lines of its own.")
+        return codes[0]
+
+    def _literal_defaults(self, node) -> tuple:
+        """A local function's default values, which must be literals (`k=2.0`)."""
+        p = node.params
+        if any(q.default is not None for q in p.kwonly_params) or isinstance(p.star_arg, cst.Param) \
+                or p.star_kwarg is not None:
+            raise self.unsupported("keyword-only defaults or `*args` in a local function", node,
+                                   "give it plain parameters.")
+        out = []
+        for q in list(p.posonly_params) + list(p.params):
+            if q.default is not None:
+                try:
+                    out.append(ast.literal_eval(self.src_of(q.default)))
+                except (ValueError, SyntaxError):
+                    raise self.unsupported("a default value that is not a literal in a local function",
+                                           q.default, "pass the value as an argument.") from None
+        return tuple(out)
 
     # ------------------------------------------------------------------ function
     def lower(self) -> tuple[ir.Function, list]:
@@ -170,11 +330,14 @@ class Lowerer(Desugaring):
                                        "function calls may take `*args`).")
         params, defaults = [], {}
         for param in self._params():
+            if param.name.value in self.static:
+                continue  # bound to a value of the call: read like a global
             params.append(param.name.value)
             if param.default is not None:
                 defaults[param.name.value] = self.expr(param.default)
         if star_ok:
             params.append(p.star_arg.name.value)  # bound to a tuple of the extra arguments
+        params += [v for v in self.lifted if v not in params]
         body = self.block(fd.body.body, top=True)
         self._refuse_unlowered(body)
         fn = ir.Function(fd.name.value, params, defaults, body, pos=self.pos(fd.name),
@@ -212,6 +375,8 @@ class Lowerer(Desugaring):
         if isinstance(node, cst.Assign):
             if len(node.targets) != 1:
                 return self.chained_assign(node, pos)
+            if id(node.value) in self.local_defs:
+                return []  # `g = lambda t: ...`: lowered as a function of its own
             return self.assign(node.targets[0].target, node.value, pos)
         if isinstance(node, cst.AnnAssign):
             return [] if node.value is None else self.assign(node.target, node.value, pos)
@@ -284,8 +449,10 @@ class Lowerer(Desugaring):
                                        "and at the end of the body.")
             return [ir.While(test, self.block(node.body.body), pos=pos)]
         if isinstance(node, cst.FunctionDef):
-            raise self.unsupported("a nested function definition", node,
-                                   "define it at module level and call it.")
+            if id(node) in self.local_defs:
+                return []  # lowered as a function of its own
+            raise self.unsupported("a function defined inside a block", node,
+                                   "define it at the top level of the function's body, or at module level.")
         if isinstance(node, cst.ClassDef):
             raise self.unsupported("a class definition", node, "define it at module level.")
         if isinstance(node, cst.With):
@@ -418,6 +585,10 @@ class Lowerer(Desugaring):
         if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
             return ir.Subscript(ir.Name(node.value.value, pos=self.pos(node.value)),
                                 self.index(node), pos=self.pos(node))
+        if isinstance(node, cst.Attribute):
+            raise self.unsupported(f"writing the attribute `{self.src_of(node)}`", node,
+                                   "s2sgrad reads objects' attributes but never writes them: "
+                                   "return the value instead.")
         raise self.unsupported(f"assignment to `{self.src_of(node)}`", node,
                                "assign to a variable or to an element `xs[i]` of a list variable.")
 
@@ -522,6 +693,29 @@ class Lowerer(Desugaring):
         return [ir.If(test, body_pre + [ir.Assign([target], [body], pos=pos)],
                       orelse_pre + [ir.Assign([target], [orelse], pos=pos)], pos=pos)]
 
+    def _specialised_call(self, call: ir.Call, node) -> ir.Call:
+        """A user function's call with the functions and objects it is passed (_Bound)
+        taken out of its arguments: the callee is a stand-in with those bound (reach.py)."""
+        callee = call.func.key
+        values = [a for a in call.args + [v for _, v in call.kwargs] if isinstance(a, _Bound)]
+        if values:
+            sig = inspect.signature(callee, follow_wrapped=False)
+            try:
+                bound = sig.bind(*call.args, **dict(call.kwargs))
+            except TypeError as exc:
+                raise UnsupportedCallError(f"call to `{callee.__name__}`: {exc}", self.pos(node),
+                                           "call it with arguments matching its parameters.") from None
+            static = {k: v.value for k, v in bound.arguments.items() if isinstance(v, _Bound)}
+            callee = reach.specialise(callee, static)
+            kinds_of = {k: p.kind for k, p in sig.parameters.items()}
+            args = [v for k, v in bound.arguments.items() if k not in static
+                    and kinds_of[k] is inspect.Parameter.POSITIONAL_ONLY]
+            kwargs = [(k, v) for k, v in bound.arguments.items() if k not in static
+                      and kinds_of[k] is not inspect.Parameter.POSITIONAL_ONLY]
+            call = ir.Call(ir.UserFn(callee), args, kwargs)
+        self.callees.append((callee, self.pos(node)))
+        return call
+
     def call_args(self, call: ir.Call, pre: list) -> ir.Call:
         """Bind a user call's arguments to the callee's parameters, positionally."""
         if isinstance(call.func, ir.CustomFn):
@@ -544,6 +738,8 @@ class Lowerer(Desugaring):
                 args.append(self.value_from(bound.arguments[name], pre))
             else:
                 args.append(self.default_value(callee, name, param.default, call.pos))
+        if isinstance(call.func, ir.UserFn):  # what a local function reads of the enclosing one
+            args += [ir.Name(v) for v in getattr(callee, "__s2sgrad_lifted__", ())]
         return ir.Call(call.func, args, pos=call.pos)
 
     def default_value(self, callee, name, default, pos) -> ir.Expr:
@@ -614,7 +810,8 @@ class Lowerer(Desugaring):
         if isinstance(node, cst.Await):
             raise self.unsupported("`await`", node)
         if isinstance(node, cst.Lambda):
-            raise self.unsupported("a lambda", node, "define a function at module level.")
+            raise self.unsupported("a lambda inside a larger expression", node,
+                                   "assign it to a name first (`g = lambda t: ...`) and call that.")
         if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
             return _Unlowered(node)  # lowered by value_from, where its loop has a place
         if isinstance(node, (cst.SetComp, cst.DictComp)):
@@ -680,10 +877,78 @@ class Lowerer(Desugaring):
             self.imported_before_use(n, node)
         if n in ("True", "False", "None"):
             return ir.Const({"True": True, "False": False, "None": None}[n])
+        if n in self.local_functions:
+            return ir.UserFn(self.local_functions[n])
+        if n in self.static:
+            self.nonlocals.add(n)
+            return self.bound_value(self.static[n], n, node)
         found, value = self.lookup(n)
         if not found:
             raise UndefinedNameError(f"name `{n}` is not defined", self.pos(node))
         return self.from_value(value, n, node)
+
+    def bound_value(self, value, path: str, node) -> ir.Expr:
+        """IR for a value read through a name bound to a call's value, or an attribute of
+        an object (`self.N`, `p.W`): numbers and arrays are constants, read live like
+        globals; functions are callees; anything else is refused."""
+        if reach.is_plain_value(value):
+            origin = f"{self.pyfunc.__qualname__}:{path}"
+            return ir.Global(path.replace(".", "_"), value, origin)
+        if callable(value) and not isinstance(value, type):
+            return self.from_value(value, path.split(".")[-1], node)
+        raise self.unsupported(
+            f"reading `{self.src_of(node)}` (a {type(value).__name__}) as a value", node,
+            "s2sgrad reads numbers and arrays from objects (`self.N`, `p.W`) and calls their "
+            "functions and methods; pass anything else as an argument of its own.")
+
+    def reach_value(self, node):
+        """(value, path) when the expression names a function or object the code is
+        specialised on (reach.py), or an attribute of such an object; else None."""
+        if isinstance(node, cst.Name):
+            n = node.value
+            if n in self.local_functions:
+                return self.local_functions[n], n
+            if n in self.static:
+                self.nonlocals.add(n)
+                return self.static[n], n
+            if n in self.locals:
+                return None
+            found, value = resolve_nonlocal(self.pyfunc, n)
+            if found and reach.is_static(value):
+                self.nonlocals.add(n)
+                return value, n
+            return None
+        if isinstance(node, cst.Attribute):
+            base = self.reach_value(node.value)
+            if base is None or not reach.is_static(base[0]) or isinstance(base[0], type):
+                return None
+            obj, path = base
+            attr = node.attr.value
+            if not hasattr(obj, attr):
+                raise UndefinedNameError(f"`{self.src_of(node.value)}` ({type(obj).__name__}) has no "
+                                         f"attribute `{attr}`", self.pos(node))
+            path = f"{path}.{attr}"
+            self.nonlocals.add(path)
+            return getattr(obj, attr), path
+        return None
+
+    def _unbound_parameter(self, node) -> str | None:
+        """The parameter an expression's base names, when the function calls it or reads
+        an attribute of it: its value is needed to generate the code (a call brings it)."""
+        while isinstance(node, cst.Attribute):
+            node = node.value
+        if self.guessing and isinstance(node, cst.Name) and node.value in {q.name.value for q in self._params()} \
+                and node.value not in self.static:
+            return node.value
+        return None
+
+    def _needs_value(self, param: str, node):
+        return CallValueNeededError(
+            f"`{self.src_of(node)}` uses the parameter `{param}` as a function or object: the "
+            f"derivative is generated for the value passed", self.pos(node),
+            f"pass a function (a def, lambda, functools.partial, method or numba function) or an "
+            f"object whose number and array attributes the code reads as `{param}`; the code is "
+            f"generated at the first call.")
 
     def lookup(self, n: str):
         if n in self.local_imports:
@@ -717,6 +982,9 @@ class Lowerer(Desugaring):
                                    "s2sgrad must see the code it differentiates.")
         if is_user_function(unwrap(value)):
             return ir.UserFn(unwrap(value))
+        py_func = reach.numba_py_func(value)
+        if py_func is not None and is_user_function(py_func):  # @njit: differentiated through its source
+            return ir.UserFn(py_func)
         if callable(value):
             return ir.Foreign(value, name)
         if origin is None:
@@ -725,6 +993,9 @@ class Lowerer(Desugaring):
         return ir.Global(name, value, origin)
 
     def attribute(self, node: cst.Attribute) -> ir.Expr:
+        hit = self.reach_value(node)
+        if hit is not None:  # self.N, p.W: an attribute of an object the code is specialised on
+            return self.bound_value(hit[0], hit[1], node)
         base = self.expr(node.value)
         if isinstance(base, _ModuleRef):
             attr = node.attr.value
@@ -745,12 +1016,17 @@ class Lowerer(Desugaring):
             return ir.Attr(base, attr)
         if attr == "T":
             return ir.Call(ir.Lib("numpy", "transpose"), [base], method="T", prop=True)
+        if isinstance(node.value, cst.Name) and self._unbound_parameter(node.value):
+            raise self._needs_value(node.value.value, node)
         raise self.unsupported(f"the attribute access `{self.src_of(node)}`", node,
                                "s2sgrad knows the array attributes .T, .shape, .ndim, .size and .dtype.")
 
     def method_call(self, node: cst.Call) -> ir.Expr:
         """`x.sum(axis=0)`: the NumPy function with x first, printed back as a method."""
         name = node.func.attr.value
+        param = self._unbound_parameter(node.func.value)
+        if param is not None and name not in registry.METHOD_RULES:
+            raise self._needs_value(param, node.func)
         base = self.expr(node.func.value)
         args, kwargs = self.call_arguments(node)
         if name in registry.METHOD_RULES:
@@ -768,11 +1044,21 @@ class Lowerer(Desugaring):
             hint = "append as a statement of its own: `xs.append(v)`."
         raise self.unsupported(f"the method call `.{name}()`", node.func, hint)
 
-    def call_arguments(self, node: cst.Call):
+    def call_arguments(self, node: cst.Call, statics: bool = False):
+        """The call's positional and keyword arguments as IR; `statics`: (a user function's
+        call) a function or object passed is a _Bound value its callee is specialised on."""
         args, kwargs = [], []
         for a in node.args:
             if a.star:
                 raise self.unsupported("`*args` / `**kwargs` in a call", a)
+            hit = self.reach_value(a.value) if statics else None
+            if hit is not None and reach.is_static(hit[0]):
+                self._refuse_lifted_value(hit[0], a.value)
+                if a.keyword is None:
+                    args.append(_Bound(hit[0]))
+                else:
+                    kwargs.append((a.keyword.value, _Bound(hit[0])))
+                continue
             if a.keyword is not None:
                 value = self.expr(a.value)
                 if a.keyword.value == "out" and not (isinstance(value, ir.Const) and value.value is None):
@@ -802,20 +1088,44 @@ class Lowerer(Desugaring):
             return self.lookup(node.value)[1]
         return None
 
+    def _refuse_lifted_value(self, fn, node) -> None:
+        if getattr(fn, "__s2sgrad_lifted__", ()):
+            raise self.unsupported(
+                f"passing `{self.src_of(node)}`, a local function reading the variables "
+                f"{', '.join(fn.__s2sgrad_lifted__)} of the enclosing function, as a value", node,
+                "call it in the function that defines it, or pass those variables as its arguments.")
+
     def call(self, node: cst.Call) -> ir.Expr:
-        if isinstance(node.func, cst.Attribute) and not self._names_module(node.func.value):
+        hit = self.reach_value(node.func)
+        target = reach.callable_target(hit[0]) if hit is not None else None
+        if target is not None:  # a partial, a bound method (self.helper), a numba function
+            fn, pre_args, pre_kwargs = target
+            args, kwargs = self.call_arguments(node, statics=True)
+            given = {k for k, _ in kwargs}
+            call = ir.Call(ir.UserFn(fn), [_Bound(v) for v in pre_args] + args,
+                           [(k, _Bound(v)) for k, v in pre_kwargs.items() if k not in given] + kwargs)
+            return self._specialised_call(call, node)
+        if hit is None and not isinstance(node.func, cst.Attribute):
+            param = self._unbound_parameter(node.func)
+            if param is not None:
+                raise self._needs_value(param, node.func)
+            if isinstance(node.func, cst.Name) and node.func.value in {q.name.value for q in self._params()}:
+                raise self.unsupported(f"calling the parameter `{node.func.value}`, which was not passed "
+                                       f"a function", node.func,
+                                       "pass a def, lambda, functools.partial, method or numba function.")
+        if isinstance(node.func, cst.Attribute) and not self._names_module(node.func.value) and hit is None:
             return self.method_call(node)
         func = self.expr(node.func)
         if self.is_sum_call(func):
             return _Unlowered(node)  # a loop adding the items (desugar.py), put in by value_from
-        args, kwargs = self.call_arguments(node)
+        args, kwargs = self.call_arguments(node, statics=isinstance(func, ir.UserFn))
+        if isinstance(func, ir.UserFn):
+            return self._specialised_call(ir.Call(func, args, kwargs), node)
         ufunc = _numpy_ufunc(func)
         if ufunc is not None and len(args) > ufunc.nin:
             raise self.unsupported(f"`{self.src_of(node)}`: a ufunc's positional `out` argument", node,
                                    "assign the result instead: `y = np.multiply(a, b)`.")
-        if isinstance(func, ir.UserFn):
-            self.callees.append((func.key, self.pos(node)))
-        elif isinstance(func, ir.Foreign) and isinstance(func.obj, type) and issubclass(func.obj, BaseException):
+        if isinstance(func, ir.Foreign) and isinstance(func.obj, type) and issubclass(func.obj, BaseException):
             pass  # constructing an exception to raise
         elif isinstance(func, _ModuleRef) or not isinstance(func, (ir.Lib, ir.UserFn, ir.CustomFn, ir.Foreign)):
             raise self.unsupported(f"calling `{self.src_of(node.func)}`", node.func)
@@ -825,6 +1135,14 @@ class Lowerer(Desugaring):
 ARRAY_ATTRIBUTES = ("shape", "ndim", "size", "dtype")
 # calls with no rule that may be statements of their own: they write into no argument
 EFFECT_ONLY_CALLS = (print,)
+
+
+def _target_names(t) -> list[str]:
+    if isinstance(t, cst.Name):
+        return [t.value]
+    if isinstance(t, (cst.Tuple, cst.List)):
+        return [n for el in t.elements for n in _target_names(el.value)]
+    return []
 
 
 def _numpy_ufunc(func: ir.Expr):
@@ -863,6 +1181,15 @@ class _Unlowered(ir.Expr):
 
     def __init__(self, node):
         self.node = node
+        self.pos = None
+
+
+class _Bound(ir.Expr):
+    """A function or object passed to a user function: bound in the callee's stand-in,
+    never an argument of the generated call (lowering only)."""
+
+    def __init__(self, value):
+        self.value = value
         self.pos = None
 
 

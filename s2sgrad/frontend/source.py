@@ -81,6 +81,6 @@ def unwrap(pyfunc):
 
 
 def is_user_function(obj) -> bool:
-    return isinstance(obj, types.FunctionType) and obj.__name__ != "<lambda>" \
+    return isinstance(obj, types.FunctionType) \
         and registry.scalar_rule(obj) is None and obj is not stop_gradient \
         and registry.runtime_rule(obj) is None
