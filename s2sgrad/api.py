@@ -15,7 +15,7 @@ import numpy as np
 
 from . import backends, custom, frontend
 from .analysis import kinds
-from .arguments import LiveSignature
+from .arguments import LiveSignature, check_dict, flatten, flatten_tangents, gather
 from .arguments import normalize_wrt as _normalize_wrt
 from .arguments import promote as _promote
 from .backends import load as loader
@@ -24,7 +24,7 @@ from .backends.assemble import ModuleBuilder
 from .cache import DerivativeCache, dependencies, fingerprint
 from .custom import CustomDerivative
 from .errors import (ArgumentError, BackendError, CudaSubsetError, CustomRuleError, NonScalarOutputError, OptionError,
-                     RankUnknownError, SourceUnavailableError)
+                     RankUnknownError, S2SGradError, SourceUnavailableError)
 from .transforms.forward import TangentSpec
 from .transforms.reverse import AdjointSpec
 
@@ -58,10 +58,10 @@ class Derivative:
         self.signature = f.signature if isinstance(f, Derivative) else LiveSignature(f)
         self.n_cotangents = len(self.params) - len(self.signature.parameters)
         self._variants = {}
-        if isinstance(variant, RankUnknownError):  # code waits for a call's argument ranks
+        if isinstance(variant, Exception):  # code waits for a call's argument ranks or dicts' keys
             self.latest_kinds, self.generated, self._deferred = None, None, variant
             self.source = (f"# {kind} of {self.signature_name()}: generated at the first call, "
-                           f"for its arguments' ranks ({str(variant).splitlines()[0]})\n")
+                           f"for its arguments' kinds ({str(variant).splitlines()[0]})\n")
             self.__name__ = self.__qualname__ = f"{kind}_{getattr(f, '__name__', 'f')}"
         else:
             self._variants[variant.key] = variant
@@ -143,27 +143,44 @@ class Derivative:
         promoted = self._promoted()
         values = [_promote(v) if name in promoted else v
                   for name, v in zip(self.params, list(bound.arguments.values()) + inner)]
+        given = dict(zip(self.params, values))
+        if any(isinstance(v, dict) for v in values):
+            self._check_dicts(given)
+            if own and self.kind in ("jvp", "jvp_batched"):
+                own = tuple(flatten_tangents(own, [given[w] for w in self.wrt], self.wrt))
         compiled = self.backend != "python"  # its code depends on the number types too
         variant = self.variant(tuple(kinds.of_value(v) for v in values),
                                tuple(compiled_code.number_type(v) for v in values) if compiled else None)
         if variant.fn is not self.generated:
             self._use(variant)
         compiled_before = compiled_code.compiled_count(self.generated) if compiled else 0
+        flat = flatten(values)  # a dict is one argument per key (frontend/dicts.py)
         try:
-            out = self.generated(*values, *own)
+            out = self.generated(*flat, *own)
         except (ZeroDivisionError, OverflowError, ValueError) as exc:
             if compiled or not _raised_by_python_floats(exc):
                 raise self._translated(exc, variant, compiled, compiled_before) from None
-            out = self._at_a_singular_point(variant, bound, values, own)
+            out = self._at_a_singular_point(variant, bound, flat, own)
         except Exception as exc:
             raise self._translated(exc, variant, compiled, compiled_before) from None
         if self.kind in ("jvp", "jvp_batched"):
             return out
-        given = dict(zip(self.params, values))
-        out = _as_arguments(out, self.kind, [given[w] for w in self.wrt], len(self.wrt) > 1)
+        out = _as_arguments(out, self.kind, [given[w] for w in self.wrt])
         if self.wrt_is_tuple and len(self.wrt) == 1:  # wrt=(0,) gives a 1-tuple back
             return (out[0], (out[1],)) if self.kind == "value_and_grad" else (out,)
         return out
+
+    def _check_dicts(self, given: dict) -> None:
+        """Dicts of parameters are flattened for the function differentiated, not yet for
+        a derivative's own generated code (whose parameters are the flattened ones)."""
+        if isinstance(self.f, Derivative):
+            raise ArgumentError(f"{self!r}: a derivative of a derivative does not take dicts yet",
+                                hint="pass the dict's entries as separate arguments.")
+        for name, v in given.items():
+            if isinstance(v, dict):
+                check_dict(name, v)
+                if name in self.wrt and not v:
+                    raise ArgumentError(f"the dict `{name}` is taken as wrt, and it is empty")
 
     def _at_a_singular_point(self, variant, bound, values, own):
         """Where the generated code raised from Python's floats (1/0, sqrt of a negative,
@@ -235,16 +252,17 @@ def _bind(caller, signature, args, kwargs, extra: int = 0) -> inspect.BoundArgum
     return bound
 
 
-def _as_arguments(out, kind, args, several):
-    """A number's gradient is a float, even where the code computed it as a 0-d array."""
+def _as_arguments(out, kind, args):
+    """The gradients, one per wrt argument (a dict's as a dict with the same keys); a
+    number's gradient is a float, even where the code computed it as a 0-d array."""
     def fit(g, x):
         if isinstance(x, (int, float, np.number)) and isinstance(g, np.ndarray) and g.ndim == 0:
             return float(g)
         return g
     if kind == "value_and_grad":
         value, g = out
-        return value, tuple(map(fit, g, args)) if several else fit(g, args[0])
-    return tuple(map(fit, out, args)) if several else fit(out, args[0])
+        return value, gather(g, args, fit)
+    return gather(out, args, fit)
 
 
 def _as_float_array(t):
@@ -286,6 +304,10 @@ def _make(f, wrt, kind: str, backend: str, tape_bound: int | None = None) -> Der
     try:
         variant = _generate(f, names, kind, None, backend)
     except RankUnknownError as exc:  # guessed kinds left a rank unknown: a call knows it
+        return Derivative(f, kind, names, is_tuple, exc, backend)
+    except S2SGradError as exc:  # guessed dicts' keys may be wrong (`**opts`): a call knows them
+        if isinstance(f, Derivative) or not frontend.guessed_dicts(f):
+            raise
         return Derivative(f, kind, names, is_tuple, exc, backend)
     result = Derivative(f, kind, names, is_tuple, variant, backend)
     _CACHE.put(key, variant.deps, result)
@@ -333,7 +355,7 @@ def _generate(f, names, kind, param_kinds, target="python", param_types=None) ->
               f"Regenerate rather than edit; it needs only the modules it imports.")
     source, inject = builder.source(header, target)
     params = inspect.signature(f, follow_wrapped=False).parameters
-    used = tuple(builder.param_kinds[p] for p in params)
+    used = tuple(builder.argument_kinds[p] for p in params)
     types = tuple(param_types[p] for p in params) if param_types else None
     key = (target, used, types if target != "python" else None)
     # a derivative of a derivative is stale when the code under the inner one is

@@ -21,16 +21,19 @@ from ..rules.array import core as array_rules
 
 @dataclass(frozen=True)
 class Kind:
-    tag: str                    # "scalar" | "array" | "list" | "other"
+    tag: str                    # "scalar" | "array" | "list" | "dict" | "other"
     ndim: int | None = None     # arrays: the rank, None when unknown
     elem: "Kind | None" = None  # lists: the kind of the elements
     dtype: str | None = None    # arguments' arrays: "float64", "float32", ...
+    fields: tuple = ()          # dict arguments: ((key, kind of its value), ...), in order
 
     def __str__(self):
         if self.tag == "array":
             return f"array(ndim={'?' if self.ndim is None else self.ndim})"
         if self.tag == "list":
             return f"list of {self.elem}"
+        if self.tag == "dict":
+            return "dict(" + ", ".join(f"{k!r}: {v}" for k, v in self.fields) + ")"
         return self.tag
 
 
@@ -57,6 +60,15 @@ def is_array(k) -> bool:
 
 def is_list(k) -> bool:
     return k is not None and k.tag == "list"
+
+
+def is_dict(k) -> bool:
+    """A dict argument: flattened to one parameter per key before any pass reads it."""
+    return k is not None and k.tag == "dict"
+
+
+def dict_of(fields) -> Kind:
+    return Kind("dict", fields=tuple(fields))
 
 
 def rank(k) -> int | None:
@@ -92,6 +104,8 @@ def of_value(v) -> Kind:
         for x in v:
             elem = join(elem, of_value(x))
         return list_of(elem if elem is not None else SCALAR)
+    if isinstance(v, dict):
+        return dict_of((k, of_value(x)) for k, x in v.items())
     return OTHER
 
 
