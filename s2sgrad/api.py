@@ -274,6 +274,9 @@ def _as_float_array(t):
 
 def normalize_wrt(f, wrt) -> tuple[list[str], bool]:
     """wrt as parameter names of the code differentiated (a Derivative's generated code)."""
+    if isinstance(f, Derivative) and any(kinds.is_dict(k) for k in f.latest_kinds or ()):
+        raise ArgumentError(f"{f!r} was called with a dict, and a derivative of a derivative does not "
+                            f"take dicts yet", hint="pass the dict's entries as separate arguments.")
     return _normalize_wrt(f, wrt, list(_signature(f).parameters))
 
 
@@ -418,6 +421,11 @@ class Jacobian:
 
     def __call__(self, *args, **kwargs):
         bound = _bind(self, self.signature, args, kwargs)
+        for w in self.wrt:
+            if isinstance(bound.arguments[w], dict):
+                raise ArgumentError(f"{self!r}: the jacobian of a dict argument (`{w}`) is not supported",
+                                    hint="take it with respect to the dict's entries passed as separate "
+                                         "arguments, or use grad / vjp, which give dicts back.")
         inputs = [np.asarray(_promote(bound.arguments[w]), dtype=float) for w in self.wrt]
         mode = self.mode
         if mode == "auto":
@@ -486,15 +494,31 @@ class Hessian:
     def __init__(self, f, wrt, backend: str):
         self.f = _unwrap(f)
         self.wrt, self.wrt_is_tuple = normalize_wrt(self.f, wrt)
-        self.rows = [jacobian(grad(self.f, wrt=w, backend=backend), wrt=tuple(self.wrt), mode="forward",
-                              backend=backend) for w in self.wrt]
+        self.backend, self._rows = backend, None
+
+    @property
+    def rows(self):
+        """The Jacobians of grad's code, made at the first call (after its arguments' checks)."""
+        if self._rows is None:
+            self._rows = [jacobian(grad(self.f, wrt=w, backend=self.backend), wrt=tuple(self.wrt),
+                                   mode="forward", backend=self.backend) for w in self.wrt]
+        return self._rows
 
     def __call__(self, *args, **kwargs):
+        _refuse_dicts(self, args, kwargs)
         blocks = [row(*args, **kwargs) for row in self.rows]
         return tuple(blocks) if self.wrt_is_tuple else blocks[0][0]
 
     def __repr__(self):
         return f"<s2sgrad hessian of {self.f.__qualname__} wrt {', '.join(self.wrt)}>"
+
+
+def _refuse_dicts(transform, args, kwargs) -> None:
+    """Second derivatives differentiate grad's generated code, whose parameters are a
+    dict's entries one by one: dicts are not taken there yet."""
+    if any(isinstance(v, dict) for v in list(args) + list(kwargs.values())):
+        raise ArgumentError(f"{transform!r} of a function that takes a dict is not supported yet",
+                            hint="pass the dict's entries as separate arguments.")
 
 
 def hessian(f, wrt=0, backend: str = "python") -> Hessian:
@@ -508,15 +532,26 @@ class HessianVectorProduct:
     def __init__(self, f, wrt, backend: str):
         self.f = _unwrap(f)
         self.wrt, self.wrt_is_tuple = normalize_wrt(self.f, wrt)
-        self.tangent = jvp(grad(self.f, wrt=tuple(self.wrt), backend=backend), wrt=tuple(self.wrt),
-                           backend=backend)
+        self.backend, self._tangent = backend, None
+
+    @property
+    def tangent(self):
+        """jvp of grad's code, made at the first call (after its arguments' checks)."""
+        if self._tangent is None:
+            self._tangent = jvp(grad(self.f, wrt=tuple(self.wrt), backend=self.backend), wrt=tuple(self.wrt),
+                                backend=self.backend)
+        return self._tangent
 
     def __call__(self, *args, **kwargs):
         """hvp(*args, *vectors): one vector per wrt entry, shaped like it."""
+        _refuse_dicts(self, args, kwargs)
         _, product = self.tangent(*args, **kwargs)
         if len(self.wrt) > 1:  # the gradient is a tuple, and so is its tangent
             return tuple(product)
         return (product,) if self.wrt_is_tuple else product
+
+    def __repr__(self):
+        return f"<s2sgrad hvp of {self.f.__qualname__} wrt {', '.join(self.wrt)}>"
 
 
 def hvp(f, wrt=0, backend: str = "python") -> HessianVectorProduct:

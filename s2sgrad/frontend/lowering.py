@@ -268,13 +268,16 @@ class Lowerer:
         if isinstance(node, cst.Call) and self.resolve_callee(node.func) is dict:
             entries = {}
             for a in node.args:
-                if a.star == "**":
-                    entries.update(self.splatted(a.value))
-                elif a.keyword is not None and not a.star:
-                    entries[a.keyword.value] = self.expr(a.value)
-                else:
+                more = self.splatted(a.value) if a.star == "**" else \
+                    {a.keyword.value: self.expr(a.value)} if a.keyword is not None and not a.star else None
+                if more is None:
                     raise self.unsupported("`dict(...)` with positional arguments", a,
                                            "write `dict(a=x, b=y)` or `{\"a\": x, \"b\": y}`.")
+                twice = next((k for k in more if k in entries), None)
+                if twice is not None:  # Python raises TypeError here
+                    raise UnsupportedCallError(f"`dict(...)` given the key {twice!r} twice", self.pos(a),
+                                               "give each key once, or write `{**d, \"a\": x}`.")
+                entries.update(more)
             return entries
         return None
 
