@@ -181,6 +181,11 @@ class Derivative:
                 check_dict(name, v)
                 if name in self.wrt and not v:
                     raise ArgumentError(f"the dict `{name}` is taken as wrt, and it is empty")
+                bad = next((k for k, x in v.items() if name in self.wrt and kinds.of_value(x) == kinds.OTHER), None)
+                if bad is not None:
+                    raise ArgumentError(f"the dict `{name}` is taken as wrt, and its entry {bad!r} is a "
+                                        f"{type(v[bad]).__name__}, not a number or an array",
+                                        hint="keep options in a dict of their own, not differentiated.")
 
     def _at_a_singular_point(self, variant, bound, values, own):
         """Where the generated code raised from Python's floats (1/0, sqrt of a negative,

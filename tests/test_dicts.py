@@ -229,6 +229,23 @@ def test_kwargs_passed_to_helpers():
     np.testing.assert_allclose(gx, 1.5 + 1.5 * c + b * 3.0 + np.array([1.5, 0, 0]))
 
 
+def activation(x, cfg):
+    if cfg["act"] == "tanh":
+        y = np.tanh(x * cfg["scale"])
+    else:
+        y = x * cfg["scale"]
+    return np.sum(y) * cfg["n"]
+
+
+def test_a_dict_of_options_beside_the_parameters():
+    x = np.array([0.3, -0.2])
+    np.testing.assert_allclose(s2sgrad.grad(activation)(x, {"act": "tanh", "scale": 2.0, "n": 3}),
+                               3 * 2.0 * (1 - np.tanh(2.0 * x) ** 2))
+    np.testing.assert_allclose(s2sgrad.grad(activation)(x, {"act": "lin", "scale": 2.0, "n": 3}), [6.0, 6.0])
+    with pytest.raises(s2sgrad.S2SGradError, match="its entry 'act' is a str"):
+        s2sgrad.grad(activation, wrt=1)(x, {"act": "lin", "scale": 2.0, "n": 3})
+
+
 def test_torch_style_names_and_names_that_collide():
     rng = np.random.default_rng(11)
     params = {"layer.0.weight": rng.normal(size=(4, 3)), "layer.0.bias": rng.normal(size=4)}
@@ -304,6 +321,11 @@ def updates(params, x):
     return np.sum(params["W"])
 
 
+def prints(params, x):
+    print(f"params: {params}")
+    return np.sum(params["W"] * x)
+
+
 def keyword_twice(x):
     d = {"a": x}
     e = dict(a=x, **d)
@@ -323,6 +345,7 @@ def to_numpy(params, x):
     (breaks_out, (), "`break` in a loop over the dict `params`"),
     (updates, (), "writing into the dict `params`"),
     (to_numpy, (), "the dict `params` passed to `np.stack`"),
+    (prints, (), "the dict `params` or a loop variable over a dict's keys in an f-string"),
 ])
 def test_what_is_refused_is_refused_at_its_line(fn, args, message):
     params, x = {"W": np.ones(2), "b": np.zeros(2)}, np.ones(2)

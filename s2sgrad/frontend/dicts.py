@@ -64,8 +64,3 @@ class Specialized:
 
     def __repr__(self):
         return f"<{self.fn.__qualname__} with dicts {dict(self.layout)}>"
-
-
-def unspecialized(fn):
-    """The Python function itself, for a key that may be Specialized."""
-    return fn.fn if isinstance(fn, Specialized) else fn

@@ -844,8 +844,10 @@ class Lowerer:
             if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
                 raise self.unsupported(f"this index of the dict `{var}`", node, f"write `{var}[\"W\"]`.")
             return self.dict_entry(var, self.dict_key(node.slice[0].slice.value, var), node)
-        if isinstance(node, (cst.Dict, cst.DictComp)) or isinstance(node, cst.Call) \
-                and self.resolve_callee(node.func) is dict:
+        if isinstance(node, cst.Call) and self.resolve_callee(node.func) is dict:
+            raise UnsupportedCallError("`dict(...)` called other than as the value of a variable", self.pos(node),
+                                       "assign it to a variable first: `d = dict(a=x)`, then read `d[\"a\"]`.")
+        if isinstance(node, (cst.Dict, cst.DictComp)):
             raise self.unsupported("a dict built other than as the value of a variable", node,
                                    "assign it to a variable first: `d = {...}`, then read `d[\"a\"]`.")
         if isinstance(node, cst.Subscript):
@@ -879,6 +881,9 @@ class Lowerer:
                 reads.add(n.value)
 
         node.visit(Names())
+        for n in reads & (set(self.dicts) | set(self.const_names)):
+            raise self.unsupported(f"the dict `{n}` or a loop variable over a dict's keys in an f-string",
+                                   node, "print its entries: `params[\"W\"]`, one at a time.")
         for n in reads - self.locals:
             found, value = self.lookup(n)
             if not found:
@@ -1144,8 +1149,9 @@ def _takes_dicts(callee, args, kwargs) -> bool:
     """Whether a user call passes a dict, or calls a function with a `**kw` parameter."""
     if any(isinstance(a, _DictRef) for a in args + [v for _, v in kwargs]):
         return True
-    params = inspect.signature(callee, follow_wrapped=False).parameters.values()
-    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    kinds = {p.kind for p in inspect.signature(callee, follow_wrapped=False).parameters.values()}
+    # a `*args, **kwargs` wrapper is refused at its own line, when it is lowered
+    return inspect.Parameter.VAR_KEYWORD in kinds and inspect.Parameter.VAR_POSITIONAL not in kinds
 
 
 class _ModuleRef(ir.Expr):
