@@ -16,7 +16,7 @@ import numpy as np
 
 from . import backends, custom, frontend
 from .analysis import kinds
-from .arguments import LiveSignature
+from .arguments import LiveSignature, check_dict, flatten, flatten_tangents, gather
 from .arguments import normalize_wrt as _normalize_wrt
 from .arguments import promote as _promote
 from .backends import load as loader
@@ -25,7 +25,7 @@ from .backends.assemble import ModuleBuilder
 from .cache import DerivativeCache, dependencies, fingerprint
 from .custom import CustomDerivative
 from .errors import (ArgumentError, BackendError, CudaSubsetError, CustomRuleError, NonScalarOutputError, OptionError,
-                     RankUnknownError, SourceUnavailableError, UnsupportedCallError, WrtError)
+                     RankUnknownError, S2SGradError, SourceUnavailableError, UnsupportedCallError, WrtError)
 from .teaching.html import code_html
 from .transforms.forward import TangentSpec
 from .transforms.reverse import AdjointSpec
@@ -60,10 +60,10 @@ class Derivative:
         self.signature = f.signature if isinstance(f, Derivative) else LiveSignature(f)
         self.n_cotangents = len(self.params) - len(self.signature.parameters)
         self._variants = {}
-        if isinstance(variant, RankUnknownError):  # code waits for a call's argument ranks
+        if isinstance(variant, Exception):  # code waits for a call's argument ranks or dicts' keys
             self.latest_kinds, self.generated, self._deferred = None, None, variant
             self.source = (f"# {kind} of {self.signature_name()}: generated at the first call, "
-                           f"for its arguments' ranks ({str(variant).splitlines()[0]})\n")
+                           f"for its arguments' kinds ({str(variant).splitlines()[0]})\n")
             self.__name__ = self.__qualname__ = f"{kind}_{getattr(f, '__name__', 'f')}"
         else:
             self._variants[variant.key] = variant
@@ -145,13 +145,20 @@ class Derivative:
         promoted = self._promoted()
         values = [_promote(v) if name in promoted else v
                   for name, v in zip(self.params, list(bound.arguments.values()) + inner)]
+        given = dict(zip(self.params, values))
+        if any(isinstance(v, dict) for v in values):
+            self._check_dicts(given)
+            if own and self.kind in ("jvp", "jvp_batched"):
+                own = tuple(flatten_tangents(own, [given[w] for w in self.wrt], self.wrt))
         compiled = self.backend != "python"  # its code depends on the number types too
         variant = self.variant(tuple(_kind_of(v) for v in values),
                                tuple(compiled_code.number_type(v) for v in values) if compiled else None)
         if variant.fn is not self.generated:
             self._use(variant)
         compiled_before = compiled_code.compiled_count(self.generated) if compiled else 0
-        passed = variant.arguments(self.params, values)
+        # the values the generated code takes: none for a parameter it is specialised on
+        # (reach.py), one per key for a dict (frontend/dicts.py)
+        passed = flatten(variant.arguments(self.params, values))
         try:
             out = self.generated(*passed, *own)
         except (ZeroDivisionError, OverflowError, ValueError) as exc:
@@ -162,11 +169,27 @@ class Derivative:
             raise self._translated(exc, variant, compiled, compiled_before) from None
         if self.kind in ("jvp", "jvp_batched"):
             return out
-        given = dict(zip(self.params, values))
-        out = _as_arguments(out, self.kind, [given[w] for w in self.wrt], len(self.wrt) > 1)
+        out = _as_arguments(out, self.kind, [given[w] for w in self.wrt])
         if self.wrt_is_tuple and len(self.wrt) == 1:  # wrt=(0,) gives a 1-tuple back
             return (out[0], (out[1],)) if self.kind == "value_and_grad" else (out,)
         return out
+
+    def _check_dicts(self, given: dict) -> None:
+        """Dicts of parameters are flattened for the function differentiated, not yet for
+        a derivative's own generated code (whose parameters are the flattened ones)."""
+        if isinstance(self.f, Derivative):
+            raise ArgumentError(f"{self!r}: a derivative of a derivative does not take dicts yet",
+                                hint="pass the dict's entries as separate arguments.")
+        for name, v in given.items():
+            if isinstance(v, dict):
+                check_dict(name, v)
+                if name in self.wrt and not v:
+                    raise ArgumentError(f"the dict `{name}` is taken as wrt, and it is empty")
+                bad = next((k for k, x in v.items() if name in self.wrt and kinds.of_value(x) == kinds.OTHER), None)
+                if bad is not None:
+                    raise ArgumentError(f"the dict `{name}` is taken as wrt, and its entry {bad!r} is a "
+                                        f"{type(v[bad]).__name__}, not a number or an array",
+                                        hint="keep options in a dict of their own, not differentiated.")
 
     def _at_a_singular_point(self, variant, bound, values, own):
         """Where the generated code raised from Python's floats (1/0, sqrt of a negative,
@@ -247,16 +270,17 @@ def _bind(caller, signature, args, kwargs, extra: int = 0) -> inspect.BoundArgum
     return bound
 
 
-def _as_arguments(out, kind, args, several):
-    """A number's gradient is a float, even where the code computed it as a 0-d array."""
+def _as_arguments(out, kind, args):
+    """The gradients, one per wrt argument (a dict's as a dict with the same keys); a
+    number's gradient is a float, even where the code computed it as a 0-d array."""
     def fit(g, x):
         if isinstance(x, (int, float, np.number)) and isinstance(g, np.ndarray) and g.ndim == 0:
             return float(g)
         return g
     if kind == "value_and_grad":
         value, g = out
-        return value, tuple(map(fit, g, args)) if several else fit(g, args[0])
-    return tuple(map(fit, out, args)) if several else fit(out, args[0])
+        return value, gather(g, args, fit)
+    return gather(out, args, fit)
 
 
 def _as_float_array(t):
@@ -274,6 +298,9 @@ def _as_float_array(t):
 
 def normalize_wrt(f, wrt) -> tuple[list[str], bool]:
     """wrt as parameter names of the code differentiated (a Derivative's generated code)."""
+    if isinstance(f, Derivative) and any(kinds.is_dict(k) for k in f.latest_kinds or ()):
+        raise ArgumentError(f"{f!r} was called with a dict, and a derivative of a derivative does not "
+                            f"take dicts yet", hint="pass the dict's entries as separate arguments.")
     return _normalize_wrt(f, wrt, list(_signature(f).parameters))
 
 
@@ -309,6 +336,10 @@ def _make(f, wrt, kind: str, backend: str, tape_bound: int | None = None) -> Der
     try:
         variant = _generate(f, names, kind, None, backend)
     except RankUnknownError as exc:  # guessed kinds left a rank unknown: a call knows it
+        return Derivative(f, kind, names, is_tuple, exc, backend)
+    except S2SGradError as exc:  # guessed dicts' keys may be wrong (`**opts`): a call knows them
+        if isinstance(f, Derivative) or not frontend.guessed_dicts(f):
+            raise
         return Derivative(f, kind, names, is_tuple, exc, backend)
     result = Derivative(f, kind, names, is_tuple, variant, backend)
     _CACHE.put(key, variant.deps, result)
@@ -353,11 +384,11 @@ def _generate(f, names, kind, param_kinds, target="python", param_types=None) ->
     prefix = {"grad": "grad", "value_and_grad": "value_and_grad", "vjp": "vjp", "jvp": "jvp",
               "jvp_batched": "jvp"}[kind]
     params = inspect.signature(f, follow_wrapped=False).parameters
-    static = frozenset(p for p in params if kinds.is_static(builder.param_kinds.get(p)))
+    static = frozenset(p for p in params if kinds.is_static(builder.argument_kinds.get(p)))
     for w in names:
         if w in static:
             raise WrtError(
-                f"wrt={w!r}: the argument is a {type(builder.param_kinds[w].value.obj).__name__} "
+                f"wrt={w!r}: the argument is a {type(builder.argument_kinds[w].value.obj).__name__} "
                 f"object; s2sgrad differentiates with respect to numbers, arrays and lists of them",
                 hint=f"its number and array attributes are read as constants; to differentiate "
                      f"with respect to one, pass it as an argument of its own.")
@@ -371,7 +402,7 @@ def _generate(f, names, kind, param_kinds, target="python", param_types=None) ->
     header = (f"Generated by s2sgrad: {what} of {shown} with respect to {', '.join(names)}.\n\n"
               f"Regenerate rather than edit; it needs only the modules it imports.")
     source, inject = builder.source(header, target)
-    used = tuple(builder.param_kinds[p] for p in params)
+    used = tuple(builder.argument_kinds[p] for p in params)
     types = tuple(param_types[p] for p in params) if param_types else None
     key = (target, used, types if target != "python" else None)
     # a derivative of a derivative is stale when the code under the inner one is
@@ -436,6 +467,11 @@ class Jacobian:
 
     def __call__(self, *args, **kwargs):
         bound = _bind(self, self.signature, args, kwargs)
+        for w in self.wrt:
+            if isinstance(bound.arguments[w], dict):
+                raise ArgumentError(f"{self!r}: the jacobian of a dict argument (`{w}`) is not supported",
+                                    hint="take it with respect to the dict's entries passed as separate "
+                                         "arguments, or use grad / vjp, which give dicts back.")
         inputs = [np.asarray(_promote(bound.arguments[w]), dtype=float) for w in self.wrt]
         mode = self.mode
         if mode == "auto":
@@ -504,15 +540,31 @@ class Hessian:
     def __init__(self, f, wrt, backend: str):
         self.f = _unwrap(f)
         self.wrt, self.wrt_is_tuple = normalize_wrt(self.f, wrt)
-        self.rows = [jacobian(grad(self.f, wrt=w, backend=backend), wrt=tuple(self.wrt), mode="forward",
-                              backend=backend) for w in self.wrt]
+        self.backend, self._rows = backend, None
+
+    @property
+    def rows(self):
+        """The Jacobians of grad's code, made at the first call (after its arguments' checks)."""
+        if self._rows is None:
+            self._rows = [jacobian(grad(self.f, wrt=w, backend=self.backend), wrt=tuple(self.wrt),
+                                   mode="forward", backend=self.backend) for w in self.wrt]
+        return self._rows
 
     def __call__(self, *args, **kwargs):
+        _refuse_dicts(self, args, kwargs)
         blocks = [row(*args, **kwargs) for row in self.rows]
         return tuple(blocks) if self.wrt_is_tuple else blocks[0][0]
 
     def __repr__(self):
         return f"<s2sgrad hessian of {self.f.__qualname__} wrt {', '.join(self.wrt)}>"
+
+
+def _refuse_dicts(transform, args, kwargs) -> None:
+    """Second derivatives differentiate grad's generated code, whose parameters are a
+    dict's entries one by one: dicts are not taken there yet."""
+    if any(isinstance(v, dict) for v in list(args) + list(kwargs.values())):
+        raise ArgumentError(f"{transform!r} of a function that takes a dict is not supported yet",
+                            hint="pass the dict's entries as separate arguments.")
 
 
 def hessian(f, wrt=0, backend: str = "python") -> Hessian:
@@ -526,15 +578,26 @@ class HessianVectorProduct:
     def __init__(self, f, wrt, backend: str):
         self.f = _unwrap(f)
         self.wrt, self.wrt_is_tuple = normalize_wrt(self.f, wrt)
-        self.tangent = jvp(grad(self.f, wrt=tuple(self.wrt), backend=backend), wrt=tuple(self.wrt),
-                           backend=backend)
+        self.backend, self._tangent = backend, None
+
+    @property
+    def tangent(self):
+        """jvp of grad's code, made at the first call (after its arguments' checks)."""
+        if self._tangent is None:
+            self._tangent = jvp(grad(self.f, wrt=tuple(self.wrt), backend=self.backend), wrt=tuple(self.wrt),
+                                backend=self.backend)
+        return self._tangent
 
     def __call__(self, *args, **kwargs):
         """hvp(*args, *vectors): one vector per wrt entry, shaped like it."""
+        _refuse_dicts(self, args, kwargs)
         _, product = self.tangent(*args, **kwargs)
         if len(self.wrt) > 1:  # the gradient is a tuple, and so is its tangent
             return tuple(product)
         return (product,) if self.wrt_is_tuple else product
+
+    def __repr__(self):
+        return f"<s2sgrad hvp of {self.f.__qualname__} wrt {', '.join(self.wrt)}>"
 
 
 def hvp(f, wrt=0, backend: str = "python") -> HessianVectorProduct:

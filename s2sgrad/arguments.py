@@ -1,12 +1,14 @@
-"""How a derivative's arguments are named and passed: `wrt=` as parameter names, and
-integers promoted to floats so a derivative is never truncated or typed as int."""
+"""How a derivative's arguments are named and passed: `wrt=` as parameter names,
+integers promoted to floats so a derivative is never truncated or typed as int, and
+dicts of parameters spread over one argument per key (frontend/dicts.py), their
+gradients gathered back into dicts with the same keys."""
 from __future__ import annotations
 
 import inspect
 
 import numpy as np
 
-from .errors import WrtError
+from .errors import ArgumentError, WrtError
 
 
 def normalize_wrt(f, wrt, params: list[str] | None = None) -> tuple[list[str], bool]:
@@ -45,7 +47,58 @@ def promote(v):
         return [promote(x) for x in v]
     if isinstance(v, tuple):
         return tuple(promote(x) for x in v)
+    if isinstance(v, dict):
+        return {k: promote(x) for k, x in v.items()}
     return v
+
+
+def check_dict(name: str, d: dict) -> None:
+    """A dict argument holds numbers, arrays or lists under string keys, one level deep."""
+    for k, v in d.items():
+        if not isinstance(k, str):
+            raise ArgumentError(f"the dict `{name}` has the key {k!r}, which is not a string",
+                                hint="use string keys (the generated code names a variable after each).")
+        if isinstance(v, dict):
+            raise ArgumentError(f"the dict `{name}` holds a dict under {k!r}: nested dicts are not supported",
+                                hint="flatten it to one level: {'layer1_W': ..., 'layer1_b': ...}.")
+
+
+def flatten(values) -> list:
+    """The arguments of generated code: each dict's values in its key order, in its place."""
+    out = []
+    for v in values:
+        out += list(v.values()) if isinstance(v, dict) else [v]
+    return out
+
+
+def flatten_tangents(tangents, wrt_values, wrt: list[str]) -> list:
+    """jvp's tangents: a dict argument's tangent is a dict with the same keys."""
+    out = []
+    for t, x, name in zip(tangents, wrt_values, wrt):
+        if isinstance(x, dict):
+            if not isinstance(t, dict) or set(t) != set(x):
+                raise ArgumentError(f"the tangent of the dict `{name}` must be a dict with its keys "
+                                    f"{list(x)}, not {t!r}"[:300])
+            out += [t[k] for k in x]
+        elif isinstance(t, dict):
+            raise ArgumentError(f"the tangent of `{name}` is a dict, and `{name}` is not")
+        else:
+            out.append(t)
+    return out
+
+
+def gather(grads, wrt_values, fit) -> tuple | object:
+    """The generated code's gradients (one per key of each dict wrt, a bare value for a
+    single one) as one per wrt argument, a dict's as a dict with the same keys."""
+    n = sum(len(x) if isinstance(x, dict) else 1 for x in wrt_values)
+    items = list(grads) if n > 1 else [grads]
+    out = []
+    for x in wrt_values:
+        if isinstance(x, dict):
+            out.append({k: fit(items.pop(0), v) for k, v in x.items()})
+        else:
+            out.append(fit(items.pop(0), x))
+    return tuple(out) if len(wrt_values) > 1 else out[0]
 
 
 class LiveSignature:

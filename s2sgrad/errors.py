@@ -107,6 +107,10 @@ class NonScalarOutputError(S2SGradError):
                     "use s2sgrad.vjp(f) and pass a cotangent of the output's shape.")
 
 
+class DictKeyError(S2SGradError):
+    """A dict read with a constant key it does not have (Python would raise KeyError)."""
+
+
 class WrtError(S2SGradError):
     """A `wrt=` argument that names no parameter of the function."""
 

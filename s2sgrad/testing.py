@@ -25,7 +25,8 @@ def check_grads(f, *args, wrt=0, modes=("forward", "reverse"), order=1, eps=1e-6
     * ``"reverse"``: ``s2sgrad.grad(f, wrt=wrt)(*args, **kwargs)`` has the structure of
       the arguments it is taken with respect to (a float for a number, a list or tuple
       of the same length for a list or tuple, checked element by element, an array of
-      the same shape for a numpy array), and in ``n_directions`` random directions
+      the same shape for a numpy array, a dict with the same keys in the same order for
+      a dict), and in ``n_directions`` random directions
       ``v`` over all the ``wrt`` arguments together, the directional derivative
       ``sum(grad * v)`` matches the central difference
       ``(f(x + eps*v) - f(x - eps*v)) / (2*eps)`` within
@@ -231,6 +232,11 @@ def _check_structure(x, g, what):
     if isinstance(x, np.ndarray):
         if not (isinstance(g, np.ndarray) and g.shape == x.shape):
             raise AssertionError(f"{what}: expected an array of shape {x.shape}, got {g!r}")
+    elif isinstance(x, dict):
+        if not (isinstance(g, dict) and list(g) == list(x)):
+            raise AssertionError(f"{what}: expected a dict with the keys {list(x)}, got {g!r}")
+        for key in x:
+            _check_structure(x[key], g[key], f"{what}[{key!r}]")
     elif isinstance(x, (list, tuple)):
         if not (isinstance(g, (list, tuple)) and len(g) == len(x)):
             raise AssertionError(f"{what}: expected a list of length {len(x)}, got {g!r}")
@@ -250,6 +256,8 @@ def _random_like(x, rng):
         return rng.standard_normal(x.shape)
     if isinstance(x, (list, tuple)):
         return [_random_like(e, rng) for e in x]
+    if isinstance(x, dict):
+        return {k: _random_like(e, rng) for k, e in x.items()}
     return float(rng.standard_normal())
 
 
@@ -257,6 +265,8 @@ def _step(x, v, h):
     """x + h*v, keeping lists as lists and tuples as tuples."""
     if isinstance(x, (list, tuple)):
         return type(x)(_step(e, d, h) for e, d in zip(x, v))
+    if isinstance(x, dict):
+        return {k: _step(e, v[k], h) for k, e in x.items()}
     return x + h * v
 
 
@@ -264,6 +274,8 @@ def _dot(g, v):
     """sum(g * v) over a (nested) gradient and a direction of the same structure."""
     if isinstance(v, list):
         return sum(_dot(gi, vi) for gi, vi in zip(g, v))
+    if isinstance(v, dict):
+        return sum(_dot(g[k], vk) for k, vk in v.items())
     return float(np.sum(np.asarray(g, dtype=float) * v))
 
 

@@ -36,10 +36,11 @@ class Identity:
 
 @dataclass(frozen=True)
 class Kind:
-    tag: str                    # "scalar" | "array" | "list" | "other" | "static"
+    tag: str                    # "scalar" | "array" | "list" | "dict" | "other" | "static"
     ndim: int | None = None     # arrays: the rank, None when unknown
     elem: "Kind | None" = None  # lists: the kind of the elements
     dtype: str | None = None    # arguments' arrays: "float64", "float32", ...
+    fields: tuple = ()          # dict arguments: ((key, kind of its value), ...), in order
     value: Identity | None = None  # "static": the function or object passed (frontend/reach.py)
 
     def __str__(self):
@@ -49,6 +50,8 @@ class Kind:
             return f"array(ndim={'?' if self.ndim is None else self.ndim})"
         if self.tag == "list":
             return f"list of {self.elem}"
+        if self.tag == "dict":
+            return "dict(" + ", ".join(f"{k!r}: {v}" for k, v in self.fields) + ")"
         return self.tag
 
 
@@ -89,6 +92,15 @@ def is_list(k) -> bool:
     return k is not None and k.tag == "list"
 
 
+def is_dict(k) -> bool:
+    """A dict argument: flattened to one parameter per key before any pass reads it."""
+    return k is not None and k.tag == "dict"
+
+
+def dict_of(fields) -> Kind:
+    return Kind("dict", fields=tuple(fields))
+
+
 def rank(k) -> int | None:
     """0 for a number, an array's ndim (None when unknown), None for anything else."""
     if k == SCALAR:
@@ -122,6 +134,8 @@ def of_value(v) -> Kind:
         for x in v:
             elem = join(elem, of_value(x))
         return list_of(elem if elem is not None else SCALAR)
+    if isinstance(v, dict):
+        return dict_of((k, of_value(x)) for k, x in v.items())
     return OTHER
 
 

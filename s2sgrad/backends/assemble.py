@@ -27,15 +27,20 @@ LITERAL_TYPES = (int, float, bool, str, type(None), complex)
 
 class ModuleBuilder:
     """`param_kinds`: the kinds of the main function's arguments (analysis/kinds.py); None
-    guesses them from the body."""
+    guesses them from the body.  A dict argument's kind names its keys: the main function
+    is lowered with one parameter per key (frontend/dicts.py), and `param_kinds` then
+    holds the kinds of those; `argument_kinds` the kinds per argument, dicts whole."""
 
     def __init__(self, pyfunc, param_kinds: dict | None = None, param_types: dict | None = None):
         # parameters passed a function or object: the code is specialised on it (reach.py)
         static = {p: k.value.obj for p, k in (param_kinds or {}).items() if kinds.is_static(k)}
-        self.main, self.functions = frontend.load_program(pyfunc, static, guessing=param_kinds is None)
+        layout = None if param_kinds is None else {
+            p: tuple(key for key, _ in k.fields) for p, k in param_kinds.items() if kinds.is_dict(k)}
+        self.main, self.functions = frontend.load_program(pyfunc, static, guessing=param_kinds is None,
+                                                          layout=layout)
         # "bool" | "int" | "float" of the main function's number arguments: the element
         # types of typed tapes (tapes.py) for the compiled targets
-        self.param_types = param_types or {}
+        self.param_types = self._flattened(param_types or {})
         self._tape_info: dict = {}   # id of an emitted function -> (variable kinds, number types)
         self.namer = Namer(self._user_names())
         self.lowered: dict = {}
@@ -51,8 +56,37 @@ class ModuleBuilder:
         main = self.lower(self.main.pyfunc)
         # guessed kinds give `.source` before a call; a call always brings the real ones
         self.guessed = param_kinds is None
-        guess = kinds.guess_params(main) if param_kinds is None else {}
-        self.param_kinds = param_kinds or {p: guess[q] for p, q in zip(self.main.params, main.params)}
+        if param_kinds is None:
+            guess = kinds.guess_params(main)
+            self.param_kinds = {p: guess[q] for p, q in zip(self.main.params, main.params)}
+            self.argument_kinds = {p: kinds.dict_of((key, self.param_kinds[flat]) for key, flat in entries)
+                                   for p, entries in self.main.dict_params.items()}
+            self.argument_kinds.update({p: k for p, k in self.param_kinds.items() if p in self._user_params()})
+        else:
+            self.argument_kinds = param_kinds
+            self.param_kinds = self._flattened({p: dict(k.fields) if kinds.is_dict(k) else k
+                                                for p, k in param_kinds.items()})
+
+    def _user_params(self) -> list[str]:
+        return list(inspect.signature(self.main.pyfunc, follow_wrapped=False).parameters)
+
+    def _flattened(self, per_argument: dict) -> dict:
+        """Per parameter of the lowered main function: a dict argument's value (a dict or a
+        tuple in key order) spread over the parameters of its keys."""
+        out = {}
+        for p, v in per_argument.items():
+            entries = self.main.dict_params.get(p)
+            if entries is None:
+                out[p] = v
+            else:
+                values = v if isinstance(v, dict) else dict(zip((key for key, _ in entries), v))
+                out.update({flat: values[key] for key, flat in entries})
+        return out
+
+    def flat_wrt(self, names) -> list[str]:
+        """wrt as parameters of the lowered main function: a dict, all its keys' ones."""
+        dicts = self.main.dict_params
+        return [flat for n in names for flat in ([f for _, f in dicts[n]] if n in dicts else [n])]
 
     def kinds_of(self, pyfunc, arg_kinds) -> dict:
         """The kind of every variable of a user function called with arguments of these kinds."""
@@ -107,21 +141,32 @@ class ModuleBuilder:
     def _request(self, spec, pyfunc, arg_kinds):
         """(pyfunc, its lowered IR, its variables' kinds, spec with lowered wrt names) of a
         derivative asked for: of the main function with its arguments' kinds by default."""
+        wrt = spec.wrt if pyfunc else self.flat_wrt(spec.wrt)
         pyfunc = pyfunc or self.main.pyfunc
         fn = self.lower(pyfunc)
         if arg_kinds is None:
             arg_kinds = [self.param_kinds[p] for p in self.functions[pyfunc].params]
-        spec = dataclasses.replace(spec, wrt=self._lowered_names(pyfunc, spec.wrt))
+        spec = dataclasses.replace(spec, wrt=self._lowered_names(pyfunc, wrt))
         return pyfunc, fn, self.kinds_of(pyfunc, arg_kinds), spec
 
     def derivative(self, spec: reverse.AdjointSpec, pyfunc=None, arg_kinds=None) -> ir.Function:
         pyfunc, fn, var_kinds, spec = self._request(spec, pyfunc, arg_kinds)
         fn = reverse.ReverseMode(fn, spec, self.namer, self, var_kinds).run()
         fn = optimize.optimize(fn)
+        self._note_dicts(fn, spec.helper)
         self.emitted.append(fn)
         types = dict(zip(self._lowered_names(pyfunc, self.param_types), self.param_types.values()))
         self._tape_info[id(fn)] = (var_kinds, types if not spec.helper else {})
         return fn
+
+    def _note_dicts(self, fn: ir.Function, helper: bool) -> None:
+        """The main function's docstring says which parameters hold a dict's entries."""
+        if helper or not self.main.dict_params:
+            return
+        table = dict(zip(self.main.params, self.lower(self.main.pyfunc).params))
+        for var, entries in self.main.dict_params.items():
+            spread = ", ".join(f"{table.get(flat, flat)} = {var}[{key!r}]" for key, flat in entries)
+            fn.doc += f"\n\n    The dict {var} is passed one entry a parameter: {spread or 'no entries'}."
 
     def vjp_of(self, pyfunc, active_args: list[int], arg_kinds: list) -> str:
         key = (pyfunc, tuple(active_args), tuple(arg_kinds))
@@ -138,6 +183,7 @@ class ModuleBuilder:
         mode = batched.BatchedForwardMode if spec.batched else forward.ForwardMode
         fn = mode(fn, spec, self.namer, self, var_kinds).run()
         fn = optimize.optimize(fn)
+        self._note_dicts(fn, spec.helper)
         self.emitted.append(fn)
         return fn
 

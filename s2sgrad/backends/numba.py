@@ -19,7 +19,10 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def number_type(v) -> str | None:
-    """"bool", "int" or "float" for a number argument (the element type of its tapes)."""
+    """"bool", "int" or "float" for a number argument (the element type of its tapes);
+    for a dict, a tuple of its values' in key order."""
+    if isinstance(v, dict):
+        return tuple(number_type(x) for x in v.values())
     if isinstance(v, (bool, np.bool_)):
         return "bool"
     if isinstance(v, (int, np.integer)):

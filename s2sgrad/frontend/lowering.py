@@ -20,12 +20,13 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .. import ir
 from ..custom import CustomDerivative
-from ..errors import (CallValueNeededError, RecursiveCallError, SourcePos, UndefinedNameError, UnsupportedCallError,
-                      UnsupportedSyntaxError)
+from ..errors import (CallValueNeededError, DictKeyError, RecursiveCallError, SourcePos, UndefinedNameError,
+                      UnsupportedCallError, UnsupportedSyntaxError)
 from ..rules import registry
 from ..rules.array import core as array_core
 from . import reach
 from .desugar import Desugaring, assigned_in
+from .dicts import Specialized, flat_name
 from .source import Source, is_user_function, resolve_nonlocal, stop_gradient, unwrap
 
 BINOPS = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/",
@@ -41,25 +42,34 @@ FORBIDDEN_CALLS = {builtins.exec: "exec()", builtins.eval: "eval()", builtins.gl
                    builtins.locals: "locals()", builtins.compile: "compile()"}
 
 
-def load_program(pyfunc, static: dict | None = None, guessing: bool = False) -> tuple[ir.Function, dict]:
-    """The IR of `pyfunc` and of every user function it calls, keyed by function object.
-    `static`: parameters bound to the values of a call (functions, objects; reach.py);
-    `guessing`: no call's values are known yet, so a parameter called as a function or
-    read as an object waits for them (CallValueNeededError)."""
+def load_program(pyfunc, static: dict | None = None, guessing: bool = False,
+                 layout: dict | None = None) -> tuple[ir.Function, dict]:
+    """The IR of `pyfunc` and of every user function it calls, keyed by function object
+    (a helper called with dicts by a dicts.Specialized key).  `static`: parameters bound
+    to the values of a call (functions, objects; reach.py); `guessing`: no call's values
+    are known yet, so a parameter called as a function or read as an object waits for
+    them (CallValueNeededError); `layout`: the keys of each dict argument of pyfunc
+    (frontend/dicts.py), None guesses them from the body."""
     functions: dict = {}
     if static:
         pyfunc = reach.specialise(pyfunc, static)
-    _load(pyfunc, functions, stack=[], guessing=guessing)
+    _load(pyfunc, functions, stack=[], guessing=guessing, layout=layout)
     return functions[pyfunc], functions
 
 
-def _load(pyfunc, functions: dict, stack: list, call_pos=None, guessing: bool = False):
+def guessed_dicts(pyfunc) -> dict:
+    """The dict parameters of pyfunc the body suggests, with the constant keys it reads."""
+    return Lowerer(pyfunc).guess_layout()
+
+
+def _load(pyfunc, functions: dict, stack: list, call_pos=None, guessing: bool = False,
+          layout: dict | None = {}):
     if pyfunc in functions:
         return
     if pyfunc in stack:
         cycle = " -> ".join(f.__name__ for f in stack + [pyfunc])
         raise RecursiveCallError(f"recursive call ({cycle}) is not supported", call_pos)
-    fn, callees = Lowerer(pyfunc, helper=bool(stack), guessing=guessing).lower()
+    fn, callees = Lowerer(pyfunc, layout, helper=bool(stack), guessing=guessing).lower()
     stack.append(pyfunc)
     for callee, pos in callees:
         _load(callee, functions, stack, pos, guessing)
@@ -70,7 +80,7 @@ def _load(pyfunc, functions: dict, stack: list, call_pos=None, guessing: bool = 
 class Lowerer(Desugaring):
     """Lowers one function definition to IR (Python's conveniences through desugar.py)."""
 
-    def __init__(self, pyfunc, helper: bool = False, guessing: bool = False):
+    def __init__(self, pyfunc, layout: dict | None = None, helper: bool = False, guessing: bool = False):
         self.pyfunc = pyfunc
         self.helper = helper  # called by the differentiated function: *args may be bound
         self.guessing = guessing
@@ -102,6 +112,13 @@ class Lowerer(Desugaring):
         self.local_imports = self._scan_imports()
         self.list_names = self._scan_list_names()
         self._find_local_functions()
+        # dicts, flattened (frontend/dicts.py): the keys of each dict parameter (None: guessed
+        # from the body), each dict variable's {key: variable}, names bound to something else,
+        # and the loop variables of a for over a dict's keys while its body is unrolled
+        self.layout = dict(pyfunc.layout) if isinstance(pyfunc, Specialized) else layout
+        self.dicts: dict[str, dict[str, str]] = {}
+        self.plain_names: set[str] = set()
+        self.const_names: dict[str, str] = {}
 
     # ------------------------------------------------------------------ helpers
     def _lambda_as_def(self, pyfunc) -> cst.FunctionDef:
@@ -315,6 +332,201 @@ class Lowerer(Desugaring):
                     raise self.unsupported("a default value that is not a literal in a local function",
                                            q.default, "pass the value as an argument.") from None
         return tuple(out)
+    # ------------------------------------------------------------------ dicts
+    def guess_layout(self) -> dict:
+        """Before a call brings them, the dict parameters are those the body reads by a
+        constant key (`p["W"]`, `p.get("W")`) or otherwise uses as a dict (`**p`,
+        `"W" in p`, `p.items()`), with the keys it names, in order."""
+        params = {p.name.value for p in self._params()}
+        star = self.fndef.params.star_kwarg
+        if isinstance(star, cst.Param):
+            params.add(star.name.value)
+        keys: dict[str, dict] = {}
+
+        def note(node, key=None):
+            if isinstance(node, cst.Name) and node.value in params:
+                found = keys.setdefault(node.value, {})
+                if isinstance(key, cst.SimpleString):
+                    found[key.evaluated_value] = None
+
+        class Uses(cst.CSTVisitor):
+            def visit_Subscript(self, node):
+                if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index) \
+                        and isinstance(node.slice[0].slice.value, cst.SimpleString):
+                    note(node.value, node.slice[0].slice.value)
+
+            def visit_Call(self, node):
+                f = node.func
+                if isinstance(f, cst.Attribute) and f.attr.value in ("get", "items", "values", "keys"):
+                    note(f.value, node.args[0].value if f.attr.value == "get" and node.args else None)
+                for a in node.args:
+                    if a.star == "**":
+                        note(a.value)
+
+            def visit_ComparisonTarget(self, node):
+                if isinstance(node.operator, (cst.In, cst.NotIn)):
+                    note(node.comparator)
+
+        self.fndef.body.visit(Uses())
+        if isinstance(star, cst.Param):
+            keys.setdefault(star.name.value, {})
+        return {p: tuple(k) for p, k in keys.items()}
+
+    def declare_dict(self, var: str, keys) -> dict[str, str]:
+        """The variables of dict `var`'s entries, `var_key`, each unlike any other name."""
+        flats = {}
+        for key in keys:
+            if not isinstance(key, str):
+                raise UnsupportedSyntaxError(f"the dict `{var}` has a key {key!r} that is not a string",
+                                             self.src.first_line_pos(), "use string keys.")
+            name = flat_name(var, key)
+            if name in self.locals:
+                name = self.fresh(name)
+            self.locals.add(name)
+            flats[key] = name
+        self.dicts[var] = flats
+        return flats
+
+    def dict_var(self, node) -> str | None:
+        """The dict variable a node names, or None."""
+        if isinstance(node, cst.Name) and node.value in self.dicts and node.value not in self.const_names:
+            return node.value
+        return None
+
+    def dict_key(self, node, var: str) -> str:
+        """A key of dict `var`: a string constant, or a name holding one (a module constant,
+        the variable of a for over the dict's keys)."""
+        key = self.expr(node)
+        value = key.value if isinstance(key, (ir.Const, ir.Global)) else None
+        if not isinstance(value, str):
+            raise UnsupportedSyntaxError(
+                f"reading the dict `{var}` with the key `{self.src_of(node)}`, which is not a constant "
+                f"string, is not supported in a differentiated function", self.pos(node),
+                f"read it with a string constant, `{var}[\"W\"]`, or loop over it: "
+                f"`for k in {var}:` (the loop is unrolled, one copy of the body per key).")
+        return value
+
+    def dict_entry(self, var: str, key: str, node) -> ir.Name:
+        if key not in self.dicts[var]:
+            keys = ", ".join(repr(k) for k in self.dicts[var]) or "none"
+            raise DictKeyError(f"the dict `{var}` has no key {key!r} (its keys: {keys})", self.pos(node),
+                               f"pass a dict with the key {key!r}, or read it with "
+                               f"`{var}.get({key!r}, default)`.")
+        return ir.Name(self.dicts[var][key], pos=self.pos(node))
+
+    def dict_whole(self, var: str, node):
+        return self.unsupported(
+            f"the dict `{var}` used as a whole (`{self.src_of(node)}`)", node,
+            f"read its entries by constant key (`{var}[\"W\"]`, `{var}.get(\"W\", 0.0)`), loop over it "
+            f"(`for k in {var}:`), or pass it on to a function of yours, as `{var}` or `**{var}`.")
+
+    def dict_write(self, var: str, node):
+        return self.unsupported(
+            f"writing into the dict `{var}`", node,
+            f"a differentiated function reads its dicts only: build a new one "
+            f"(`new = {{**{var}, \"W\": value}}`) or keep the value in a variable.")
+
+    def dict_entries(self, node) -> dict | None:
+        """{key: value expression} of a dict display `{"a": x, **d}` or of `dict(a=x, **d)`,
+        later keys replacing earlier ones as Python does; None for anything else."""
+        if isinstance(node, cst.Dict):
+            entries = {}
+            for el in node.elements:
+                if isinstance(el, cst.StarredDictElement):
+                    entries.update(self.splatted(el.value))
+                else:
+                    entries[self.dict_key(el.key, "{...}")] = self.expr(el.value)
+            return entries
+        if isinstance(node, cst.Call) and self.resolve_callee(node.func) is dict:
+            entries = {}
+            for a in node.args:
+                more = self.splatted(a.value) if a.star == "**" else \
+                    {a.keyword.value: self.expr(a.value)} if a.keyword is not None and not a.star else None
+                if more is None:
+                    raise self.unsupported("`dict(...)` with positional arguments", a,
+                                           "write `dict(a=x, b=y)` or `{\"a\": x, \"b\": y}`.")
+                twice = next((k for k in more if k in entries), None)
+                if twice is not None:  # Python raises TypeError here
+                    raise UnsupportedCallError(f"`dict(...)` given the key {twice!r} twice", self.pos(a),
+                                               "give each key once, or write `{**d, \"a\": x}`.")
+                entries.update(more)
+            return entries
+        return None
+
+    def splatted(self, node) -> dict:
+        """The entries of `**d`: a dict variable's, or a dict display's."""
+        var = self.dict_var(node)
+        if var is not None:
+            return {k: ir.Name(v, pos=self.pos(node)) for k, v in self.dicts[var].items()}
+        entries = self.dict_entries(node)
+        if entries is None:
+            raise self.unsupported(f"`**{self.src_of(node)}`, which is not a dict s2sgrad knows the keys of",
+                                   node, "unpack a dict argument or a dict built in the function.")
+        return entries
+
+    def dict_assign(self, var: str, entries: dict, target_node, pos) -> list[ir.Stmt]:
+        """`d = {"a": x, "b": y}` as `d_a, d_b = x, y` (all values read before any is bound)."""
+        if var in self.plain_names or var in self.const_names:
+            raise self.unsupported(f"the name `{var}` bound to a dict and to something else", target_node,
+                                   "give the dict a name of its own.")
+        if var in self.dicts and list(self.dicts[var]) != list(entries):
+            raise self.unsupported(f"the dict `{var}` bound again with other keys "
+                                   f"({', '.join(map(repr, entries))} instead of "
+                                   f"{', '.join(map(repr, self.dicts[var]))})", target_node,
+                                   "give each dict its own name.")
+        pre: list[ir.Stmt] = []
+        values = [self.value_from(v, pre) for v in entries.values()]
+        flats = self.dicts[var] if var in self.dicts else self.declare_dict(var, entries)
+        if not entries:
+            return pre
+        targets = [ir.Name(flats[k], pos=self.pos(target_node)) for k in entries]
+        return pre + [ir.Assign(targets, values, pos=pos)]
+
+    def dict_loop(self, node, pos) -> list[ir.Stmt] | None:
+        """`for k in d`, `for v in d.values()`, `for k, v in d.items()`: unrolled, one copy of
+        the body per key with `k` the key as a constant and `v` bound to the entry."""
+        it, what = node.iter, "keys"
+        if isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and not it.args \
+                and it.func.attr.value in ("keys", "values", "items"):
+            it, what = it.func.value, it.func.attr.value
+        var = self.dict_var(it)
+        if var is None:
+            return None
+        t = node.target
+        names = [el.value for el in t.elements] if isinstance(t, (cst.Tuple, cst.List)) else [t]
+        if not all(isinstance(n, cst.Name) for n in names) or len(names) != (2 if what == "items" else 1):
+            raise self.unsupported(f"this target of a loop over `{var}.{what}()`", t,
+                                   "write `for k in d:`, `for v in d.values():` or `for k, v in d.items():`.")
+        jumps = []
+
+        class Jumps(cst.CSTVisitor):
+            def visit_Break(self, n):
+                jumps.append(n)
+
+            def visit_Continue(self, n):
+                jumps.append(n)
+
+        node.body.visit(Jumps())
+        if jumps or node.orelse is not None:
+            raise self.unsupported(f"`{'else' if not jumps else self.src_of(jumps[0])}` in a loop over the "
+                                   f"dict `{var}`", jumps[0] if jumps else node.orelse,
+                                   "the loop is unrolled, one copy of the body per key: use an `if` instead.")
+        key_name = names[0].value if what in ("keys", "items") else None
+        value_name = names[-1].value if what in ("values", "items") else None
+        if key_name is not None and key_name in self.plain_names | set(self.dicts):
+            raise self.unsupported(f"the loop variable `{key_name}`, also bound to something else", names[0],
+                                   "give the loop variable a name of its own.")
+        if value_name is not None:
+            self.plain_names.add(value_name)
+        out: list[ir.Stmt] = []
+        for key, flat in list(self.dicts[var].items()):
+            if key_name is not None:
+                self.const_names[key_name] = key
+            if value_name is not None:
+                out.append(ir.Assign([ir.Name(value_name, pos=self.pos(names[-1]))], [ir.Name(flat)], pos=pos))
+            out += self.block(node.body.body)
+        self.const_names.pop(key_name, None)
+        return out
 
     # ------------------------------------------------------------------ function
     def lower(self) -> tuple[ir.Function, list]:
@@ -322,19 +534,29 @@ class Lowerer(Desugaring):
         if fd.asynchronous is not None:
             raise self.unsupported("an async function", fd, "differentiate a plain `def` function.")
         p = fd.params
+        if self.layout is None:
+            self.layout = self.guess_layout()
+        gathered = isinstance(p.star_kwarg, cst.Param) and p.star_kwarg.name.value in self.layout
         star_ok = self.helper and isinstance(p.star_arg, cst.Param) and not p.kwonly_params
-        for star in (p.star_arg, p.star_kwarg):
-            if isinstance(star, cst.Param) and not (star is p.star_arg and star_ok):
+        for star in (None if star_ok else p.star_arg, None if gathered else p.star_kwarg):
+            if isinstance(star, cst.Param):
                 raise self.unsupported("a `*args` / `**kwargs` parameter", star,
                                        "list the parameters explicitly (a helper the differentiated "
-                                       "function calls may take `*args`).")
-        params, defaults = [], {}
-        for param in self._params():
-            if param.name.value in self.static:
+                                       "function calls may take `*args` and `**kwargs`).")
+        params, defaults, dict_params = [], {}, {}
+        for param in self._params() + ([p.star_kwarg] if gathered else []):
+            name = param.name.value
+            if name in self.static:
                 continue  # bound to a value of the call: read like a global
-            params.append(param.name.value)
+            if name in self.layout:  # one parameter per key
+                flats = self.declare_dict(name, self.layout[name])
+                dict_params[name] = list(flats.items())
+                params += flats.values()
+                continue
+            self.plain_names.add(name)
+            params.append(name)
             if param.default is not None:
-                defaults[param.name.value] = self.expr(param.default)
+                defaults[name] = self.expr(param.default)
         if star_ok:
             params.append(p.star_arg.name.value)  # bound to a tuple of the extra arguments
         params += [v for v in self.lifted if v not in params]
@@ -343,6 +565,7 @@ class Lowerer(Desugaring):
         fn = ir.Function(fd.name.value, params, defaults, body, pos=self.pos(fd.name),
                          doc="", file=self.src.file, line=self.src.first_line, pyfunc=self.pyfunc)
         fn.nonlocals = self.nonlocals
+        fn.dict_params = dict_params  # dict parameter -> [(key, its parameter)]
         return fn, self.callees
 
     def _refuse_unlowered(self, body) -> None:
@@ -411,6 +634,11 @@ class Lowerer(Desugaring):
         if isinstance(node, cst.Raise):
             exc = ir.Const(None) if node.exc is None else self.expr(node.exc)
             return [ir.ExprStmt(exc, kind="raise", pos=pos)]
+        if isinstance(node, cst.Del):
+            var = self.dict_var(node.target.value) if isinstance(node.target, cst.Subscript) else None
+            if var is not None:
+                raise self.dict_write(var, node)
+            return self.delete(node)
         if isinstance(node, cst.Global):
             raise self.unsupported("a `global` statement", node,
                                    "return the value instead of writing a global.")
@@ -466,6 +694,9 @@ class Lowerer(Desugaring):
     def for_loop(self, node, pos) -> list[ir.Stmt]:
         if node.asynchronous is not None:
             raise self.unsupported("`async for`", node)
+        unrolled = self.dict_loop(node, pos)
+        if unrolled is not None:
+            return unrolled
         if node.orelse is not None:
             raise self.unsupported("`for ... else`", node.orelse)
         if not isinstance(node.target, cst.Name) or self.loop_kind(node.iter) in ("enumerate", "zip"):
@@ -528,6 +759,12 @@ class Lowerer(Desugaring):
                 pre.append(ir.Assign([tmp], [value], pos=pos))
                 values = [ir.Subscript(tmp, ir.Const(k)) for k in range(len(targets))]
             return pre + [ir.Assign(targets, values, pos=pos)]
+        entries = self.dict_entries(value_node)
+        if entries is not None:
+            if not isinstance(target_node, cst.Name):
+                raise self.unsupported("a dict stored other than in a variable of its own", target_node,
+                                       "assign it to a variable: `d = {...}`.")
+            return self.dict_assign(target_node.value, entries, target_node, pos)
         target = self.target(target_node)
         value = self.expr(value_node)
         if _is_pop(value):  # v = tape.pop(): a tape of generated code
@@ -581,7 +818,14 @@ class Lowerer(Desugaring):
     # ------------------------------------------------------------------ expressions
     def target(self, node) -> ir.Expr:
         if isinstance(node, cst.Name):
+            if node.value in self.dicts or node.value in self.const_names:
+                what = "dict" if node.value in self.dicts else "loop variable over a dict's keys"
+                raise self.unsupported(f"rebinding the {what} `{node.value}` to something else", node,
+                                       "give the new value a name of its own.")
+            self.plain_names.add(node.value)
             return ir.Name(node.value, pos=self.pos(node))
+        if isinstance(node, cst.Subscript) and self.dict_var(node.value) is not None:
+            raise self.dict_write(node.value.value, node)
         if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
             return ir.Subscript(ir.Name(node.value.value, pos=self.pos(node.value)),
                                 self.index(node), pos=self.pos(node))
@@ -742,6 +986,41 @@ class Lowerer(Desugaring):
             args += [ir.Name(v) for v in getattr(callee, "__s2sgrad_lifted__", ())]
         return ir.Call(call.func, args, pos=call.pos)
 
+    def specialized_call(self, callee, args, kwargs, node) -> ir.Call:
+        """A call passing dicts (or keywords a `**kw` parameter gathers): to the callee
+        lowered with those parameters flattened, given one argument per key."""
+        sig = inspect.signature(callee, follow_wrapped=False)
+        try:
+            bound = sig.bind(*args, **dict(kwargs))
+        except TypeError as exc:
+            raise UnsupportedCallError(f"call to `{callee.__name__}`: {exc}", self.pos(node),
+                                       "call it with arguments matching its parameters.") from None
+        layout, flat = [], []
+        for name, param in sig.parameters.items():
+            if param.kind is inspect.Parameter.VAR_POSITIONAL:
+                raise self.unsupported(f"calling `{callee.__name__}`, which takes `*{name}`", node,
+                                       "list its parameters explicitly.")
+            value = bound.arguments.get(name, {} if param.kind is inspect.Parameter.VAR_KEYWORD else None)
+            if param.kind is inspect.Parameter.VAR_KEYWORD:
+                entries = {k: v for k, v in value.items()}
+            elif isinstance(value, _DictRef):
+                entries = {k: ir.Name(v, pos=value.pos) for k, v in self.dicts[value.var].items()}
+            elif name in bound.arguments:
+                flat.append(value)
+                continue
+            else:
+                flat.append(self.default_value(callee, name, param.default, self.pos(node)))
+                continue
+            ref = next((v for v in entries.values() if isinstance(v, _DictRef)), None)
+            if ref is not None:
+                raise UnsupportedSyntaxError(f"the dict `{ref.var}` inside the keyword arguments of "
+                                             f"`{callee.__name__}`", ref.pos, "pass dicts one level deep.")
+            layout.append((name, tuple(entries)))
+            flat += entries.values()
+        key = Specialized(callee, tuple(layout))
+        self.callees.append((key, self.pos(node)))
+        return ir.Call(ir.UserFn(key), flat)
+
     def default_value(self, callee, name, default, pos) -> ir.Expr:
         if isinstance(default, (int, float, bool, str, type(None))):
             return ir.Const(default)
@@ -787,6 +1066,12 @@ class Lowerer(Desugaring):
         if isinstance(node, cst.BooleanOperation):
             op = "and" if isinstance(node.operator, cst.And) else "or"
             return ir.BoolOp(op, [self.expr(node.left), self.expr(node.right)])
+        if isinstance(node, cst.Comparison) and len(node.comparisons) == 1 \
+                and isinstance(node.comparisons[0].operator, (cst.In, cst.NotIn)) \
+                and self.dict_var(node.comparisons[0].comparator) is not None:
+            var = node.comparisons[0].comparator.value  # "b" in params: known from the keys
+            found = self.dict_key(node.left, var) in self.dicts[var]
+            return ir.Const(found if isinstance(node.comparisons[0].operator, cst.In) else not found)
         if isinstance(node, cst.Comparison):
             return ir.Compare(self.expr(node.left), [CMPOPS[type(c.operator)] for c in node.comparisons],
                               [self.expr(c.comparator) for c in node.comparisons])
@@ -796,6 +1081,17 @@ class Lowerer(Desugaring):
             return ir.TupleExpr([self.element(el) for el in node.elements])
         if isinstance(node, cst.List):
             return ir.ListExpr([self.element(el) for el in node.elements])
+        if isinstance(node, cst.Subscript) and self.dict_var(node.value) is not None:
+            var = node.value.value
+            if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+                raise self.unsupported(f"this index of the dict `{var}`", node, f"write `{var}[\"W\"]`.")
+            return self.dict_entry(var, self.dict_key(node.slice[0].slice.value, var), node)
+        if isinstance(node, cst.Call) and self.resolve_callee(node.func) is dict:
+            raise UnsupportedCallError("`dict(...)` called other than as the value of a variable", self.pos(node),
+                                       "assign it to a variable first: `d = dict(a=x)`, then read `d[\"a\"]`.")
+        if isinstance(node, cst.Dict):
+            raise self.unsupported("a dict built other than as the value of a variable", node,
+                                   "assign it to a variable first: `d = {...}`, then read `d[\"a\"]`.")
         if isinstance(node, cst.Subscript):
             return ir.Subscript(self.expr(node.value), self.index(node))
         if isinstance(node, cst.Ellipsis):
@@ -831,6 +1127,9 @@ class Lowerer(Desugaring):
                 reads.add(n.value)
 
         node.visit(Names())
+        for n in reads & (set(self.dicts) | set(self.const_names)):
+            raise self.unsupported(f"the dict `{n}` or a loop variable over a dict's keys in an f-string",
+                                   node, "print its entries: `params[\"W\"]`, one at a time.")
         for n in reads - self.locals:
             found, value = self.lookup(n)
             if not found:
@@ -871,6 +1170,10 @@ class Lowerer(Desugaring):
 
     def name(self, node: cst.Name) -> ir.Expr:
         n = node.value
+        if n in self.const_names:  # the key of an unrolled loop over a dict
+            return ir.Const(self.const_names[n])
+        if n in self.dicts:
+            raise self.dict_whole(n, node)
         if self.is_local(n):
             return ir.Name(self.local_name(n))
         if n in self.local_imports:
@@ -1024,6 +1327,9 @@ class Lowerer(Desugaring):
     def method_call(self, node: cst.Call) -> ir.Expr:
         """`x.sum(axis=0)`: the NumPy function with x first, printed back as a method."""
         name = node.func.attr.value
+        var = self.dict_var(node.func.value)
+        if var is not None:
+            return self.dict_method(var, name, node)
         param = self._unbound_parameter(node.func.value)
         if param is not None and name not in registry.METHOD_RULES:
             raise self._needs_value(param, node.func)
@@ -1044,13 +1350,37 @@ class Lowerer(Desugaring):
             hint = "append as a statement of its own: `xs.append(v)`."
         raise self.unsupported(f"the method call `.{name}()`", node.func, hint)
 
+    def dict_method(self, var: str, name: str, node: cst.Call) -> ir.Expr:
+        """`d.get("k", default)`: the entry, or the default where the dict has no such key."""
+        if name == "get" and 1 <= len(node.args) <= 2 and not any(a.keyword or a.star for a in node.args):
+            key = self.dict_key(node.args[0].value, var)
+            if key in self.dicts[var]:
+                return self.dict_entry(var, key, node)
+            return self.expr(node.args[1].value) if len(node.args) == 2 else ir.Const(None)
+        if name in ("update", "pop", "popitem", "setdefault", "clear"):
+            raise self.dict_write(var, node)
+        if name in ("keys", "values", "items"):
+            raise self.unsupported(f"`{var}.{name}()` other than as what a for loop runs over", node,
+                                   f"loop over it: `for k, v in {var}.items():` (unrolled, one copy of the "
+                                   f"body per key).")
+        raise self.unsupported(f"the dict method `.{name}()`", node.func,
+                               f"read the entries by constant key: `{var}[\"W\"]`.")
+
     def call_arguments(self, node: cst.Call, statics: bool = False):
         """The call's positional and keyword arguments as IR; `statics`: (a user function's
         call) a function or object passed is a _Bound value its callee is specialised on."""
         args, kwargs = [], []
         for a in node.args:
+            if a.star == "**":  # the entries of a dict, as keyword arguments
+                kwargs += list(self.splatted(a.value).items())
+                continue
             if a.star:
-                raise self.unsupported("`*args` / `**kwargs` in a call", a)
+                raise self.unsupported("`*args` in a call", a, "pass the arguments one by one.")
+            var = self.dict_var(a.value)
+            if var is not None:  # a dict passed on whole: only to a function of the user's
+                (kwargs.append((a.keyword.value, _DictRef(var, self.pos(a.value)))) if a.keyword is not None
+                 else args.append(_DictRef(var, self.pos(a.value))))
+                continue
             hit = self.reach_value(a.value) if statics else None
             if hit is not None and reach.is_static(hit[0]):
                 self._refuse_lifted_value(hit[0], a.value)
@@ -1115,10 +1445,25 @@ class Lowerer(Desugaring):
                                        "pass a def, lambda, functools.partial, method or numba function.")
         if isinstance(node.func, cst.Attribute) and not self._names_module(node.func.value) and hit is None:
             return self.method_call(node)
+        if self.resolve_callee(node.func) is len and len(node.args) == 1 and self.dict_var(node.args[0].value):
+            return ir.Const(len(self.dicts[node.args[0].value.value]))
         func = self.expr(node.func)
         if self.is_sum_call(func):
             return _Unlowered(node)  # a loop adding the items (desugar.py), put in by value_from
         args, kwargs = self.call_arguments(node, statics=isinstance(func, ir.UserFn))
+        names = [k for k, _ in kwargs]
+        if len(set(names)) < len(names):
+            twice = next(k for k in names if names.count(k) > 1)
+            raise UnsupportedCallError(f"`{self.src_of(node.func)}` given the keyword argument `{twice}` twice",
+                                       self.pos(node), "pass each keyword argument once.")
+        if isinstance(func, ir.UserFn) and _takes_dicts(func.key, args, kwargs):
+            return self.specialized_call(func.key, args, kwargs, node)
+        ref = next((a for a in args + [v for _, v in kwargs] if isinstance(a, _DictRef)), None)
+        if ref is not None:
+            raise UnsupportedSyntaxError(
+                f"the dict `{ref.var}` passed to `{self.src_of(node.func)}` is not supported in a "
+                f"differentiated function", ref.pos,
+                "pass its entries (`params[\"W\"]`); a whole dict goes only to a function of yours.")
         if isinstance(func, ir.UserFn):
             return self._specialised_call(ir.Call(func, args, kwargs), node)
         ufunc = _numpy_ufunc(func)
@@ -1191,6 +1536,20 @@ class _Bound(ir.Expr):
     def __init__(self, value):
         self.value = value
         self.pos = None
+class _DictRef(ir.Expr):
+    """A dict variable passed whole to a call: the callee is lowered with it flattened."""
+
+    def __init__(self, var: str, pos):
+        self.var, self.pos = var, pos
+
+
+def _takes_dicts(callee, args, kwargs) -> bool:
+    """Whether a user call passes a dict, or calls a function with a `**kw` parameter."""
+    if any(isinstance(a, _DictRef) for a in args + [v for _, v in kwargs]):
+        return True
+    kinds = {p.kind for p in inspect.signature(callee, follow_wrapped=False).parameters.values()}
+    # a `*args, **kwargs` wrapper is refused at its own line, when it is lowered
+    return inspect.Parameter.VAR_KEYWORD in kinds and inspect.Parameter.VAR_POSITIONAL not in kinds
 
 
 class _ModuleRef(ir.Expr):

@@ -15,7 +15,7 @@ import pytest
 
 from s2sgrad import ir
 from s2sgrad.analysis import kinds
-from s2sgrad.analysis.kinds import ANY_ARRAY, OTHER, SCALAR, Kind, array, join, list_of, of_value
+from s2sgrad.analysis.kinds import ANY_ARRAY, OTHER, SCALAR, Kind, array, dict_of, join, list_of, of_value
 from s2sgrad.frontend import controlflow, load_program
 from s2sgrad.transforms.naming import Namer
 
@@ -265,7 +265,8 @@ def test_of_value():
     assert of_value([np.ones(2), np.ones((2, 2))]) == list_of(ANY_ARRAY)
     assert of_value([1.0, np.ones(2)]) == list_of(ANY_ARRAY)
     assert of_value([[1.0], [2.0, 3.0]]) == list_of(list_of(SCALAR))
-    assert of_value("text") == OTHER and of_value(None) == OTHER and of_value({"a": 1}) == OTHER
+    assert of_value("text") == OTHER and of_value(None) == OTHER
+    assert of_value({"a": 1, "W": np.ones(2)}) == dict_of([("a", SCALAR), ("W", Kind("array", 1, dtype="float64"))])
 
 
 def test_broadcast():
