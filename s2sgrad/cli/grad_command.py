@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import quote, split_target
+from .options import quote, split_target
 from .generate import Request, derivatives
 from .writing import compose, header
 

@@ -22,7 +22,7 @@ def check(files: list[str]) -> int:
 
 
 def _stale(path: str) -> bool:
-    from . import parser
+    from .options import parser
     from .grad_command import request_of, written
     try:
         with open(path, encoding="utf-8") as fh:
@@ -42,6 +42,6 @@ def _stale(path: str) -> bool:
     diff = difflib.unified_diff(current.splitlines(True), fresh.splitlines(True), f"{path} (written)",
                                 f"{path} (regenerated)")
     sys.stdout.writelines(diff)
-    print(f"{path} is stale: regenerate it with `{found.group(1)}` from its folder, or `-o {path}`",
-          file=sys.stderr)
+    print(f"{path} is stale: regenerate it with `{found.group(1)} -o {os.path.basename(path)}` "
+          f"in {folder or '.'}", file=sys.stderr)
     return True

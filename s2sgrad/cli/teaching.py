@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import sys
 
-from . import split_target
+from .options import split_target
 from .generate import function_of
 
 

@@ -54,8 +54,13 @@ def header(parts, files: list[str], command: str, mode: str, backend: str) -> st
 
 
 def _kinds_text(part) -> str:
-    return ", ".join(f"{name} {'a number' if k == kinds.SCALAR else k}" for name, k in zip(part.params, part.param_kinds)) \
+    return ", ".join(f"{name} {_kind_name(k)}" for name, k in zip(part.params, part.param_kinds)) \
         + " (other kinds: --like NAME=KIND)"
+
+
+def _kind_name(kind) -> str:
+    rank = kinds.rank(kind)
+    return "a number" if rank == 0 else f"a {rank}-d array" if rank is not None else f"a {kind}"
 
 
 def compose(head: str, parts, kept: list[Binding], reader, backend: str, shown=lambda p: p) -> str:
