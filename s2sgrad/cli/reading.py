@@ -169,9 +169,12 @@ class StaticModule:
 
     def _def(self, node: ast.FunctionDef):
         for d in node.decorator_list:
-            value = evaluate(d, self.namespace)
-            known = value in DECORATORS or (isinstance(d, ast.Call) and evaluate(d.func, self.namespace)
-                                            is DECORATORS[1])
+            try:
+                value = evaluate(d, self.namespace)
+                known = value in DECORATORS or (isinstance(d, ast.Call) and evaluate(d.func, self.namespace)
+                                                is DECORATORS[1])
+            except NotStatic:
+                known = False
             if not known:
                 raise NotStatic(f"the decorator `@{ast.unparse(d)}` is not one s2sgrad applies without "
                                 f"running the file (functools.cache, functools.lru_cache)", d)
@@ -204,13 +207,15 @@ class StaticModule:
         """Unbind what the statement would bind, and the constants it might change."""
         at = at or node
         stored = _stored_names(node)
-        may_mutate = any(isinstance(n, ast.Call) for n in ast.walk(node)) or bool(stored)
-        mentioned = _loads(node)
-        for name, binding in list(self.bindings.items()):
+        run = list(_walk_run(node))
+        may_mutate = any(isinstance(n, ast.Call) for n in run) or bool(stored)
+        mentioned = {n.id for n in run if isinstance(n, ast.Name)}
+        attribute_writes = {n.value.id for n in run if isinstance(n, ast.Attribute)
+                            and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)}
+        for name in list(self.bindings):
             value = self.namespace.get(name)
-            mutable = isinstance(value, (np.ndarray, list)) or binding.kind == "def"
-            if name in stored or (mutable and name in mentioned) or \
-                    (may_mutate and isinstance(value, (np.ndarray, list))):
+            mutable = isinstance(value, (np.ndarray, list))
+            if name in stored or name in attribute_writes or (mutable and (may_mutate or name in mentioned)):
                 self._unbind(name, f"line {node.lineno} (`{self._first_line(node)}`) is not run when s2sgrad "
                                    f"reads a file, and it may change `{name}`", node)
         for name in stored:
@@ -295,6 +300,24 @@ def _stored_names(node) -> set[str]:
         elif isinstance(n, (ast.Import, ast.ImportFrom)):
             names |= {(a.asname or a.name).split(".")[0] for a in n.names}
     return names
+
+
+def _walk_run(node):
+    """The nodes a statement evaluates when it runs: a def's decorators, defaults and
+    annotations, not its body (nor a lambda's)."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = n.args
+            todo += n.decorator_list + a.defaults + [d for d in a.kw_defaults if d is not None]
+            todo += [x.annotation for x in a.posonlyargs + a.args + a.kwonlyargs if x.annotation is not None]
+            todo += [n.returns] if n.returns is not None else []
+        elif isinstance(n, ast.Lambda):
+            todo += n.args.defaults
+        else:
+            todo += list(ast.iter_child_nodes(n))
 
 
 def _loads(node) -> set[str]:

@@ -52,3 +52,23 @@ def test_sibling_helpers_are_read_as_source(tmp_path):
     module = Reader().read(str(tmp_path / "m.py"))
     assert module.namespace["hh"](0.0) == 1.0 and module.bindings["hh"].text == "hh = h"
     assert "path" not in module.namespace and not (tmp_path / "ran.txt").exists()
+
+
+def test_what_a_statement_does_not_run_changes_nothing(tmp_path):
+    """A def's body does not run when it is defined; a call of a function does not change it."""
+    (tmp_path / "m.py").write_text(
+        "import numpy as np\nimport jax\nW = np.ones(2)\n"
+        "def f(x):\n    return x * W[0]\n"
+        "@jax.jit\ndef g(x):\n    W[0] = 3.0\n    return f(x)\n"   # not run: its decorator is unknown
+        "print(f(1.0))\n"                                          # calls f: W may change, f does not
+        "f.__defaults__ = (2.0,)\n")
+    module = Reader().read(str(tmp_path / "m.py"))
+    assert "g" not in module.namespace and "decorator" in module.skipped["g"][0]
+    assert "W" not in module.namespace and "line 7" in module.skipped["W"][0]
+    assert "f" not in module.namespace and "line 11" in module.skipped["f"][0]
+    (tmp_path / "n.py").write_text("import numpy as np\nW = np.ones(2)\ndef f(x):\n    return x * W[0]\n"
+                                   "@jax.jit\ndef g(x):\n    W[0] = 3.0\n    return f(x)\n")
+    module = Reader().read(str(tmp_path / "n.py"))
+    # applying the unknown decorator is a call that might change W; g's body (which writes W
+    # and reads f) does not run, so f keeps its value
+    assert "W" not in module.namespace and "f" in module.namespace
