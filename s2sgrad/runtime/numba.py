@@ -8,7 +8,7 @@ A generated module for the numba target copies each runtime helper it uses (back
 - a helper whose compiled text is here (COMPILED: typed-tape growth, add_at);
 - a NumPy function, or a form of one, numba lacks (NUMPY_OVERLOADS: np.ndim, np.flip
   along an axis, np.expand_dims of a tuple of axes, np.reshape of a view that is not
-  contiguous): an overload giving it one;
+  contiguous, np.array of an array): an overload giving it one;
 - any other helper of helpers.py: its text, compiled with numba.njit as it is.
 
 Like helpers.py, each helper needs nothing but `np` and `numba` (IMPORTS names the one
@@ -234,10 +234,21 @@ def tangent_like_compiled(t, *arrays):
     return None
 
 
+@numba.extending.overload(np.array)
+def array_compiled(object, dtype=None):
+    """np.array of an array (a vjp's copy of the caller's cotangent): numba's np.array
+    takes lists and tuples only.  A copy, as NumPy's."""
+    if not isinstance(object, numba.types.Array):
+        return None
+    if isinstance(dtype, (numba.types.NoneType, numba.types.Omitted)):
+        return lambda object, dtype=None: object.copy()
+    return lambda object, dtype=None: object.astype(dtype)
+
+
 OVERLOADS = {"tangent_like": [tangent_like_compiled], "zero_tangents": [zero_tangents_compiled], "cofactor": [cofactor_compiled], "unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
              "undiff": [undiff_compiled]}
 # NumPy functions (or forms of them) numba lacks, given to it when generated code calls them
 NUMPY_OVERLOADS = {"ndim": ndim_compiled, "flip": flip_compiled, "expand_dims": expand_dims_compiled,
-                   "reshape": reshape_compiled}
+                   "reshape": reshape_compiled, "array": array_compiled}
 # modules an overload's text needs beyond numba and numba.extending
 IMPORTS = {"np.expand_dims": "numba.np.unsafe.ndarray"}

@@ -40,6 +40,8 @@ def expand(c, e: ir.Expr) -> ir.Expr:
         return e
     if keep is NOT_CONST:
         return helper("expand_reduced", e, c.arg("a"), c.arg("axis"), c.arg("keepdims"))
+    if axis is not NOT_CONST and reduced_ndim()(c) == 0:
+        return e  # every axis reduced: a number, which broadcasts (numba's expand_dims takes arrays)
     return np_("expand_dims", e, c.arg("axis"))
 
 
