@@ -352,7 +352,8 @@ def _generate(f, names, kind, param_kinds, target="python", param_types=None) ->
 def grad(f, wrt=0, backend: str = "python", *, tape_bound: int | None = None) -> Derivative:
     """d f / d wrt as a function: same parameters as f, returns the gradient (a tuple for tuple wrt).
 
-    backend="cuda" takes `tape_bound`, the room per thread of each tape of a loop (backends/cuda.py)."""
+    backend="cuda" takes `tape_bound`, a cap on the room per thread of each tape of a loop (without
+    it the call sizes the tapes itself: backends/cuda.py)."""
     return _make(f, wrt, "grad", backend, tape_bound)
 
 
