@@ -18,7 +18,7 @@ import numba
 import numba.extending
 import numpy as np
 
-from .helpers import cofactor, prod_others, tangent_like, unbroadcast, undiff, zero_tangents
+from .helpers import cofactor, prod_others, tangent_like, unbroadcast, unbroadcast_directions, undiff, zero_tangents
 
 # helpers whose compiled text is here: runtime.py's does not compile, or only compiled
 # code calls them
@@ -84,6 +84,36 @@ def unbroadcast_compiled(g, x):
     if g.ndim != x.ndim:
         return lambda g, x: sum_to_shape(g, x)
     return lambda g, x: g if g.shape == x.shape else sum_to_shape(g, x)
+
+
+@numba.extending.overload(unbroadcast_directions)
+def unbroadcast_directions_compiled(t, x):
+    """unbroadcast_directions in compiled code: unbroadcast direction by direction (the
+    plain helper's tuple of axes, built by a generator, does not compile)."""
+    if not isinstance(t, numba.types.Array):
+        return None
+    if not isinstance(x, numba.types.Array):
+        def to_numbers(t, x):
+            out = np.zeros(t.shape[0], t.dtype)
+            for j in range(t.shape[0]):
+                out[j] = np.sum(t[j])
+            return out
+        return to_numbers
+
+    def each_direction(t, x):
+        out = np.zeros((t.shape[0],) + x.shape, t.dtype)
+        for j in range(t.shape[0]):
+            out[j] = unbroadcast(t[j], x)
+        return out
+
+    def unless_of_the_shape(t, x):
+        if t.shape[1:] == x.shape:
+            return t
+        out = np.zeros((t.shape[0],) + x.shape, t.dtype)
+        for j in range(t.shape[0]):
+            out[j] = unbroadcast(t[j], x)
+        return out
+    return unless_of_the_shape if t.ndim == x.ndim + 1 else each_direction
 
 
 def add_at(d_x, index, g):
@@ -245,7 +275,7 @@ def array_compiled(object, dtype=None):
     return lambda object, dtype=None: object.astype(dtype)
 
 
-OVERLOADS = {"tangent_like": [tangent_like_compiled], "zero_tangents": [zero_tangents_compiled], "cofactor": [cofactor_compiled], "unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
+OVERLOADS = {"unbroadcast_directions": [unbroadcast_directions_compiled], "tangent_like": [tangent_like_compiled], "zero_tangents": [zero_tangents_compiled], "cofactor": [cofactor_compiled], "unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
              "undiff": [undiff_compiled]}
 # NumPy functions (or forms of them) numba lacks, given to it when generated code calls them
 NUMPY_OVERLOADS = {"ndim": ndim_compiled, "flip": flip_compiled, "expand_dims": expand_dims_compiled,

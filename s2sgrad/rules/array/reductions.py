@@ -86,6 +86,8 @@ def _batched(c, reduction: str, e):
     shifted = _shifted_axes(c)
     if shifted is NotImplemented or c.const("keepdims") is NOT_CONST:
         return NotImplemented
+    if shifted == () and reduction in ("sum", "mean", "max", "min", "prod"):
+        return e  # a reduction of a number: each direction's tangent as it is (numba has no axis=())
     kwargs = {"axis": C(shifted)}
     if c.const("keepdims") is True:
         kwargs["keepdims"] = C(True)
