@@ -163,10 +163,10 @@ class Derivative:
             out = self.generated(*passed, *own)
         except (ZeroDivisionError, OverflowError, ValueError) as exc:
             if compiled or not _raised_by_python_floats(exc):
-                raise self._translated(exc, variant, compiled, compiled_before) from None
+                raise self._translated(exc, variant, compiled, compiled_before, bound) from None
             out = self._at_a_singular_point(variant, bound, passed, own)
         except Exception as exc:
-            raise self._translated(exc, variant, compiled, compiled_before) from None
+            raise self._translated(exc, variant, compiled, compiled_before, bound) from None
         if self.kind in ("jvp", "jvp_batched"):
             return out
         out = _as_arguments(out, self.kind, [given[w] for w in self.wrt])
@@ -201,12 +201,15 @@ class Derivative:
         with np.errstate(all="ignore"):
             return variant.ieee_fn()(*as_numpy, *own)
 
-    def _translated(self, exc, variant, compiled, compiled_before):
+    def _translated(self, exc, variant, compiled, compiled_before, bound):
         """The error a failed call raises: numba's compile failures and the scalar-output
-        guard as S2SGradErrors, anything else as it was."""
+        guard as S2SGradErrors, anything else as it was.  A compile failure says whose
+        fault it is: where numba compiles the user's function itself, s2sgrad's."""
         if compiled and compiled_code.failed_to_compile(exc, self.generated, compiled_before):
+            user_compiles = None if isinstance(self.f, Derivative) or not inspect.isfunction(self.f) else \
+                compiled_code.user_code_compiles(self.f, bound.args, bound.kwargs)
             return compiled_code.compile_error(exc, variant.path, variant.line_positions,
-                                               f"{self.kind} of {self.signature_name()}")
+                                               f"{self.kind} of {self.signature_name()}", user_compiles)
         if isinstance(exc, ValueError) and "grad needs a scalar output" in str(exc):  # generated guard
             return NonScalarOutputError(f"{exc}; use s2sgrad.vjp with a cotangent of the output's shape")
         if type(exc) is ValueError and str(exc).startswith("the reverse rule "):  # generated guard
@@ -419,7 +422,8 @@ def _generate(f, names, kind, param_kinds, target="python", param_types=None) ->
 def grad(f, wrt=0, backend: str = "python", *, tape_bound: int | None = None) -> Derivative:
     """d f / d wrt as a function: same parameters as f, returns the gradient (a tuple for tuple wrt).
 
-    backend="cuda" takes `tape_bound`, the room per thread of each tape of a loop (backends/cuda.py)."""
+    backend="cuda" takes `tape_bound`, a cap on the room per thread of each tape of a loop (without
+    it the call sizes the tapes itself: backends/cuda.py)."""
     return _make(f, wrt, "grad", backend, tape_bound)
 
 

@@ -148,15 +148,9 @@ class CompileError(S2SGradError):
                     "numbers, NumPy arrays and the math module.")
 
 
-class TapeBoundError(S2SGradError):
-    """A function whose adjoint needs a per-thread tape, asked for without tape_bound."""
-
-    default_hint = ("pass tape_bound=N to s2sgrad.grad(..., backend='cuda'): room for N values "
-                    "per tape and thread, at least the number of trips of this loop.")
-
-
 class TapeOverflowError(S2SGradError):
-    """A thread pushed more values onto a tape than tape_bound leaves room for."""
+    """A thread pushed more values onto a tape than tape_bound (or the most an automatic
+    size gives) leaves room for."""
 
     default_hint = "call grad again with a larger tape_bound."
 

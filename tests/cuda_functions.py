@@ -81,3 +81,11 @@ def loop_without_tape(x, n):
     for i in range(n):
         s = s + x * i + math.sin(x)
     return s
+
+
+def creeping_while(x, y):
+    """A while loop of tens of trips, more for a larger y: each point its own count."""
+    z = x
+    while z < y:
+        z = z + 0.05 * math.sin(z) * x + 0.1
+    return z * x

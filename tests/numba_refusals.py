@@ -37,9 +37,6 @@ GRADIENT_ONLY = {
     "concatenate's adjoint splits at np.cumsum of a list of sizes: numba's cumsum takes arrays": [
         'concatenate_axis1', 'hstack_matrices', 'stack_axis1', 'vstack_matrices',
     ],
-    "an array first bound in a loop, of a rank kinds.py does not infer, starts as 0.0: numba gives a variable one type": [
-        'list_append_then_sum', 'rnn_list_of_states',
-    ],
     "repeat's adjoint concatenates a list: numba's concatenate takes a tuple": [
         'repeat_no_axis',
     ],

@@ -42,6 +42,7 @@ class Kind:
     dtype: str | None = None    # arguments' arrays: "float64", "float32", ...
     fields: tuple = ()          # dict arguments: ((key, kind of its value), ...), in order
     value: Identity | None = None  # "static": the function or object passed (frontend/reach.py)
+    items: tuple | None = None  # tuples of known length: the kind of each position
 
     def __str__(self):
         if self.tag == "static":
@@ -78,6 +79,21 @@ def array(ndim) -> Kind:
 
 def list_of(elem) -> Kind:
     return Kind("list", elem=elem)
+
+
+def tuple_of(items) -> Kind:
+    """A tuple (`return a, b`): a list to the passes, which also knows each position's kind."""
+    elem = None
+    for k in items:
+        elem = join(elem, k)
+    return Kind("list", elem=elem, items=tuple(items))
+
+
+def item_kind(k: Kind, index) -> Kind | None:
+    """The kind of element `index` (an int) of a list or tuple kind."""
+    if k.items is not None and isinstance(index, int) and -len(k.items) <= index < len(k.items):
+        return k.items[index]
+    return k.elem
 
 
 def is_scalar(k) -> bool:
@@ -117,6 +133,8 @@ def join(a: Kind | None, b: Kind | None) -> Kind | None:
     if OTHER in (a, b):  # None first, an array later: the array is what matters
         return b if a == OTHER else a
     if a.tag == b.tag == "list":
+        if a.items is not None and b.items is not None and len(a.items) == len(b.items):
+            return tuple_of([join(x, y) for x, y in zip(a.items, b.items)])
         return list_of(join(a.elem, b.elem))
     if a.tag == b.tag == "array" and a.ndim == b.ndim:
         return Kind("array", a.ndim)
@@ -185,8 +203,8 @@ class KindInference:
             kinds = [self.of(a) for a in s.call.args]
             func = s.call.func  # a user function, or a custom_derivative wrapper
             result = self.callee_result(func.key if isinstance(func, ir.UserFn) else func.rule, kinds)
-            for t in s.targets:
-                self.bind(t.id, (result.elem if is_list(result) else ANY_ARRAY) if s.unpack else result)
+            for k, t in enumerate(s.targets):
+                self.bind(t.id, (item_kind(result, k) if is_list(result) else ANY_ARRAY) if s.unpack else result)
         elif isinstance(s, ir.Append):
             self.bind(s.target.id, list_of(self.of(s.value)))
         elif isinstance(s, ir.Pop) and isinstance(s.into, ir.Name):
@@ -218,7 +236,7 @@ class KindInference:
         if isinstance(e, ir.BinOp):
             left, right = self.of(e.left), self.of(e.right)
             if (is_list(left) or is_list(right)) and not (is_array(left) or is_array(right)):
-                return left if is_list(left) else right  # xs + ys, xs * n
+                return list_of((left if is_list(left) else right).elem)  # xs + ys, xs * n: another length
             return broadcast([left, right])
         if isinstance(e, ir.UnaryOp):
             return SCALAR if e.op == "not" else self.of(e.operand)
@@ -231,6 +249,8 @@ class KindInference:
             return broadcast([self.of(e.left)] + [self.of(c) for c in e.comparators])
         if isinstance(e, ir.IfExp):
             return join(self.of(e.body), self.of(e.orelse))
+        if isinstance(e, ir.TupleExpr) and e.elts:
+            return tuple_of([self.of(x) for x in e.elts])
         if isinstance(e, (ir.TupleExpr, ir.ListExpr)):
             elem = None
             for x in e.elts:
@@ -245,7 +265,7 @@ class KindInference:
     def subscript(self, e: ir.Subscript) -> Kind | None:
         base = self.of(e.value)
         if is_list(base):
-            return base.elem
+            return item_kind(base, e.index.value) if isinstance(e.index, ir.Const) else base.elem
         if not is_array(base):
             return None if base is None else ANY_ARRAY
         items = e.index.elts if isinstance(e.index, ir.TupleExpr) else [e.index]

@@ -332,6 +332,8 @@ class ModuleBuilder:
         names = list(runtime.__all__)
         if target != "python":
             compiled = _compiled_helpers()
+            if any("unbroadcast(" in inspect.getsource(f) for h in used for f in compiled.OVERLOADS.get(h, [])):
+                used.add("unbroadcast")  # an overload's text calls it (unbroadcast_directions')
             names += [h for h in compiled.COMPILED if h not in names]
             used |= {f"np.{sub.attr}" for sub in _subexpressions(functions) if isinstance(sub, ir.Lib)
                      and sub.module == "numpy" and sub.attr in compiled.NUMPY_OVERLOADS}

@@ -19,16 +19,20 @@ are copied in and the results copied back as NumPy arrays.  Everything is float6
 (integer arrays that are not differentiated, such as per-point trip counts, are int64).
 
 Tapes.  A loop whose reverse sweep needs values it overwrote keeps them on a tape
-(tapes.py).  On the GPU each thread's tape is a local array of a fixed size, the
-`tape_bound` the caller gives: `s2sgrad.grad(f, backend="cuda", tape_bound=256)` gives
-every tape room for 256 values per thread (thread-local memory: 8 bytes a value).  No
-recomputation is done.  A function that needs a tape without a `tape_bound` is refused
-when grad is called (TapeBoundError, pointing at the loop).  A push beyond the bound
-writes nothing and records, per thread, how many values the tape would have needed; after
-the kernel, if any point overflowed, TapeOverflowError says how many points did and the
-smallest bound that would have held them - the gradients are never returned.
+(tapes.py).  On the GPU each thread's tape is a local array of a fixed size, compiled into
+the kernel.  Without a `tape_bound` the size is found by running: the kernel runs with
+room for FIRST_ROOM values per tape and thread (or the room the last call needed); a push
+beyond the room writes nothing and records, per thread, how many values the tape needed;
+if any thread overflowed, its results are dropped and the kernel is compiled again with
+room for the most any thread needed (rounded up to a power of two, so few sizes are
+compiled) and run again.  A thread's forward sweep never reads a tape, so the first pass
+counts its own pushes exactly, for `for` loops with per-point trip counts and `while`
+loops alike; a helper's vjp, called from the reverse sweep, is counted exactly once its
+caller's tapes held.  No recomputation is done.  `tape_bound=N` fixes the room at N
+values instead, a cap: if any point needs more, TapeOverflowError says how many points
+did and the smallest bound that would have held them - the gradients are never returned.
 Loops whose adjoint needs no tape (counts, values that are not overwritten) cost no
-memory and need no bound.
+memory.
 """
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ from ..analysis import kinds
 from ..arguments import normalize_wrt
 from ..arguments import LiveSignature
 from ..cache import DerivativeCache, dependencies, fingerprint
-from ..errors import BackendError, CudaSubsetError, TapeBoundError, TapeOverflowError
+from ..errors import BackendError, CudaSubsetError, TapeOverflowError
 from ..transforms.reverse import AdjointSpec
 from . import load as loader
 from . import numba as compiled_code
@@ -51,6 +55,8 @@ from .numba import NumbaPrinter
 from .python import PREC
 
 THREADS_PER_BLOCK = 128
+FIRST_ROOM = 16         # values per tape and thread of the first pass, without a tape_bound
+MOST_ROOM = 1 << 16     # the most an automatic size gives (8 bytes each, in local memory)
 _CACHE = DerivativeCache()
 
 
@@ -169,34 +175,12 @@ def _check_subset(builder: ModuleBuilder) -> None:
                                   hint=CudaSubsetError.default_hint)
 
 
-def _first_taped_loop(fn: ir.Function):
-    """The innermost loop around the first push onto a tape (or the push itself)."""
-    def visit(stmts, loops):
-        for s in stmts:
-            if isinstance(s, ir.TapePush):
-                return loops[-1] if loops else s
-            inner = loops + [s] if isinstance(s, (ir.ForRange, ir.While)) else loops
-            for block in ir.blocks(s):
-                found = visit(block, inner)
-                if found is not None:
-                    return found
-        return None
-    return visit(fn.body, [])
-
-
 # ------------------------------------------------------------------------------ the module
 def _module_source(builder: ModuleBuilder, header: str, tape_bound, status_name: str):
     """The device functions' text, as ModuleBuilder.source prints a compiled target's, with
     the CUDA printer; returns (text, objects to inject, names of functions taking status)."""
     functions = builder.functions_for("cuda")
     taped = [fn for fn in functions if any(isinstance(s, ir.TapeNew) for s in ir.walk_stmts(fn.body))]
-    if taped and tape_bound is None:
-        loop = _first_taped_loop(taped[0])
-        what = "while loop" if isinstance(loop, ir.While) else "for loop" \
-            if isinstance(loop, ir.ForRange) else "statement"
-        raise TapeBoundError(f"the reverse sweep of this {what} needs a tape of the values it "
-                             f"overwrites, which on the GPU is a per-thread array of a fixed size",
-                             getattr(loop, "pos", None))
     needs = {fn.name for fn in taped}
     calls = {fn.name: {sub.name for s in ir.walk_stmts(fn.body) for e in ir.stmt_exprs(s)
                        for sub in ir.subexprs(e) if isinstance(sub, ir.Ref)} for fn in functions}
@@ -314,9 +298,12 @@ class CudaDerivative:
         self.params = list(self.signature.parameters)
         self.__name__ = self.__qualname__ = f"{kind}_{f.__name__}"
         self._variants: dict = {}
+        # without a tape_bound each call sizes the tapes itself (see __call__), starting
+        # from the room the last call needed
+        self.room = tape_bound if tape_bound is not None else FIRST_ROOM
         # generated now for arrays of floats everywhere: errors surface at grad(), and
         # .source reads before any call
-        self._use(self._variant(tuple(True for _ in self.params), None))
+        self._use(self._variant(tuple(True for _ in self.params), None, self.room))
 
     @property
     def __signature__(self):
@@ -326,12 +313,12 @@ class CudaDerivative:
         self.source = variant.source
         self.generated = variant.kernel
 
-    def _variant(self, arrays: tuple, param_types: dict | None) -> _Variant:
-        key = (arrays, tuple(sorted(param_types.items())) if param_types else None)
+    def _variant(self, arrays: tuple, param_types: dict | None, room: int) -> _Variant:
+        key = (arrays, tuple(sorted(param_types.items())) if param_types else None, room)
         found = self._variants.get(key)
         if found is None or found.stale():  # a global, helper, cell or default changed since
             found = self._variants[key] = _generate(self.f, self.wrt, self.kind, arrays,
-                                                    param_types, self.tape_bound)
+                                                    param_types, room)
         return found
 
     def __call__(self, *args, **kwargs):
@@ -356,10 +343,38 @@ class CudaDerivative:
             raise CudaSubsetError("backend='cuda' evaluates at every point of 1-D arrays: pass at "
                                   "least one argument as an array (backend='python' or 'numba' "
                                   "for a single point)")
-        variant = self._variant(tuple(arrays), types_)
-        self._use(variant)
         args_in = [cuda.to_device(v) if a and not _on_device(v) else v
                    for v, a in zip(values, arrays)]
+        while True:
+            variant = self._variant(tuple(arrays), types_, self.room)
+            self._use(variant)
+            outs, count, needed = self._launch(variant, args_in, n)
+            if not count:
+                break
+            if self.tape_bound is not None:
+                raise TapeOverflowError(
+                    f"tape_bound={self.tape_bound} is too small: at {count} of {n} point(s) a "
+                    f"tape needed room for {needed} values (pass tape_bound={needed} or more)")
+            if needed > MOST_ROOM:
+                raise TapeOverflowError(
+                    f"at {count} of {n} point(s) a tape needed room for {needed} values per thread, "
+                    f"more than the {MOST_ROOM} an automatic size gives (pass tape_bound={needed} "
+                    f"to allow it, or use backend='numba')")
+            # the pass counted what the overflowing threads needed (a thread's forward sweep
+            # never reads a tape, so its own counts are exact; a helper's, called from the
+            # reverse sweep, are exact once the caller's tapes held): size for it, again
+            self.room = 1 << (needed - 1).bit_length()
+        if not on_device:
+            outs = [o.copy_to_host() for o in outs]
+        if self.kind == "value_and_grad":
+            value, grads = outs[0], outs[1:]
+            return value, (tuple(grads) if self.wrt_is_tuple else grads[0])
+        return tuple(outs) if self.wrt_is_tuple else outs[0]
+
+    def _launch(self, variant, args_in, n):
+        """(outputs, how many threads' tapes overflowed, the most room a tape needed)."""
+        from numba import cuda
+
         outs = [cuda.device_array(n, dtype=np.float64) for _ in variant.outs]
         status = cuda.to_device(np.zeros(2, dtype=np.int64)) if variant.status else None
         if n:
@@ -372,18 +387,10 @@ class CudaDerivative:
                     raise compiled_code.compile_error(exc, variant.path, variant.line_positions,
                                                  f"{self.kind} of {self.f.__qualname__} for CUDA") from None
                 raise
-        if status is not None:
-            count, needed = status.copy_to_host()
-            if count:
-                raise TapeOverflowError(
-                    f"tape_bound={self.tape_bound} is too small: at {count} of {n} point(s) a "
-                    f"tape needed room for {needed} values (pass tape_bound={needed} or more)")
-        if not on_device:
-            outs = [o.copy_to_host() for o in outs]
-        if self.kind == "value_and_grad":
-            value, grads = outs[0], outs[1:]
-            return value, (tuple(grads) if self.wrt_is_tuple else grads[0])
-        return tuple(outs) if self.wrt_is_tuple else outs[0]
+        if status is None:
+            return outs, 0, 0
+        count, needed = status.copy_to_host()
+        return outs, int(count), int(needed)
 
     def __repr__(self):
         return f"<s2sgrad {self.kind} of {self.f.__qualname__} wrt {', '.join(self.wrt)} (cuda)>"

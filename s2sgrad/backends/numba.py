@@ -50,8 +50,32 @@ def failed_to_compile(exc: BaseException, fn, compiled_before: int) -> bool:
     return is_numba_error(exc) or compiled_before == compiled_count(fn) == 0
 
 
-def compile_error(exc: BaseException, path: str, line_positions: dict, what: str) -> CompileError:
-    """numba's error for the generated module at `path`, as a positioned S2SGradError."""
+def user_code_compiles(f, args, kwargs) -> bool | None:
+    """Whether numba.njit compiles the user's function itself for these arguments: True,
+    False (numba refuses it), or None (not known: it raised something else, such as
+    calling a helper that is not compiled)."""
+    import warnings
+    import numba
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # reflected lists, ...
+            numba.njit(f)(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 (any failure of the user's code: not known)
+        if is_numba_error(exc) and "Untyped global name" not in str(exc):
+            return False
+        return None
+    return True
+
+
+FAULT_IS_OURS = ("numba compiles this function itself, so the fault is s2sgrad's: its numba support does "
+                 "not cover the code it generated for this statement (not your code); use backend='python' "
+                 "for this function meanwhile.")
+
+
+def compile_error(exc: BaseException, path: str, line_positions: dict, what: str,
+                  user_compiles: bool | None = None) -> CompileError:
+    """numba's error for the generated module at `path`, as a positioned S2SGradError;
+    `user_compiles` (user_code_compiles) says whose fault it is."""
     text = _ANSI.sub("", str(exc))
     name = path.rsplit("/", 1)[-1]
     lines = [int(m.group(2)) for m in re.finditer(r'File "([^"]+)", line (\d+)', text)
@@ -73,6 +97,9 @@ def compile_error(exc: BaseException, path: str, line_positions: dict, what: str
     if not is_numba_error(exc):  # numba failed inside, saying nothing of our code
         summary = f"numba failed inside ({type(exc).__name__}{': ' + summary if summary else ''})"
     where = f" (generated {path}, line {generated_line})" if generated_line else f" (generated {path})"
+    if user_compiles:
+        return CompileError(f"numba cannot compile the {what} that s2sgrad generated: {summary}{where}",
+                            pos, FAULT_IS_OURS)
     return CompileError(f"numba cannot compile the {what}: {summary}{where}", pos)
 
 

@@ -174,6 +174,7 @@ class Role(str, Enum):
     SAVE = "save"        # a value saved before it is overwritten, restored in the reverse sweep
     COUNT = "count"      # a loop's trip counter
     LOOPVAR = "loopvar"  # a loop variable rebound in the reverse sweep
+    PLACEHOLDER = "placeholder"  # the first value of a variable saved before it is bound: never read
 
     __hash__ = str.__hash__  # a Role and its string are the same key in sets and dicts
 

@@ -8,7 +8,7 @@ A generated module for the numba target copies each runtime helper it uses (back
 - a helper whose compiled text is here (COMPILED: typed-tape growth, add_at);
 - a NumPy function, or a form of one, numba lacks (NUMPY_OVERLOADS: np.ndim, np.flip
   along an axis, np.expand_dims of a tuple of axes, np.reshape of a view that is not
-  contiguous): an overload giving it one;
+  contiguous, np.array of an array): an overload giving it one;
 - any other helper of helpers.py: its text, compiled with numba.njit as it is.
 
 Like helpers.py, each helper needs nothing but `np` and `numba` (IMPORTS names the one
@@ -18,7 +18,7 @@ import numba
 import numba.extending
 import numpy as np
 
-from .helpers import cofactor, prod_others, tangent_like, unbroadcast, undiff, zero_tangents
+from .helpers import cofactor, prod_others, tangent_like, unbroadcast, unbroadcast_directions, undiff, zero_tangents
 
 # helpers whose compiled text is here: runtime.py's does not compile, or only compiled
 # code calls them
@@ -84,6 +84,36 @@ def unbroadcast_compiled(g, x):
     if g.ndim != x.ndim:
         return lambda g, x: sum_to_shape(g, x)
     return lambda g, x: g if g.shape == x.shape else sum_to_shape(g, x)
+
+
+@numba.extending.overload(unbroadcast_directions)
+def unbroadcast_directions_compiled(t, x):
+    """unbroadcast_directions in compiled code: unbroadcast direction by direction (the
+    plain helper's tuple of axes, built by a generator, does not compile)."""
+    if not isinstance(t, numba.types.Array):
+        return None
+    if not isinstance(x, numba.types.Array):
+        def to_numbers(t, x):
+            out = np.zeros(t.shape[0], t.dtype)
+            for j in range(t.shape[0]):
+                out[j] = np.sum(t[j])
+            return out
+        return to_numbers
+
+    def each_direction(t, x):
+        out = np.zeros((t.shape[0],) + x.shape, t.dtype)
+        for j in range(t.shape[0]):
+            out[j] = unbroadcast(t[j], x)
+        return out
+
+    def unless_of_the_shape(t, x):
+        if t.shape[1:] == x.shape:
+            return t
+        out = np.zeros((t.shape[0],) + x.shape, t.dtype)
+        for j in range(t.shape[0]):
+            out[j] = unbroadcast(t[j], x)
+        return out
+    return unless_of_the_shape if t.ndim == x.ndim + 1 else each_direction
 
 
 def add_at(d_x, index, g):
@@ -234,10 +264,21 @@ def tangent_like_compiled(t, *arrays):
     return None
 
 
-OVERLOADS = {"tangent_like": [tangent_like_compiled], "zero_tangents": [zero_tangents_compiled], "cofactor": [cofactor_compiled], "unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
+@numba.extending.overload(np.array)
+def array_compiled(object, dtype=None):
+    """np.array of an array (a vjp's copy of the caller's cotangent): numba's np.array
+    takes lists and tuples only.  A copy, as NumPy's."""
+    if not isinstance(object, numba.types.Array):
+        return None
+    if isinstance(dtype, (numba.types.NoneType, numba.types.Omitted)):
+        return lambda object, dtype=None: object.copy()
+    return lambda object, dtype=None: object.astype(dtype)
+
+
+OVERLOADS = {"unbroadcast_directions": [unbroadcast_directions_compiled], "tangent_like": [tangent_like_compiled], "zero_tangents": [zero_tangents_compiled], "cofactor": [cofactor_compiled], "unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
              "undiff": [undiff_compiled]}
 # NumPy functions (or forms of them) numba lacks, given to it when generated code calls them
 NUMPY_OVERLOADS = {"ndim": ndim_compiled, "flip": flip_compiled, "expand_dims": expand_dims_compiled,
-                   "reshape": reshape_compiled}
+                   "reshape": reshape_compiled, "array": array_compiled}
 # modules an overload's text needs beyond numba and numba.extending
 IMPORTS = {"np.expand_dims": "numba.np.unsafe.ndarray"}

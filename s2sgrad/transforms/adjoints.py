@@ -131,13 +131,17 @@ class AdjointRules(common.Mode):
         return ir.Subscript(self.adj_expr(t.value), copy.deepcopy(t.index))
 
     def accumulate(self, value: ir.Expr, seed: ir.Expr, skip_key: str | None = None,
-                   seed_broadcasts: bool = False, result: ir.Name | None = None):
+                   seed_broadcasts: bool = False, result: ir.Name | None = None,
+                   seed_of: ir.Expr | None = None):
         """`d_a += seed * da/dvalue` for every active atom a of `value`.
 
-        Returns the statements, and (when skip_key names an atom) that atom's partial.
+        seed_of: the primal whose adjoint the seed is (`y[i]` for `d_y[i]`), whose kind
+        the seed has.  Returns the statements, and (when skip_key names an atom) that
+        atom's partial.
         """
         arrays = self._broadcast_sources(value)
-        if seed_broadcasts or isinstance(seed, ir.Subscript) and not kinds.is_scalar(self.kind_of(seed)):
+        seed_kind = self.kind_of(seed_of if seed_of is not None else seed)
+        if seed_broadcasts or isinstance(seed, ir.Subscript) and not kinds.is_scalar(seed_kind):
             arrays += 1  # y[i] = ... broadcasts the value into the slot
         temps, grads = partials.partials(value, self.is_active, self.namer.fresh, numpy=arrays > 0,
                                          result=result)
@@ -185,7 +189,8 @@ class AdjointRules(common.Mode):
             taken = ir.Call(ir.Lib("numpy", "copy"), [d_t]) if isinstance(t, ir.Subscript) and array_target else d_t
             return [ir.Assign([seed], [taken]), ir.Assign([copy.deepcopy(d_t)], [self.reset_value(t)])] \
                 + self.accumulate(v, seed, seed_broadcasts=isinstance(t, ir.Subscript) and array_target)
-        out, self_partial = self.accumulate(v, d_t, skip_key=expr_source(t), result=self.result_read(t, v))
+        out, self_partial = self.accumulate(v, d_t, skip_key=expr_source(t), result=self.result_read(t, v),
+                                            seed_of=t)
         if self_partial is None:
             out.append(ir.Assign([copy.deepcopy(d_t)], [self.reset_value(t)]))
         elif not (isinstance(self_partial, ir.Const) and self_partial.value == 1):

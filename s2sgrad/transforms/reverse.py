@@ -62,6 +62,7 @@ class ReverseMode(AdjointRules):
             if isinstance(st, ir.Assign) and st.role == "user":
                 st.role = "adjoint"
         value = self._kept_value(rev)
+        self.reverse_sweep = rev
         body = self.early_zeros() + self.aliased_copies() + prologue + fwd + value + self.adjoint_inits() + rev \
             + self.epilogue(value[0].targets[0] if value else ir.Name(self.result))
         params = list(fn.params)
@@ -266,7 +267,10 @@ class ReverseMode(AdjointRules):
                                           kind="raise")], []))
         if self.spec.kind != "vjp":
             out.append(ir.Assign([d_res], [ir.Const(1.0)], role="adjoint"))
-        elif self.result in self.containers:
+        elif self.result in self.containers and _changed_in_place(d_res.id, self.reverse_sweep):
+            # the caller's cotangent list is updated in place below: work on a copy of it
+            # (one only read is not copied: a tuple of a number and an array stays a tuple,
+            # which numba cannot make a list)
             out.append(ir.Assign([d_res], [ir.Call(ir.Lib("builtins", "list"), [copy.deepcopy(d_res)])],
                                  role="adjoint"))
         elif kinds.is_array(self.kinds.get(self.result)):
@@ -335,3 +339,22 @@ def _is_primitive(s: ir.Assign) -> bool:
     """`y = np.<primitive>(...)`: a call with a rule in rules/arrays.py."""
     return len(s.targets) == 1 and isinstance(s.targets[0], ir.Name) and not s.aug \
         and registry.rule_of_call(s.values[0]) is not None
+
+
+def _changed_in_place(name: str, stmts) -> bool:
+    """Whether the statements may change the list `name` in place: a write by index, an
+    append or pop, or a call it is passed to (a callee's adjoint may add into it)."""
+    for st in ir.walk_stmts(stmts):
+        if isinstance(st, (ir.Append, ir.Pop)) and st.target.id == name:
+            return True
+        targets = st.targets if isinstance(st, ir.Assign) else [st.into] if isinstance(st, ir.Pop) else []
+        if any(isinstance(t, ir.Subscript) and ir.target_name(t) == name for t in targets):
+            return True
+        if isinstance(st, ir.Assign) and any(isinstance(v, ir.Name) and v.id == name for v in st.values):
+            return True  # another name for the same list
+        for e in ir.stmt_exprs(st):
+            for sub in ir.subexprs(e):
+                if isinstance(sub, ir.Call) and any(isinstance(a, ir.Name) and a.id == name
+                                                    for a in list(sub.args) + [v for _, v in sub.kwargs]):
+                    return True
+    return False

@@ -119,8 +119,11 @@ def place_saves(fwd, rev, fn: ir.Function, var_kinds: dict, namer, first_values:
     prologue = placement.prologue
     # a value saved inside a loop before its first assignment needs a first value
     for var in sorted(placement.loop_vars - set(fn.params)):
+        if var in first_values:  # a bookkeeping variable: its start is its value
+            prologue.append(ir.Assign([ir.Name(var)], [first_values[var]], role="flag"))
+            continue
         start = ir.ListExpr([]) if kinds.is_list(var_kinds.get(var)) else ir.Const(0.0)
-        prologue.append(ir.Assign([ir.Name(var)], [first_values.get(var, start)], role="flag"))
+        prologue.append(ir.Assign([ir.Name(var)], [start], role="placeholder"))
     return fwd, rev, prologue
 
 
@@ -139,7 +142,7 @@ def first_values(fwd, prologue, params, active: set[str], var_kinds: dict) -> li
         k = var_kinds.get(var)
         if kinds.is_array(k) or kinds.is_list(k):  # a list's adjoint needs its len()
             first = ir.ListExpr([]) if kinds.is_list(k) else ir.Const(0.0)
-            out.append(ir.Assign([ir.Name(var)], [first], role="flag"))
+            out.append(ir.Assign([ir.Name(var)], [first], role="placeholder"))
     return out
 
 
@@ -228,7 +231,8 @@ class _Placement:
 
     def saved_value(self, t: ir.Expr) -> ir.Expr:
         var = ir.target_name(t)
-        if isinstance(t, ir.Subscript) and kinds.is_array(self.kinds.get(var)):
+        if isinstance(t, ir.Subscript) and kinds.is_array(self.kinds.get(var)) \
+                and not kinds.is_scalar(kinds.KindInference(None, self.kinds).of(t)):
             return ir.Call(ir.Lib("numpy", "copy"), [copy.deepcopy(t)])  # x[1:3] is a view: keep the values
         return copy.deepcopy(t)
 

@@ -21,12 +21,17 @@ or a loop with an inner loop pushing onto the same tape, checks the room and dou
 array when it is full.  Each printer decides how these statements look (backends/); the
 CUDA printer gives each thread a local array of a fixed bound instead.
 
-Tapes of arrays and of lists stay lists: numba types a list of arrays of one rank.
+A tape of array elements (`tape_y_items`, the old `y[i]` of a write `y[i] = ...` in a
+loop) is a tape of numbers too, of the array's dtype.  Tapes of arrays and of lists stay
+lists: numba types a list of arrays of one rank.
 
 The element type of a tape comes from `scalar_types`: bool, int or float for each
-number the function holds, from the argument types of the call.  Where it cannot be
-shown to be an int the tape is float64: an int restored from it becomes a float, which
-numba may refuse (an index), but a value is never truncated.
+number the function holds, from the argument types of the call and what each variable
+is assigned (`x.shape[1]`, `len(xs)` and `i + 1` are ints).  Where it cannot be shown to
+be an int the tape is float64: an int restored from it becomes a float, which numba may
+refuse (an index), but a value is never truncated.  reverse.py's placeholder first
+value (`v = 0.0` for a variable saved before it is bound) is never read, so it does not
+count, and it is printed in the variable's type (`v = 0`).
 """
 from __future__ import annotations
 
@@ -44,32 +49,40 @@ def typed_tapes(fn: ir.Function, var_kinds: dict, param_types: dict, namer) -> i
     whose arrays bound on some paths only start as empty arrays of their rank, not 0.0
     (numba gives a variable one type)."""
     fn = copy.deepcopy(fn)
-    _typed_first_values(fn.body, var_kinds)
+    types = scalar_types(fn, param_types)
+    _typed_first_values(fn.body, var_kinds, types)
     tapes = _number_tapes(fn.body, var_kinds)
     if not tapes:
         return fn
-    types = scalar_types(fn, param_types)
     counts = {t: namer.fresh(f"n_{t}") for t in sorted(tapes)}
-    elem = {t: DTYPES[_join_all(types.get(v, "float") for v in tapes[t])] for t in tapes}
+    elem = {t: DTYPES[_join_all(_element_type(v, item, types, var_kinds) for v, item in tapes[t])]
+            for t in tapes}
     fn.body = _rewrite(fn.body, counts, elem, loops=[])
     return fn
 
 
-def _typed_first_values(body, var_kinds) -> None:
-    """`v = 0.0` that reverse.py gives an array bound on some paths only: `v = np.zeros((0,))`."""
+_ZEROS = {"bool": False, "int": 0, "float": 0.0}
+
+
+def _typed_first_values(body, var_kinds, types) -> None:
+    """The placeholder `v = 0.0` that reverse.py gives a variable saved before it is bound
+    gets v's own type: `np.zeros((0,))` for an array, `0` for an int (an index stays an int)."""
     for s in ir.walk_stmts(body):
-        if isinstance(s, ir.Assign) and s.role == "flag" and len(s.targets) == 1 \
+        if isinstance(s, ir.Assign) and s.role == "placeholder" and len(s.targets) == 1 \
                 and isinstance(s.targets[0], ir.Name) and isinstance(s.values[0], ir.Const):
             k = var_kinds.get(s.targets[0].id)
             if kinds.is_array(k) and k.ndim is not None:
                 empty = ir.TupleExpr([ir.Const(0)] * k.ndim)
                 s.values[0] = ir.Call(ir.Lib("numpy", "zeros"), [empty], pos=s.pos)
+            elif k is None or kinds.is_scalar(k):
+                s.values[0] = ir.Const(_ZEROS[types.get(s.targets[0].id, "float")], pos=s.values[0].pos)
 
 
 # ------------------------------------------------------------------------------ which tapes
-def _number_tapes(body, var_kinds) -> dict[str, set[str]]:
-    """Tape name -> the variables pushed onto it, for tapes holding numbers only."""
-    pushed: dict[str, set[str]] = {}
+def _number_tapes(body, var_kinds) -> dict[str, set[tuple[str, bool]]]:
+    """Tape name -> the variables pushed onto it (with whether an element of it is), for
+    tapes holding numbers only."""
+    pushed: dict[str, set[tuple[str, bool]]] = {}
     other: set[str] = set()
     for s in ir.walk_stmts(body):
         if isinstance(s, ir.Append) and s.pair is not None:
@@ -77,8 +90,17 @@ def _number_tapes(body, var_kinds) -> dict[str, set[str]]:
             if var is None or not _is_number(var, s.value, var_kinds):
                 other.add(s.target.id)
             else:
-                pushed.setdefault(s.target.id, set()).add(var)
+                pushed.setdefault(s.target.id, set()).add((var, isinstance(s.value, ir.Subscript)))
     return {t: vs for t, vs in pushed.items() if t not in other}
+
+
+def _element_type(var, item: bool, types, var_kinds) -> str:
+    """The tape type of a pushed number: a variable's from `types`; an array element's
+    from the array's dtype where it is known (float64 otherwise: nothing is truncated)."""
+    if not item:
+        return types.get(var, "float")
+    dtype = getattr(var_kinds.get(var), "dtype", None) or ""
+    return "bool" if dtype == "bool" else "int" if dtype.startswith(("int", "uint")) else "float"
 
 
 def _pushed_variable(value: ir.Expr) -> str | None:
@@ -91,8 +113,10 @@ def _pushed_variable(value: ir.Expr) -> str | None:
 
 def _is_number(var, value, var_kinds) -> bool:
     k = var_kinds.get(var)
-    if isinstance(value, ir.Subscript):  # an item of a list of numbers
-        return kinds.is_list(k) and k.elem == kinds.SCALAR
+    if isinstance(value, ir.Subscript):  # an item of a list of numbers, an element of an array
+        if kinds.is_list(k):
+            return k.elem == kinds.SCALAR
+        return kinds.is_array(k) and kinds.is_scalar(kinds.KindInference(None, var_kinds).of(value))
     return k is None or k == kinds.SCALAR  # flags and counters have no user kind
 
 
@@ -182,6 +206,8 @@ def scalar_types(fn: ir.Function, param_types: dict) -> dict[str, str]:
     assignment (a variable is an int only if every value it gets is one)."""
     sources: dict[str, list] = {}
     for s in ir.walk_stmts(fn.body):
+        if isinstance(s, ir.Assign) and s.role == "placeholder":
+            continue  # never read: it takes the type of the values that are
         if isinstance(s, ir.Assign):
             for t, v in _pairs(s):
                 if isinstance(t, ir.Name):
@@ -233,6 +259,10 @@ def _type_of(e, types) -> str:
         return "bool" if isinstance(v, bool) else "int" if isinstance(v, int) else "float"
     if isinstance(e, ir.Name):
         return types.get(e.id, "float")
+    if isinstance(e, ir.Attr) and e.attr in ("ndim", "size"):
+        return "int"
+    if isinstance(e, ir.Subscript) and isinstance(e.value, ir.Attr) and e.value.attr == "shape":
+        return "int"  # x.shape[0]
     if isinstance(e, ir.BinOp):
         if e.op in ("+", "-", "*", "//", "%"):
             return _arith(_join_all([_type_of(e.left, types), _type_of(e.right, types)]))

@@ -110,7 +110,7 @@ def lists(x, xs):
 def test_lists_of_numbers():
     env = infer(lists, x=SCALAR, xs=list_of(SCALAR))
     assert env == {"x": SCALAR, "xs": list_of(SCALAR), "ys": list_of(SCALAR), "t": SCALAR,
-                   "total": SCALAR, "v": SCALAR, "n": SCALAR, "pair": list_of(SCALAR), "result": SCALAR}
+                   "total": SCALAR, "v": SCALAR, "n": SCALAR, "pair": kinds.tuple_of([SCALAR, SCALAR]), "result": SCALAR}
 
 
 def arrays_in_lists(a, m):
@@ -204,6 +204,28 @@ def test_calls_ask_for_the_callee_result():
     assert (helper, [array(2)]) in asked and (pair, [array(2)]) in asked
     assert env["h"] == array(1) and env["result"] == array(1)
     assert env["u"] == SCALAR and env["v"] == SCALAR  # the elements of the list returned
+
+
+def number_and_array(a):
+    s = a[0, 0]
+    t = (s, a)
+    first = t[0]
+    grown = t + (s,)
+    return t
+
+
+def test_a_tuple_keeps_the_kind_of_each_position():
+    env = infer(number_and_array, a=array(2))
+    assert env["t"] == kinds.tuple_of([SCALAR, array(2)]) and env["t"].elem == ANY_ARRAY
+    assert env["first"] == SCALAR  # not "array of unknown rank", the join of both positions
+    assert env["grown"] == list_of(ANY_ARRAY)  # another length: the positions are not known
+    # unpacking a callee's tuple gives each target its position's kind
+    env = infer(calls, lambda pyfunc, arg_kinds: kinds.tuple_of([SCALAR, array(1)]) if pyfunc is pair
+                else array(1), a=array(2))
+    assert env["u"] == SCALAR and env["v"] == array(1)
+    # a tuple joined with one of another length, or with a list, is a list
+    assert join(kinds.tuple_of([SCALAR]), kinds.tuple_of([SCALAR, SCALAR])) == list_of(SCALAR)
+    assert join(kinds.tuple_of([SCALAR, array(1)]), list_of(SCALAR)) == list_of(ANY_ARRAY)
 
 
 def test_unpacking_a_result_that_is_no_list_gives_any_array():

@@ -94,5 +94,5 @@ def test_first_values_for_an_active_array_bound_on_some_paths():
     h = ir.Assign([ir.Name("h")], [ir.Name("x")])
     fwd = [ir.If(ir.Name("c"), [h], [])]
     out = saves.first_values(fwd, [], ["x", "c"], {"x", "h"}, {"h": kinds.array(1), "x": kinds.array(1)})
-    assert [(s.targets[0].id, s.values[0].value, s.role) for s in out] == [("h", 0.0, "flag")]
+    assert [(s.targets[0].id, s.values[0].value, s.role) for s in out] == [("h", 0.0, "placeholder")]
     assert saves.first_values([h], [], ["x", "c"], {"x", "h"}, {"h": kinds.array(1)}) == []

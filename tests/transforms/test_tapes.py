@@ -406,11 +406,25 @@ def test_a_tape_of_arrays_stays_a_list():
 def test_an_array_bound_on_some_paths_starts_as_an_empty_array():
     # reverse.py's `v = 0.0` before an if that binds v on one path only: numba gives a
     # variable one type, so an array's first value is an empty array of its rank
-    fn = ir.Function("f", ["x"], {}, [ir.Assign([ir.Name("v")], [ir.Const(0.0)], role="flag"),
-                                      ir.Assign([ir.Name("w")], [ir.Const(0.0)], role="flag"),
+    fn = ir.Function("f", ["x"], {}, [ir.Assign([ir.Name("v")], [ir.Const(0.0)], role="placeholder"),
+                                      ir.Assign([ir.Name("w")], [ir.Const(0.0)], role="placeholder"),
                                       ir.Return(ir.Name("x"))])
     out = tapes.typed_tapes(fn, {"v": array(2), "w": SCALAR}, {}, Namer({"x", "v", "w"}))
     assert PythonPrinter().function(out).splitlines()[1:3] == ["    v = np.zeros((0, 0))", "    w = 0.0"]
+
+
+def test_a_placeholder_takes_the_type_of_the_values_assigned_later():
+    # `pos = 0.0` before a loop that saves pos before binding it: pos is an int (from
+    # x.shape[1] and pos + 1), so the placeholder is 0 and does not make pos a float
+    loop = ir.ForRange(ir.Name("i"), [ir.Name("n")], [
+        ir.Assign([ir.Name("pos")], [ir.Subscript(ir.Attr(ir.Name("x"), "shape"), ir.Const(1))]),
+        ir.Assign([ir.Name("pos")], [ir.BinOp("+", ir.Name("pos"), ir.Const(1))])])
+    fn = ir.Function("f", ["x", "n"], {}, [ir.Assign([ir.Name("pos")], [ir.Const(0.0)], role="placeholder"),
+                                           loop, ir.Return(ir.Name("x"))])
+    assert tapes.scalar_types(fn, {"n": "int"})["pos"] == "int"
+    out = tapes.typed_tapes(fn, {"x": array(2), "pos": SCALAR, "n": SCALAR, "i": SCALAR}, {"n": "int"},
+                            Namer({"x", "n", "pos", "i"}))
+    assert PythonPrinter().function(out).splitlines()[1] == "    pos = 0"
 
 
 def number_types(x, n, flag, xs):

@@ -43,6 +43,8 @@ def expand(c, e: ir.Expr) -> ir.Expr:
         return e
     if keep is NOT_CONST:
         return helper("expand_reduced", e, c.arg("a"), c.arg("axis"), c.arg("keepdims"))
+    if axis is not NOT_CONST and reduced_ndim()(c) == 0:
+        return e  # every axis reduced: a number, which broadcasts (numba's expand_dims takes arrays)
     return np_("expand_dims", e, c.arg("axis"))
 
 
@@ -87,6 +89,8 @@ def _batched(c, reduction: str, e):
     shifted = _shifted_axes(c)
     if shifted is NotImplemented or c.const("keepdims") is NOT_CONST:
         return NotImplemented
+    if shifted == () and reduction in ("sum", "mean", "max", "min", "prod"):
+        return e  # a reduction of a number: each direction's tangent as it is (numba has no axis=())
     kwargs = {"axis": C(shifted)}
     if c.const("keepdims") is True:
         kwargs["keepdims"] = C(True)
