@@ -316,6 +316,11 @@ def _dominators(target, stmts) -> list:
     return None
 
 
+def view_source(v: ir.Expr) -> str | None:
+    """The variable whose memory `v` may share (x for x, x[1:], x.T, x.reshape(...))."""
+    return _shared_source(v)
+
+
 def _shared_source(v: ir.Expr) -> str | None:
     """The variable whose memory `v` may share: x for x, x[1:], x.T, x.reshape(...)."""
     if isinstance(v, ir.Name):

@@ -237,9 +237,12 @@ class ForwardMode(common.Mode):
         stmts, tv = self.tangent_of(v, self.kind_of(t), result=result)
         if tv is None:  # a constant overwrites an active variable: its tangent restarts at zero
             return [], [self.assign([t], [self.zero_of(t)], tangent=True)]
-        if isinstance(t, ir.Name) and t.id in self.updated_in_place and aliasing.may_alias_existing(tv) \
-                and not aliasing.may_alias_existing(v):
-            tv = common.np_call("copy", tv)  # y = x + 0 is a new array: its tangent must not be t_x itself
+        if isinstance(t, ir.Name) and self.updated_in_place and aliasing.may_alias_existing(tv) and (
+                not aliasing.may_alias_existing(v) or (self.spec.batched and kinds.is_scalar(self.kind_of(t)))):
+            # y = x[:, 1] + c is a new array: its tangent must not be a view of t_x, which a
+            # write into y, or into x, would change under the other; nor is y = x[0], a
+            # number, whose tangent over all directions t_x[:, 0] is a view
+            tv = common.np_call("copy", tv)
         tangent = stmts + [self.assign([t], [tv], tangent=True)]
         # written with the result (y = np.exp(x): t_y = t_x * y), it comes after the statement
         return ([], tangent) if result is not None else (tangent, [])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 
 from .. import ir
+from ..analysis import aliasing
 from ..backends import python as codegen
 
 def optimize(fn: ir.Function) -> ir.Function:
@@ -20,12 +21,13 @@ def optimize(fn: ir.Function) -> ir.Function:
     while True:
         text = codegen.PythonPrinter().function(fn)
         if text == before:
+            _own_adjoint_arrays(fn.body, getattr(fn, "primal_arrays", set()))
             return fn
         before = text
         fn.body = _fold_block(fn.body, floats)
         fn.body = _propagate_constants(fn.body)
         fn.body = _merge_first_writes(fn.body, floats)
-        fn.body, _ = _dead_code(fn.body, set(), set())
+        fn.body, _ = _dead_code(fn.body, set(), set(), _views(fn.body))
         fn.body = _tidy(fn.body)
         if fn.body and isinstance(fn.body[0], ir.Comment) and fn.body[0].text == "reverse sweep":
             fn.body = fn.body[1:]  # no forward statements: nothing to tell apart
@@ -217,6 +219,28 @@ def _merge_first_writes(stmts, floats):
     return out
 
 
+def _own_adjoint_arrays(stmts, arrays: set[str]) -> None:
+    """`d_b = a` (or unbroadcast(a, b), a.T, a[1:]) with `a` an array of the function's,
+    where d_b is later updated in place (`d_b += ...`): d_b gets a copy, or the update
+    would change `a`, which may be the caller's array."""
+    updated = {ir.target_name(t) for s in ir.walk_stmts(stmts) if isinstance(s, ir.Assign)
+               for t in s.targets if s.aug or isinstance(t, ir.Subscript)}
+    for s in ir.walk_stmts(stmts):
+        if isinstance(s, ir.Assign) and s.role == "adjoint" and not s.aug and len(s.targets) == 1 \
+                and isinstance(s.targets[0], ir.Name) and s.targets[0].id in updated \
+                and _shared_array(s.values[0]) in arrays:
+            s.values = [ir.Call(ir.Lib("numpy", "copy"), [s.values[0]])]
+
+
+def _shared_array(e: ir.Expr) -> str | None:
+    """The variable whose memory e may be: b, b[1:], b.T, unbroadcast(b, x) (b itself where
+    the shapes agree)."""
+    if isinstance(e, ir.Call) and isinstance(e.func, ir.Lib) and (e.func.module, e.func.attr) == ("runtime", "unbroadcast") \
+            and e.args:
+        return _shared_array(e.args[0])
+    return aliasing.view_source(e)
+
+
 # ------------------------------------------------------------------------------ dead code
 def _pure(s: ir.Assign) -> bool:
     def has_effect(e):  # a foreign call, or a method call such as `d_xs.pop()`
@@ -225,11 +249,34 @@ def _pure(s: ir.Assign) -> bool:
     return not any(has_effect(v) for v in s.values)
 
 
-def _dead_code(stmts, live_out: set[str], dead_pairs: set[int]):
+def _views(stmts) -> dict[str, set[str]]:
+    """Each variable -> the names that may be views of its memory (t = y.T, u = t[1:]):
+    a write into y by index is read through them."""
+    direct = {}
+    for s in ir.walk_stmts(stmts):
+        if isinstance(s, ir.Assign) and not s.aug:
+            for t, v in zip(s.targets, s.values):
+                src = aliasing.view_source(v) if isinstance(t, ir.Name) else None
+                if src not in (None, t.id if isinstance(t, ir.Name) else None):
+                    direct.setdefault(src, set()).add(t.id)
+    out = {}
+    for var in direct:
+        seen, todo = set(), [var]
+        while todo:
+            for w in direct.get(todo.pop(), ()):
+                if w not in seen:
+                    seen.add(w)
+                    todo.append(w)
+        out[var] = seen
+    return out
+
+
+def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict):
     """Drop assignments whose values nobody reads; returns the block and its live-in set.
 
     A tape pop whose value nobody reads goes too, and its id joins `dead_pairs`, so the
     push it matches (earlier in the function, so met later in this backward walk) goes.
+    A write by index into y is read wherever a view of y is (`views`).
     """
     live = set(live_out)
     out: list[ir.Stmt] = []
@@ -242,7 +289,9 @@ def _dead_code(stmts, live_out: set[str], dead_pairs: set[int]):
             continue
         if isinstance(s, ir.Assign):
             names = [t.id for t in s.targets if isinstance(t, ir.Name)]
-            if _pure(s) and all(ir.target_name(t) not in live for t in s.targets):
+            if _pure(s) and all(ir.target_name(t) not in live and not (
+                    isinstance(t, ir.Subscript) and views.get(ir.target_name(t), set()) & live)
+                    for t in s.targets):
                 continue
             if not s.aug:
                 live -= set(names)
@@ -253,8 +302,8 @@ def _dead_code(stmts, live_out: set[str], dead_pairs: set[int]):
             live -= {t.id for t in s.targets}
             live |= ir.stmt_reads(s)
         elif isinstance(s, ir.If):
-            s.body, lb = _dead_code(s.body, live, dead_pairs)
-            s.orelse, lo = _dead_code(s.orelse, live, dead_pairs)
+            s.body, lb = _dead_code(s.body, live, dead_pairs, views)
+            s.orelse, lo = _dead_code(s.orelse, live, dead_pairs, views)
             if not _has_effect(s.body) and not _has_effect(s.orelse):
                 continue
             live = lb | lo | ir.stmt_reads(s)
@@ -263,7 +312,7 @@ def _dead_code(stmts, live_out: set[str], dead_pairs: set[int]):
             loop_live = set(live) | header
             while True:  # liveness around the loop's back edge, to a fixed point
                 pairs = set(dead_pairs)
-                body, body_in = _dead_code(copy.deepcopy(s.body), loop_live, pairs)
+                body, body_in = _dead_code(copy.deepcopy(s.body), loop_live, pairs, views)
                 new = loop_live | body_in
                 if new == loop_live:
                     break

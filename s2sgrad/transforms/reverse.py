@@ -73,6 +73,7 @@ class ReverseMode(AdjointRules):
         out = ir.Function(spec.name, params, defaults, body, doc=self.docstring(), pos=fn.pos)
         out.float_names = {self.adj(v) for v in self.active} | set(self.active) | self.float_seeds \
             | {v for v, k in self.kinds.items() if not kinds.is_scalar(k)}  # arrays: never float(...)
+        out.primal_arrays = {v for v, k in self.kinds.items() if kinds.is_array(k)}
         return out
 
     def refuse_non_scalar_output(self):

@@ -30,7 +30,7 @@ import itertools
 from dataclasses import dataclass
 
 from .. import ir
-from ..analysis import dataflow, kinds
+from ..analysis import aliasing, dataflow, kinds
 
 
 @dataclass(eq=False)
@@ -151,10 +151,15 @@ def _read_by_reverse_sweep(fn: ir.Function, rev, must_restore: set[str]) -> set[
     back onto the tape, where the tape's contents are needed: then v's value after the
     pop is needed too."""
     pops = [st for st in ir.walk_stmts(fn.body) if isinstance(st, ir.Pop)]
+    # t = y.T (a view the lowering made, or the user's): reading t reads y's memory, so
+    # what is written into y must be put back too
+    views = [(t.id, src) for st in ir.walk_stmts(fn.body) if isinstance(st, ir.Assign) and not st.aug
+             for t, v in zip(st.targets, st.values)
+             if isinstance(t, ir.Name) and (src := aliasing.view_source(v)) not in (None, t.id)]
     reads = dataflow.reads(rev)
     while True:
         more = {n for st in pops if st.target.id in reads | must_restore
-                for n in ir.names_in(st.into)}
+                for n in ir.names_in(st.into)} | {src for t, src in views if t in reads}
         if more <= reads:
             return reads
         reads |= more

@@ -300,3 +300,70 @@ def test_zero_times_an_array_is_not_a_number(backend):
     value, tangent = s2sgrad.jvp(zero_times_array, backend=backend)(0.7, x, 1.0)
     assert np.isclose(tangent, 3 + np.sum(x))
     assert np.isclose(s2sgrad.grad(zero_times_array, backend=backend)(0.7, x), 3 + np.sum(x))
+
+
+# ---------------------------------------------------------------- found by the long profile (10,000 programs)
+def write_reads_own_view(x):
+    y = x.copy()
+    y[0:1] = np.abs(y.T)
+    return np.sum(y * np.array([[2.0]]))
+
+
+def write_reads_own_view_squared(x):
+    y = np.copy(x)
+    y[0:1] = y.T ** 2.0
+    return np.sum(y)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("value", [-0.3, 0.7])
+def test_a_write_reading_a_view_of_its_target(value, backend):
+    # the hoisted y.T is a view of y, which the write changes: the reverse sweep must put
+    # y back for it; by hand d/dx 2|x| = 2 sign(x), d/dx x^2 = 2x
+    x = np.array([[value]])
+    assert np.allclose(s2sgrad.grad(write_reads_own_view, backend=backend)(x), 2 * np.sign(value))
+    assert np.allclose(s2sgrad.grad(write_reads_own_view_squared, backend=backend)(x), 2 * value)
+
+
+def rebinds_to_the_argument(a, b):
+    a = b
+    return a * b
+
+
+def test_gradient_never_writes_into_an_argument():
+    # d_b started as b itself (unbroadcast(a, b) of equal shapes), then d_b += d_a changed b
+    b = np.array(0.3)
+    value, grad = s2sgrad.value_and_grad(rebinds_to_the_argument, wrt=1)(np.array(-0.1), b)
+    assert b == 0.3 and np.isclose(value, 0.09) and np.isclose(grad, 0.6)
+    v = np.array([0.3, -0.2])
+    assert np.allclose(s2sgrad.vjp(rebinds_to_the_argument, wrt=1)(v, v, np.ones(2)), 2 * v)
+    assert np.array_equal(v, [0.3, -0.2])
+
+
+def one_minus_min(x):
+    return 1.0 - np.min(x)
+
+
+def one_minus_max_method(z):
+    return 1.0 - z.max()
+
+
+def test_minus_an_extreme():
+    # the share of the winners negated: never `-winners` of a boolean array
+    x = np.array([[-0.1, 0.3, -0.1]])
+    assert np.allclose(s2sgrad.grad(one_minus_min)(x), [[-0.5, 0.0, -0.5]])
+    assert np.allclose(s2sgrad.grad(one_minus_max_method)(x), [[0.0, -1.0, 0.0]])
+    check_grads(one_minus_max_method, np.array([[[-0.6]]]))
+
+
+def column_view_tangent(x, y):
+    v = x * 0.3 + y
+    y = v[:, 1] + 1.2
+    v[:, -1] -= np.sum(y)
+    return np.sum(v * v) + np.sum(np.sin(y))
+
+
+@pytest.mark.parametrize("wrt", [0, 1, (0, 1)])
+def test_tangent_of_a_new_array_is_not_a_view(wrt):
+    # y's tangent was t_v[:, 1], a view the write into v changed
+    check_grads(column_view_tangent, np.array([[-0.9, 0.4]]), np.array([-0.03]), wrt=wrt)

@@ -197,7 +197,8 @@ def _winners(c):
 
 def extreme_vjp(c):
     winners = _winners(c)
-    return [("a", div(mul(expand(c, c.g), winners), _over_reduced(c, "sum", winners)))]
+    # the share (a float) first: g = -1 folds to -(share), never to -winners (a bool array)
+    return [("a", mul(expand(c, c.g), div(winners, _over_reduced(c, "sum", winners))))]
 
 
 def extreme_jvp(c):
