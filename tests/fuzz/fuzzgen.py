@@ -26,7 +26,18 @@ What a program may contain (the weights' keys):
   `if`/`elif`/`else` on values and on `and`/`or`/`not` conditions (helpers called in
   them), bounded `while` loops, `break`, early `return`, lists built by `append` and read
   back by index or iteration, tuple unpacking from a helper, swaps, and a loop counter
-  reusing a name bound before.
+  reusing a name bound before;
+* issue 13: list comprehensions (filters, enumerate/zip targets) and `sum(... for ...)`,
+  `sum(xs)` / `sum(xs, start)`, `for i, v in enumerate(...)`, `for a, b in zip(...)`, a
+  list of pairs `for U, c in pairs` (inside enumerate too), lists joined with `+`,
+  lambdas and defs in f's body called there (reading f's numbers as closures), a helper
+  given one of them (`apply_fn(g, x)`), a dict parameter `p` read by constant key
+  (`p["W"]`, `p.get("b", 0.0)`, in wrt too) and passed to helpers whole or as `**p`,
+  dict literals built in the body (`{**p, "u": ...}`), a helper with `**kw`, an object
+  parameter `obj` (fields and an `act` method; never in wrt), a method differentiated
+  bound to an object (`grad(Model(A, s).f)`), `a = b = e`, `del v`, `import numpy as np`
+  at the top of f, and np.roll / triu / tril / sort / diagonal / mod / linspace / arange
+  and scipy.special (expit, erf, gammaln, xlogy, xlog1py, log_ndtr).
 
 Inputs are drawn separately (`draw_inputs`), away from kinks by the judge's instrumented
 run; values are kept moderate by construction (contractions in loops, bounded factors).

@@ -24,6 +24,12 @@ For a program (tests/fuzz/fuzzgen.py) the judge
    derivative that disagrees with f, with the finite differences or with the other mode
    or backend is wrong; a derivative call that changes the caller's arrays where f leaves
    them alone (or changes its tangents or cotangents at all) mutated them.
+
+A dict argument in wrt is judged key by key: its gradient must be a dict with the same
+keys in the same order (each entry of its entry's structure), its jvp tangent is a dict,
+and finite differences move one of its numbers at a time.  An object argument (never in
+wrt) is held as its fields and built by the module's own class at every call, and a
+method target (`Program.method`) is f bound to a new object of its class.
 """
 from __future__ import annotations
 
