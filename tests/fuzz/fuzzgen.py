@@ -289,6 +289,7 @@ class _Gen:
         self.dict_helpers: list[tuple] = []  # (helper name, dict name, called with **)
         self.needs: set[str] = set()      # module-level code the body uses (APPLY, ...)
         self.local_import = ""            # f's first line, when it imports locally
+        self.in_while_test = False
 
     # ------------------------------------------------------------------ utilities
     def pick(self, table: dict, allowed=None):
@@ -1059,7 +1060,11 @@ class _Gen:
         w = self.fresh_name("w")
         tc, bound, _ = self.trip_count()
         # s2sgrad refuses a helper called in a while condition: only now and then
-        cond = self.cond(1, helpers=self.rng.random() < 0.15)
+        self.in_while_test = True  # a comprehension or sum(...) there is refused (README)
+        try:
+            cond = self.cond(1, helpers=self.rng.random() < 0.15)
+        finally:
+            self.in_while_test = False
         test = f"{w} < {tc} and ({cond})" if self.rng.random() < 0.6 else f"({cond}) and {w} < {tc}"
         lines = [f"{pad}{w} = 0", f"{pad}while {test}:", f"{pad}    {w} += 1"]
 
@@ -1340,7 +1345,7 @@ class _Gen:
     def e_list_read(self, shape, depth):
         rng = self.rng
         cands = [v for v in self.lists() if v.shape == shape and (v.length or shape is None)]
-        if not cands:
+        if not cands or self.in_while_test:
             raise NoWay("no list")
         v = rng.choice(cands)
         forms = [f"sum({v.name})"]
