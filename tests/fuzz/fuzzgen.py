@@ -26,7 +26,18 @@ What a program may contain (the weights' keys):
   `if`/`elif`/`else` on values and on `and`/`or`/`not` conditions (helpers called in
   them), bounded `while` loops, `break`, early `return`, lists built by `append` and read
   back by index or iteration, tuple unpacking from a helper, swaps, and a loop counter
-  reusing a name bound before.
+  reusing a name bound before;
+* issue 13: list comprehensions (filters, enumerate/zip targets) and `sum(... for ...)`,
+  `sum(xs)` / `sum(xs, start)`, `for i, v in enumerate(...)`, `for a, b in zip(...)`, a
+  list of pairs `for U, c in pairs` (inside enumerate too), lists joined with `+`,
+  lambdas and defs in f's body called there (reading f's numbers as closures), a helper
+  given one of them (`apply_fn(g, x)`), a dict parameter `p` read by constant key
+  (`p["W"]`, `p.get("b", 0.0)`, in wrt too) and passed to helpers whole or as `**p`,
+  dict literals built in the body (`{**p, "u": ...}`), a helper with `**kw`, an object
+  parameter `obj` (fields and an `act` method; never in wrt), a method differentiated
+  bound to an object (`grad(Model(A, s).f)`), `a = b = e`, `del v`, `import numpy as np`
+  at the top of f, and np.roll / triu / tril / sort / diagonal / mod / linspace / arange
+  and scipy.special (expit, erf, gammaln, xlogy, xlog1py, log_ndtr).
 
 Inputs are drawn separately (`draw_inputs`), away from kinks by the judge's instrumented
 run; values are kept moderate by construction (contractions in loops, bounded factors).
@@ -47,12 +58,22 @@ STATEMENTS = {
     "assign": 3.0, "reassign": 1.6, "aug": 1.2, "aug_param": 0.1, "copy_write": 1.4,
     "write": 0.8, "for": 1.3, "if": 1.2, "while": 0.5, "list": 0.6, "tuple_call": 0.6,
     "swap": 0.15, "break": 0.25, "early_return": 0.25, "counter_reuse": 0.2,
+    # issue 13: comprehensions, sum(...) of a generator, enumerate/zip/pair loops, lists
+    # joined with +, local functions, dict literals, a = b = e, del
+    "comprehension": 0.35, "gen_sum": 0.25, "enumerate": 0.3, "zip": 0.25, "pairs": 0.15,
+    "list_concat": 0.25, "lambda": 0.3, "local_def": 0.2, "dict_literal": 0.2,
+    "chained": 0.15, "del": 0.1,
 }
 EXPRESSIONS = {
     "leaf": 2.0, "binop": 3.0, "div": 0.5, "unary": 2.6, "maximum": 0.5, "clip": 0.2,
     "where": 0.4, "reduce": 1.0, "reduce_axis": 0.9, "reduce_keepdims": 0.4, "matmul": 0.7,
     "transpose": 0.3, "index": 0.9, "slice": 0.5, "newaxis": 0.2, "reshape": 0.15,
     "full": 0.12, "helper": 0.7, "ternary": 0.2, "math": 0.3,
+    # issue 13: local functions and methods called, a helper given a function, helpers
+    # taking the dict parameter or **kwargs, lists read back, and the new rules
+    "local_call": 0.8, "fn_arg": 0.3, "method_call": 0.6, "dict_helper": 0.5,
+    "kwargs_helper": 0.2, "list_read": 0.5, "roll": 0.15, "triu": 0.1, "sort": 0.1,
+    "diagonal": 0.1, "mod": 0.08, "linspace": 0.1, "arange": 0.08, "special": 0.2,
 }
 UNARY = {
     "sin": 1.0, "cos": 1.0, "tanh": 1.0, "arctan": 0.3, "exp": 0.7, "log": 0.7,
@@ -85,7 +106,16 @@ OPTIONS = {
     "statements_min": 2,
     "statements_max": 7,
     "max_depth": 2,           # nesting of compound statements
+    "p_dict_param": 0.15,     # f takes a dict of parameters p = {"W": ..., "b": ..., "c": ...}
+    "p_object_param": 0.12,   # f takes an object obj (never in wrt) whose fields it reads
+    "p_method_target": 0.06,  # what is differentiated is a method, grad(Model(...).f)
+    "p_local_import": 0.08,   # f's body starts with `import numpy as np` / `import math`
 }
+
+OBJECT_CLASS = "Cfg"     # the class of an object parameter (fields A, s; method act)
+METHOD_CLASS = "Model"   # the class whose method f is differentiated (fields A, s)
+APPLY = "apply_fn"       # the helper taking a function argument
+SPECIAL = "sc"           # scipy.special, imported as this name when used
 
 
 @dataclasses.dataclass
@@ -107,7 +137,10 @@ class Config:
             "expressions.reduce_axis=0,expressions.reduce_keepdims=0,expressions.clip=0,"
             "expressions.math=0,expressions.newaxis=0,expressions.reshape=0,matmul.matmul=0,"
             "matmul.dot=0,writes.fancy=0,options.p_zero_d=0,options.p_builtin_abs=0,"
-            "conditions.any=0")
+            "conditions.any=0,options.p_dict_param=0,options.p_object_param=0,"
+            "options.p_method_target=0,expressions.fn_arg=0,expressions.method_call=0,"
+            "expressions.dict_helper=0,expressions.kwargs_helper=0,expressions.special=0,"
+            "expressions.sort=0,statements.dict_literal=0")
 
     def override(self, spec: str) -> "Config":
         """`"statements.while=0,options.p_array=1"`: a copy with these entries changed."""
@@ -126,8 +159,9 @@ class Config:
 @dataclasses.dataclass
 class Param:
     name: str
-    kind: str            # "array" | "float" | "zero_d" | "int" | "default"
+    kind: str            # "array" | "float" | "zero_d" | "int" | "default" | "dict" | "object"
     shape: tuple | None  # arrays: the shape; else None
+    entries: tuple = ()  # dicts and objects: ((key or field, shape or None), ...)
 
 
 @dataclasses.dataclass
@@ -145,6 +179,8 @@ class Program:
     args: dict | None = None  # name -> value, set by the judge's input draw
     features: frozenset = frozenset()
     numba: bool = False   # also judged on backend="numba"
+    method: bool = False  # f is a method of METHOD_CLASS, differentiated bound to an object
+    self_param: Param | None = None  # that object's fields (args["self"] holds their values)
 
     def wrt_spec(self):
         names = [p.name for p in self.params]
@@ -199,18 +235,30 @@ def drop_axis(shape, k):
     return out or None
 
 
+# what a helper's or local function's body (operands of unknown shape) does not use
+ELEMENTWISE_OFF = {"math", "ternary", "local_call", "fn_arg", "method_call", "dict_helper",
+                   "kwargs_helper", "list_read"}
+
 CONSTANTS = ["0.5", "1.5", "0.3", "-0.7", "2.0", "0.25", "1.2", "-0.4"]
 
 
-VIEW = r"\w+(\[.*\]|\.T|\.reshape\(.*\)|\.ravel\(\))?"  # a name, or a view of one
+VIEW_SUFFIX = r"(\[.*\]|\.T|\.reshape\(.*\)|\.ravel\(\))?"
+VIEW = r"\w+" + VIEW_SUFFIX  # a name, or a view of one
 
 
 class Var:
-    __slots__ = ("name", "kind", "shape", "fresh", "param", "bound")
+    """kind: "num" | "arr" | "int" | "list" (shape: its elements'; bound: its largest
+    length; length: its length where known) | "fn" (a local function: arity, closure)."""
+    __slots__ = ("name", "kind", "shape", "fresh", "param", "bound", "readonly", "alt",
+                 "length", "arity", "closure")
 
-    def __init__(self, name, kind, shape=None, fresh=True, param=False, bound=None):
+    def __init__(self, name, kind, shape=None, fresh=True, param=False, bound=None,
+                 readonly=False, alt=None, length=None, arity=1, closure=False):
         self.name, self.kind, self.shape = name, kind, shape
         self.fresh, self.param, self.bound = fresh, param, bound  # bound: ints lie in [0, bound)
+        # readonly: a dict entry, object field or loop item: read, never assigned or written
+        self.readonly, self.alt = readonly, alt  # alt: another spelling (p.get("b", 0.0))
+        self.length, self.arity, self.closure = length, arity, closure
 
 
 class NoWay(Exception):
@@ -236,6 +284,12 @@ class _Gen:
         self.output = "scalar"
         self.out_shape = None
         self.elementwise = False  # inside a helper: operands of unknown shape
+        self.receivers: list[str] = []   # objects whose `act` method f may call
+        self.dicts: list[Param] = []      # dict parameters
+        self.dict_helpers: list[tuple] = []  # (helper name, dict name, called with **)
+        self.needs: set[str] = set()      # module-level code the body uses (APPLY, ...)
+        self.local_import = ""            # f's first line, when it imports locally
+        self.in_while_test = False
 
     # ------------------------------------------------------------------ utilities
     def pick(self, table: dict, allowed=None):
@@ -269,6 +323,26 @@ class _Gen:
     def ints(self):
         return [v for v in self.env.values() if v.kind == "int"]
 
+    def lists(self):
+        return [v for v in self.env.values() if v.kind == "list"]
+
+    def functions(self):
+        return [v for v in self.env.values() if v.kind == "fn"]
+
+    def spell(self, v):
+        return v.alt if v.alt and self.rng.random() < 0.35 else v.name
+
+    def is_view(self, src):
+        """src is (a view of) a name, a dict entry or an object field: not a new array."""
+        if re.fullmatch(VIEW, src):
+            return True
+        for v in self.env.values():
+            for spelling in (v.name, v.alt) if v.readonly else ():
+                if spelling and src.startswith(spelling) and \
+                        re.fullmatch(VIEW_SUFFIX, src[len(spelling):]):
+                    return True
+        return False
+
     def reachable(self):
         """Array shapes an expression can have: those of variables, their pairwise
         broadcasts, and the transposes of matrices."""
@@ -299,7 +373,7 @@ class _Gen:
         """Source of an expression of this shape (None: a number)."""
         if depth <= 0:
             return self.leaf(shape)
-        allowed = set(self.c.expressions) - ({"math", "ternary"} if self.elementwise else set())
+        allowed = set(self.c.expressions) - (ELEMENTWISE_OFF if self.elementwise else set())
         for _ in range(12):
             kind = self.pick(self.c.expressions, allowed)
             try:
@@ -324,7 +398,7 @@ class _Gen:
             if kind == "const":
                 return self.const()
             if kind == "num":
-                return rng.choice(self.numbers()).name
+                return self.spell(rng.choice(self.numbers()))
             if kind == "int":
                 self.features.add("expr.int_as_float")
                 return f"(0.3 * {rng.choice(self.ints()).name})"
@@ -347,7 +421,7 @@ class _Gen:
             raise NoWay(f"no variable of shape {shape}")
         kind = self.pick(dict(options))
         if kind == "exact":
-            return rng.choice(exact).name
+            return self.spell(rng.choice(exact))
         if kind == "T":
             self.features.add("expr.transpose")
             return f"{rng.choice(transposed).name}.T"
@@ -739,7 +813,7 @@ class _Gen:
         """(lines, stops): stops when the statement returns or breaks."""
         allowed = set(self.c.statements)
         if depth >= self.o["max_depth"]:
-            allowed -= {"for", "if", "while", "list"}
+            allowed -= {"for", "if", "while", "list", "enumerate", "zip", "pairs"}
         if self.loop_depth == 0 or depth == 0:
             allowed.discard("break")
         for _ in range(20):
@@ -755,7 +829,7 @@ class _Gen:
     def targets(self, in_place=False):
         out = []
         for v in self.env.values():
-            if v.kind not in ("num", "arr"):
+            if v.kind not in ("num", "arr") or v.readonly:
                 continue
             if in_place and v.kind == "arr" and not (v.fresh or v.param):
                 continue
@@ -765,7 +839,7 @@ class _Gen:
     def bind(self, name, shape, src=None):
         """A new variable; it may be written into in place unless src is (a view of) a name."""
         kind = "num" if shape is None else "arr"
-        view = src is not None and bool(re.fullmatch(VIEW, src))
+        view = src is not None and self.is_view(src)
         self.env[name] = Var(name, kind, shape, fresh=not view)
 
     def s_assign(self, pad, depth):
@@ -790,7 +864,7 @@ class _Gen:
                                     f"{v.name} * np.cos({e})"])
         else:
             form = self.expr(v.shape, self.rng.randint(1, 3))
-        v.fresh = not re.fullmatch(VIEW, form)
+        v.fresh = not self.is_view(form)
         return [f"{pad}{v.name} = {form}"], False
 
     def s_aug(self, pad, depth, params_only=False):
@@ -897,7 +971,7 @@ class _Gen:
         return lines, False
 
     def s_write(self, pad, depth):
-        cands = [v for v in self.arrays() if v.fresh and not v.param]
+        cands = [v for v in self.arrays() if v.fresh and not v.param and not v.readonly]
         if not cands:
             raise NoWay("no fresh arrays")
         return self.write_lines(pad, self.rng.choice(cands)), False
@@ -986,7 +1060,11 @@ class _Gen:
         w = self.fresh_name("w")
         tc, bound, _ = self.trip_count()
         # s2sgrad refuses a helper called in a while condition: only now and then
-        cond = self.cond(1, helpers=self.rng.random() < 0.15)
+        self.in_while_test = True  # a comprehension or sum(...) there is refused (README)
+        try:
+            cond = self.cond(1, helpers=self.rng.random() < 0.15)
+        finally:
+            self.in_while_test = False
         test = f"{w} < {tc} and ({cond})" if self.rng.random() < 0.6 else f"({cond}) and {w} < {tc}"
         lines = [f"{pad}{w} = 0", f"{pad}while {test}:", f"{pad}    {w} += 1"]
 
@@ -1063,6 +1141,455 @@ class _Gen:
         a, b = self.rng.choice(pairs)
         a.fresh = b.fresh = a.fresh and b.fresh
         return [f"{pad}{a.name}, {b.name} = {b.name}, {a.name}"], False
+
+    # ------------------------------------------------------------------ issue 13: sequences
+    def sequence(self, ints=True):
+        """Something to iterate: (source, element kind, element shape, length or None,
+        largest length).  Rows of an array, a list in scope, or a range."""
+        rng = self.rng
+        options = []
+        for v in self.arrays():
+            options.append(("rows", v, 1.0))
+        for v in self.lists():
+            options.append(("list", v, 1.5))
+        if ints:
+            options.append(("range", None, 0.6))
+        if not options:
+            raise NoWay("nothing to iterate")
+        total = sum(w for _, _, w in options)
+        r = rng.random() * total
+        for kind, v, w in options:
+            r -= w
+            if r <= 0:
+                break
+        if kind == "rows":
+            shape = drop_axis(v.shape, 0)
+            return v.name, "num" if shape is None else "arr", shape, v.shape[0], v.shape[0], v
+        if kind == "list":
+            return v.name, "num" if v.shape is None else "arr", v.shape, v.length, v.bound, v
+        tc, bound, literal = self.trip_count()
+        return f"range({tc})", "int", None, literal, bound, None
+
+    def item(self, name, kind, shape, bound):
+        if kind == "int":
+            return Var(name, "int", bound=bound)
+        return Var(name, kind, shape, fresh=False, readonly=True)
+
+    def iteration(self):
+        """(for-clause text after `for `, item Vars, length or None, largest length, the
+        sequences' Vars): a plain, enumerate or zip target, zip inside enumerate too."""
+        rng = self.rng
+        u = rng.random()
+        src, kind, shape, length, bound, sv = self.sequence()
+        names = [self.fresh_name("t")]
+        items = [self.item(names[0], kind, shape, bound)]
+        seqs = [sv]
+        if u < 0.35:
+            self.features.add("loop.zip")
+            src2, kind2, shape2, length2, bound2, sv2 = self.sequence()
+            names.append(self.fresh_name("u"))
+            items.append(self.item(names[1], kind2, shape2, bound2))
+            seqs.append(sv2)
+            lengths = [x for x in (length, length2)]
+            length = None if None in lengths else min(lengths)
+            bound = min(bound, bound2)
+            target, src = f"{names[0]}, {names[1]}", f"zip({src}, {src2})"
+        else:
+            target = names[0]
+        if rng.random() < 0.4:
+            self.features.add("loop.enumerate")
+            i = self.fresh_name("i")
+            start = 1 if rng.random() < 0.2 else 0
+            items.append(Var(i, "int", bound=bound + start))
+            if "," in target:
+                self.features.add("loop.nested_destructure")
+                target = f"({target})"
+            target = f"{i}, {target}"
+            src = f"enumerate({src}, {start})" if start else f"enumerate({src})"
+        return f"{target} in {src}", items, length, bound, [v for v in seqs if v is not None]
+
+    def with_items(self, items, fn, seqs=()):
+        """fn() with the items in scope and the iterated sequences read-only meanwhile
+        (a loop over a sequence its body rebinds or writes into is refused)."""
+        def run():
+            for v in items:
+                self.env[v.name] = v
+            saved = [(v, v.readonly) for v in seqs]
+            for v in seqs:
+                v.readonly = True
+            try:
+                return fn()
+            finally:
+                for v, ro in saved:
+                    v.readonly = ro
+        return self.scoped(run)
+
+    def item_filter(self, items):
+        v = self.rng.choice(items)
+        t = self.threshold()
+        if v.kind == "int":
+            return f"{v.name} % 2 == 0" if self.rng.random() < 0.5 else f"{v.name} > 0"
+        if v.kind == "arr":
+            return f"np.sum({v.name}) > {t}"
+        return f"{v.name} > {t}"
+
+    def s_comprehension(self, pad, depth):
+        rng = self.rng
+        clause, items, length, bound, seqs = self.iteration()
+        shape = self.choose_shape(p_number=0.45)
+        filtered = rng.random() < 0.3
+        parts = self.with_items(items, lambda: (self.expr(shape, 2), self.item_filter(items)), seqs)
+        elem, cond = parts
+        acc = self.fresh_name("acc")
+        tail = f" if {cond}" if filtered else ""
+        if filtered:
+            self.features.add("comprehension.filter")
+        lines = [f"{pad}{acc} = [{elem} for {clause}{tail}]"]
+        nonempty = bool(length) and not filtered
+        self.env[acc] = Var(acc, "list", shape, bound=bound, length=length if not filtered else None)
+        out = self.fresh_name()
+        r = rng.random()
+        if nonempty and r < 0.5:
+            form = rng.choice([f"sum({acc})", f"{acc}[0]", f"{acc}[-1]"])
+            self.features.add("builtin.sum" if form.startswith("sum") else "list.index")
+            lines.append(f"{pad}{out} = {form}")
+            self.bind(out, shape)
+        elif shape is not None and r < 0.75:
+            self.features.add("builtin.sum_start")
+            lines.append(f"{pad}{out} = sum({acc}, np.zeros({fmt_shape(shape)}))")
+            self.bind(out, shape)
+        elif shape is None:
+            self.features.add("builtin.sum")
+            lines.append(f"{pad}{out} = sum({acc}{', 0.0' if rng.random() < 0.3 else ''})")
+            self.bind(out, None)
+        else:
+            self.features.add("stmt.gen_sum")
+            e = self.fresh_name("e")
+            lines.append(f"{pad}{out} = sum(np.sum({e} * {e}) for {e} in {acc})")
+            self.bind(out, None)
+        return lines, False
+
+    def s_gen_sum(self, pad, depth):
+        clause, items, length, bound, seqs = self.iteration()
+        filtered = self.rng.random() < 0.3
+        shape = self.choose_shape(p_number=0.6) if length and not filtered else None
+        elem, cond = self.with_items(items, lambda: (self.expr(shape, 2), self.item_filter(items)), seqs)
+        tail = f" if {cond}" if filtered else ""
+        out = self.fresh_name()
+        self.bind(out, shape)
+        return [f"{pad}{out} = sum({elem} for {clause}{tail})"], False
+
+    def item_loop(self, pad, depth, clause, items, seqs):
+        def body():
+            self.loop_depth += 1
+            try:
+                return self.block(pad + "    ", depth + 1)
+            finally:
+                self.loop_depth -= 1
+        return [f"{pad}for {clause}:"] + self.with_items(items, body, seqs), False
+
+    def s_enumerate(self, pad, depth):
+        for _ in range(6):
+            clause, items, length, bound, seqs = self.iteration()
+            if "enumerate(" in clause:
+                return self.item_loop(pad, depth, clause, items, seqs)
+        raise NoWay("no enumerate drawn")
+
+    def s_zip(self, pad, depth):
+        for _ in range(6):
+            clause, items, length, bound, seqs = self.iteration()
+            if "zip(" in clause:
+                return self.item_loop(pad, depth, clause, items, seqs)
+        raise NoWay("no zip drawn")
+
+    def s_pairs(self, pad, depth):
+        """pairs = [(U1, c1), (U2, c2)]; for U, c in pairs: ... (a list of pairs)."""
+        rng = self.rng
+        shape = self.choose_shape(p_number=0.2)
+        sub = rng.choice(self.subshapes(shape)) if shape is not None else None
+        k = rng.randint(1, 3)
+        pairs = ", ".join(f"({self.expr(shape, 1)}, {self.expr(sub, 1)})" for _ in range(k))
+        name = self.fresh_name("pairs")
+        u, c = self.fresh_name("U"), self.fresh_name("c")
+        items = [self.item(u, "num" if shape is None else "arr", shape, k),
+                 self.item(c, "num" if sub is None else "arr", sub, k)]
+        target, src = f"{u}, {c}", name
+        if rng.random() < 0.3:
+            i = self.fresh_name("i")
+            items.append(Var(i, "int", bound=k))
+            target, src = f"{i}, ({target})", f"enumerate({name})"
+            self.features.add("loop.nested_destructure")
+        self.features.add("loop.pairs")
+        lines = [f"{pad}{name} = [{pairs}]"]
+        more, stop = self.item_loop(pad, depth, f"{target} in {src}", items, ())
+        return lines + more, stop
+
+    def s_list_concat(self, pad, depth):
+        rng = self.rng
+        shape = self.choose_shape(p_number=0.4)
+        a, b = rng.randint(1, 2), rng.randint(1, 2)
+        first = ", ".join(self.expr(shape, 1) for _ in range(a))
+        second = ", ".join(self.expr(shape, 1) for _ in range(b))
+        name = self.fresh_name("xs")
+        lines = [f"{pad}{name} = [{first}] + [{second}]"]
+        n = a + b
+        if rng.random() < 0.5:
+            e = self.expr(shape, 1)
+            lines.append(f"{pad}{name} += [{e}]" if rng.random() < 0.5 else
+                         f"{pad}{name} = {name} + [{e}]")
+            n += 1
+        self.features.add("list.concat")
+        self.env[name] = Var(name, "list", shape, bound=n, length=n)
+        return lines, False
+
+    def e_list_read(self, shape, depth):
+        rng = self.rng
+        cands = [v for v in self.lists() if v.shape == shape and (v.length or shape is None)]
+        if not cands or self.in_while_test:
+            raise NoWay("no list")
+        v = rng.choice(cands)
+        forms = [f"sum({v.name})"]
+        if v.length:
+            forms += [f"{v.name}[{rng.randrange(-v.length, v.length)}]"]
+        src = rng.choice(forms)
+        self.features.add("list.sum" if src.startswith("sum") else "list.index")
+        return src
+
+    # ------------------------------------------------------------------ issue 13: functions
+    def top_level(self, depth):
+        return depth == 0 and self.loop_depth == 0
+
+    def local_body(self, arity, closure):
+        """An element-wise expression of t (and s), reading a number parameter when a closure."""
+        saved = self.env
+        self.env = {"t": Var("t", "num")}
+        if arity == 2:
+            self.env["s"] = Var("s", "num")
+        if closure:
+            self.env[closure] = Var(closure, "num")
+        self.elementwise = True
+        try:
+            e = self.expr(None, 2)
+        finally:
+            self.env, self.elementwise = saved, False
+        if "t" not in re.findall(r"\b\w+\b", e):
+            e = f"{e} + np.sin(t)"
+        return e
+
+    def closure_name(self):
+        nums = [v.name for v in self.env.values() if v.param and v.kind == "num" and
+                not v.readonly and not v.name == "scale"]
+        return self.rng.choice(nums) if nums and self.rng.random() < 0.4 else None
+
+    def s_lambda(self, pad, depth):
+        if not self.top_level(depth):
+            raise NoWay("lambdas at the top level")
+        arity = 2 if self.rng.random() < 0.3 else 1
+        closure = self.closure_name()
+        name = self.fresh_name("g")
+        args = "t, s" if arity == 2 else "t"
+        body = self.local_body(arity, closure)
+        self.env[name] = Var(name, "fn", arity=arity, closure=bool(closure))
+        if closure:
+            self.features.add("local.closure")
+        return [f"{pad}{name} = lambda {args}: {body}"], False
+
+    def s_local_def(self, pad, depth):
+        if not self.top_level(depth):
+            raise NoWay("defs at the top level")
+        closure = self.closure_name()
+        name = self.fresh_name("q")
+        e = self.local_body(2, closure)
+        lines = [f"{pad}def {name}(t, s=0.5):", f"{pad}    r = {e} * s"]
+        if self.rng.random() < 0.4:
+            lines += [f"{pad}    if np.sum(r) > {self.threshold()}:",
+                      f"{pad}        r = np.tanh(r)"]
+            self.features.add("local.branch")
+        lines.append(f"{pad}    return r * np.cos(t)")
+        self.env[name] = Var(name, "fn", arity=1, closure=bool(closure))
+        self.env[name].alt = "def"
+        if closure:
+            self.features.add("local.closure")
+        return lines, False
+
+    def e_local_call(self, shape, depth):
+        fns = self.functions()
+        if not fns:
+            raise NoWay("no local functions")
+        v = self.rng.choice(fns)
+        if v.arity == 2:
+            a, b = self.operand_pair(shape)
+            return f"{v.name}({self.expr(a, depth - 1)}, {self.expr(b, depth - 1)})"
+        e = self.expr(shape, depth - 1)
+        if v.alt == "def" and self.rng.random() < 0.4:
+            self.features.add("local.kwarg")
+            return f"{v.name}({e}, s={self.const()})"
+        return f"{v.name}({e})"
+
+    def e_fn_arg(self, shape, depth):
+        # a local function reading f's variables cannot be passed on (refused by design),
+        # nor any local function where f imports numpy locally (np is then f's variable)
+        fns = [v for v in self.functions() if v.arity == 1 and not v.closure]
+        if not fns or "import" in self.local_import:
+            raise NoWay("no function to pass")
+        v = self.rng.choice(fns)
+        self.needs.add(APPLY)
+        e = self.expr(shape, depth - 1)
+        if self.rng.random() < 0.4:
+            return f"{APPLY}({v.name}, {e}, w={self.const()})"
+        return f"{APPLY}({v.name}, {e})"
+
+    def e_method_call(self, shape, depth):
+        if not self.receivers:
+            raise NoWay("no object")
+        return f"{self.rng.choice(self.receivers)}.act({self.expr(shape, depth - 1)})"
+
+    def e_dict_helper(self, shape, depth):
+        if shape is not None or not self.dict_helpers:
+            raise NoWay("dict helpers give numbers")
+        name, dname, splat = self.rng.choice(self.dict_helpers)
+        if splat:
+            return f"{name}(**{dname})"
+        if self.rng.random() < 0.4:
+            return f"{name}({dname}, s={self.expr(None, depth - 1)})"
+        return f"{name}({dname})"
+
+    def e_kwargs_helper(self, shape, depth):
+        self.needs.add("kwargs")
+        e, k = self.expr(shape, depth - 1), self.expr(None, depth - 1)
+        if self.rng.random() < 0.5:
+            return f"hkw({e}, s={k}, t={self.const()})"
+        return f"hkw({e}, s={k})"
+
+    def s_dict_literal(self, pad, depth):
+        rng = self.rng
+        name = self.fresh_name("d")
+        entries, parts = [], []
+        for key in rng.sample(["u", "v", "m"], rng.randint(1, 2)):
+            shape = self.choose_shape(p_number=0.4)
+            parts.append(f'"{key}": {self.expr(shape, 1)}')
+            entries.append((key, shape))
+        if self.dicts and rng.random() < 0.4:
+            other = rng.choice(self.dicts)
+            parts.append(f"**{other.name}")
+            entries += [e for e in other.entries if e[0] not in dict(entries)]
+            self.features.add("dict.splat")
+        rng.shuffle(parts)
+        lines = [f"{pad}{name} = {{{', '.join(parts)}}}"]
+        for key, shape in entries:
+            self.env[f'{name}["{key}"]'] = Var(f'{name}["{key}"]', "num" if shape is None else "arr",
+                                               shape, fresh=False, readonly=True,
+                                               alt=f'{name}.get("{key}", 0.0)')
+        return lines, False
+
+    def s_chained(self, pad, depth):
+        shape = self.choose_shape()
+        a, b = self.fresh_name(), self.fresh_name()
+        src = self.expr(shape, 2)
+        for n in (a, b):
+            self.bind(n, shape, src)
+            self.env[n].fresh = False  # two names for one array
+        return [f"{pad}{a} = {b} = {src}"], False
+
+    def s_del(self, pad, depth):
+        if not self.top_level(depth):
+            raise NoWay("del at the top level only")
+        cands = [v for v in self.env.values() if not v.param and not v.readonly and
+                 v.kind in ("num", "arr") and re.fullmatch(r"v\d+|y\d+", v.name)]
+        if not cands:
+            raise NoWay("nothing to delete")
+        v = self.rng.choice(cands)
+        del self.env[v.name]
+        return [f"{pad}del {v.name}"], False
+
+    # ------------------------------------------------------------------ issue 13: new rules
+    def e_roll(self, shape, depth):
+        if shape is None:
+            raise NoWay("roll of an array")
+        rng = self.rng
+        e = self.expr(shape, depth - 1)
+        shift = rng.choice([1, -1, 2])
+        if len(shape) >= 2 and rng.random() < 0.3:
+            return f"np.roll({e}, ({shift}, 1), axis=(0, 1))"
+        if len(shape) >= 2 and rng.random() < 0.5:
+            return f"np.roll({e}, {shift}, axis={rng.randrange(len(shape))})"
+        return f"np.roll({e}, {shift})"
+
+    def e_triu(self, shape, depth):
+        if shape is None or len(shape) != 2:
+            raise NoWay("triu of a matrix")
+        fn = self.rng.choice(["triu", "tril"])
+        k = self.rng.choice(["", "", ", 1", ", -1", ", k=1"])
+        if shape[0] == shape[1] and (shape[0],) in self.reachable() and self.rng.random() < 0.3:
+            return f"np.{fn}({self.expr((shape[0],), depth - 1)}{k})"  # of a vector
+        return f"np.{fn}({self.expr(shape, depth - 1)}{k})"
+
+    def e_sort(self, shape, depth):
+        if shape is None:
+            raise NoWay("sort of an array")
+        rng = self.rng
+        if len(shape) == 1 and rng.random() < 0.3:
+            cands = [t for t in self.reachable() if math.prod(t) == shape[0] and len(t) > 1]
+            if cands:
+                return f"np.sort({self.expr(rng.choice(sorted(cands)), depth - 1)}, axis=None)"
+        e = self.expr(shape, depth - 1)
+        if len(shape) >= 2 and rng.random() < 0.5:
+            return f"np.sort({e}, axis={rng.randrange(len(shape))})"
+        return f"np.sort({e})"
+
+    def e_diagonal(self, shape, depth):
+        if shape is None or len(shape) != 1:
+            raise NoWay("a diagonal is a vector")
+        cands = []
+        for t in sorted(self.reachable(), key=str):
+            if len(t) != 2:
+                continue
+            for off in (0, 1, -1):
+                n = min(t[0], t[1] - off) if off >= 0 else min(t[0] + off, t[1])
+                if n == shape[0]:
+                    cands.append((t, off))
+        if not cands:
+            raise NoWay("no diagonal")
+        t, off = self.rng.choice(cands)
+        e = self.expr(t, depth - 1)
+        if off == 0 and self.rng.random() < 0.4:
+            return f"({e}).diagonal()" if not e.isidentifier() else f"{e}.diagonal()"
+        return f"np.diagonal({e}, {off})" if off else f"np.diagonal({e})"
+
+    def e_mod(self, shape, depth):
+        e = self.expr(shape, depth - 1)
+        if self.rng.random() < 0.3:
+            return f"np.mod({e}, 2.0 + np.cos({self.expr(None, depth - 1)}))"
+        return f"np.mod({e}, {self.rng.choice(['1.5', '0.7', '2.0'])})"
+
+    def e_linspace(self, shape, depth):
+        if shape is None or len(shape) != 1 or shape[0] < 2:
+            raise NoWay("linspace of a vector")
+        a, b = self.expr(None, depth - 1), self.expr(None, depth - 1)
+        return f"np.linspace({a}, {b}, {shape[0]})"
+
+    def e_arange(self, shape, depth):
+        if shape is None or len(shape) != 1:
+            raise NoWay("arange of a vector")
+        # the count, ceil((stop - start) / step) = shape[0], stays put when the ends move
+        a = self.expr(None, depth - 1)
+        start = f"({a})" if not re.fullmatch(r"[\w.\[\]\"]+", a) else a
+        if self.rng.random() < 0.5:
+            return f"np.arange({start}, {start} + {shape[0] - 0.5})"
+        step = f"(0.75 + 0.25 * np.sin({self.expr(None, depth - 1)}))"
+        return f"np.arange({start}, {start} + {shape[0] - 0.5} * {step}, {step})"
+
+    def e_special(self, shape, depth):
+        self.needs.add(SPECIAL)
+        e = self.expr(shape, depth - 1)
+        fn = self.rng.choice(["expit", "erf", "gammaln", "xlogy", "log_ndtr", "xlog1py"])
+        self.features.add("special." + fn)
+        if fn == "gammaln":
+            return f"{SPECIAL}.gammaln(1.5 + {e} * {e})"
+        if fn in ("xlogy", "xlog1py"):
+            sub = self.rng.choice(self.subshapes(shape)) if shape is not None else None
+            return f"{SPECIAL}.{fn}({e} * {e} + 0.5, 1.2 + np.sin({self.expr(sub, depth - 1)}))"
+        return f"{SPECIAL}.{fn}({e})"
 
     # ------------------------------------------------------------------ return
     def return_expr(self, extra=None):
@@ -1173,6 +1700,19 @@ def generate(seed: int, index: int, config: Config | None = None) -> Program:
         else:
             params.append(Param(next(float_names), "float", None))
             g.features.add("param.float")
+    if rng.random() < o["p_dict_param"]:
+        keys = [k for k in ("W", "b", "c") if rng.random() < 0.7] or ["W"]
+        entries = tuple((k, rng.choice(shape_options) if k == "W" else
+                         rng.choice(shape_options + [None]) if k == "b" else None) for k in keys)
+        params.insert(rng.randint(0, len(params)), Param("p", "dict", None, entries))
+        g.features.add("param.dict")
+    if rng.random() < o["p_object_param"]:
+        params.append(Param("obj", "object", None, (("A", rng.choice(shape_options)), ("s", None))))
+        g.features.add("param.object")
+    self_param = None
+    if rng.random() < o["p_method_target"]:
+        self_param = Param("self", "object", None, (("A", rng.choice(shape_options)), ("s", None)))
+        g.features.add("target.method")
     if rng.random() < o["p_int_param"]:
         params.insert(rng.randint(max(0, len(params) - 1), len(params)), Param("n", "int", None))
         g.features.add("param.int")
@@ -1184,10 +1724,25 @@ def generate(seed: int, index: int, config: Config | None = None) -> Program:
             g.env[p.name] = Var(p.name, "arr", p.shape, fresh=False, param=True)
         elif p.kind == "int":
             g.env[p.name] = Var(p.name, "int", param=True, bound=4)
-        else:
+        elif p.kind == "dict":
+            g.dicts.append(p)
+            for key, shape in p.entries:
+                name = f'{p.name}["{key}"]'
+                g.env[name] = Var(name, "num" if shape is None else "arr", shape, fresh=False,
+                                  param=True, readonly=True, alt=f'{p.name}.get("{key}", 0.0)')
+        elif p.kind != "object":
             g.env[p.name] = Var(p.name, "num", param=True)
+    for p in [q for q in params if q.kind == "object"] + ([self_param] if self_param else []):
+        g.receivers.append(p.name)
+        for key, shape in p.entries:
+            name = f"{p.name}.{key}"
+            g.env[name] = Var(name, "num" if shape is None else "arr", shape, fresh=False,
+                              param=True, readonly=True)
+    if self_param is None and rng.random() < o["p_local_import"]:
+        g.local_import = rng.choice(["import numpy as np", "import math"])
+        g.features.add("stmt.local_import")
 
-    diff = [p.name for p in params if p.kind in ("array", "float", "zero_d")]
+    diff = [p.name for p in params if p.kind in ("array", "float", "zero_d", "dict")]
     if len(diff) > 1 and rng.random() < o["p_partial_wrt"]:
         wrt = tuple(rng.sample(diff, rng.randint(1, len(diff) - 1)))
         g.features.add("wrt.partial")
@@ -1214,9 +1769,16 @@ def generate(seed: int, index: int, config: Config | None = None) -> Program:
     for slot in range(2):
         if rng.random() < o["p_helpers"]:
             g.helpers.append(g.helper(slot))
+    dict_defs = []
+    for k, p in enumerate(g.dicts):
+        if rng.random() < 0.7:
+            lines, splat = dict_helper(rng, f"hd{k}", p)
+            dict_defs += lines + ["", ""]
+            g.dict_helpers.append((f"hd{k}", p.name, splat))
+            g.features.add("helper.dict_splat" if splat else "helper.dict")
 
     body = []
-    inactive = [p.name for p in params if p.name in diff and p.name not in wrt]
+    inactive = [p.name for p in params if p.name in diff and p.name not in wrt and p.kind != "dict"]
     if inactive and rng.random() < o["p_reassign_inactive"]:
         v = g.env[rng.choice(inactive)]
         if rng.random() < 0.15 and v.kind == "arr":
@@ -1238,18 +1800,41 @@ def generate(seed: int, index: int, config: Config | None = None) -> Program:
             terms = [f"np.sum(np.sin({p.name}))" if p.kind == "array" else f"np.sin({p.name})"
                      for p in params if p.kind in ("array", "float", "zero_d")
                      and not re.search(rf"\b{p.name}\b", text)]
+            for p in params:
+                if p.kind == "dict" and not re.search(rf"\b{p.name}\b", text):
+                    terms += [f'np.sum(np.sin({p.name}["{k}"]))' for k, _ in p.entries]
             return " + ".join(terms)
         body.append(f"    return {g.return_expr(extra)}")
 
+    if g.local_import:
+        body.insert(0, f"    {g.local_import}")
     sig = []
     for p in params:
         sig.append("scale=0.5" if p.kind == "default" else p.name)
     lines = ['"""Generated by tests/fuzz/fuzzgen.py (seed %d, program %d)."""' % (seed, index),
-             "import math", "", "import numpy as np", "", ""]
+             "import math", "", "import numpy as np"]
+    if SPECIAL in g.needs:
+        lines.append(f"import scipy.special as {SPECIAL}")
+        g.features.add("expr.special")
+    lines += ["", ""]
     for h in g.helpers:
         lines += h.lines + ["", ""]
-    lines.append(f"def f({', '.join(sig)}):")
-    lines += body
+    lines += dict_defs
+    if APPLY in g.needs:
+        lines += [f"def {APPLY}(fn, u, w=1.0):", "    return fn(u) * w + 0.1 * np.sin(u)", "", ""]
+        g.features.add("helper.fn_arg")
+    if "kwargs" in g.needs:
+        lines += ["def hkw(u, **kw):", '    return u * kw["s"] + kw.get("t", 0.25)', "", ""]
+        g.features.add("helper.kwargs")
+    if any(p.kind == "object" for p in params):
+        lines += class_lines(OBJECT_CLASS, "np.tanh(u) * self.s + 0.1 * u") + ["", ""]
+    if self_param is not None:
+        lines += class_lines(METHOD_CLASS, "np.sin(u) * self.s + 0.2 * u") + [""]
+        lines.append(f"    def f({', '.join(['self'] + sig)}):")
+        lines += ["    " + line for line in body]
+    else:
+        lines.append(f"def f({', '.join(sig)}):")
+        lines += body
     source = "\n".join(lines) + "\n"
 
     kw, omitted = (), ()
@@ -1262,7 +1847,32 @@ def generate(seed: int, index: int, config: Config | None = None) -> Program:
         kw = (params[-1].name,)
         g.features.add("call.keyword")
     return Program(seed=seed, index=index, source=source, params=params, wrt=wrt,
-                   wrt_form=wrt_form, kw=kw, omitted=omitted, features=frozenset(g.features))
+                   wrt_form=wrt_form, kw=kw, omitted=omitted, features=frozenset(g.features),
+                   method=self_param is not None, self_param=self_param)
+
+
+def class_lines(name, act):
+    """A small class: fields A and s, and an element-wise method act(u)."""
+    return [f"class {name}:", "    def __init__(self, A, s):", "        self.A = A",
+            "        self.s = s", "", "    def act(self, u):", f"        return {act}"]
+
+
+def dict_helper(rng, name, p):
+    """A helper reading the dict p's entries by key: `hd(q, s=1.0)` called with the dict,
+    or (splat) `hd(W, b, c=0.0)` called with `**p`.  It returns a number."""
+    def term(read, shape):
+        return f"np.sum(np.tanh({read}))" if shape is not None else f"np.sin({read})"
+    if rng.random() < 0.3:
+        sig = ", ".join(f"{k}=0.0" if shape is None else k for k, shape in p.entries)
+        # the defaults come last: the keys with a number value move behind
+        sig = ", ".join(sorted(sig.split(", "), key=lambda a: "=" in a))
+        body = " + ".join(term(k, shape) for k, shape in p.entries)
+        return [f"def {name}({sig}):", f"    return {body}"], True
+    terms = [term(f'q["{k}"]' if rng.random() < 0.6 else f'q.get("{k}", 0.2)', shape)
+             for k, shape in p.entries]
+    if rng.random() < 0.3:
+        terms.append('q.get("zz", 0.3)')  # a key the dict does not have
+    return [f"def {name}(q, s=1.0):", f"    return ({' + '.join(terms)}) * s"], False
 
 
 def draw_inputs(program: Program, rng: np.random.Generator) -> dict:
@@ -1279,4 +1889,13 @@ def draw_inputs(program: Program, rng: np.random.Generator) -> dict:
             out[p.name] = int(rng.choice([0, 1, 2, 2, 3, 3]))
         elif p.kind == "default":
             out[p.name] = float(rng.uniform(0.2, 0.9))
+        elif p.kind in ("dict", "object"):
+            out[p.name] = _draw_entries(p, rng)
+    if program.self_param is not None:
+        out["self"] = _draw_entries(program.self_param, rng)
     return out
+
+
+def _draw_entries(p, rng):
+    return {k: float(rng.uniform(-1.0, 1.0)) if shape is None else rng.uniform(-1.0, 1.0, shape)
+            for k, shape in p.entries}

@@ -24,6 +24,12 @@ For a program (tests/fuzz/fuzzgen.py) the judge
    derivative that disagrees with f, with the finite differences or with the other mode
    or backend is wrong; a derivative call that changes the caller's arrays where f leaves
    them alone (or changes its tangents or cotangents at all) mutated them.
+
+A dict argument in wrt is judged key by key: its gradient must be a dict with the same
+keys in the same order (each entry of its entry's structure), its jvp tangent is a dict,
+and finite differences move one of its numbers at a time.  An object argument (never in
+wrt) is held as its fields and built by the module's own class at every call, and a
+method target (`Program.method`) is f bound to a new object of its class.
 """
 from __future__ import annotations
 
@@ -205,6 +211,7 @@ _KINK_CALLS = {
     "np.clip": "clip",
     "np.sqrt": "positive", "math.sqrt": "positive", "np.log": "positive", "math.log": "positive",
     "np.log2": "positive", "np.log10": "positive", "np.log1p": "above-1", "math.log1p": "above-1",
+    "np.sort": "sort", "np.mod": "mod", "np.remainder": "mod", "np.fmod": "mod",
 }
 
 
@@ -223,32 +230,32 @@ class _Instrument(ast.NodeTransformer):
         if len(node.ops) != 1:
             return node
         op = type(node.ops[0]).__name__
-        return ast.Call(ast.Name("__fz_cmp", ast.Load()),
+        return ast.Call(ast.Name("_fz_cmp", ast.Load()),
                         [node.left, node.comparators[0], ast.Constant(op)], [])
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
         if isinstance(node.op, ast.Pow) and not (isinstance(node.right, ast.Constant)
                                                  and float(node.right.value).is_integer()):
-            return ast.Call(ast.Name("__fz_pow", ast.Load()), [node.left, node.right], [])
+            return ast.Call(ast.Name("_fz_pow", ast.Load()), [node.left, node.right], [])
         return node
 
     def visit_Call(self, node):
         self.generic_visit(node)
         name = _dotted(node.func)
         if name in _KINK_CALLS:
-            return ast.Call(ast.Name("__fz_call", ast.Load()),
+            return ast.Call(ast.Name("_fz_call", ast.Load()),
                             [ast.Constant(_KINK_CALLS[name]), ast.Constant(name), node.func] + node.args,
                             node.keywords)
         if isinstance(node.func, ast.Attribute) and node.func.attr in ("max", "min") \
                 and _dotted(node.func.value) not in ("np", "math"):
-            return ast.Call(ast.Name("__fz_method", ast.Load()),
+            return ast.Call(ast.Name("_fz_method", ast.Load()),
                             [node.func.value, ast.Constant(node.func.attr)] + node.args, node.keywords)
         return node
 
     def visit_Assign(self, node):
         self.generic_visit(node)
-        node.value = ast.Call(ast.Name("__fz_mag", ast.Load()), [node.value], [])
+        node.value = ast.Call(ast.Name("_fz_mag", ast.Load()), [node.value], [])
         return node
 
 
@@ -296,6 +303,15 @@ def instrument(source: str, probe: _Probe) -> dict:
         elif kind == "positive":
             a = np.asarray(args[0], float)
             probe.near(np.where(a > 0, a, 0.0), name)
+        elif kind == "sort":
+            axis = kw.get("axis", args[1] if len(args) > 1 else -1)
+            a = np.asarray(args[0], float)
+            s = np.sort(a, axis=axis)
+            probe.near(np.diff(s, axis=-1 if axis is None else axis) if s.size > 1 else math.inf,
+                       "np.sort (a tie)")
+        elif kind == "mod":
+            r = np.mod(np.asarray(args[0], float), np.asarray(args[1], float))
+            probe.near(np.minimum(r, np.abs(np.asarray(args[1], float)) - r), f"{name} (a jump)")
         elif kind == "above-1":
             a = np.asarray(args[0], float) + 1.0
             probe.near(np.where(a > 0, a, 0.0), name)
@@ -310,14 +326,16 @@ def instrument(source: str, probe: _Probe) -> dict:
         probe.mag(value)
         return value
 
-    ns = {"__fz_cmp": cmp, "__fz_pow": pow_, "__fz_call": call, "__fz_method": method,
-          "__fz_mag": mag, "__name__": "fuzz_instrumented"}
+    ns = {"_fz_cmp": cmp, "_fz_pow": pow_, "_fz_call": call, "_fz_method": method,
+          "_fz_mag": mag, "__name__": "fuzz_instrumented"}
     exec(compile(tree, "<fuzz instrumented>", "exec"), ns)
     return ns
 
 
 # ----------------------------------------------------------------------------- values
 def flat(value) -> np.ndarray:
+    if isinstance(value, dict):
+        return flat(list(value.values()))
     if isinstance(value, (tuple, list)):
         return np.concatenate([flat(v) for v in value]) if value else np.zeros(0)
     return np.ravel(np.asarray(value, dtype=float))
@@ -335,6 +353,8 @@ def structure(value):
 
 
 def random_like(value, rng):
+    if isinstance(value, dict):
+        return {k: random_like(v, rng) for k, v in value.items()}
     if isinstance(value, tuple):
         return tuple(random_like(v, rng) for v in value)
     if isinstance(value, np.ndarray):
@@ -350,6 +370,8 @@ def same_value(a, b) -> bool:
         return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=True))
     if isinstance(a, (list, tuple)):
         return type(a) is type(b) and len(a) == len(b) and all(map(same_value, a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(same_value(a[k], b[k]) for k in a)
     return a == b or (a != a and b != b)
 
 
@@ -367,6 +389,8 @@ def close(ad, ref, scale, rtol, atol) -> tuple[bool, float]:
 
 
 def fmt(value, digits=6) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {fmt(v, digits)}" for k, v in value.items()) + "}"
     if isinstance(value, tuple):
         return "(" + ", ".join(fmt(v, digits) for v in value) + ("," if len(value) == 1 else "") + ")"
     if isinstance(value, np.ndarray):
@@ -443,9 +467,25 @@ class Judge:
         self.verdict = Verdict("ok")
 
     # ------------------------------------------------------------------ running f
-    def call_f(self, f, values):
-        pos, kw = self.p.call_parts(copy.deepcopy(values))
-        return f(*pos, **kw)
+    def bound(self, where, values):
+        """(the function to call, the values with objects built): an object argument is
+        built from its fields by the module's own class, and a method target is f bound
+        to a new object of its class.  The objects hold the values' own arrays."""
+        import fuzzgen
+        ns = where if isinstance(where, dict) else vars(where)
+        values = dict(values)
+        for p in self.p.params:
+            if p.kind == "object":
+                values[p.name] = ns[fuzzgen.OBJECT_CLASS](**values[p.name])
+        if self.p.method:
+            return ns[fuzzgen.METHOD_CLASS](**values["self"]).f, values
+        return ns["f"], values
+
+    def call_f(self, where, values):
+        """f (of the module or namespace `where`) called at a copy of values."""
+        fn, values = self.bound(where, copy.deepcopy(values))
+        pos, kw = self.p.call_parts(values)
+        return fn(*pos, **kw)
 
     def usable(self, values) -> str:
         """'' when f runs cleanly at values and stays away from kinks, else why not."""
@@ -454,7 +494,7 @@ class Judge:
             with warnings.catch_warnings(), np.errstate(all="raise"), time_limit(F_SECONDS, "f"):
                 warnings.simplefilter("error")
                 ns = instrument(self.p.source, probe)
-                out = self.call_f(ns["f"], values)
+                out = self.call_f(ns, values)
         except Timeout as exc:
             if "f took" not in str(exc):
                 raise
@@ -507,16 +547,17 @@ class Judge:
         except Exception as exc:  # pragma: no cover - the generator writes valid Python
             v.outcome, v.reason = "discarded", f"module does not load: {_exc_line(exc)}"
             return
-        self.f = module.f
+        self.module = module
         p = self.p
         self.values = p.args
         before = copy.deepcopy(self.values)
         with np.errstate(all="ignore"):
-            self.out = self.call_f(self.f, self.values)
+            self.out = self.call_f(module, self.values)
         # what f leaves in its arguments (f may write into a parameter array)
         probe_args = copy.deepcopy(self.values)
-        pos, kw = p.call_parts(probe_args)
-        self.f(*pos, **kw)
+        fn, bound = self.bound(module, probe_args)
+        pos, kw = p.call_parts(bound)
+        fn(*pos, **kw)
         self.f_after = probe_args
         assert all(same_value(before[k], self.values[k]) for k in before)
         self.wrt = list(p.wrt)
@@ -570,11 +611,11 @@ class Judge:
             cols = []
             for name in self.wrt:
                 x = self.values[name]
-                for k in range(max(np.size(x), 1)):
+                for k in range(_size(x)):
                     plus, minus = dict(self.values), dict(self.values)
                     plus[name], minus[name] = _bump(x, k, h), _bump(x, k, -h)
                     with np.errstate(all="ignore"):
-                        d = (flat(self.call_f(self.f, plus)) - flat(self.call_f(self.f, minus))) / (2 * h)
+                        d = (flat(self.call_f(self.module, plus)) - flat(self.call_f(self.module, minus))) / (2 * h)
                     cols.append(d)
             js.append(np.stack(cols, axis=1) if cols else np.zeros((flat(self.out).size, 0)))
         coarse, fine = js
@@ -615,14 +656,15 @@ class Judge:
         args = copy.deepcopy(self.values)
         cot = copy.deepcopy(self.cotangent)
         cot_keep = copy.deepcopy(cot)
+        target, bound = self.bound(self.module, args)
 
         def make():
             fn = {"grad": s2sgrad.grad, "value_and_grad": s2sgrad.value_and_grad,
                   "vjp": s2sgrad.vjp}[api]
-            return fn(self.f, wrt=spec, backend=backend)
+            return fn(target, wrt=spec, backend=backend)
 
         def call(d):
-            pos, kw = p.call_parts(args)
+            pos, kw = p.call_parts(bound)
             if api == "vjp":
                 return d(*pos, cot, **kw)
             return d(*pos, **kw)
@@ -657,17 +699,7 @@ class Judge:
         else:
             grads = [out]
         for name, x, g in zip(self.wrt, self.xs, grads):
-            bad = ""
-            if isinstance(x, np.ndarray) and x.ndim > 0:
-                if not isinstance(g, np.ndarray) or g.shape != x.shape:
-                    bad = f"expected an array of shape {x.shape}"
-                elif g.dtype != x.dtype:
-                    bad = f"expected dtype {x.dtype}"
-            elif isinstance(x, np.ndarray):  # 0-d
-                if np.ndim(g) != 0 or isinstance(g, (list, tuple)):
-                    bad = "expected a 0-d value"
-            elif not isinstance(g, (float, np.floating)):
-                bad = "expected a float"
+            bad = _mismatch(x, g)
             if bad:
                 self.fail("wrong", f"{label}-structure",
                           f"gradient for {name}: {bad}, got {fmt(g)} ({type(g).__name__})")
@@ -681,12 +713,13 @@ class Judge:
         args = copy.deepcopy(self.values)
         tans = copy.deepcopy(self.tangents)
         tans_keep = copy.deepcopy(tans)
+        target, bound = self.bound(self.module, args)
 
         def make():
-            return s2sgrad.jvp(self.f, wrt=spec, backend=backend)
+            return s2sgrad.jvp(target, wrt=spec, backend=backend)
 
         def call(d):
-            pos, kw = p.call_parts(args)
+            pos, kw = p.call_parts(bound)
             return d(*pos, *tans, **kw)
         out, status = self.attempt(backend, "forward", make, call)
         if status:
@@ -787,7 +820,7 @@ class Judge:
                     setattr(module, name, numba.njit(obj))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.call_f(module.f, self.values)
+                self.call_f(module, self.values)
             return True, ""
         except Timeout:
             raise
@@ -807,7 +840,47 @@ def _index_written(source) -> set:
     return out
 
 
+def _mismatch(x, g) -> str:
+    """Why g is not a gradient of the structure of x ('' if it is): a dict gives a dict
+    with the same keys in the same order, an array an array of its shape and dtype."""
+    if isinstance(x, dict):
+        if not isinstance(g, dict) or list(g) != list(x):
+            return f"expected a dict with keys {list(x)}"
+        for k in x:
+            bad = _mismatch(x[k], g[k])
+            if bad:
+                return f"[{k!r}] {bad}"
+        return ""
+    if isinstance(x, np.ndarray) and x.ndim > 0:
+        if not isinstance(g, np.ndarray) or g.shape != x.shape:
+            return f"expected an array of shape {x.shape}"
+        if g.dtype != x.dtype:
+            return f"expected dtype {x.dtype}"
+    elif isinstance(x, np.ndarray):  # 0-d
+        if np.ndim(g) != 0 or isinstance(g, (list, tuple)):
+            return "expected a 0-d value"
+    elif not isinstance(g, (float, np.floating)):
+        return "expected a float"
+    return ""
+
+
+def _size(x) -> int:
+    """How many numbers x holds (a number counts 1; a dict, its entries' together)."""
+    if isinstance(x, dict):
+        return sum(_size(v) for v in x.values())
+    return max(np.size(x), 1)
+
+
 def _bump(x, k, h):
+    """x with its k-th number (in flat's order) moved by h."""
+    if isinstance(x, dict):
+        out = dict(x)
+        for key, v in x.items():
+            if k < _size(v):
+                out[key] = _bump(v, k, h)
+                return out
+            k -= _size(v)
+        raise IndexError(k)
     if isinstance(x, np.ndarray):
         y = x.copy()
         y.flat[k] += h
@@ -818,10 +891,13 @@ def _bump(x, k, h):
 def _split(flat_values, like):
     out, at = [], 0
     for x in like:
-        n = max(np.size(x), 1)
+        n = _size(x)
         chunk = flat_values[at:at + n]
         at += n
-        out.append(chunk.reshape(np.shape(x)) if isinstance(x, np.ndarray) else float(chunk[0]))
+        if isinstance(x, dict):
+            out.append(dict(zip(x, _split(chunk, list(x.values())))))
+        else:
+            out.append(chunk.reshape(np.shape(x)) if isinstance(x, np.ndarray) else float(chunk[0]))
     return out
 
 

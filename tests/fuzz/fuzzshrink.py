@@ -265,7 +265,7 @@ def candidates(program):
             edit(put)
 
     # parameters nobody reads
-    f = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "f")
+    f = _f_def(tree)
     read = set().union(*(_names_read(s) for s in f.body))
     for p in program.params:
         if p.name not in read and len(program.params) > 1 and (p.name not in program.wrt or len(program.wrt) > 1):
@@ -315,12 +315,20 @@ def constructs(source: str) -> tuple:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = _dotted(node.func)
-            if name and (name.startswith("np.") or name.startswith("math.") or name in ("abs", "max", "min", "len")):
+            if name and (name.startswith(("np.", "math.", "sc.")) or
+                         name in ("abs", "max", "min", "len", "sum", "enumerate", "zip")):
                 out.add(name)
             elif isinstance(node.func, ast.Attribute):
                 out.add("." + node.func.attr)
             if node.keywords:
                 out.add("keywords")
+        elif isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.Lambda, ast.Dict, ast.ClassDef,
+                               ast.Delete, ast.Import)):
+            out.add(type(node).__name__.lower())
+        elif isinstance(node, ast.Assign) and len(node.targets) > 1:
+            out.add("chained assignment")
+        elif isinstance(node, ast.FunctionDef) and node.name != "f" and node not in tree.body:
+            out.add("local def")
         elif isinstance(node, (ast.For, ast.While, ast.If, ast.Break, ast.Continue, ast.IfExp)):
             out.add(type(node).__name__.lower())
         elif isinstance(node, ast.BoolOp):
@@ -358,6 +366,11 @@ def _dotted(node):
     return None
 
 
+def _f_def(tree):
+    """f's def: at the module's top level, or a method of a class there."""
+    return next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "f")
+
+
 def _with_arg(program, name, value):
     args = dict(program.args)
     args[name] = value
@@ -368,7 +381,7 @@ def _with_arg(program, name, value):
 
 def _drop_param(program, tree, name):
     t = copy.deepcopy(tree)
-    f = next(n for n in t.body if isinstance(n, ast.FunctionDef) and n.name == "f")
+    f = _f_def(t)
     args = f.args
     n_plain = len(args.args)
     defaults = dict(zip([a.arg for a in args.args[n_plain - len(args.defaults):]], args.defaults))

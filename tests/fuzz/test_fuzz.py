@@ -16,6 +16,7 @@ S2SGRAD_FUZZ_PROGRAMS and S2SGRAD_FUZZ_WORKERS override the number of programs a
 worker processes (default 2, the CI machine's cores; 1 judges in this process).
 """
 import os
+import re
 import sys
 import textwrap
 
@@ -91,7 +92,12 @@ def test_generator_is_deterministic_and_writes_runnable_programs():
 
 def test_config_switches_constructs_off():
     config = fuzzgen.Config().override("statements.for=0,statements.while=0,statements.list=0,"
-                                       "statements.counter_reuse=0,options.p_helpers=0")
+                                       "statements.counter_reuse=0,options.p_helpers=0,"
+                                       # the loops and module-level helpers of issue 13
+                                       "statements.enumerate=0,statements.zip=0,"
+                                       "statements.pairs=0,statements.comprehension=0,"
+                                       "statements.gen_sum=0,expressions.kwargs_helper=0,"
+                                       "options.p_dict_param=0")
     for i in range(20):
         p = fuzzgen.generate(0, i, config)
         assert "for " not in p.source.replace("for item", "") and "while " not in p.source
@@ -170,7 +176,7 @@ def test_judge_catches_a_mutation():
 
 
 def test_judge_counts_a_refusal():
-    p = planted(body="def f(x, a):\n    return np.sum(np.unique(x) * a)\n")
+    p = planted(body="def f(x, a):\n    return np.sum(np.partition(x, 1) * a)\n")  # no rule
     verdict = fuzzjudge.judge(p)
     assert verdict.outcome == "refused"
     assert verdict.refusals and all(cls.endswith("Error") for _, cls, _ in verdict.refusals)
@@ -192,3 +198,149 @@ def test_shrinker_keeps_only_what_fails():
     body = best.source[best.source.index("def f("):]
     assert "sq(" in body and "np.cos" not in body and "if " not in body, best.source
     assert len(best.wrt) == 1 and best.args["x"].size == 1
+
+
+# ----------------------------------------------------------------------------- issue 13 constructs
+# feature -> (weights that make it likely, what its source looks like)
+ISSUE13 = {
+    "stmt.comprehension": ("statements.comprehension=6", r"\[[^\]]* for \w+(, \w+)* in "),
+    "stmt.gen_sum": ("statements.gen_sum=6", r"= sum\(.+ for \w+.* in "),
+    "loop.enumerate": ("statements.enumerate=6", r"enumerate\("),
+    "loop.zip": ("statements.zip=6", r"zip\("),
+    "loop.pairs": ("statements.pairs=6", r"for (i\d+, \()?U\d+, c\d+\)? in"),
+    "list.concat": ("statements.list_concat=6", r"\] \+ \["),
+    "stmt.lambda": ("statements.lambda=6", r"g\d+ = lambda t"),
+    "stmt.local_def": ("statements.local_def=6", r"\n    def q\d+\(t, s=0\.5\):"),
+    "stmt.dict_literal": ("statements.dict_literal=6", r"d\d+ = \{"),
+    "stmt.chained": ("statements.chained=6", r"v\d+ = v\d+ = "),
+    "stmt.del": ("statements.del=6", r"\n    del v"),
+    "helper.fn_arg": ("statements.lambda=4,statements.local_def=4,expressions.fn_arg=8",
+                      r"apply_fn\(g|apply_fn\(q"),
+    "helper.kwargs": ("expressions.kwargs_helper=6", r"hkw\([^)]*s="),
+    "expr.method_call": ("options.p_object_param=1,expressions.method_call=6", r"obj\.act\("),
+    "param.object": ("options.p_object_param=1", r"class Cfg"),
+    "target.method": ("options.p_method_target=1", r"class Model:[\s\S]*    def f\(self"),
+    "param.dict": ("options.p_dict_param=1", r'p(\["|\.get\(")'),
+    "helper.dict": ("options.p_dict_param=1,expressions.dict_helper=6", r"hd0\(p"),
+    "stmt.local_import": ("options.p_local_import=1", r"\n    import (numpy as np|math)\n"),
+    "expr.list_read": ("statements.list_concat=4,expressions.list_read=6", r"sum\(xs\d+\)|xs\d+\[-?\d\]"),
+    "expr.roll": ("expressions.roll=6", r"np\.roll\("),
+    "expr.triu": ("expressions.triu=6", r"np\.tri[ul]\("),
+    "expr.sort": ("expressions.sort=6", r"np\.sort\("),
+    "expr.diagonal": ("expressions.diagonal=6", r"diagonal\("),
+    "expr.mod": ("expressions.mod=6", r"np\.mod\("),
+    "expr.linspace": ("expressions.linspace=6", r"np\.linspace\("),
+    "expr.arange": ("expressions.arange=6", r"np\.arange\("),
+    "expr.special": ("expressions.special=6", r"sc\.\w+\("),
+}
+ISSUE13_OFF = ("statements.comprehension=0,statements.gen_sum=0,statements.enumerate=0,"
+               "statements.zip=0,statements.pairs=0,statements.list_concat=0,statements.lambda=0,"
+               "statements.local_def=0,statements.dict_literal=0,statements.chained=0,"
+               "statements.del=0,expressions.fn_arg=0,expressions.kwargs_helper=0,"
+               "expressions.method_call=0,expressions.dict_helper=0,expressions.list_read=0,"
+               "expressions.roll=0,expressions.triu=0,expressions.sort=0,expressions.diagonal=0,"
+               "expressions.mod=0,expressions.linspace=0,expressions.arange=0,"
+               "expressions.special=0,options.p_object_param=0,options.p_method_target=0,"
+               "options.p_dict_param=0,options.p_local_import=0")
+
+
+@pytest.mark.parametrize("feature", sorted(ISSUE13))
+def test_generator_writes_runnable_programs_with_each_issue13_construct(feature):
+    spec, pattern = ISSUE13[feature]
+    config = fuzzgen.Config().override(spec)
+    found = 0
+    for i in range(60):
+        p = fuzzgen.generate(5, i, config)
+        if feature not in p.features:
+            continue
+        assert re.search(pattern, p.source), p.source
+        assert fuzzjudge.Judge(p).prepare(), p.source  # it runs, away from kinks
+        found += 1
+        if found == 2:
+            return
+    pytest.fail(f"{feature}: {found} of 60 programs with {spec} use it")
+
+
+def test_config_switches_issue13_constructs_off():
+    config = fuzzgen.Config().override(ISSUE13_OFF)
+    for i in range(40):
+        p = fuzzgen.generate(5, i, config)
+        assert not p.features & set(ISSUE13), sorted(p.features & set(ISSUE13))
+        for feature, (_, pattern) in ISSUE13.items():
+            assert not re.search(pattern, p.source), (feature, p.source)
+
+
+def test_numba_profile_leaves_out_what_the_judge_cannot_compile():
+    config = fuzzgen.Config().for_numba()
+    for i in range(30):
+        p = fuzzgen.generate(5, i, config)
+        assert not {"param.dict", "param.object", "target.method", "helper.fn_arg",
+                    "expr.special", "stmt.dict_literal"} & p.features
+
+
+PLANTED_DICT = PLANTED[:PLANTED.index("def f(")] + '''
+class Cfg:
+    def __init__(self, A, s):
+        self.A = A
+        self.s = s
+
+
+def f(p, x, obj):
+    return np.sum(sq(p["W"]) * obj.A) * obj.s + p.get("c", 0.0) * np.sum(np.sin(x))
+'''
+
+PLANTED_METHOD = PLANTED[:PLANTED.index("def f(")] + '''
+class Model:
+    def __init__(self, A, s):
+        self.A = A
+        self.s = s
+
+    def f(self, x, b):
+        return np.sum(sq(x) * self.A) * self.s + np.sin(b) * np.sum(x)
+'''
+
+
+def planted_dict(reverse="2.0 * x * g", forward="2.0 * x * t"):
+    source = textwrap.dedent(PLANTED_DICT).format(reverse=reverse, forward=forward)
+    params = [fuzzgen.Param("p", "dict", None, (("W", (3,)), ("c", None))),
+              fuzzgen.Param("x", "array", (2,)),
+              fuzzgen.Param("obj", "object", None, (("A", (3,)), ("s", None)))]
+    args = {"p": {"W": np.array([0.3, -0.5, 0.8]), "c": 0.4}, "x": np.array([0.2, -0.6]),
+            "obj": {"A": np.array([1.5, -0.5, 0.7]), "s": 0.9}}
+    return fuzzgen.Program(seed=0, index=0, source=source, params=params, wrt=("p", "x"),
+                           wrt_form="tuple", args=args)
+
+
+def planted_method(reverse="2.0 * x * g", forward="2.0 * x * t"):
+    source = textwrap.dedent(PLANTED_METHOD).format(reverse=reverse, forward=forward)
+    params = [fuzzgen.Param("x", "array", (3,)), fuzzgen.Param("b", "float", None)]
+    self_param = fuzzgen.Param("self", "object", None, (("A", (3,)), ("s", None)))
+    args = {"x": np.array([0.3, -0.5, 0.8]), "b": 0.4,
+            "self": {"A": np.array([1.5, -0.5, 0.7]), "s": 0.9}}
+    return fuzzgen.Program(seed=0, index=0, source=source, params=params, wrt=("x", "b"),
+                           wrt_form="tuple", args=args, method=True, self_param=self_param)
+
+
+@pytest.mark.parametrize("make", [planted_dict, planted_method])
+def test_judge_passes_dicts_objects_and_methods_with_a_right_rule(make):
+    verdict = fuzzjudge.judge(make())
+    assert verdict.outcome == "ok", (verdict.failures, verdict.refusals)
+
+
+@pytest.mark.parametrize("make", [planted_dict, planted_method])
+def test_judge_catches_a_wrong_rule_through_a_dict_or_a_method(make):
+    verdict = fuzzjudge.judge(make(reverse="g * x", forward="x * t"))
+    assert verdict.outcome == "wrong"
+    assert {f.check for f in verdict.failures} == {"reverse-vs-fd", "forward-vs-fd"}
+
+
+def test_judge_checks_a_dict_gradient_key_by_key():
+    x = {"W": np.zeros(3), "c": 0.0}
+    assert fuzzjudge._mismatch(x, {"W": np.ones(3), "c": 1.0}) == ""
+    assert "keys" in fuzzjudge._mismatch(x, {"c": 1.0, "W": np.ones(3)})  # the order counts
+    assert "shape" in fuzzjudge._mismatch(x, {"W": np.ones(2), "c": 1.0})
+    assert "float" in fuzzjudge._mismatch(x, {"W": np.ones(3), "c": np.ones(1)})
+    # finite differences move one number of the dict at a time, in flat's order
+    bumped = fuzzjudge._bump(x, 3, 0.5)
+    assert bumped["c"] == 0.5 and not np.any(bumped["W"]) and x["c"] == 0.0
+    assert fuzzjudge._size(x) == 4 and fuzzjudge.flat(bumped).tolist() == [0, 0, 0, 0.5]
