@@ -560,6 +560,10 @@ class Lowerer(Desugaring):
         if star_ok:
             params.append(p.star_arg.name.value)  # bound to a tuple of the extra arguments
         params += [v for v in self.lifted if v not in params]
+        if self.lifted:
+            # a local function's calls pass every argument (defaults filled in where it is
+            # called), so its own defaults go: the enclosing variables come after them
+            defaults = {}
         body = self.block(fd.body.body, top=True)
         self._refuse_unlowered(body)
         fn = ir.Function(fd.name.value, params, defaults, body, pos=self.pos(fd.name),

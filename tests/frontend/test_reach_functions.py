@@ -378,3 +378,18 @@ def test_second_derivatives_through_a_function_argument():
     assert "def step_dyn" in info.value.hint
     # fixing the function in a def of its own is the way: checked against differences
     check_grads(one_step, 0.7, 0.3, 0.1, wrt=(0, 1), order=2)
+
+
+def local_def_with_a_default(x, a):
+    def q(t, s=0.5):
+        return a * t * s
+    return np.sum(x) * q(1.0) + q(x[0], s=2.0) + q(x[1], 3.0)
+
+
+def test_local_def_with_a_default_reading_an_enclosing_variable():
+    # the enclosing `a` becomes a parameter after `s=0.5` (found by the fuzzer): a
+    # SyntaxError in the generated code before; by hand d/da = 0.5 sum(x) + 2 x0 + 3 x1
+    x, a = np.array([0.6, 0.2]), -0.5
+    _, da = s2sgrad.grad(local_def_with_a_default, wrt=(0, 1))(x, a)
+    assert np.isclose(da, 0.5 * np.sum(x) + 2 * x[0] + 3 * x[1])
+    check_grads(local_def_with_a_default, x, a, wrt=(0, 1))

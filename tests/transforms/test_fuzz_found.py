@@ -367,3 +367,16 @@ def column_view_tangent(x, y):
 def test_tangent_of_a_new_array_is_not_a_view(wrt):
     # y's tangent was t_v[:, 1], a view the write into v changed
     check_grads(column_view_tangent, np.array([[-0.9, 0.4]]), np.array([-0.03]), wrt=wrt)
+
+
+def view_then_write(x):
+    v = np.cos(x)
+    y = np.sin(v.T)
+    v[0] = 5.0
+    return np.sum(y)
+
+
+def test_a_view_read_by_the_reverse_sweep_sees_the_old_values():
+    # v.T, kept for the reverse sweep, is a view of v, which v[0] = 5.0 changes later
+    x = np.array([0.3, -0.5])
+    assert np.allclose(s2sgrad.grad(view_then_write)(x), -np.cos(np.cos(x)) * np.sin(x))
