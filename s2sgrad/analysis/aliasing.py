@@ -48,6 +48,7 @@ def refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure_
     if lower is not None:
         _refuse_calls_writing_arguments(statements, array, var_kinds, lower)
     sharings = _sharings(fn, statements, array, helper, lower, var_kinds)
+    sharings += _through_a_common_source(sharings, order)
     for s in statements:
         var = _array_updated_in_place(s, array, var_kinds)
         if var is None:
@@ -100,6 +101,18 @@ def _sharings(fn, statements, array, helper, lower, var_kinds) -> list[tuple[str
         elif isinstance(s, ir.ForEach):
             sharings.append((s.target.id, s.seq.id, s))
     return sharings
+
+
+def _through_a_common_source(sharings, order) -> list:
+    """b = a; v = a: b and v share too, from the later of the two statements on."""
+    out = []
+    for n1, s1, w1 in sharings:
+        for n2, s2, w2 in sharings:
+            if s1 is not None and s1 == s2 and n1 != n2 and w1 is not None and w2 is not None \
+                    and (n1, n2) != (s2, s1):
+                later = w1 if order[id(w1)][0] >= order[id(w2)][0] else w2
+                out.append((n1, n2, later))
+    return out
 
 
 def _refuse_calls_writing_arguments(statements, array, var_kinds, lower) -> None:

@@ -581,3 +581,22 @@ def test_custom_rule_of_wrong_shape_numba():
     with pytest.raises(CustomRuleError, match="dot_wrong_shape_reverse"):
         s2sgrad.grad(uses_wrong_shape, backend="numba")(X3.copy())
     assert np.allclose(s2sgrad.grad(uses_right, backend="numba")(X3.copy()), 4 * X3)
+
+
+# ---------------------------------------------------------------- aliases through a common source
+def two_names_for_one_array(a, b):
+    b = a
+    v = a
+    v += np.sin(b)  # changes a, so b too
+    return b * b
+
+
+@pytest.mark.parametrize("a", [np.array(-0.36), np.array([-0.36, 0.2])])
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_update_seen_through_a_name_sharing_the_source_refused(a, mode):
+    # found by the fuzzer: b and v both alias a; the update through v changes b
+    with pytest.raises(UnsupportedSyntaxError, match="updating the array `v` in place"):
+        if mode == "grad":
+            s2sgrad.vjp(two_names_for_one_array, wrt=0)(a.copy(), 0.98, np.ones_like(a))
+        else:
+            s2sgrad.jvp(two_names_for_one_array, wrt=0)(a.copy(), 0.98, np.ones_like(a))
