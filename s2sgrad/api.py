@@ -583,6 +583,9 @@ class HessianVectorProduct:
         self.f = _unwrap(f)
         self.wrt, self.wrt_is_tuple = normalize_wrt(self.f, wrt)
         self.backend, self._tangent = backend, None
+        backends.check(backend)
+        if backend == "cuda":
+            jvp(self.f, wrt=wrt, backend=backend)  # refused now, as jvp refuses it (grad and value_and_grad only)
 
     @property
     def tangent(self):
