@@ -311,7 +311,7 @@ def test_ufunc_with_a_rule():
 
 def test_without_a_rule_the_hint_names_custom_derivative():
     def no_rule(x):
-        return scipy.special.gammaln(x) * x
+        return scipy.special.ellipk(x) * x  # (gammaln has a rule now)
     with pytest.raises(UnsupportedCallError) as info:
         s2sgrad.grad(no_rule)(1.5)
     assert "custom_derivative" in info.value.hint
