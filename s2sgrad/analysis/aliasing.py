@@ -172,6 +172,9 @@ def _written_params(pyfunc, lower, seen: set) -> dict[int, tuple[ir.Stmt, bool]]
     shares = _param_shares(fn, lower, set())
     out: dict[int, tuple[ir.Stmt, bool]] = {}
     for s in ir.walk_stmts(fn.body):
+        if _add_at_target(s) is not None:
+            for i in shares.get(_add_at_target(s), set()):
+                out.setdefault(i, (s, False))
         if isinstance(s, ir.Assign) and len(s.targets) == 1:
             t = s.targets[0]
             if isinstance(t, ir.Subscript) or (s.aug and isinstance(t, ir.Name)):
@@ -222,9 +225,26 @@ def _returned_params(pyfunc, lower, seen: set) -> set[int]:
     return _param_shares(fn, lower, seen).get(fn.result, set())
 
 
+def added_into(stmts) -> set[str]:
+    """The arrays np.add.at adds into (add_at(y, index, v) as the frontend lowers it)."""
+    return {_add_at_target(s) for s in ir.walk_stmts(stmts) if _add_at_target(s) is not None}
+
+
+def _add_at_target(s) -> str | None:
+    """y of `add_at(y, index, v)` (np.add.at as the frontend lowers it)."""
+    if isinstance(s, ir.ExprStmt) and s.kind == "expr" and isinstance(s.expr, ir.Call) \
+            and isinstance(s.expr.func, ir.Lib) and (s.expr.func.module, s.expr.func.attr) == ("runtime", "add_at") \
+            and s.expr.args and isinstance(s.expr.args[0], ir.Name):
+        return s.expr.args[0].id
+    return None
+
+
 def _array_updated_in_place(s, array, var_kinds) -> str | None:
-    """The array `s *= c` or `s[i] = v` writes into (`L[0][i] = v`: the list L holding
-    it); None for any other statement."""
+    """The array `s *= c`, `s[i] = v` or np.add.at(s, i, v) writes into (`L[0][i] = v`:
+    the list L holding it); None for any other statement."""
+    target = _add_at_target(s)
+    if target is not None:
+        return target if array(target) else None
     if not isinstance(s, ir.Assign) or len(s.targets) != 1:
         return None
     t = s.targets[0]
@@ -264,6 +284,8 @@ def updated_in_place(stmts, var_kinds) -> set[str]:
     """Arrays the function writes into (x[i] = ..., x += ... on an array)."""
     out = set()
     for s in ir.walk_stmts(stmts):
+        if _add_at_target(s) is not None:
+            out.add(_add_at_target(s))
         if isinstance(s, ir.Assign):
             for t in s.targets:
                 if isinstance(t, ir.Subscript) and not kinds.is_list(var_kinds.get(ir.target_name(t))):

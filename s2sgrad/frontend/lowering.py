@@ -785,6 +785,8 @@ class Lowerer(Desugaring):
 
     def expr_stmt(self, node, pos) -> list[ir.Stmt]:
         v = node.value
+        if isinstance(v, cst.Call) and self._is_add_at(v.func):
+            return self.add_at_stmt(v, pos)
         if isinstance(v, cst.Call) and isinstance(v.func, cst.Attribute) and v.func.attr.value == "append" \
                 and isinstance(v.func.value, cst.Name) and v.func.value.value in self.locals:
             if len(v.args) != 1:
@@ -803,6 +805,32 @@ class Lowerer(Desugaring):
         value = self.value_from(self.expr(v), pre, top=True)
         self._refuse_writing_call(value, v)
         return pre + [ir.ExprStmt(value, pos=pos)]
+
+    def _is_add_at(self, func) -> bool:
+        """`np.add.at`: numpy's unbuffered in-place addition."""
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "at"
+                and isinstance(func.value, cst.Attribute) and func.value.attr.value == "add"
+                and isinstance(func.value.value, cst.Name)):
+            return False
+        try:
+            module = self.resolve_callee(func.value.value)
+        except Exception:  # not a name s2sgrad can resolve: not np.add.at
+            return False
+        return module is np
+
+    def add_at_stmt(self, node: cst.Call, pos) -> list[ir.Stmt]:
+        """np.add.at(y, index, v) into a local array y: y[index] += v with repeated indices
+        adding up, the statement generated code already reverses (runtime add_at)."""
+        args = node.args
+        if len(args) != 3 or any(a.keyword or a.star for a in args) or not isinstance(args[0].value, cst.Name) \
+                or args[0].value.value not in self.locals:
+            raise self.unsupported("`np.add.at` other than np.add.at(y, index, values) into a local array y",
+                                   node, "write np.add.at(y, index, values) with y a variable of the function.")
+        pre: list[ir.Stmt] = []
+        index = self.value(args[1].value, pre)
+        value = self.value(args[2].value, pre)
+        call = ir.Call(ir.Lib("runtime", "add_at"), [ir.Name(args[0].value.value), index, value])
+        return pre + [ir.ExprStmt(call, pos=pos)]
 
     def _refuse_writing_call(self, e: ir.Expr, node) -> None:
         """A call with no rule and no source, kept for its effect (np.copyto(out, x),

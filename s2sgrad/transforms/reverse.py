@@ -300,7 +300,8 @@ class ReverseMode(AdjointRules):
         itself, the reverse sweep puts back)."""
         if self.spec.helper:  # a callee works on its caller's arrays, as the function does
             return []
-        aliased = aliasing.params_written_through_aliases(self.fn, self.kinds, getattr(self.module, "lower", None))
+        aliased = aliasing.params_written_through_aliases(self.fn, self.kinds, getattr(self.module, "lower", None)) \
+            | aliasing.added_into(self.fn.body)  # np.add.at's slots are not put back
         return [ir.Assign([ir.Name(p)], [common.np_call("copy", ir.Name(p))], role="flag")
                 for p in self.fn.params if p in aliased]
 

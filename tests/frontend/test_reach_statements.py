@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 import s2sgrad
 from s2sgrad import UnsupportedSyntaxError
@@ -81,7 +82,6 @@ def test_mlp_over_a_list_of_pairs():
 
 
 def test_mlp_against_torch():
-    import torch
     params = [(RNG.normal(size=(3, 3)), RNG.normal(size=3)) for _ in range(3)]
     x = RNG.normal(size=3)
     tp = [(torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)) for W, b in params]
@@ -457,3 +457,62 @@ def test_numba_backend():
     np.testing.assert_allclose(d, np.where(x > 0, np.exp(x), 0.0))
     _, t = s2sgrad.jvp(numba_comprehension, backend="numba")(x, np.ones(5))
     assert t == pytest.approx(np.sum(np.exp(x[x > 0])))
+
+
+# ---------------------------------------------------------------- np.add.at
+def scatter_add(x, w):
+    y = np.zeros(4)
+    np.add.at(y, np.array([0, 2, 0, 3]), x * w)  # index 0 twice: both add
+    return np.sum(y * y * np.arange(1.0, 5.0))
+
+
+def scatter_rows(X):
+    y = np.ones((3, 2))
+    np.add.at(y, [0, 0, 1], np.sin(X))
+    return np.sum(y ** 3)
+
+
+def add_into_argument(y, x):
+    np.add.at(y, [1, 1], x)
+    return np.sum(y * y)
+
+
+def add_at_of_a_global(x):
+    np.add.at(np.zeros(3), [0], x)  # not into a variable of the function
+    return x
+
+
+def test_add_at_by_hand_and_against_torch():
+    x, w = np.array([0.5, -1.0, 2.0, 0.3]), np.array([1.0, 2.0, -0.5, 1.5])
+    y0 = x[0] * w[0] + x[2] * w[2]  # f = y0^2 + 3 y2^2 + 4 y3^2
+    want = [2 * y0 * w[0], 6 * x[1] * w[1] ** 2, 2 * y0 * w[2], 8 * x[3] * w[3] ** 2]
+    assert np.allclose(s2sgrad.grad(scatter_add)(x, w), want)
+    X = np.array([[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]])
+    t = torch.tensor(X, requires_grad=True)
+    y = torch.ones(3, 2, dtype=torch.float64).index_add(0, torch.tensor([0, 0, 1]), torch.sin(t))
+    torch.sum(y ** 3).backward()
+    assert np.allclose(s2sgrad.grad(scatter_rows)(X), t.grad.numpy())
+
+
+@pytest.mark.parametrize("f, args, wrt", [
+    (scatter_add, (np.array([0.5, -1.0, 2.0, 0.3]), np.array([1.0, 2.0, -0.5, 1.5])), (0, 1)),
+    (scatter_add, (np.array([0.5, -1.0, 2.0, 0.3]), np.array([1.0, 2.0, -0.5, 1.5])), 1),
+    (scatter_rows, (np.array([[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]]),), 0),
+    (add_into_argument, (np.ones(3), np.array([0.5, 0.25])), (0, 1)),
+])
+def test_add_at_both_modes(f, args, wrt):
+    check_grads(f, *args, wrt=wrt)
+
+
+def test_add_at_leaves_the_caller_array_alone_and_refuses_other_forms():
+    y = np.ones(3)
+    s2sgrad.grad(add_into_argument, wrt=(0, 1))(y, np.array([0.5, 0.25]))
+    s2sgrad.jvp(add_into_argument, wrt=(0, 1))(y, np.array([0.5, 0.25]), np.ones(3), np.ones(2))
+    assert np.array_equal(y, np.ones(3))
+    with pytest.raises(UnsupportedSyntaxError, match="np.add.at"):
+        s2sgrad.grad(add_at_of_a_global)(1.0)
+
+
+def test_add_at_numba():
+    x, w = np.array([0.5, -1.0, 2.0, 0.3]), np.array([1.0, 2.0, -0.5, 1.5])
+    assert np.allclose(s2sgrad.grad(scatter_add, backend="numba")(x, w), s2sgrad.grad(scatter_add)(x, w))
