@@ -250,8 +250,8 @@ def _pure(s: ir.Assign) -> bool:
 
 
 def _views(stmts) -> dict[str, set[str]]:
-    """Each variable -> the names that may be views of its memory (t = y.T, u = t[1:]):
-    a write into y by index is read through them."""
+    """Each variable -> the names that may share its memory (t = y.T, u = t[1:]: views of
+    y, and y itself for them): a write into one by index is read through the others."""
     direct = {}
     for s in ir.walk_stmts(stmts):
         if isinstance(s, ir.Assign) and not s.aug:
@@ -259,6 +259,7 @@ def _views(stmts) -> dict[str, set[str]]:
                 src = aliasing.view_source(v) if isinstance(t, ir.Name) else None
                 if src not in (None, t.id if isinstance(t, ir.Name) else None):
                     direct.setdefault(src, set()).add(t.id)
+                    direct.setdefault(t.id, set()).add(src)
     out = {}
     for var in direct:
         seen, todo = set(), [var]
@@ -267,7 +268,7 @@ def _views(stmts) -> dict[str, set[str]]:
                 if w not in seen:
                     seen.add(w)
                     todo.append(w)
-        out[var] = seen
+        out[var] = seen - {var}
     return out
 
 
