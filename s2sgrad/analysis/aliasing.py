@@ -48,7 +48,7 @@ def refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure_
     if lower is not None:
         _refuse_calls_writing_arguments(statements, array, var_kinds, lower)
     sharings = _sharings(fn, statements, array, helper, lower, var_kinds)
-    sharings += _through_a_common_source(sharings, order)
+    sharings = _transitive(sharings, fn.body, order)
     for s in statements:
         var = _array_updated_in_place(s, array, var_kinds)
         if var is None:
@@ -83,6 +83,9 @@ def _sharings(fn, statements, array, helper, lower, var_kinds) -> list[tuple[str
                 elif source not in (None, t.id) and isinstance(v, ir.Subscript) \
                         and kinds.is_list(var_kinds.get(source)) and array(t.id):
                     sharings += [(t.id, source, s), (source, t.id, s)]  # b = L[0]: L's element
+                elif source not in (None, t.id) and isinstance(v, ir.Name) \
+                        and kinds.is_list(var_kinds.get(source)) and kinds.is_list(var_kinds.get(t.id)):
+                    sharings += [(t.id, source, s), (source, t.id, s)]  # acc = L: one list
                 for elt in v.elts if isinstance(v, (ir.ListExpr, ir.TupleExpr)) else []:
                     source = _shared_source(elt)  # L = [a]: L[0] is a
                     if source not in (None, t.id) and array(source):
@@ -97,22 +100,34 @@ def _sharings(fn, statements, array, helper, lower, var_kinds) -> list[tuple[str
                             sharings += [(t.id, source, s), (source, t.id, s)]
         elif isinstance(s, ir.Append) and _shared_source(s.value) is not None \
                 and array(_shared_source(s.value)):  # hs.append(v) or hs.append(v[1:])
-            sharings.append((_shared_source(s.value), s.target.id, s))
+            source = _shared_source(s.value)
+            sharings += [(source, s.target.id, s), (s.target.id, source, s)]
         elif isinstance(s, ir.ForEach):
             sharings.append((s.target.id, s.seq.id, s))
     return sharings
 
 
-def _through_a_common_source(sharings, order) -> list:
-    """b = a; v = a: b and v share too, from the later of the two statements on."""
-    out = []
-    for n1, s1, w1 in sharings:
-        for n2, s2, w2 in sharings:
-            if s1 is not None and s1 == s2 and n1 != n2 and w1 is not None and w2 is not None \
-                    and (n1, n2) != (s2, s1):
-                later = w1 if order[id(w1)][0] >= order[id(w2)][0] else w2
-                out.append((n1, n2, later))
-    return out
+def _transitive(sharings, body, order) -> list:
+    """Sharing passes along chains: `b = a; v = a` (b and v share through a), or
+    `L.append(v); acc = L; w = acc[0]` (w is v).  Two links through a middle name m join
+    from the later of their statements on, unless m is bound to a new value on every path
+    between them.  A parameter's link to the caller (where None) stays one link."""
+    known = {(n, o, id(w)) for n, o, w in sharings}
+    links = list(sharings)
+    grown = True
+    while grown:
+        grown = False
+        for n1, m, w1 in list(links):
+            for m2, n2, w2 in list(links):
+                if m2 != m or m is None or n1 == n2 or w1 is None or w2 is None:
+                    continue
+                earlier, later = sorted((w1, w2), key=lambda w: order[id(w)][0])
+                if (n1, n2, id(later)) in known or _rebound_between(m, earlier, later, body, order):
+                    continue
+                known.add((n1, n2, id(later)))
+                links.append((n1, n2, later))
+                grown = True
+    return links
 
 
 def _refuse_calls_writing_arguments(statements, array, var_kinds, lower) -> None:
