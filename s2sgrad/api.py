@@ -452,6 +452,14 @@ def _unwrap(f):
     return f if isinstance(f, Derivative) else frontend.as_function(frontend.unwrap(f))
 
 
+def _batched_tangent(value, t):
+    """A list or tuple argument's tangent is a list (tuple) of its elements' tangents, each
+    with the directions' leading axis, as the generated code indexes it."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(t[:, k] for k in range(len(value)))
+    return t
+
+
 class Jacobian:
     """The Jacobian of f with respect to wrt, shaped out.shape + in.shape.
 
@@ -489,11 +497,14 @@ class Jacobian:
         if self._forward is None:
             self._forward = _make(self.f, tuple(self.wrt), "jvp_batched", self.backend)
         n = sum(x.size for x in inputs)
+        if n == 0:  # no directions (wrt empty lists): an empty Jacobian of the output's shape
+            out = np.asarray(self.f(*bound.args, **bound.kwargs), dtype=float)
+            return [np.zeros(out.shape + x.shape) for x in inputs]
         tangents, start = [], 0
-        for x in inputs:  # the identity, split into one block of directions per input
+        for w, x in zip(self.wrt, inputs):  # the identity, split into one block of directions per input
             t = np.zeros((n, x.size))
             t[start:start + x.size] = np.eye(x.size)
-            tangents.append(t.reshape((n,) + x.shape))
+            tangents.append(_batched_tangent(bound.arguments[w], t.reshape((n,) + x.shape)))
             start += x.size
         _, out_tangent = self._forward(*bound.args, *tangents, **bound.kwargs)
         if isinstance(out_tangent, (tuple, list)):  # a tuple output counts as an array of its items

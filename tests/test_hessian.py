@@ -109,3 +109,48 @@ def test_hessian_through_a_repeated_index():
     expected = np.diag([2 * 6 * x[0], 0.0, 6 * x[2]])  # x[0] appears twice: by hand
     np.testing.assert_allclose(s2sgrad.hessian(repeated_index)(x), expected, rtol=1e-14)
     np.testing.assert_allclose(s2sgrad.hvp(repeated_index)(x, np.ones(3)), expected @ np.ones(3), rtol=1e-14)
+
+
+# ---------------------------------------------------------------------- list arguments
+def horner(coeffs, x):
+    acc = 0.0
+    for c in coeffs:
+        acc = acc * x + c
+    return acc
+
+
+def weighted_squares(a, b):
+    s = 0.0
+    for u, v in zip(a, b):
+        s = s + u * u * v
+    return s
+
+
+@pytest.mark.parametrize("coeffs, x", [([1.0, 2.0, 3.0], 0.5), ([-1.96, -1.6, -1.29, -1.88], 0.08)])
+def test_hessian_with_a_list_wrt_matches_sympy(coeffs, x):
+    # the directions' count was read from the list's tangent (its length, not the
+    # directions'), and the list's tangent was passed as one array: a raw ValueError
+    cs, X = sp.symbols(f"c0:{len(coeffs)}"), sp.Symbol("x")
+    f = sum(c * X ** (len(coeffs) - 1 - k) for k, c in enumerate(cs))
+    at = {**dict(zip(cs, coeffs)), X: x}
+    value = lambda e: float(e.subs(at))  # noqa: E731
+    (h_cc, h_cx), (h_xc, h_xx) = s2sgrad.hessian(horner, wrt=(0, 1))(coeffs, x)
+    np.testing.assert_allclose(h_cc, np.zeros((len(coeffs), len(coeffs))), atol=1e-14)
+    np.testing.assert_allclose(h_cx, [value(sp.diff(f, c, X)) for c in cs], rtol=1e-12)
+    np.testing.assert_allclose(h_xc, h_cx, rtol=1e-12)
+    assert h_xx == pytest.approx(value(sp.diff(f, X, 2)), rel=1e-12)
+
+
+def test_hessian_of_two_list_arguments_by_hand():
+    a, b = [1.0, -2.0], (3.0, 0.5)  # a list and a tuple: s = sum(a_k^2 b_k)
+    (h_aa, h_ab), (h_ba, h_bb) = s2sgrad.hessian(weighted_squares, wrt=(0, 1))(a, b)
+    np.testing.assert_allclose(h_aa, np.diag([2 * b[0], 2 * b[1]]))
+    np.testing.assert_allclose(h_ab, np.diag([2 * a[0], 2 * a[1]]))
+    np.testing.assert_allclose(h_ba, h_ab)
+    np.testing.assert_allclose(h_bb, np.zeros((2, 2)))
+
+
+def test_jacobian_with_respect_to_an_empty_list_is_empty():
+    assert s2sgrad.jacobian(horner, wrt=0, mode="forward")([], 0.5).shape == (0,)
+    d_c, d_x = s2sgrad.jacobian(horner, wrt=(0, 1), mode="forward")([], 0.5)
+    assert d_c.shape == (0,) and d_x == 0.0

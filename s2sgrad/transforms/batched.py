@@ -36,8 +36,16 @@ class BatchedForwardMode(ForwardMode):
         self.n_dirs = ir.Name(self.namer.fresh("n_dirs"))
 
     def prologue(self, tangent_params: list[str]) -> list[ir.Stmt]:
-        count = ir.Assign([self.n_dirs], [common.length(ir.Name(tangent_params[0]))], role="flag")
+        count = ir.Assign([self.n_dirs], [self._direction_count(tangent_params)], role="flag")
         return [count] + super().prologue(tangent_params)
+
+    def _direction_count(self, tangent_params: list[str]) -> ir.Expr:
+        """len of an array tangent; a list's tangent is a list of element tangents, each
+        with the directions' axis (len(t_xs[0]): the caller passes no empty list)."""
+        for w, t in zip(self.spec.wrt, tangent_params):
+            if not kinds.is_list(self.kinds.get(w)):
+                return common.length(ir.Name(t))
+        return common.length(ir.Subscript(ir.Name(tangent_params[0]), ir.Const(0)))
 
     def doc_note(self) -> str:
         return f"\n\n    Each tangent has a leading axis of {self.n_dirs.id} directions; so has the result's."

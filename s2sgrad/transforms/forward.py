@@ -97,11 +97,21 @@ class ForwardMode(common.Mode):
         # tangent is copied
         writes = self.updated_in_place if self.spec.helper else \
             {w for w in self.spec.wrt if kinds.is_array(self.kinds.get(w))} if self.writes_arrays() else set()
+        writes |= self._number_lists_written()
         out += [ir.Assign([ir.Name(self.tan(w))], [_float_copy(ir.Name(self.tan(w)))], role="adjoint")
                 for w in self.spec.wrt if (w in self.updated_in_place or w in writes) and w in self.active]
         out += [self.assign([ir.Name(p)], [self.zero_of(ir.Name(p))], tangent=True)
                 for p in self.fn.params if p in self.active and p not in self.spec.wrt]
         return out
+
+    def _number_lists_written(self) -> set[str]:
+        """wrt lists of numbers written by index (xs[i] *= a): their tangents, which a
+        caller may pass as one array, are copied too (a list of arrays' tangent is a new
+        list the caller does not hold)."""
+        written = {ir.target_name(t) for s in ir.walk_stmts(self.fn.body) if isinstance(s, ir.Assign)
+                   for t in s.targets if isinstance(t, ir.Subscript)}
+        return {w for w in self.spec.wrt if w in written and kinds.is_list(self.kinds.get(w))
+                and kinds.is_scalar(self.kinds.get(w).elem)}
 
     def writes_arrays(self) -> bool:
         """Whether the function, or a function it calls, may write into an array."""

@@ -1,6 +1,7 @@
 """backend="numba": the generated code compiled with numba.njit gives the python backend's
 derivatives (to 1e-12) on every corpus function numba can compile; the rest are listed,
 each with the reason, and refused with a positioned S2SGradError."""
+import inspect
 import math
 import os
 import subprocess
@@ -53,6 +54,56 @@ def test_what_is_not_compiled_is_what_numba_refuses_itself():
         if c.name in NOT_COMPILED:
             with pytest.raises(Exception):
                 numba.njit(c.func)(*_points(c, 1)[0])
+
+
+
+# Every other transform too: every third corpus case, through one transform each in
+# turn.  The whole matrix (6 transforms x every case) was run once by hand and passed
+# (it found the hessian of a list argument, fixed); a sample keeps CI's time.
+TRANSFORMS = ["value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp"]
+ROTATION = [(c, TRANSFORMS[(i // 3) % len(TRANSFORMS)]) for i, c in enumerate(corpus.CORPUS) if i % 3 == 0]
+
+
+def _wrt_indices(c, point):
+    names = list(inspect.signature(c.func).parameters)
+    wrt = tuple(range(len(point))) if c.wrt is None else c.wrt
+    return tuple(names.index(w) if isinstance(w, str) else w
+                 for w in (wrt if isinstance(wrt, tuple) else (wrt,)))
+
+
+def _extra_arguments(c, transform, point):
+    """A tangent per wrt argument (jvp, hvp) or a cotangent of the output (vjp)."""
+    if transform in ("jvp", "hvp"):
+        return [0.7 * np.ones_like(np.asarray(point[i], dtype=float)) if np.ndim(point[i]) else 0.7
+                for i in _wrt_indices(c, point)]
+    if transform == "vjp":
+        out = c.func(*point)
+        return [np.full_like(np.asarray(out, dtype=float), -1.3) if np.ndim(out) else -1.3]
+    return []
+
+
+@pytest.mark.parametrize("c, transform", ROTATION, ids=[f"{c.name}-{t}" for c, t in ROTATION])
+def test_numba_transform_equals_python_backend(c, transform):
+    make = getattr(s2sgrad, transform)
+    point = _points(c, 1)[0]
+    args = (*point, *_extra_arguments(c, transform, point))
+    _close(_as_tuple(make(c.func, wrt=c.wrt, backend="numba")(*args)),
+           _as_tuple(make(c.func, wrt=c.wrt)(*args)))
+
+def test_hessian_of_a_list_argument_compiles():
+    c = next(c for c in corpus.CORPUS if c.name == "horner_coeffs")
+    point = _points(c, 1)[0]
+    _close(_as_tuple(s2sgrad.hessian(c.func, wrt=c.wrt, backend="numba")(*point)),
+           _as_tuple(s2sgrad.hessian(c.func, wrt=c.wrt)(*point)))
+
+
+def test_a_value_numba_cannot_compute_is_a_compile_error():
+    # math.log(x, base): numba has one-argument log only.  grad drops the value (the
+    # corpus test above compiles it); value_and_grad and jvp keep it, and numba refuses
+    c = next(c for c in corpus.CORPUS if c.name == "log_any_base")
+    for transform, extra in [("value_and_grad", ()), ("jvp", (1.0, 0.0))]:
+        with pytest.raises(s2sgrad.errors.CompileError, match="numba cannot compile"):
+            getattr(s2sgrad, transform)(c.func, wrt=c.wrt, backend="numba")(2.0, 3.0, *extra)
 
 
 # ---------------------------------------------------------------------- real-code forms

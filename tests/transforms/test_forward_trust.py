@@ -416,3 +416,27 @@ def test_numba_forward_compiles(f, x):
     t = np.linspace(0.5, 1.5, x.size).reshape(x.shape)
     got = check_jvp(f, [x], [0], [t], backend="numba")
     np.testing.assert_allclose(got, check_jvp(f, [x], [0], [t]), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- tangents of lists written by index
+def scale_list_in_place(xs, a):
+    for i in range(len(xs)):
+        xs[i] *= a
+    return xs[0] + xs[-1] * xs[1]
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("as_array", [True, False])
+def test_tangent_of_a_list_written_by_index_is_not_the_callers(backend, as_array):
+    # a list's tangent passed as one array was written into by the jvp (found running
+    # every transform of the corpus on numba: the second call saw the first's writes)
+    xs, a = [0.5, -1.2, 1.7], 0.8
+    t_xs = np.array([0.7, -0.4, 0.2]) if as_array else [0.7, -0.4, 0.2]
+    jvp = s2sgrad.jvp(scale_list_in_place, wrt=(0, 1), backend=backend)
+    # by hand: f = a x0 + a^2 x2 x1
+    expected = (a * t_xs[0] + a * a * (t_xs[2] * xs[1] + xs[2] * t_xs[1])
+                + 0.3 * (xs[0] + 2 * a * xs[2] * xs[1]))
+    for _ in range(2):
+        _, tangent = jvp(list(xs), a, t_xs, 0.3)
+        assert tangent == pytest.approx(expected, rel=1e-12)
+    assert list(t_xs) == [0.7, -0.4, 0.2]
