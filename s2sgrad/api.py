@@ -16,7 +16,7 @@ import numpy as np
 
 from . import backends, custom, frontend
 from .analysis import kinds
-from .arguments import LiveSignature, check_dict, flatten, flatten_tangents, gather
+from .arguments import FieldValues, LiveSignature, as_fields, check_dict, flatten, flatten_tangents, gather, is_record
 from .arguments import normalize_wrt as _normalize_wrt
 from .arguments import promote as _promote
 from .backends import load as loader
@@ -145,11 +145,14 @@ class Derivative:
         promoted = self._promoted()
         values = [_promote(v) if name in promoted else v
                   for name, v in zip(self.params, list(bound.arguments.values()) + inner)]
+        # a dataclass taken as wrt: one argument per field, like a dict (others are objects read live)
+        values = [as_fields(name, v) if name in self.wrt and is_record(v) else v
+                  for name, v in zip(self.params, values)]
         given = dict(zip(self.params, values))
         if any(isinstance(v, dict) for v in values):
             self._check_dicts(given)
-            if own and self.kind in ("jvp", "jvp_batched"):
-                own = tuple(flatten_tangents(own, [given[w] for w in self.wrt], self.wrt))
+        if own and self.kind in ("jvp", "jvp_batched"):  # a dict's (a dataclass's) tangent: one per key
+            own = tuple(flatten_tangents(own, [given[w] for w in self.wrt], self.wrt))
         compiled = self.backend != "python"  # its code depends on the number types too
         variant = self.variant(tuple(_kind_of(v) for v in values),
                                tuple(compiled_code.number_type(v) for v in values) if compiled else None)
@@ -249,6 +252,8 @@ def _inner_variant(f, param_kinds: dict | None):
 
 def _kind_of(v) -> kinds.Kind:
     """An argument's kind; a function or object passed is one the code is specialised on."""
+    if isinstance(v, FieldValues):
+        return kinds.dict_of(((k, kinds.of_value(x)) for k, x in v.items()), by_attribute=True)
     return kinds.static(v) if frontend.is_static(v) else kinds.of_value(v)
 
 

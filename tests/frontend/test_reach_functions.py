@@ -323,8 +323,13 @@ def test_dataclass_fields_read_as_constants():
     p.W = -p.W
     h = np.tanh(p.W @ x + p.b)
     np.testing.assert_allclose(g(p, x), p.W.T @ (2 * h * (1 - h * h)), rtol=1e-12)
-    with pytest.raises(WrtError, match="Layer object"):
-        s2sgrad.grad(layer_loss, wrt=0)(p, x)
+    # taken as wrt, its gradient is a dict keyed by field (tests/test_dataclass_params.py):
+    # d/dW = outer(s, x), d/db = s with s = 2 h (1 - h^2)
+    s = 2 * h * (1 - h * h)
+    got = s2sgrad.grad(layer_loss, wrt=0)(p, x)
+    assert list(got) == ["W", "b"]
+    np.testing.assert_allclose(got["W"], np.outer(s, x), rtol=1e-12)
+    np.testing.assert_allclose(got["b"], s, rtol=1e-12)
 
 
 # ---------------------------------------------------------------------- numba helpers
