@@ -134,6 +134,26 @@ def record_tangent(t, x: FieldValues, name: str) -> list:
     return [promote(t[k]) for k in x]
 
 
+def leaves(value) -> list:
+    """A wrt argument's numbers and arrays: a dict's values (a dataclass's fields') in key
+    order, or the argument itself."""
+    return list(value.values()) if isinstance(value, dict) else [value]
+
+
+def regroup(items, taken) -> list:
+    """One item per wrt argument from one per leaf (`leaves`): for a dict (a dataclass's
+    fields) a dict with its keys, for anything else the item itself."""
+    items, out = list(items), []
+    for x in taken:
+        out.append({k: items.pop(0) for k in x} if isinstance(x, dict) else items.pop(0))
+    return out
+
+
+def as_taken(name: str, value):
+    """A wrt argument as a derivative takes it: a dataclass as its fields, integers promoted."""
+    return as_fields(name, value) if is_record(value) else promote(value)
+
+
 def gather(grads, wrt_values, fit) -> tuple | object:
     """The generated code's gradients (one per key of each dict wrt, a bare value for a
     single one) as one per wrt argument, a dict's as a dict with the same keys."""

@@ -323,3 +323,23 @@ def test_fields_other_than_numbers_and_arrays_are_refused():
         s2sgrad.grad(reads_a_property)(WithMethods(np.ones(2), "bias"), np.ones(2))
     with pytest.raises(s2sgrad.S2SGradError, match=r"reading `p.layers` \(a list\)"):
         s2sgrad.grad(reads_layers, wrt=1)(Net([np.ones(2)], 1.0), np.ones(2))  # not wrt: read live
+
+
+# ---------------------------------------------------------------------- jacobian, hessian, hvp
+def test_jacobian_hessian_and_hvp_of_a_dataclass_against_torch():
+    p, x, y = mlp_point(FrozenMLP, seed=10, n_in=2, n_hidden=3, batch=3)
+    tp, tx, ty = {k: torch.tensor(v) for k, v in fields(p).items()}, torch.tensor(x), torch.tensor(y)
+    torch_predict = lambda q: torch.tanh(tx @ q["W1"] + q["b1"]) @ q["W2"] + q["b2"]  # noqa: E731
+    for mode in ("forward", "reverse"):
+        J = s2sgrad.jacobian(predict, mode=mode)(p, x)
+        assert_dicts_close(J, {k: t.numpy() for k, t in torch.func.jacrev(torch_predict)(tp).items()})
+    H = s2sgrad.hessian(mlp_loss)(p, x, y)
+    want = torch.func.hessian(torch_mlp_loss)(tp, tx, ty)
+    assert list(H) == list(want)
+    for k in want:
+        assert_dicts_close(H[k], {k2: t.numpy() for k2, t in want[k].items()})
+    v = FrozenMLP(*(np.ones(np.shape(a)) for a in fields(p).values()))  # a dataclass vector, or a dict
+    _, hv = torch.func.jvp(lambda q: torch.func.grad(torch_mlp_loss)(q, tx, ty), (tp,),
+                           ({k: torch.ones_like(t) for k, t in tp.items()},))
+    for vector in (v, fields(v)):
+        assert_dicts_close(s2sgrad.hvp(mlp_loss)(p, x, y, vector), {k: t.numpy() for k, t in hv.items()})
