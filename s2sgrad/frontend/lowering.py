@@ -260,7 +260,13 @@ class Lowerer(Desugaring):
                 raise self.unsupported(f"the local function `{name}` bound more than once", node,
                                        "give each local function a name of its own.")
         codes = {name: self._nested_code(name, node) for name, node in found.items()}
-        outer = set(self.pyfunc.__code__.co_freevars) | set(found) | set(self.static)
+        # a module or function the body imports is read by them as the body reads it
+        imported = {v: self.local_imports[v][0] for c in codes.values() for v in c.co_freevars
+                    if v in self.local_imports}
+        for name, node in found.items():
+            for v in set(codes[name].co_freevars) & set(imported):
+                self.imported_before_use(v, node)
+        outer = set(self.pyfunc.__code__.co_freevars) | set(found) | set(self.static) | set(imported)
         lifted = {n: [v for v in c.co_freevars if v not in outer] for n, c in codes.items()}
         changed = True
         while changed:  # calling a sibling local function passes on what the sibling reads
@@ -273,7 +279,7 @@ class Lowerer(Desugaring):
         siblings: dict = {}
         for name, node in found.items():
             siblings[name] = reach.nested_function(self.pyfunc, codes[name], name, self._literal_defaults(node),
-                                                   tuple(lifted[name]), siblings)
+                                                   tuple(lifted[name]), siblings, imported)
         self.local_functions.update(siblings)
         self.locals -= set(found)
 
