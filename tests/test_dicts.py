@@ -375,6 +375,20 @@ def test_second_derivatives_with_dicts_follow_changed_values_keys_and_globals():
         LEVEL = 1.0
 
 
+def sin_weights(params, x):
+    return np.sum(np.sin(params["a"] * x) * params["b"])
+
+
+def test_hessian_of_a_dict_on_the_numba_backend():
+    params, x = {"a": np.array([0.3, 0.5]), "b": 1.5}, np.array([1.0, -2.0])
+    got = s2sgrad.hessian(sin_weights, backend="numba")(params, x)
+    s = np.sin(params["a"] * x)  # by hand: d2/da2 = diag(-b x^2 s), d2/da db = x cos(a x), d2/db2 = 0
+    np.testing.assert_allclose(got["a"]["a"], np.diag(-1.5 * x * x * s), rtol=1e-12)
+    np.testing.assert_allclose(got["a"]["b"], x * np.cos(params["a"] * x), rtol=1e-12)
+    np.testing.assert_allclose(got["b"]["a"], x * np.cos(params["a"] * x), rtol=1e-12)
+    assert got["b"]["b"] == 0.0
+
+
 # ---------------------------------------------------------------------- refusals
 def writes_into(params, x):
     params["W"] = params["W"] * 2.0
