@@ -16,7 +16,8 @@ import numpy as np
 
 from . import backends, custom, frontend
 from .analysis import kinds
-from .arguments import LiveSignature, check_dict, flatten, flatten_tangents, gather
+from .arguments import (FieldValues, LiveSignature, as_fields, as_taken, check_dict, flatten, flatten_tangents, gather,
+                        is_record, leaves, regroup)
 from .arguments import normalize_wrt as _normalize_wrt
 from .arguments import promote as _promote
 from .backends import load as loader
@@ -141,15 +142,9 @@ class Derivative:
                 raise ArgumentError(f"{self!r} needs the function's arguments followed by "
                                 f"{self.n_cotangents + len(own)} cotangent(s)")
             inner, args = args[len(args) - self.n_cotangents:], args[:len(args) - self.n_cotangents]
-        bound = _bind(self, self.signature, args, kwargs, len(own))
-        promoted = self._promoted()
-        values = [_promote(v) if name in promoted else v
-                  for name, v in zip(self.params, list(bound.arguments.values()) + inner)]
-        given = dict(zip(self.params, values))
-        if any(isinstance(v, dict) for v in values):
-            self._check_dicts(given)
-            if own and self.kind in ("jvp", "jvp_batched"):
-                own = tuple(flatten_tangents(own, [given[w] for w in self.wrt], self.wrt))
+        bound, values, given = self._arguments(args, kwargs, inner, len(own))
+        if own and self.kind in ("jvp", "jvp_batched"):  # a dict's (a dataclass's) tangent: one per key
+            own = tuple(flatten_tangents(own, [given[w] for w in self.wrt], self.wrt))
         compiled = self.backend != "python"  # its code depends on the number types too
         variant = self.variant(tuple(_kind_of(v) for v in values),
                                tuple(compiled_code.number_type(v) for v in values) if compiled else None)
@@ -173,6 +168,39 @@ class Derivative:
         if self.wrt_is_tuple and len(self.wrt) == 1:  # wrt=(0,) gives a 1-tuple back
             return (out[0], (out[1],)) if self.kind == "value_and_grad" else (out,)
         return out
+
+    def _arguments(self, args, kwargs, inner=(), n_own=0):
+        """(the call bound, one value per parameter of the code differentiated, those by
+        name): integers promoted, a dataclass taken as wrt as its fields, dicts checked."""
+        bound = _bind(self, self.signature, args, kwargs, n_own)
+        promoted = self._promoted()
+        values = [_promote(v) if name in promoted else v
+                  for name, v in zip(self.params, list(bound.arguments.values()) + list(inner))]
+        # a dataclass taken as wrt: one argument per field, like a dict (others are objects read live)
+        values = [as_fields(name, v) if name in self.wrt and is_record(v) else v
+                  for name, v in zip(self.params, values)]
+        given = dict(zip(self.params, values))
+        if any(isinstance(v, dict) for v in values):
+            self._check_dicts(given)
+        return bound, values, given
+
+    def flat_code(self, args, kwargs):
+        """What a second derivative of a call that brings dicts differentiates: (the
+        generated Python function for this call's kinds, whose parameters are the dicts'
+        entries one by one, the values it takes, the positions among them of the wrt
+        arguments' entries, the wrt arguments as taken: a dict, a dataclass's fields, a value)."""
+        _, values, given = self._arguments(args, kwargs)
+        variant = self.variant(tuple(_kind_of(v) for v in values), target="python")
+        positions, at = {}, 0
+        for p, v in zip(self.params, values):
+            if p in variant.static:
+                continue
+            width = len(v) if isinstance(v, dict) else 1
+            positions[p] = list(range(at, at + width))
+            at += width
+        wrt_positions = [i for w in self.wrt for i in positions[w]]
+        return (variant.fn, flatten(variant.arguments(self.params, values)), wrt_positions,
+                [given[w] for w in self.wrt])
 
     def _check_dicts(self, given: dict) -> None:
         """Dicts of parameters are flattened for the function differentiated, not yet for
@@ -249,6 +277,8 @@ def _inner_variant(f, param_kinds: dict | None):
 
 def _kind_of(v) -> kinds.Kind:
     """An argument's kind; a function or object passed is one the code is specialised on."""
+    if isinstance(v, FieldValues):
+        return kinds.dict_of(((k, kinds.of_value(x)) for k, x in v.items()), by_attribute=True)
     return kinds.static(v) if frontend.is_static(v) else kinds.of_value(v)
 
 
@@ -479,33 +509,28 @@ class Jacobian:
 
     def __call__(self, *args, **kwargs):
         bound = _bind(self, self.signature, args, kwargs)
-        for w in self.wrt:
-            if isinstance(bound.arguments[w], dict):
-                raise ArgumentError(f"{self!r}: the jacobian of a dict argument (`{w}`) is not supported",
-                                    hint="take it with respect to the dict's entries passed as separate "
-                                         "arguments, or use grad / vjp, which give dicts back.")
-        inputs = [np.asarray(_promote(bound.arguments[w]), dtype=float) for w in self.wrt]
+        # a dict (a dataclass) taken as wrt: one block per entry, gathered in a dict with
+        # its keys (out.shape + entry.shape each), as jax.jacrev gives for a dict pytree
+        taken = [as_taken(w, bound.arguments[w]) for w in self.wrt]
+        inputs = [np.asarray(x, dtype=float) for t in taken for x in leaves(t)]
         mode = self.mode
         if mode == "auto":
             out = np.asarray(self.f(*args, **kwargs))
             mode = "forward" if sum(x.size for x in inputs) <= out.size else "reverse"
-        blocks = self._by_forward(bound, inputs) if mode == "forward" else self._by_reverse(bound, inputs)
-        blocks = [float(b) if b.ndim == 0 else b for b in blocks]
+        blocks = self._by_forward(bound, inputs, taken) if mode == "forward" else \
+            self._by_reverse(bound, inputs)
+        blocks = regroup([float(b) if b.ndim == 0 else b for b in blocks], taken)
         return tuple(blocks) if self.wrt_is_tuple else blocks[0]
 
-    def _by_forward(self, bound, inputs):
+    def _by_forward(self, bound, inputs, taken):
         if self._forward is None:
             self._forward = _make(self.f, tuple(self.wrt), "jvp_batched", self.backend)
-        n = sum(x.size for x in inputs)
-        if n == 0:  # no directions (wrt empty lists): an empty Jacobian of the output's shape
+        if sum(x.size for x in inputs) == 0:  # no directions (wrt empty lists): an empty Jacobian
             out = np.asarray(self.f(*bound.args, **bound.kwargs), dtype=float)
             return [np.zeros(out.shape + x.shape) for x in inputs]
-        tangents, start = [], 0
-        for w, x in zip(self.wrt, inputs):  # the identity, split into one block of directions per input
-            t = np.zeros((n, x.size))
-            t[start:start + x.size] = np.eye(x.size)
-            tangents.append(_batched_tangent(bound.arguments[w], t.reshape((n,) + x.shape)))
-            start += x.size
+        split = [_batched_tangent(v, t) for v, t in
+                 zip([v for x in taken for v in leaves(x)], _identity_split(inputs))]
+        tangents = regroup(split, taken)  # a dict's tangent is a dict
         _, out_tangent = self._forward(*bound.args, *tangents, **bound.kwargs)
         if isinstance(out_tangent, (tuple, list)):  # a tuple output counts as an array of its items
             out_tangent = np.stack([np.asarray(t, dtype=float) for t in out_tangent], axis=1)
@@ -530,7 +555,8 @@ class Jacobian:
             cotangent = cotangent.reshape(out.shape) if out.shape else 1.0
             if isinstance(raw, (tuple, list)):  # a tuple output takes a tuple of cotangents
                 cotangent = tuple(float(c) if np.ndim(c) == 0 else c for c in cotangent)
-            pulled = self._reverse(*bound.args, cotangent, **bound.kwargs)
+            pulled = [g for per_argument in self._reverse(*bound.args, cotangent, **bound.kwargs)
+                      for g in leaves(per_argument)]
             for rows_i, g in zip(rows, pulled):
                 rows_i.append(np.asarray(g, dtype=float))
         return [np.array(r).reshape(out.shape + x.shape) for r, x in zip(rows, inputs)]
@@ -566,20 +592,62 @@ class Hessian:
         return self._rows
 
     def __call__(self, *args, **kwargs):
-        _refuse_dicts(self, args, kwargs)
+        if _brings_dicts(self.f, self.wrt, args, kwargs):
+            return self._through_flat_code(args, kwargs)
         blocks = [row(*args, **kwargs) for row in self.rows]
         return tuple(blocks) if self.wrt_is_tuple else blocks[0][0]
+
+    def _through_flat_code(self, args, kwargs):
+        """With dicts: the Jacobian of grad's generated code, whose parameters are the
+        entries one by one, by one vector-mode tangent pass; block (i, j) is d2f / de_i de_j
+        for entries e, nested as JAX nests them: {k1: {k2: block}} for a dict wrt."""
+        code, passed, positions, taken = grad(self.f, wrt=tuple(self.wrt)).flat_code(args, kwargs)
+        inputs = [np.asarray(x, dtype=float) for t in taken for x in leaves(t)]
+        tangent = _make(code, tuple(positions), "jvp_batched", self.backend)
+        _, out = tangent(*passed, *_identity_split(inputs))
+        out = list(out) if len(inputs) > 1 else [out]  # d/dx of each entry's gradient
+        sizes = np.cumsum([0] + [x.size for x in inputs])
+        rows = []
+        for g, x in zip(out, inputs):  # g: (n,) + x.shape, one direction a row
+            g = np.asarray(g, dtype=float)
+            row = [np.moveaxis(g[a:b], 0, -1).reshape(x.shape + y.shape)
+                   for a, b, y in zip(sizes[:-1], sizes[1:], inputs)]
+            rows.append(tuple(regroup([float(h) if h.ndim == 0 else h for h in row], taken)))
+        # nested as jax.hessian nests them: the wrt structure, each entry's row a tuple over
+        # the wrt arguments, H[I][k][J] (one dict wrt: H[k1][k2])
+        blocks = regroup(rows, taken)
+        if self.wrt_is_tuple:
+            return tuple(blocks)
+        return {k: row[0] for k, row in blocks[0].items()} if isinstance(blocks[0], dict) else blocks[0][0]
 
     def __repr__(self):
         return f"<s2sgrad hessian of {self.f.__qualname__} wrt {', '.join(self.wrt)}>"
 
 
-def _refuse_dicts(transform, args, kwargs) -> None:
-    """Second derivatives differentiate grad's generated code, whose parameters are a
-    dict's entries one by one: dicts are not taken there yet."""
+def _brings_dicts(f, wrt, args, kwargs) -> bool:
+    """Whether a call passes a dict, or a dataclass for a wrt parameter: then a second
+    derivative differentiates grad's generated code for the call, which takes their
+    entries one by one (Derivative.flat_code)."""
     if any(isinstance(v, dict) for v in list(args) + list(kwargs.values())):
-        raise ArgumentError(f"{transform!r} of a function that takes a dict is not supported yet",
-                            hint="pass the dict's entries as separate arguments.")
+        return True
+    try:
+        bound = inspect.signature(f, follow_wrapped=False).bind(*args, **kwargs)
+    except TypeError:
+        return False  # the call fails as the derivative's own call would
+    return any(is_record(bound.arguments.get(w)) for w in wrt)
+
+
+def _identity_split(inputs) -> list:
+    """The identity over all the inputs' elements, split into one block of directions per
+    input: input i's is shaped (n,) + its shape."""
+    n = sum(x.size for x in inputs)
+    out, start = [], 0
+    for x in inputs:
+        t = np.zeros((n, x.size))
+        t[start:start + x.size] = np.eye(x.size)
+        out.append(t.reshape((n,) + x.shape))
+        start += x.size
+    return out
 
 
 def hessian(f, wrt=0, backend: str = "python") -> Hessian:
@@ -607,12 +675,26 @@ class HessianVectorProduct:
         return self._tangent
 
     def __call__(self, *args, **kwargs):
-        """hvp(*args, *vectors): one vector per wrt entry, shaped like it."""
-        _refuse_dicts(self, args, kwargs)
+        """hvp(*args, *vectors): one vector per wrt entry, shaped like it (for a dict, a dict
+        with its keys; for a dataclass, that or a dataclass of the same class)."""
+        n = len(self.wrt)
+        if len(args) >= n and _brings_dicts(self.f, self.wrt, args[:len(args) - n], kwargs):
+            return self._through_flat_code(list(args[:len(args) - n]), list(args[len(args) - n:]), kwargs)
         _, product = self.tangent(*args, **kwargs)
         if len(self.wrt) > 1:  # the gradient is a tuple, and so is its tangent
             return tuple(product)
         return (product,) if self.wrt_is_tuple else product
+
+    def _through_flat_code(self, args, vectors, kwargs):
+        """With dicts: jvp of grad's generated code, which takes their entries one by one,
+        with the vectors spread the same way; H v comes back a dict for a dict wrt."""
+        code, passed, positions, taken = grad(self.f, wrt=tuple(self.wrt)).flat_code(args, kwargs)
+        vectors = flatten_tangents([_promote(_as_float_array(v)) for v in vectors], taken, self.wrt)
+        _, out = _make(code, tuple(positions), "jvp", self.backend)(*passed, *vectors)
+        product = regroup(list(out) if len(positions) > 1 else [out], taken)
+        if len(self.wrt) > 1:
+            return tuple(product)
+        return (product[0],) if self.wrt_is_tuple else product[0]
 
     def __repr__(self):
         return f"<s2sgrad hvp of {self.f.__qualname__} wrt {', '.join(self.wrt)}>"

@@ -1,9 +1,12 @@
 """How a derivative's arguments are named and passed: `wrt=` as parameter names,
 integers promoted to floats so a derivative is never truncated or typed as int, and
 dicts of parameters spread over one argument per key (frontend/dicts.py), their
-gradients gathered back into dicts with the same keys."""
+gradients gathered back into dicts with the same keys.  A dataclass taken as wrt is
+spread the same way, one argument per field, and its gradient is a dict keyed by field
+name (API.md's contract; `dataclasses.replace(p, **g)` makes it a dataclass again)."""
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 import numpy as np
@@ -52,6 +55,36 @@ def promote(v):
     return v
 
 
+class FieldValues(dict):
+    """A dataclass taken as wrt, as the dict of its fields' values (in field order); `cls`
+    its class, what a tangent given as a dataclass must be."""
+
+    def __init__(self, entries, cls):
+        super().__init__(entries)
+        self.cls = cls
+
+
+def is_record(v) -> bool:
+    """A dataclass instance (not the class itself)."""
+    return dataclasses.is_dataclass(v) and not isinstance(v, type)
+
+
+def as_fields(name: str, obj) -> FieldValues:
+    """A dataclass taken as wrt as its fields' values, integers promoted; fields are numbers
+    and arrays only (a list of layers, a nested dataclass: not yet)."""
+    fields = FieldValues({f.name: promote(getattr(obj, f.name)) for f in dataclasses.fields(obj)}, type(obj))
+    if not fields:
+        raise ArgumentError(f"the dataclass `{name}` ({type(obj).__name__}) is taken as wrt, and it has no fields")
+    for k, v in fields.items():
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (float, np.floating, np.ndarray)):
+            raise ArgumentError(
+                f"the dataclass `{name}` ({type(obj).__name__}) is taken as wrt, and its field {k!r} is a "
+                f"{type(v).__name__}: the fields of a dataclass taken as wrt are numbers and arrays",
+                hint="pass that value as an argument of its own, or keep it in a dataclass not taken as "
+                     "wrt (whose attributes are read as constants).")
+    return fields
+
+
 def check_dict(name: str, d: dict) -> None:
     """A dict argument holds numbers, arrays or lists under string keys, one level deep."""
     for k, v in d.items():
@@ -75,16 +108,50 @@ def flatten_tangents(tangents, wrt_values, wrt: list[str]) -> list:
     """jvp's tangents: a dict argument's tangent is a dict with the same keys."""
     out = []
     for t, x, name in zip(tangents, wrt_values, wrt):
-        if isinstance(x, dict):
+        if isinstance(x, FieldValues):
+            out += record_tangent(t, x, name)
+        elif isinstance(x, dict):
             if not isinstance(t, dict) or set(t) != set(x):
                 raise ArgumentError(f"the tangent of the dict `{name}` must be a dict with its keys "
                                     f"{list(x)}, not {t!r}"[:300])
             out += [t[k] for k in x]
-        elif isinstance(t, dict):
-            raise ArgumentError(f"the tangent of `{name}` is a dict, and `{name}` is not")
+        elif isinstance(t, dict) or is_record(t):
+            raise ArgumentError(f"the tangent of `{name}` is a {type(t).__name__}, and `{name}` is not")
         else:
             out.append(t)
     return out
+
+
+def record_tangent(t, x: FieldValues, name: str) -> list:
+    """A dataclass's tangent, one value per field: a dict keyed by field name (what its
+    gradient is) or a dataclass of the same class, as JAX and torch.func take a tangent of
+    the primal's structure."""
+    if type(t) is x.cls:
+        t = {f.name: getattr(t, f.name) for f in dataclasses.fields(t)}
+    if not isinstance(t, dict) or set(t) != set(x):
+        raise ArgumentError(f"the tangent of the dataclass `{name}` must be a {x.cls.__name__} or a dict "
+                            f"with its fields {list(x)} as keys, not {t!r}"[:300])
+    return [promote(t[k]) for k in x]
+
+
+def leaves(value) -> list:
+    """A wrt argument's numbers and arrays: a dict's values (a dataclass's fields') in key
+    order, or the argument itself."""
+    return list(value.values()) if isinstance(value, dict) else [value]
+
+
+def regroup(items, taken) -> list:
+    """One item per wrt argument from one per leaf (`leaves`): for a dict (a dataclass's
+    fields) a dict with its keys, for anything else the item itself."""
+    items, out = list(items), []
+    for x in taken:
+        out.append({k: items.pop(0) for k in x} if isinstance(x, dict) else items.pop(0))
+    return out
+
+
+def as_taken(name: str, value):
+    """A wrt argument as a derivative takes it: a dataclass as its fields, integers promoted."""
+    return as_fields(name, value) if is_record(value) else promote(value)
 
 
 def gather(grads, wrt_values, fit) -> tuple | object:

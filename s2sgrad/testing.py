@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import numbers
 
@@ -26,7 +27,7 @@ def check_grads(f, *args, wrt=0, modes=("forward", "reverse"), order=1, eps=1e-6
       the arguments it is taken with respect to (a float for a number, a list or tuple
       of the same length for a list or tuple, checked element by element, an array of
       the same shape for a numpy array, a dict with the same keys in the same order for
-      a dict), and in ``n_directions`` random directions
+      a dict, a dict keyed by field name for a dataclass), and in ``n_directions`` random directions
       ``v`` over all the ``wrt`` arguments together, the directional derivative
       ``sum(grad * v)`` matches the central difference
       ``(f(x + eps*v) - f(x - eps*v)) / (2*eps)`` within
@@ -232,6 +233,8 @@ def _check_structure(x, g, what):
     if isinstance(x, np.ndarray):
         if not (isinstance(g, np.ndarray) and g.shape == x.shape):
             raise AssertionError(f"{what}: expected an array of shape {x.shape}, got {g!r}")
+    elif _is_record(x):
+        _check_structure(_fields(x), g, what)
     elif isinstance(x, dict):
         if not (isinstance(g, dict) and list(g) == list(x)):
             raise AssertionError(f"{what}: expected a dict with the keys {list(x)}, got {g!r}")
@@ -258,7 +261,18 @@ def _random_like(x, rng):
         return [_random_like(e, rng) for e in x]
     if isinstance(x, dict):
         return {k: _random_like(e, rng) for k, e in x.items()}
+    if _is_record(x):  # a dataclass: a direction keyed by field name, as its gradient is
+        return _random_like(_fields(x), rng)
     return float(rng.standard_normal())
+
+
+def _is_record(x) -> bool:
+    return dataclasses.is_dataclass(x) and not isinstance(x, type)
+
+
+def _fields(x) -> dict:
+    """A dataclass's fields' values, in field order."""
+    return {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
 
 
 def _step(x, v, h):
@@ -267,6 +281,8 @@ def _step(x, v, h):
         return type(x)(_step(e, d, h) for e, d in zip(x, v))
     if isinstance(x, dict):
         return {k: _step(e, v[k], h) for k, e in x.items()}
+    if _is_record(x):  # a new instance (frozen ones too)
+        return dataclasses.replace(x, **{k: _step(e, v[k], h) for k, e in _fields(x).items()})
     return x + h * v
 
 

@@ -416,3 +416,103 @@ def test_a_view_appended_then_updated_is_refused():
 def test_regression(name):
     f, args, wrt = CASES[name]
     check_grads(f, *args, wrt=wrt)
+
+
+# ---------------------------------------------------------------------- 0-d arrays
+# np.array(2.0) is a number to the passes, and an ndarray in memory: `b = a; b += x`
+# changes a too.  Derivative code treats numbers as values, so such an update is refused
+# wherever another name for the same 0-d array is read afterwards (both modes), and
+# accepted where the updated name is the only one (its value is then what a rebinding
+# gives).  Before, all of these gave the derivative of a that never changed.
+def zero_d_alias_updated(x):
+    a = np.array(2.0)
+    b = a
+    b += x
+    return a * x
+
+
+def zero_d_view_updated(x):
+    a = np.array(2.0)
+    b = a[...]
+    b *= x
+    return a * x
+
+
+def zero_d_reshaped_updated(x):
+    a = np.zeros(())
+    b = a.reshape(())
+    b += x * x
+    return np.sin(a) * x
+
+
+def zero_d_argument_aliased(x):
+    a = np.asarray(x)  # a 0-d array argument: a is x itself
+    a += 1.0
+    return a * x
+
+
+def zero_d_written_by_index(x):
+    a = np.array(1.0)
+    a[()] = x * 3.0
+    return a * x
+
+
+@pytest.mark.parametrize("f, arg, message", [
+    (zero_d_alias_updated, 0.7, "updating the array `b` in place while another name may refer to it"),
+    (zero_d_view_updated, 0.7, "updating the array `b` in place"),
+    (zero_d_reshaped_updated, 0.7, "updating the array `b` in place"),
+    (zero_d_argument_aliased, np.array(0.7), "updating the array `a` in place"),
+    (zero_d_written_by_index, 0.7, r"writing into `a\[...\]`, a 0-d array \(a number to s2sgrad\)"),
+])
+def test_an_update_of_a_shared_0d_array_is_refused_in_both_modes(f, arg, message):
+    f(np.copy(arg))  # Python runs it
+    for transform in (s2sgrad.grad, s2sgrad.jvp):
+        with pytest.raises(s2sgrad.S2SGradError, match=message) as info:
+            d = transform(f)
+            d(arg) if transform is s2sgrad.grad else d(arg, 1.0)
+        assert "test_array_regressions.py:" in str(info.value) and "hint:" in str(info.value)
+
+
+def zero_d_updated_alone(x):
+    a = np.array(2.0)
+    c = np.sin(a * x)
+    a += x
+    a *= x
+    return c * a
+
+
+def zero_d_updated_in_a_loop(x):
+    a = np.array(1.0)
+    s = 0.0
+    for i in range(3):
+        s = s + np.sin(a * x)
+        a *= x
+    return s
+
+
+def number_aliased_then_updated(x):
+    old = np.sum(x * x)  # a NumPy scalar: immutable, `old` keeps its value
+    total = old
+    total += 1.0
+    return old * total
+
+
+def test_an_update_of_an_unshared_0d_array_is_differentiated():
+    x = 0.7
+    check_grads(zero_d_updated_alone, x)
+    check_grads(zero_d_updated_in_a_loop, x)
+    check_grads(zero_d_argument_aliased, x)  # a float argument: np.asarray makes a new array
+    check_grads(number_aliased_then_updated, np.array([0.3, -0.6]))
+    # by hand: sin(2x) (2 + x) x -> 2 cos(2x) (2x + x^2) + sin(2x) (2 + 2x)
+    assert s2sgrad.grad(zero_d_updated_alone)(x) == pytest.approx(
+        2 * np.cos(2 * x) * (2 * x + x * x) + np.sin(2 * x) * (2 + 2 * x), rel=1e-12)
+    # sin(x) + sin(x^2) + sin(x^3)
+    assert s2sgrad.grad(zero_d_updated_in_a_loop)(x) == pytest.approx(
+        np.cos(x) + 2 * x * np.cos(x * x) + 3 * x * x * np.cos(x ** 3), rel=1e-12)
+    # s = x^2 summed: old (old + 1), d/dx = (2 old + 1) 2x
+    v = np.array([0.3, -0.6])
+    np.testing.assert_allclose(s2sgrad.grad(number_aliased_then_updated)(v),
+                               (2 * np.sum(v * v) + 1) * 2 * v, rtol=1e-12)
+    # a 0-d array argument (gradient: a NumPy scalar of shape ())
+    assert s2sgrad.grad(zero_d_updated_alone)(np.array(x)) == pytest.approx(
+        2 * np.cos(2 * x) * (2 * x + x * x) + np.sin(2 * x) * (2 + 2 * x), rel=1e-12)

@@ -284,6 +284,111 @@ def test_numba_backend_takes_dicts():
     assert_dicts_close(got, torch_grad(torch_mlp_loss, params, x, y))
 
 
+# ---------------------------------------------------------------------- jacobian, hessian, hvp
+def torch_predict(params, x):
+    return torch.tanh(x @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
+
+
+def as_torch(params):
+    return {k: torch.tensor(v) for k, v in params.items()}
+
+
+def assert_nested_close(got, want):
+    """got (numpy: dicts, tuples, arrays, floats) against want (the same structure of tensors)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and list(got) == list(want)
+        for k in want:
+            assert_nested_close(got[k], want[k])
+    elif isinstance(want, (tuple, list)):
+        assert isinstance(got, tuple) and len(got) == len(want)
+        for g, w in zip(got, want):
+            assert_nested_close(g, w)
+    else:
+        assert np.shape(got) == tuple(want.shape)
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_jacobian_of_a_dict_is_a_dict_of_jacobians_as_jax_jacrev_gives(mode):
+    params, x, _ = mlp_point(seed=13, batch=2)
+    want = torch.func.jacrev(torch_predict, argnums=(0, 1))(as_torch(params), torch.tensor(x))
+    got = s2sgrad.jacobian(predict, wrt=(0, 1), mode=mode)(params, x)
+    assert_nested_close(got, want)  # key -> out.shape + entry.shape
+    assert_nested_close(s2sgrad.jacobian(predict, mode=mode)(params, x), want[0])
+    np.testing.assert_allclose(s2sgrad.jacobian(predict, wrt=1, mode=mode)(params, x), want[1].numpy())
+
+
+def test_hessian_of_a_dict_is_nested_as_jax_nests_it():
+    params, x, y = mlp_point(seed=14, n_in=2, n_hidden=3, batch=4)
+    targs = (as_torch(params), torch.tensor(x), torch.tensor(y))
+    want = torch.func.hessian(torch_mlp_loss, argnums=(0, 1))(*targs)
+    got = s2sgrad.hessian(mlp_loss, wrt=(0, 1))(params, x, y)  # H[I][k][J]: jax's nesting
+    assert_nested_close(got, want)
+    assert_nested_close(s2sgrad.hessian(mlp_loss)(params, x, y), torch.func.hessian(torch_mlp_loss)(*targs))
+    # the dict read only: hessian and hvp with respect to x
+    np.testing.assert_allclose(s2sgrad.hessian(mlp_loss, wrt=1)(params, x, y), want[1][1].numpy(), rtol=1e-9)
+    v = np.random.default_rng(15).normal(size=x.shape)
+    H = want[1][1].numpy().reshape(x.size, x.size)
+    np.testing.assert_allclose(s2sgrad.hvp(mlp_loss, wrt=1)(params, x, y, v), (H @ v.ravel()).reshape(x.shape),
+                               rtol=1e-9)
+
+
+def test_hvp_of_a_dict_takes_and_gives_dicts():
+    params, x, y = mlp_point(seed=16, n_in=2, n_hidden=3, batch=4)
+    rng = np.random.default_rng(17)
+    v = {k: rng.normal(size=np.shape(p)) for k, p in reversed(params.items())}
+    vx = rng.normal(size=x.shape)
+    tx, ty = torch.tensor(x), torch.tensor(y)
+    _, want = torch.func.jvp(lambda p, xx: torch.func.grad(torch_mlp_loss, argnums=(0, 1))(p, xx, ty),
+                             (as_torch(params), tx), ({k: torch.tensor(v[k]) for k in params}, torch.tensor(vx)))
+    assert_nested_close(s2sgrad.hvp(mlp_loss, wrt=(0, 1))(params, x, y, v, vx), want)
+    _, want = torch.func.jvp(lambda p: torch.func.grad(torch_mlp_loss)(p, tx, ty), (as_torch(params),),
+                             ({k: torch.tensor(v[k]) for k in params},))
+    assert_nested_close(s2sgrad.hvp(mlp_loss)(params, x, y, v), want)
+
+
+LEVEL = 1.0  # a module constant the second derivative must read again when it changes
+
+
+def scaled_loss(params, x):
+    return LEVEL * np.sum(params["a"] ** 3 * x) + np.sum(params["b"] ** 2)
+
+
+def test_second_derivatives_with_dicts_follow_changed_values_keys_and_globals():
+    global LEVEL
+    x = np.array([0.5, -1.0])
+    h = s2sgrad.hessian(scaled_loss)
+    a, b = np.array([1.0, 2.0]), np.array([3.0])
+    got = h({"a": a, "b": b}, x)  # by hand: d2/da2 = diag(6 a x), d2/db2 = 2, no cross terms
+    np.testing.assert_allclose(got["a"]["a"], np.diag(6 * a * x))
+    np.testing.assert_allclose(got["b"]["b"], [[2.0]])
+    np.testing.assert_allclose(got["a"]["b"], np.zeros((2, 1)))
+    got = h({"b": 0.5, "a": -a}, x)  # other key order, a float entry
+    assert list(got) == ["b", "a"] and got["b"]["b"] == 2.0
+    np.testing.assert_allclose(got["a"]["a"], np.diag(-6 * a * x))
+    LEVEL = 3.0
+    try:
+        np.testing.assert_allclose(h({"a": a, "b": b}, x)["a"]["a"], np.diag(18 * a * x))
+        np.testing.assert_allclose(s2sgrad.hvp(scaled_loss)({"a": a, "b": b}, x, {"a": [1.0, 0.0], "b": [0.0]})["a"],
+                                   [18 * a[0] * x[0], 0.0])
+    finally:
+        LEVEL = 1.0
+
+
+def sin_weights(params, x):
+    return np.sum(np.sin(params["a"] * x) * params["b"])
+
+
+def test_hessian_of_a_dict_on_the_numba_backend():
+    params, x = {"a": np.array([0.3, 0.5]), "b": 1.5}, np.array([1.0, -2.0])
+    got = s2sgrad.hessian(sin_weights, backend="numba")(params, x)
+    s = np.sin(params["a"] * x)  # by hand: d2/da2 = diag(-b x^2 s), d2/da db = x cos(a x), d2/db2 = 0
+    np.testing.assert_allclose(got["a"]["a"], np.diag(-1.5 * x * x * s), rtol=1e-12)
+    np.testing.assert_allclose(got["a"]["b"], x * np.cos(params["a"] * x), rtol=1e-12)
+    np.testing.assert_allclose(got["b"]["a"], x * np.cos(params["a"] * x), rtol=1e-12)
+    assert got["b"]["b"] == 0.0
+
+
 # ---------------------------------------------------------------------- refusals
 def writes_into(params, x):
     params["W"] = params["W"] * 2.0
@@ -364,10 +469,8 @@ def test_what_the_api_refuses_about_dicts():
         s2sgrad.grad(gaussian_nll)({}, np.ones(3))
     with pytest.raises(s2sgrad.S2SGradError, match="tangent of the dict `params`"):
         s2sgrad.jvp(predict)(params, x, {"W1": np.ones((3, 5))})
-    with pytest.raises(s2sgrad.S2SGradError, match="jacobian of a dict"):
-        s2sgrad.jacobian(predict)(params, x)
-    with pytest.raises(s2sgrad.S2SGradError, match="takes a dict"):
-        s2sgrad.hessian(mlp_loss)(params, x, y)
+    with pytest.raises(s2sgrad.S2SGradError, match="tangent of the dict `params`"):
+        s2sgrad.hvp(mlp_loss)(params, x, y, {"W1": np.ones((3, 5))})
     with pytest.raises(s2sgrad.S2SGradError, match="derivative of a derivative"):
         s2sgrad.vjp(s2sgrad.grad(gaussian_nll), wrt=1)({"mu": 0.1, "log_sigma": 0.2}, np.ones(3), (1.0, 1.0))
 

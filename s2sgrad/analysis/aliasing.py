@@ -16,12 +16,19 @@ after that one?") are answered from the statements' source order and enclosing l
 from __future__ import annotations
 
 from .. import ir
-from ..errors import UnsupportedSyntaxError
+from ..errors import RankUnknownError, UnsupportedSyntaxError
 from . import kinds
 
 # NumPy calls whose result may share memory with their first argument
 VIEWS = {"transpose", "reshape", "ravel", "squeeze", "expand_dims", "swapaxes", "moveaxis",
          "broadcast_to", "diagonal", "real", "imag", "asarray"}
+# NumPy calls (and the methods printed as them) that give an ndarray even where the
+# passes see a number: a 0-d array, mutable (`a = np.array(2.0); b = a; b += x` changes
+# a), unlike the NumPy scalar np.sum or np.sin give
+ZERO_D_MAKERS = {"array", "asarray", "asanyarray", "ascontiguousarray", "copy", "zeros", "ones", "empty",
+                 "full", "zeros_like", "ones_like", "empty_like", "full_like", "reshape", "squeeze",
+                 "transpose", "where", "select", "broadcast_to", "real", "imag", "astype", "moveaxis",
+                 "swapaxes"}
 
 
 def refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure_only=False,
@@ -36,15 +43,32 @@ def refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure_
     call: the call brings real ones), only variables surely arrays count (`sure_only`).
     Both modes call it, so both refuse the same code.  `lower` (a user function -> its
     lowered IR) lets a call `b = h(a)` share a with b where h may return its argument.
+    Guessed code that the full check refuses waits for a call (RankUnknownError): a
+    call whose kinds are the guessed ones would otherwise reuse it unchecked.
     """
+    _refuse_aliased_updates(fn, var_kinds, helper, sure_only, lower)
+    if sure_only:
+        try:
+            _refuse_aliased_updates(fn, var_kinds, helper, False, lower)
+        except UnsupportedSyntaxError as exc:
+            raise RankUnknownError(exc.message, exc.pos, exc.hint) from None
+
+
+def _refuse_aliased_updates(fn, var_kinds, helper, sure_only, lower) -> None:
+    order = statement_order(fn.body)
+    statements = list(ir.walk_stmts(fn.body))
+    zero_d = zero_d_arrays(statements, var_kinds)
+
     def array(var):
         k = var_kinds.get(var)
+        if var in zero_d:  # a number to the passes, an array in memory
+            return True
         if sure_only:
             return kinds.is_array(k) and k.ndim is not None
         return not kinds.is_scalar(k) and not kinds.is_list(k)
 
-    order = statement_order(fn.body)
-    statements = list(ir.walk_stmts(fn.body))
+    if not sure_only:  # a guessed number may be an array
+        _refuse_writes_into_numbers(statements, var_kinds)
     if lower is not None:
         _refuse_calls_writing_arguments(statements, array, var_kinds, lower)
     sharings = _sharings(fn, statements, array, helper, lower, var_kinds)
@@ -64,6 +88,52 @@ def refuse_aliased_updates(fn: ir.Function, var_kinds: dict, helper: bool, sure_
                     for r in statements):
                 continue
             raise _aliased_update_error(var, s)
+
+
+def zero_d_arrays(statements, var_kinds) -> set[str]:
+    """The variables of number kind that may hold a 0-d ndarray: bound to np.array(2.0),
+    np.zeros(()), x.reshape(()), x[...] (a view), or to another such variable.  Generated
+    code treats numbers as values, so an in-place update of one (`b += x`) is checked for
+    other names sharing it as an array's is."""
+    out: set[str] = set()
+    grown = True
+    while grown:
+        grown = False
+        for s in statements:
+            if not isinstance(s, ir.Assign) or s.aug:
+                continue
+            for t, v in zip(s.targets, s.values):
+                if isinstance(t, ir.Name) and t.id not in out and kinds.is_scalar(var_kinds.get(t.id)) \
+                        and _may_make_zero_d(v, out, var_kinds):
+                    out.add(t.id)
+                    grown = True
+    return out
+
+
+def _may_make_zero_d(v: ir.Expr, zero_d: set, var_kinds) -> bool:
+    if isinstance(v, ir.Name):
+        k = var_kinds.get(v.id)
+        return v.id in zero_d or (kinds.is_array(k) and k.ndim == 0)
+    if isinstance(v, ir.Call) and isinstance(v.func, ir.Lib) and v.func.module == "numpy":
+        return v.func.attr in ZERO_D_MAKERS
+    if isinstance(v, ir.Subscript):  # x[...], x[0, ...]: a view
+        return any(isinstance(e, ir.Const) and e.value is Ellipsis for e in ir.subexprs(v.index))
+    return False
+
+
+def _refuse_writes_into_numbers(statements, var_kinds) -> None:
+    """`a[()] = v` or `a[...] = v` into a variable the passes see as a number (a 0-d array):
+    its derivative code would index a float."""
+    for s in statements:
+        if not isinstance(s, ir.Assign):
+            continue
+        for t in s.targets:
+            if isinstance(t, ir.Subscript) and isinstance(t.value, ir.Name) \
+                    and kinds.is_scalar(var_kinds.get(t.value.id)):
+                var = t.value.id
+                raise UnsupportedSyntaxError(
+                    f"writing into `{var}[...]`, a 0-d array (a number to s2sgrad)", s.pos,
+                    f"bind a new value instead: `{var} = np.asarray(...)`, or `{var} = ...`.")
 
 
 def _sharings(fn, statements, array, helper, lower, var_kinds) -> list[tuple[str, str | None, object]]:

@@ -43,6 +43,7 @@ class Kind:
     fields: tuple = ()          # dict arguments: ((key, kind of its value), ...), in order
     value: Identity | None = None  # "static": the function or object passed (frontend/reach.py)
     items: tuple | None = None  # tuples of known length: the kind of each position
+    by_attribute: bool = False  # dict arguments: a dataclass's fields, read as `p.W` (not `p["W"]`)
 
     def __str__(self):
         if self.tag == "static":
@@ -52,7 +53,8 @@ class Kind:
         if self.tag == "list":
             return f"list of {self.elem}"
         if self.tag == "dict":
-            return "dict(" + ", ".join(f"{k!r}: {v}" for k, v in self.fields) + ")"
+            opening = "dataclass(" if self.by_attribute else "dict("
+            return opening + ", ".join(f"{k!r}: {v}" for k, v in self.fields) + ")"
         return self.tag
 
 
@@ -113,8 +115,10 @@ def is_dict(k) -> bool:
     return k is not None and k.tag == "dict"
 
 
-def dict_of(fields) -> Kind:
-    return Kind("dict", fields=tuple(fields))
+def dict_of(fields, by_attribute: bool = False) -> Kind:
+    """A dict argument's kind; `by_attribute`: a dataclass taken as wrt, flattened the same
+    way, whose fields the code reads as attributes."""
+    return Kind("dict", fields=tuple(fields), by_attribute=by_attribute)
 
 
 def rank(k) -> int | None:

@@ -18,6 +18,7 @@ import numpy as np
 from .. import backends, custom, frontend, ir
 from ..analysis import kinds
 from ..frontend import controlflow
+from ..frontend.dicts import Fields
 from ..runtime import helpers as runtime
 from ..transforms import batched, common, forward, optimize, reverse, tapes
 from ..transforms.naming import GENERATED_CODE_NAMES, Namer, rename_reserved
@@ -35,7 +36,8 @@ class ModuleBuilder:
         # parameters passed a function or object: the code is specialised on it (reach.py)
         static = {p: k.value.obj for p, k in (param_kinds or {}).items() if kinds.is_static(k)}
         layout = None if param_kinds is None else {
-            p: tuple(key for key, _ in k.fields) for p, k in param_kinds.items() if kinds.is_dict(k)}
+            p: (Fields if k.by_attribute else tuple)(key for key, _ in k.fields)
+            for p, k in param_kinds.items() if kinds.is_dict(k)}
         self.main, self.functions = frontend.load_program(pyfunc, static, guessing=param_kinds is None,
                                                           layout=layout)
         # "bool" | "int" | "float" of the main function's number arguments: the element
@@ -165,6 +167,10 @@ class ModuleBuilder:
             return
         table = dict(zip(self.main.params, self.lower(self.main.pyfunc).params))
         for var, entries in self.main.dict_params.items():
+            if var in self.main.record_params:
+                spread = ", ".join(f"{table.get(flat, flat)} = {var}.{key}" for key, flat in entries)
+                fn.doc += f"\n\n    The dataclass {var} is passed one field a parameter: {spread}."
+                continue
             spread = ", ".join(f"{table.get(flat, flat)} = {var}[{key!r}]" for key, flat in entries)
             fn.doc += f"\n\n    The dict {var} is passed one entry a parameter: {spread or 'no entries'}."
 

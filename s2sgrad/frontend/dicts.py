@@ -1,5 +1,9 @@
 """Dicts of parameters, flattened: a dict becomes one variable per key.
 
+A dataclass taken as wrt is flattened the same way, one variable per field, its fields
+read as `p.W` (a `Fields` layout entry); one not taken as wrt is an object read live
+(reach.py).
+
 A dict argument `params = {"W": ..., "b": ...}` is lowered as the parameters `params_W,
 params_b`, and `params["W"]` as the name `params_W`, so every later pass sees plain
 numbers and arrays.  This module holds what the frontend and the API share about it:
@@ -18,6 +22,21 @@ import re
 FUNCTION_ATTRIBUTES = ("__name__", "__qualname__", "__module__", "__code__", "__globals__", "__closure__",
                        "__defaults__", "__kwdefaults__", "__wrapped__", "__doc__")
 Layout = tuple  # ((parameter name, (key, key, ...)), ...): the dict parameters, in order
+
+
+class Fields(tuple):
+    """A layout entry for a dataclass taken as wrt: its field names, flattened like a dict's
+    keys, but read as `p.W`.  Unequal to the same names as dict keys, so a helper called
+    with a dataclass is lowered apart from one called with a dict."""
+
+    def __eq__(self, other):
+        return type(other) is Fields and tuple.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash(("fields", tuple(self)))
 
 
 def flat_name(var: str, key: str) -> str:

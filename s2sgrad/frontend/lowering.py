@@ -26,7 +26,7 @@ from ..rules import registry
 from ..rules.array import core as array_core
 from . import reach
 from .desugar import Desugaring, assigned_in
-from .dicts import Specialized, flat_name
+from .dicts import Fields, Specialized, flat_name
 from .source import Source, is_user_function, resolve_nonlocal, stop_gradient, unwrap
 
 BINOPS = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/",
@@ -117,6 +117,7 @@ class Lowerer(Desugaring):
         # and the loop variables of a for over a dict's keys while its body is unrolled
         self.layout = dict(pyfunc.layout) if isinstance(pyfunc, Specialized) else layout
         self.dicts: dict[str, dict[str, str]] = {}
+        self.records: set[str] = set()  # the dict variables that are dataclasses, read as `p.W`
         self.plain_names: set[str] = set()
         self.const_names: dict[str, str] = {}
 
@@ -259,7 +260,13 @@ class Lowerer(Desugaring):
                 raise self.unsupported(f"the local function `{name}` bound more than once", node,
                                        "give each local function a name of its own.")
         codes = {name: self._nested_code(name, node) for name, node in found.items()}
-        outer = set(self.pyfunc.__code__.co_freevars) | set(found) | set(self.static)
+        # a module or function the body imports is read by them as the body reads it
+        imported = {v: self.local_imports[v][0] for c in codes.values() for v in c.co_freevars
+                    if v in self.local_imports}
+        for name, node in found.items():
+            for v in set(codes[name].co_freevars) & set(imported):
+                self.imported_before_use(v, node)
+        outer = set(self.pyfunc.__code__.co_freevars) | set(found) | set(self.static) | set(imported)
         lifted = {n: [v for v in c.co_freevars if v not in outer] for n, c in codes.items()}
         changed = True
         while changed:  # calling a sibling local function passes on what the sibling reads
@@ -272,7 +279,7 @@ class Lowerer(Desugaring):
         siblings: dict = {}
         for name, node in found.items():
             siblings[name] = reach.nested_function(self.pyfunc, codes[name], name, self._literal_defaults(node),
-                                                   tuple(lifted[name]), siblings)
+                                                   tuple(lifted[name]), siblings, imported)
         self.local_functions.update(siblings)
         self.locals -= set(found)
 
@@ -388,10 +395,31 @@ class Lowerer(Desugaring):
         return flats
 
     def dict_var(self, node) -> str | None:
-        """The dict variable a node names, or None."""
+        """The dict variable a node names, or None (a dataclass's is no dict to Python:
+        not indexed, looped over, `**`-unpacked)."""
+        var = self.passed_var(node)
+        return var if var not in self.records else None
+
+    def passed_var(self, node) -> str | None:
+        """The dict or dataclass variable a node names (what may be passed to a helper)."""
         if isinstance(node, cst.Name) and node.value in self.dicts and node.value not in self.const_names:
             return node.value
         return None
+
+    def what(self, var: str) -> str:
+        return "dataclass" if var in self.records else "dict"
+
+    def record_field(self, node: cst.Attribute) -> ir.Expr:
+        """`p.W` of a dataclass taken as wrt: the variable of its field W."""
+        var, attr = node.value.value, node.attr.value
+        if attr not in self.dicts[var]:
+            fields = ", ".join(self.dicts[var])
+            raise UndefinedNameError(
+                f"`{self.src_of(node)}`: the dataclass `{var}` is taken as wrt, one parameter per field "
+                f"({fields}), and `{attr}` is none of them", self.pos(node),
+                f"read its fields only; compute `{attr}` from them in the function, or pass the "
+                f"dataclass as an argument not taken as wrt (its attributes are then read as constants).")
+        return ir.Name(self.dicts[var][attr], pos=self.pos(node))
 
     def dict_key(self, node, var: str) -> str:
         """A key of dict `var`: a string constant, or a name holding one (a module constant,
@@ -415,6 +443,10 @@ class Lowerer(Desugaring):
         return ir.Name(self.dicts[var][key], pos=self.pos(node))
 
     def dict_whole(self, var: str, node):
+        if var in self.records:
+            return self.unsupported(
+                f"the dataclass `{var}`, taken as wrt, used as a whole (`{self.src_of(node)}`)", node,
+                f"read its fields (`{var}.W`), or pass it on to a function of yours as `{var}`.")
         return self.unsupported(
             f"the dict `{var}` used as a whole (`{self.src_of(node)}`)", node,
             f"read its entries by constant key (`{var}[\"W\"]`, `{var}.get(\"W\", 0.0)`), loop over it "
@@ -550,6 +582,8 @@ class Lowerer(Desugaring):
                 continue  # bound to a value of the call: read like a global
             if name in self.layout:  # one parameter per key
                 flats = self.declare_dict(name, self.layout[name])
+                if isinstance(self.layout[name], Fields):
+                    self.records.add(name)
                 dict_params[name] = list(flats.items())
                 params += flats.values()
                 continue
@@ -570,6 +604,7 @@ class Lowerer(Desugaring):
                          doc="", file=self.src.file, line=self.src.first_line, pyfunc=self.pyfunc)
         fn.nonlocals = self.nonlocals
         fn.dict_params = dict_params  # dict parameter -> [(key, its parameter)]
+        fn.record_params = self.records & set(dict_params)  # of those, the dataclasses
         return fn, self.callees
 
     def _refuse_unlowered(self, body) -> None:
@@ -851,7 +886,7 @@ class Lowerer(Desugaring):
     def target(self, node) -> ir.Expr:
         if isinstance(node, cst.Name):
             if node.value in self.dicts or node.value in self.const_names:
-                what = "dict" if node.value in self.dicts else "loop variable over a dict's keys"
+                what = self.what(node.value) if node.value in self.dicts else "loop variable over a dict's keys"
                 raise self.unsupported(f"rebinding the {what} `{node.value}` to something else", node,
                                        "give the new value a name of its own.")
             self.plain_names.add(node.value)
@@ -1037,6 +1072,10 @@ class Lowerer(Desugaring):
                 entries = {k: v for k, v in value.items()}
             elif isinstance(value, _DictRef):
                 entries = {k: ir.Name(v, pos=value.pos) for k, v in self.dicts[value.var].items()}
+                if value.var in self.records:  # its fields read as attributes there too
+                    layout.append((name, Fields(entries)))
+                    flat += entries.values()
+                    continue
             elif name in bound.arguments:
                 flat.append(value)
                 continue
@@ -1328,6 +1367,8 @@ class Lowerer(Desugaring):
         return ir.Global(name, value, origin)
 
     def attribute(self, node: cst.Attribute) -> ir.Expr:
+        if isinstance(node.value, cst.Name) and node.value.value in self.records:
+            return self.record_field(node)
         hit = self.reach_value(node)
         if hit is not None:  # self.N, p.W: an attribute of an object the code is specialised on
             return self.bound_value(hit[0], hit[1], node)
@@ -1362,6 +1403,11 @@ class Lowerer(Desugaring):
         var = self.dict_var(node.func.value)
         if var is not None:
             return self.dict_method(var, name, node)
+        if isinstance(node.func.value, cst.Name) and node.func.value.value in self.records:
+            var = node.func.value.value
+            raise self.unsupported(f"calling `{var}.{name}()`, a method of the dataclass `{var}` taken as wrt",
+                                   node.func, f"only its fields are read (`{var}.W`): compute what "
+                                              f"`.{name}()` does from them in the function.")
         param = self._unbound_parameter(node.func.value)
         if param is not None and name not in registry.METHOD_RULES:
             raise self._needs_value(param, node.func)
@@ -1408,7 +1454,7 @@ class Lowerer(Desugaring):
                 continue
             if a.star:
                 raise self.unsupported("`*args` in a call", a, "pass the arguments one by one.")
-            var = self.dict_var(a.value)
+            var = self.passed_var(a.value)
             if var is not None:  # a dict passed on whole: only to a function of the user's
                 (kwargs.append((a.keyword.value, _DictRef(var, self.pos(a.value)))) if a.keyword is not None
                  else args.append(_DictRef(var, self.pos(a.value))))
@@ -1493,9 +1539,10 @@ class Lowerer(Desugaring):
         ref = next((a for a in args + [v for _, v in kwargs] if isinstance(a, _DictRef)), None)
         if ref is not None:
             raise UnsupportedSyntaxError(
-                f"the dict `{ref.var}` passed to `{self.src_of(node.func)}` is not supported in a "
-                f"differentiated function", ref.pos,
-                "pass its entries (`params[\"W\"]`); a whole dict goes only to a function of yours.")
+                f"the {self.what(ref.var)} `{ref.var}` passed to `{self.src_of(node.func)}` is not supported "
+                f"in a differentiated function", ref.pos,
+                "pass its entries (`params[\"W\"]`, `p.W`); a whole dict or dataclass goes only to a "
+                "function of yours.")
         if isinstance(func, ir.UserFn):
             return self._specialised_call(ir.Call(func, args, kwargs), node)
         ufunc = _numpy_ufunc(func)

@@ -132,15 +132,18 @@ def resolve_read(pyfunc, path: str):
     return found, value
 
 
-def nested_function(parent, code, name: str, defaults: tuple, lifted: tuple, siblings: dict):
+def nested_function(parent, code, name: str, defaults: tuple, lifted: tuple, siblings: dict,
+                    imported: dict | None = None):
     """A function object for a def or lambda defined inside `parent`, from its code.
 
     Its free variables that are the parent's own closure cells stay those cells (read
     live); those naming the parent's local variables are `lifted`: passed as extra
     arguments at each call (the value they have then, as a closure would read it);
     those naming sibling local functions resolve to them (`siblings`); those naming a
-    parameter of the parent bound to a value resolve to that value."""
+    parameter of the parent bound to a value resolve to that value; those naming what
+    the parent imports (`import numpy as np` in its body) are cells holding it."""
     outer = dict(zip(parent.__code__.co_freevars, parent.__closure__ or ()))
+    outer.update({v: types.CellType(value) for v, value in (imported or {}).items()})
     cells = tuple(outer.get(v) or types.CellType() for v in code.co_freevars)
     fn = types.FunctionType(code, parent.__globals__, name, defaults or None, cells or None)
     fn.__qualname__ = f"{parent.__qualname__}.<locals>.{name}"

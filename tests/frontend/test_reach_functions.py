@@ -128,6 +128,49 @@ def test_local_function_reading_enclosing_variables_passed_as_value_refused():
     assert info.value.pos is not None and info.value.hint
 
 
+def lambda_with_a_local_import(x):
+    import numpy as np
+    from math import exp
+    from scipy.special import expit
+    g = lambda t: np.sin(t) * exp(0.5)  # noqa: E731
+    squash = lambda t: expit(t) + np.tanh(t)  # noqa: E731
+    return np.sum(apply(g, x) * rk4_like(squash, x)) + np.sum(g(x))
+
+
+def rk4_like(f, y):
+    return f(y) + f(2.0 * y)
+
+
+def def_with_a_local_import(x):
+    import numpy
+
+    def g(t):
+        return numpy.cos(t) ** 2
+    return numpy.sum(apply(g, x))
+
+
+def imports_after_the_lambda(x):
+    g = lambda t: np.sin(t)  # noqa: E731
+    import numpy as np
+    return np.sum(apply(g, x))
+
+
+def test_local_functions_read_the_enclosing_functions_imports():
+    x = np.array([0.3, -1.2, 0.7])
+    check_grads(lambda_with_a_local_import, x)
+    check_grads(def_with_a_local_import, x)
+    # by hand: d/dx sin(x) e^.5 (s(x) + th(x) + s(2x) + th(2x)) + e^.5 sin(x), s the logistic function
+    s, th = (lambda t: 1 / (1 + np.exp(-t))), np.tanh
+    inner = s(x) + th(x) + s(2 * x) + th(2 * x)
+    d_inner = s(x) * (1 - s(x)) + 1 - th(x) ** 2 + 2 * (s(2 * x) * (1 - s(2 * x)) + 1 - th(2 * x) ** 2)
+    e = np.exp(0.5)
+    np.testing.assert_allclose(s2sgrad.grad(lambda_with_a_local_import)(x),
+                               e * np.cos(x) * inner + e * np.sin(x) * d_inner + e * np.cos(x), rtol=1e-12)
+    np.testing.assert_allclose(s2sgrad.grad(def_with_a_local_import)(x), -2 * np.cos(x) * np.sin(x), rtol=1e-12)
+    with pytest.raises(UnsupportedSyntaxError, match="reading `np` before the function imports it"):
+        s2sgrad.grad(imports_after_the_lambda)(x)
+
+
 # ---------------------------------------------------------------------- function arguments
 def dynamics(y, t):
     return -0.5 * y + np.sin(t) * y * y
@@ -323,8 +366,13 @@ def test_dataclass_fields_read_as_constants():
     p.W = -p.W
     h = np.tanh(p.W @ x + p.b)
     np.testing.assert_allclose(g(p, x), p.W.T @ (2 * h * (1 - h * h)), rtol=1e-12)
-    with pytest.raises(WrtError, match="Layer object"):
-        s2sgrad.grad(layer_loss, wrt=0)(p, x)
+    # taken as wrt, its gradient is a dict keyed by field (tests/test_dataclass_params.py):
+    # d/dW = outer(s, x), d/db = s with s = 2 h (1 - h^2)
+    s = 2 * h * (1 - h * h)
+    got = s2sgrad.grad(layer_loss, wrt=0)(p, x)
+    assert list(got) == ["W", "b"]
+    np.testing.assert_allclose(got["W"], np.outer(s, x), rtol=1e-12)
+    np.testing.assert_allclose(got["b"], s, rtol=1e-12)
 
 
 # ---------------------------------------------------------------------- numba helpers
