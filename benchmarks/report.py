@@ -1,0 +1,157 @@
+"""RESULTS.md and results/ratios.png from one run's Results: the table (problem x tool),
+the issue's targets with the measured value and by how much each is missed, the
+published anchors, the machine and the versions."""
+import datetime
+import math
+import os
+import platform
+
+from benchmarks import peers
+from benchmarks.harness import TOLERANCE
+
+# (what the issue asks, problem prefix, tool, largest ratio)
+TARGETS = [
+    ("s2sgrad numba, loop-style GMM <= 2.0 (Manual C++ 1.88)", "GMM", "s2sgrad numba", 2.0),
+    ("s2sgrad numba, BA <= 8", "BA", "s2sgrad numba", 8.0),
+    ("s2sgrad numba, LSTM <= 4", "LSTM", "s2sgrad numba", 4.0),
+    ("s2sgrad numba, Euler loop <= 2.0 (hand-written numba 1.92)", "Euler", "s2sgrad numba", 2.0),
+    ("s2sgrad python, vectorized GMM <= 2.5 at every size", "GMM", "s2sgrad python", 2.5),
+]
+
+ANCHORS = """Published ratios (gradient time / objective time), quoted from issue 17, which cites
+ADBench (Srajer, Kukelova and Fitzgibbon, "A benchmark of selected algorithmic
+differentiation tools on some problems in computer vision and machine learning", 2018)
+and GradBench; measured on their machines, not here:
+
+| problem | published ratios |
+| --- | --- |
+| GMM | Manual C++ 1.9, Tapenade 3.7, JAX 1.3-2.3, PyTorch 1.8-3.3 |
+| BA | Manual ~7, Tapenade 8.5-14 |
+| LSTM | Enzyme 2.8, Tapenade 3.2 |
+"""
+
+# what the lines are; the hand-written part of RESULTS.md (benchmarks/__main__.py's NOTES adds the run's reading)
+LINES = """Each tool is timed on its own objective: NumPy for s2sgrad python and HIPS autograd,
+numba.njit for s2sgrad numba and the manual line, jax.jit for JAX (float64), torch
+without a graph for PyTorch (eager, float64, one thread).  Everything runs on one thread.
+The ratio is gradient / objective within that tool; times are the best of a few repeats
+(benchmarks/derivatives.py's `best`; a gradient slower than half a second is timed once).
+A line's gradient is compared with the reference (PyTorch's autograd gradient of the same
+objective; JAX's for the 200,000-step Euler loop, which eager PyTorch takes too long on)
+before it is timed: "yes" means max |gradient - reference| <= 1e-8 max |reference|.
+"""
+
+
+def status_cell(result):
+    if result.status == "ok":
+        return f"yes ({result.error:.0e})"
+    return result.status
+
+
+def ms(seconds):
+    return "-" if math.isnan(seconds) else f"{seconds * 1e3:.3f}"
+
+
+def table(results):
+    rows = ["| problem | tool | objective ms | gradient ms | ratio | matches reference (1e-8) | note |",
+            "| --- | --- | ---: | ---: | ---: | --- | --- |"]
+    for r in results:
+        ratio = f"{r.ratio:.2f}" if r.status == "ok" else "-"
+        rows.append(f"| {r.problem} | {r.tool} | {ms(r.objective_s)} | {ms(r.gradient_s)} | {ratio} | "
+                    f"{status_cell(r)} | {r.note} |")
+    return "\n".join(rows)
+
+
+def targets(results):
+    rows = ["| target | problem | measured | met |", "| --- | --- | ---: | --- |"]
+    for label, prefix, tool, limit in TARGETS:
+        found = [r for r in results if r.problem.startswith(prefix) and r.tool == tool]
+        for r in found:
+            if r.status != "ok":
+                rows.append(f"| {label} | {r.problem} | {r.status} | no |")
+                continue
+            verdict = "yes" if r.ratio <= limit else f"no: {r.ratio / limit:.2f}x the target (+{r.ratio - limit:.2f})"
+            rows.append(f"| {label} | {r.problem} | {r.ratio:.2f} | {verdict} |")
+        if not found:
+            rows.append(f"| {label} | - | not run | - |")
+    return "\n".join(rows)
+
+
+def problems_lines(results):
+    refusals = [r for r in results if r.status in ("refused", "error", "WRONG", "missing")]
+    if not refusals:
+        return "Every line ran and matched its reference."
+    out = []
+    for r in refusals:
+        detail = r.detail.strip().replace("\n", "\n    ") if r.detail else f"error {r.error:.1e}"
+        out.append(f"- {r.problem} / {r.tool}: **{r.status}**\n\n    {detail}\n")
+    return "\n".join(out)
+
+
+def machine(seconds, load):
+    versions = ", ".join(f"{name} {peers.version(name)}"
+                         for name in ("numpy", "numba", "jax", "jaxlib", "torch", "autograd", "matplotlib"))
+    busy = load[0] > 0.5 * (os.cpu_count() or 1)
+    return "\n".join([
+        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; the run took {seconds:.0f} s",
+        f"- machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at the end of the run"
+        + (" (**the machine was loaded** by other work during this run: absolute times are noisy; "
+           "compare ratios within the run)" if busy else ""),
+        f"- python {platform.python_version()}, {versions}",
+        f"- s2sgrad commit {peers.commit()}",
+    ])
+
+
+def plot(results, path):
+    """Grouped bars of the ratios, one group per problem, log scale."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ok = [r for r in results if r.status == "ok"]
+    problems = list(dict.fromkeys(r.problem for r in ok))
+    tools = list(dict.fromkeys(r.tool for r in ok))
+    width = 0.8 / max(len(tools), 1)
+    fig, ax = plt.subplots(figsize=(max(8, 1.3 * len(problems)), 4.5))
+    for t, tool in enumerate(tools):
+        xs, ys = [], []
+        for p, problem in enumerate(problems):
+            for r in ok:
+                if r.problem == problem and r.tool == tool:
+                    xs.append(p + (t - (len(tools) - 1) / 2) * width)
+                    ys.append(r.ratio)
+        ax.bar(xs, ys, width, label=tool)
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="grey", linewidth=0.5)
+    ax.set_xticks(range(len(problems)))
+    ax.set_xticklabels(problems, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("gradient time / objective time")
+    ax.set_title("python -m benchmarks: each tool's gradient / its own objective (one run)")
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(results, seconds, out, quick=False, notes=""):
+    os.makedirs(os.path.join(out, "results"), exist_ok=True)
+    load = os.getloadavg()
+    plot_path = os.path.join(out, "results", "ratios.png")
+    try:
+        plot(results, plot_path)
+        plot_line = "![ratios](results/ratios.png)"
+    except ImportError:
+        plot_line = "(matplotlib is not installed: no plot)"
+    text = "\n\n".join([
+        "# Benchmarks: gradient time / objective time, side by side in one run",
+        ("Written by `python -m benchmarks --quick` (small sizes, one repeat: a smoke test, not "
+         "a measurement)." if quick else "Written by `python -m benchmarks` (issue 17)."),
+        machine(seconds, load),
+        "## Results", table(results), plot_line,
+        "## The issue's targets", targets(results),
+        "## Published anchors", ANCHORS.strip(),
+        "## How each line is measured", LINES.strip(),
+        "## Lines that did not run", problems_lines(results),
+    ] + ([notes.strip()] if notes else [])) + "\n"
+    with open(os.path.join(out, "RESULTS.md"), "w") as fh:
+        fh.write(text)
