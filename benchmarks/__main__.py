@@ -21,8 +21,8 @@ from benchmarks import harness, report  # noqa: E402
 from benchmarks.problems import ba, euler, gmm, lstm, mlp  # noqa: E402
 
 PROBLEMS = {"gmm": gmm, "ba": ba, "lstm": lstm, "euler": euler, "mlp": mlp}
-FULL_TIMING = {"repeat": 3, "min_time": 0.02}
-QUICK_TIMING = {"repeat": 1, "min_time": 0.0}
+FULL_TIMING = {"rounds": 7, "min_time": 0.05}
+QUICK_TIMING = {"rounds": 1, "min_time": 0.0}
 
 
 def run(quick=False, only=None, log=print):
