@@ -40,6 +40,8 @@ loop of at least 50 ms; a gradient slower than half a second is timed once).
 A line's gradient is compared with the reference (PyTorch's autograd gradient of the same
 objective; JAX's for the 200,000-step Euler loop, which eager PyTorch takes too long on)
 before it is timed: "yes" means max |gradient - reference| <= 1e-8 max |reference|.
+On a loaded machine a fast line's ratio moves between runs by tens of percent, now and
+then more: read small differences between tools as noise.
 """
 
 
