@@ -22,43 +22,12 @@ import numpy as np
 import s2sgrad
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from derivatives import best, fmt  # noqa: E402  (the same timer as the other benchmark)
 
+from benchmarks.problems.euler import C, K, euler, hand_written_adjoint  # noqa: E402  (also python -m benchmarks's)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-K, C = 2.0, 0.3
-
-
-def euler(k, c, n):
-    """An explicit Euler ODE: x'' = -k x - c x', n steps of 1e-4."""
-    x = 1.0
-    v = 0.0
-    h = 1e-4
-    for i in range(n):
-        a = -k * x - c * v
-        x = x + h * v
-        v = v + h * a
-    return x * x + v * v
-
-
-@numba.njit(cache=True)
-def hand_written_adjoint(k, c, n):
-    """What a person writes in numba: two preallocated tapes, the chain rule backwards."""
-    xs = np.empty(n)
-    vs = np.empty(n)
-    x, v, h = 1.0, 0.0, 1e-4
-    for i in range(n):
-        xs[i] = x
-        vs[i] = v
-        a = -k * x - c * v
-        x = x + h * v
-        v = v + h * a
-    d_x, d_v, d_k, d_c = 2.0 * x, 2.0 * v, 0.0, 0.0
-    for i in range(n - 1, -1, -1):
-        d_a = d_v * h
-        d_k -= d_a * xs[i]
-        d_c -= d_a * vs[i]
-        d_x, d_v = d_x - d_a * k, d_x * h + d_v - d_a * c
-    return d_k, d_c
 
 
 def torch_gradient(torch, n):

@@ -14,3 +14,8 @@ os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 TESTS = os.path.dirname(os.path.abspath(__file__))
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
+# benchmarks/ (its problems serve as test inputs too: tests/backends/test_numba_gmm.py,
+# tests/test_benchmarks.py) is imported from the repository root
+ROOT = os.path.dirname(TESTS)
+if ROOT not in sys.path:
+    sys.path.append(ROOT)

@@ -1,4 +1,4 @@
-"""ADBench's GMM objective written loop-style (tests/adbench_gmm.py): its numba gradient
+"""ADBench's GMM objective written loop-style (benchmarks/problems/gmm.py): its numba gradient
 compiles (an int position `lpos` advanced in the loop stays an int on its tape, element
 writes in loops go on typed tapes, no number is wrapped in np.sum) and equals PyTorch's
 gradient on ADBench's 1k inputs, and the python backend's and finite differences on a
@@ -10,7 +10,7 @@ import torch
 import s2sgrad
 from s2sgrad.testing import check_grads
 
-import adbench_gmm as gmm  # tests/adbench_gmm.py (tests/ is on sys.path: conftest.py)
+from benchmarks.problems import gmm  # the benchmark's GMM (the repository root is on sys.path: conftest.py)
 
 
 def _torch_gradient(args):

@@ -1,0 +1,191 @@
+"""GMM: the Gaussian mixture log-likelihood with a Wishart prior (ADBench's definition,
+benchmarks/data/adbench), written three ways, all this project's own:
+
+- gmm_objective: loop-style, as a numba user writes it (s2sgrad's numba backend; also
+  tests/backends/test_numba_gmm.py).  For point i and component k,
+  Q_k = diag(exp(q_k)) + L_k, the strictly lower triangle of L_k filled column by column
+  from icf[k, D:], so the loop walks it with an int position `lpos`;
+- gmm_vectorized: NumPy without loops or writes (s2sgrad python, and with its `np` bound to
+  jax.numpy or autograd.numpy, JAX and HIPS autograd).  L_k is built as icf[:, D:] @ place,
+  a constant 0/1 matrix putting each entry at its (row, column): s2sgrad refuses the
+  natural `lower[:, rows, cols] = icf[:, D:]` (indices that may repeat), and
+  np.tril_indices has no rule (its NumPy source is read and refused);
+- gmm_objective_torch: PyTorch, vectorized, the reference gradient.
+
+Every form leaves out the constant multigammaln term (gradients are unchanged).
+File format: `D K N`; K alphas; K lines of D means; K lines of D + D(D-1)/2 icf values;
+N points; `gamma m`.
+"""
+import math
+
+import numpy as np
+
+from benchmarks import tools
+from benchmarks.harness import Case, data_path
+
+
+def gmm_objective(alphas, means, icf, x, wishart_gamma, wishart_m):
+    """The GMM log-likelihood with a Wishart prior, less its constant multigammaln term."""
+    n = x.shape[0]
+    d = x.shape[1]
+    k = alphas.shape[0]
+    xcentered = np.zeros(d)
+    qxcentered = np.zeros(d)
+    main_term = np.zeros(k)
+    sum_qs = np.zeros(k)
+    for c in range(k):
+        for j in range(d):
+            sum_qs[c] += icf[c, j]
+    slse = 0.0
+    for i in range(n):
+        for c in range(k):
+            for j in range(d):
+                xcentered[j] = x[i, j] - means[c, j]
+            for j in range(d):
+                qxcentered[j] = math.exp(icf[c, j]) * xcentered[j]
+            lpos = d
+            for col in range(d):
+                for row in range(col + 1, d):
+                    qxcentered[row] += icf[c, lpos] * xcentered[col]
+                    lpos += 1
+            sqnorm = 0.0
+            for j in range(d):
+                sqnorm += qxcentered[j] * qxcentered[j]
+            main_term[c] = alphas[c] + sum_qs[c] - 0.5 * sqnorm
+        slse += logsumexp_loop(main_term)
+    lse_alphas = logsumexp_loop(alphas)
+    prior = 0.0
+    for c in range(k):
+        frobenius = 0.0
+        for j in range(d):
+            frobenius += math.exp(icf[c, j]) * math.exp(icf[c, j])
+        for j in range(d, icf.shape[1]):
+            frobenius += icf[c, j] * icf[c, j]
+        prior += 0.5 * wishart_gamma * wishart_gamma * frobenius - wishart_m * sum_qs[c]
+    n_prior = d + wishart_m + 1
+    prior_const = k * n_prior * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0))
+    return -n * d * 0.5 * math.log(2 * math.pi) + slse - n * lse_alphas + prior - prior_const
+
+
+def logsumexp_loop(v):
+    m = v[0]
+    for c in range(1, v.shape[0]):
+        if v[c] > m:
+            m = v[c]
+    s = 0.0
+    for c in range(v.shape[0]):
+        s += math.exp(v[c] - m)
+    return m + math.log(s)
+
+
+def gmm_objective_torch(alphas, means, icf, x, wishart_gamma, wishart_m):
+    """The same objective in PyTorch, vectorised (an independent oracle)."""
+    import torch
+    n, d = x.shape
+    k = alphas.shape[0]
+    q = icf[:, :d]
+    rows, cols = [], []
+    for col in range(d):  # the strictly lower triangle, column by column
+        for row in range(col + 1, d):
+            rows.append(row)
+            cols.append(col)
+    lower = torch.zeros(k, d, d, dtype=icf.dtype)
+    lower[:, rows, cols] = icf[:, d:]
+    qmat = torch.diag_embed(torch.exp(q)) + lower
+    xc = x[:, None, :] - means[None, :, :]                      # n, k, d
+    qxc = torch.einsum("kij,nkj->nki", qmat, xc)
+    main = alphas[None, :] + q.sum(1)[None, :] - 0.5 * (qxc ** 2).sum(2)
+    slse = torch.logsumexp(main, 1).sum()
+    prior = (0.5 * wishart_gamma ** 2 * ((torch.exp(q) ** 2).sum(1) + (icf[:, d:] ** 2).sum(1))
+             - wishart_m * q.sum(1)).sum()
+    n_prior = d + wishart_m + 1
+    prior_const = k * n_prior * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0))
+    return -n * d * 0.5 * math.log(2 * math.pi) + slse - n * torch.logsumexp(alphas, 0) + prior - prior_const
+
+
+def read_gmm(path):
+    """(alphas, means, icf, x, gamma, m) from an ADBench GMM file."""
+    with open(path) as f:
+        numbers = f.read().split()
+    d, k, n = (int(v) for v in numbers[:3])
+    values = np.array(numbers[3:], dtype=float)
+    pos = 0
+
+    def take(count, shape):
+        nonlocal pos
+        out = values[pos:pos + count].reshape(shape)
+        pos += count
+        return out
+
+    alphas = take(k, (k,))
+    means = take(k * d, (k, d))
+    icf_size = d + d * (d - 1) // 2
+    icf = take(k * icf_size, (k, icf_size))
+    x = take(n * d, (n, d))
+    gamma, m = take(2, (2,))
+    return alphas, means, icf, x, float(gamma), int(m)
+
+
+def gmm_file(n_points, d, k):
+    return data_path("gmm", f"{n_points // 1000}k", f"gmm_d{d}_K{k}.txt")
+
+
+def gmm_vectorized(alphas, means, icf, x, wishart_gamma, wishart_m, place):
+    """gmm_objective in vectorized NumPy; place = placement(D)."""
+    n = x.shape[0]
+    d = x.shape[1]
+    k = alphas.shape[0]
+    q = icf[:, :d]
+    diagonal = np.exp(q)                                         # k, d
+    lower = (icf[:, d:] @ place).reshape(k, d, d)                # k, d, d
+    xcentered = x[:, None, :] - means[None, :, :]                # n, k, d
+    qxcentered = diagonal[None, :, :] * xcentered + np.einsum("kij,nkj->nki", lower, xcentered)
+    sum_qs = np.sum(q, axis=1)
+    main_term = alphas[None, :] + sum_qs[None, :] - 0.5 * np.sum(qxcentered * qxcentered, axis=2)
+    peak = np.max(main_term, axis=1)
+    slse = np.sum(peak + np.log(np.sum(np.exp(main_term - peak[:, None]), axis=1)))
+    alpha_peak = np.max(alphas)
+    lse_alphas = alpha_peak + np.log(np.sum(np.exp(alphas - alpha_peak)))
+    frobenius = np.sum(diagonal * diagonal, axis=1) + np.sum(icf[:, d:] * icf[:, d:], axis=1)
+    prior = np.sum(0.5 * wishart_gamma * wishart_gamma * frobenius - wishart_m * sum_qs)
+    n_prior = d + wishart_m + 1
+    prior_const = k * n_prior * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0))
+    return -n * d * 0.5 * math.log(2 * math.pi) + slse - n * lse_alphas + prior - prior_const
+
+
+def placement(d):
+    """(D(D-1)/2, D*D) 0/1 matrix: row j puts icf[k, D + j] at its (row, column) of L_k,
+    the strictly lower triangle filled column by column."""
+    place = np.zeros((d * (d - 1) // 2, d * d))
+    position = 0
+    for col in range(d):
+        for row in range(col + 1, d):
+            place[position, row * d + col] = 1.0
+            position += 1
+    return place
+
+
+SIZES = [(1000, 2, 5), (1000, 10, 5), (10000, 2, 5)]
+
+
+def cases(quick):
+    """Quick: D=2, K=5 on the first 100 points only."""
+    found = []
+    for n_points, d, k in SIZES[:1] if quick else SIZES:
+        alphas, means, icf, x, gamma, m = read_gmm(gmm_file(n_points, d, k))
+        if quick:
+            x = x[:100]
+        args = (alphas, means, icf, x, gamma, m)
+        wrt = (0, 1, 2)
+        label = f"GMM {f'{len(x) // 1000}k' if len(x) >= 1000 else len(x)} D={d} K={k}"
+        vectorized = args + (placement(d),)
+        found.append(Case(label, lambda args=args: tools.torch_gradient(gmm_objective_torch, args, wrt),
+                          "PyTorch autograd",
+                          tools.vectorized_peers(gmm_vectorized, gmm_objective_torch_placed, vectorized, wrt)
+                          + [tools.s2sgrad_numba(gmm_objective, args, wrt, note="loop-style")]))
+    return found
+
+
+def gmm_objective_torch_placed(alphas, means, icf, x, wishart_gamma, wishart_m, place):
+    """gmm_objective_torch with the vectorized lines' argument list."""
+    return gmm_objective_torch(alphas, means, icf, x, wishart_gamma, wishart_m)
