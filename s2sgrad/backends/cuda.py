@@ -48,6 +48,7 @@ from ..arguments import LiveSignature
 from ..cache import DerivativeCache, dependencies, fingerprint
 from ..errors import BackendError, CudaSubsetError, TapeOverflowError
 from ..transforms.reverse import AdjointSpec
+from . import cuda_tapes
 from . import load as loader
 from . import numba as compiled_code
 from .assemble import ModuleBuilder
@@ -64,32 +65,45 @@ _CACHE = DerivativeCache()
 class CudaPrinter(NumbaPrinter):
     """Prints IR for the `cuda` target: every function a CUDA device function.
 
-    Typed tapes (tapes.py) are per-thread local arrays of `tape_bound` values; room is
-    never reserved or grown, a push past the bound is recorded in `status[0]` (the
-    largest count a tape needed) instead of written.  Functions that hold a tape, or call
-    one that does, take that one-element `status` array as their last parameter
-    (`needs_status`: their names).
+    Typed tapes (tapes.py) are of two sorts.  The differentiated function's (`main`) own
+    tapes (`thread_tapes`) are this thread's part of a buffer in global memory, sized before the
+    launch (cuda_tapes.py) and passed in as parameters after the function's own.  A
+    helper's vjp keeps local arrays of `local_room` values.  Either way room is never
+    grown: a push past it is recorded in `status[0]` (the largest count a tape needed)
+    instead of written.  Functions that hold a tape, or call one that does, take that
+    one-element `status` array as their last parameter (`needs_status`: their names).
+    `host_functions` are printed as plain Python (the host calls them; cuda.jit wraps
+    them for the device).
     """
 
     cache = False
 
-    def __init__(self, global_names=None, fn_names=None, tape_bound: int | None = None,
-                 needs_status=(), status: str = "status"):
+    def __init__(self, global_names=None, fn_names=None, local_room: int | None = None,
+                 needs_status=(), status: str = "status", main: str | None = None, thread_tapes=(),
+                 host_functions=()):
         super().__init__(global_names, fn_names)
-        self.tape_bound = tape_bound
+        self.local_room = local_room
         self.needs_status = set(needs_status)
         self.status = status
+        self.main = main  # the differentiated function: its tapes are `thread_tapes`
+        self.thread_tapes = list(thread_tapes)
+        self.host_functions = set(host_functions)
+        self.owner = None  # the function being printed
 
     @property
     def decorator(self) -> str:
         return "@cuda.jit(device=True)"
 
     def function_lines(self, fn: ir.Function) -> list[str]:
-        if fn.name not in self.needs_status:
+        self.owner = fn.name
+        if fn.name in self.host_functions:
+            return super(NumbaPrinter, self).function_lines(fn)
+        extra = (self.thread_tapes if fn.name == self.main else []) + ([self.status] if fn.name in self.needs_status else [])
+        if not extra:
             return super().function_lines(fn)
-        with_status = ir.Function(fn.name, list(fn.params) + [self.status], fn.defaults, fn.body,
-                                  fn.result, fn.doc, fn.file, fn.line, fn.pyfunc)
-        return super().function_lines(with_status)
+        with_extra = ir.Function(fn.name, list(fn.params) + extra, fn.defaults, fn.body,
+                                 fn.result, fn.doc, fn.file, fn.line, fn.pyfunc)
+        return super().function_lines(with_extra)
 
     def _print_Call(self, e):
         if isinstance(e.func, ir.Lib) and (e.func.module, e.func.attr) == ("builtins", "float") \
@@ -100,17 +114,27 @@ class CudaPrinter(NumbaPrinter):
             return f"{e.func.name}({', '.join(args)})", PREC["atom"]
         return super()._print_Call(e)
 
+    def _in_global_memory(self, tape: ir.Name) -> bool:
+        return self.owner == self.main and tape.id in self.thread_tapes
+
+    def _room(self, tape: ir.Name) -> str:
+        return f"{tape.id}.shape[0]" if self._in_global_memory(tape) else str(self.local_room)
+
     def _stmt_TapeNew(self, s, ind):
         pad = " " * ind
-        return [f"{pad}{s.tape.id} = cuda.local.array({self.tape_bound}, numba.{s.dtype})",
+        if self._in_global_memory(s.tape):
+            return [f"{pad}# {s.tape.id}: this thread's part of a buffer in global memory, sized "
+                    f"before the launch",
+                    f"{pad}{s.count.id} = 0"]
+        return [f"{pad}{s.tape.id} = cuda.local.array({self.local_room}, numba.{s.dtype})",
                 f"{pad}{s.count.id} = 0"]
 
     def _stmt_TapeReserve(self, s, ind):
-        return []  # a local tape has its room from the start
+        return []  # a thread's tape has its room from the start
 
     def _stmt_TapePush(self, s, ind):
         pad, n = " " * ind, s.count.id
-        return [f"{pad}if {n} < {self.tape_bound}:",
+        return [f"{pad}if {n} < {self._room(s.tape)}:",
                 f"{pad}    {s.tape.id}[{n}] = {self.expr(s.value)}",
                 f"{pad}else:  # no room: record how much this tape needed",
                 f"{pad}    {self.status}[0] = max({self.status}[0], {n} + 1)",
@@ -120,7 +144,7 @@ class CudaPrinter(NumbaPrinter):
         pad, n = " " * ind, s.count.id
         lines = [f"{pad}{n} -= 1"]
         if s.into is not None:
-            lines += [f"{pad}if {n} < {self.tape_bound}:",
+            lines += [f"{pad}if {n} < {self._room(s.tape)}:",
                       f"{pad}    {self._target(s.into)} = {s.tape.id}[{n}]"]
         return lines
 
@@ -176,9 +200,21 @@ def _check_subset(builder: ModuleBuilder) -> None:
 
 
 # ------------------------------------------------------------------------------ the module
-def _module_source(builder: ModuleBuilder, header: str, tape_bound, status_name: str):
+class _Sizing:
+    """How the thread tapes of the differentiated function are sized before the launch:
+    `how` is "none" (it has none), "bound" (tape_bound values a thread), "host" (a plain function of number arguments the host
+    calls), "points" (a per-point formula a kernel evaluates) or "count" (a counting
+    pass); `function` and `kernel` are the generated names."""
+
+    def __init__(self, tapes: dict, how: str, function: str | None = None, kernel: str | None = None):
+        self.tapes, self.how, self.function, self.kernel = tapes, how, function, kernel
+
+
+def _module_source(builder: ModuleBuilder, header: str, room: int, tape_bound, status_name: str, main: str,
+                   arrays: dict):
     """The device functions' text, as ModuleBuilder.source prints a compiled target's, with
-    the CUDA printer; returns (text, objects to inject, names of functions taking status)."""
+    the CUDA printer, then the function sizing the thread tapes; returns (text, objects to
+    inject, names of functions taking status, the _Sizing)."""
     functions = builder.functions_for("cuda")
     taped = [fn for fn in functions if any(isinstance(s, ir.TapeNew) for s in ir.walk_stmts(fn.body))]
     needs = {fn.name for fn in taped}
@@ -204,29 +240,59 @@ def _module_source(builder: ModuleBuilder, header: str, tape_bound, status_name:
                     if isinstance(sub, ir.Lib) and sub.module == "numpy":  # e.g. a tuple's adjoint
                         raise _unsupported(f"this statement: its adjoint uses NumPy (np.{sub.attr})",
                                            where)
+    derivative = next(fn for fn in functions if fn.name == main)
+    sizing, sizer = _sizing(derivative, builder.namer, arrays, tape_bound)
     global_names, inject, constant_lines = builder.globals_for(functions)
-    printer = CudaPrinter(global_names, builder.fn_names, tape_bound, needs, status_name)
+    printer = CudaPrinter(global_names, builder.fn_names, room, needs, status_name, main,
+                          list(sizing.tapes), [sizer.name] if sizing.how == "host" else [])
     lines = [f'"""{header}"""', "import math", "", "import numba", "from numba import cuda"]
     lines += constant_lines
     text = "\n".join(lines) + "\n"
-    return builder.print_functions(printer, functions, text), inject, needs
+    text = builder.print_functions(printer, functions, text)
+    if sizer is not None:
+        text += "\n\n" + printer.function(sizer)
+    return text, inject, needs, sizing
+
+
+def _sizing(derivative: ir.Function, namer, arrays: dict, tape_bound):
+    """(the _Sizing, the function that sizes the thread tapes, or None)."""
+    tapes = cuda_tapes.own_tapes(derivative)
+    if not tapes:
+        return _Sizing(tapes, "none"), None
+    if tape_bound is not None:  # that many values a thread, nothing to find out
+        return _Sizing(tapes, "bound"), None
+    rooms = cuda_tapes.entry_rooms(derivative)
+    if rooms is None:
+        sizer = cuda_tapes.counting_function(derivative, namer.fresh(f"count_tapes_{derivative.name}"))
+        how = "count"
+    else:
+        sizer = cuda_tapes.room_function(derivative, namer.fresh(f"tape_rooms_{derivative.name}"), rooms)
+        read = set().union(*(ir.names_in(e) for e in rooms.values()))
+        how = "points" if any(arrays[p] for p in read) else "host"
+    kernel = namer.fresh(f"kernel_{sizer.name}") if how != "host" else None
+    return _Sizing(tapes, how, sizer.name, kernel), sizer
 
 
 def _kernel_source(kernel: str, fn_name: str, params: list[str], arrays: list[bool], kind: str,
-                   wrt: list[str], outs: list[str], status: str | None, namer) -> str:
+                   wrt: list[str], outs: list[str], status: str | None, sizing: _Sizing, namer) -> str:
     """The kernel: thread i evaluates the derivative at point i and writes its outputs."""
     i = namer.fresh("i" if "i" not in namer.taken else "point")
     result = namer.fresh("out")
     args = [f"{p}[{i}]" if a else p for p, a in zip(params, arrays)]
+    buffers = {t: (namer.fresh(f"{t}_all"), namer.fresh(f"{t}_start")) for t in sizing.tapes}
     computes = "value and gradient" if kind == "value_and_grad" else "gradient"
+    kernel_params = params + outs + [name for pair in buffers.values() for name in pair]
     lines = ["@cuda.jit",
-             f"def {kernel}({', '.join(params + outs + ([status] if status else []))}):",
+             f"def {kernel}({', '.join(kernel_params + ([status] if status else []))}):",
              f'    """The {computes} at every point, one thread a point: thread {i} computes',
              f"    it at element {i} of each array argument (a number argument is the same at every"
              + (f"\n    point); threads whose tapes overflowed are counted in {status}.\"\"\"" if status
                 else '\n    point).\"\"\"'),
              f"    {i} = cuda.grid(1)",
              f"    if {i} < {outs[0]}.shape[0]:"]
+    for t, (buffer, start) in buffers.items():
+        lines.append(f"        {t} = {buffer}[{start}[{i}]:{start}[{i} + 1]]  # this thread's part of {t}")
+        args.append(t)
     if status:
         own = namer.fresh("overflow")
         lines += [f"        {own} = cuda.local.array(1, numba.int64)",
@@ -250,10 +316,34 @@ def _kernel_source(kernel: str, fn_name: str, params: list[str], arrays: list[bo
     return "\n".join(lines) + "\n"
 
 
+def _sizing_kernel_source(sizing: _Sizing, params: list[str], arrays: list[bool], namer) -> str:
+    """The kernel writing each point's room for each thread tape, before the gradient's."""
+    i = next((v for v in ("i", "point") if v not in namer.taken), None) or namer.fresh("point")
+    result = namer.fresh("rooms")
+    rooms = [namer.fresh(f"room_{t}") for t in sizing.tapes]
+    args = [f"{p}[{i}]" if a else p for p, a in zip(params, arrays)]
+    what = ("Counting pass: thread {i} runs the forward sweep at point {i}, storing nothing,\n"
+            "    and writes how many values each tape takes there" if sizing.how == "count" else
+            "Tape rooms at kernel entry: thread {i} writes the room each tape needs at\n"
+            "    point {i}, from the trip counts of its loops").format(i=i)
+    lines = ["@cuda.jit",
+             f"def {sizing.kernel}({', '.join(params + rooms)}):",
+             f'    """{what}; the host turns them into offsets (an exclusive\n'
+             f'    prefix sum) and allocates the tapes in global memory before the gradient\n'
+             f'    kernel runs."""',
+             f"    {i} = cuda.grid(1)",
+             f"    if {i} < {rooms[0]}.shape[0]:",
+             f"        {result} = {sizing.function}({', '.join(args)})"]
+    lines += [f"        {room}[{i}] = {result}[{k}]" for k, room in enumerate(rooms)]
+    return "\n".join(lines) + "\n"
+
+
 class _Variant:
-    def __init__(self, module, source, kernel, outs, status, path, line_positions, deps):
+    def __init__(self, module, source, kernel, outs, status, sizing, path, line_positions, deps):
         self.module, self.source, self.outs, self.status = module, source, outs, status
         self.kernel = getattr(module, kernel)
+        self.sizing = sizing
+        self.sizer = getattr(module, sizing.kernel or sizing.function) if sizing.function else None
         self.path, self.line_positions, self.deps = path, line_positions, deps
         self.built_from = fingerprint(deps, contents=True)  # CUDA freezes global arrays too
 
@@ -262,7 +352,7 @@ class _Variant:
 
 
 def _generate(f, names: list[str], kind: str, arrays: tuple, param_types: dict | None,
-              tape_bound) -> _Variant:
+              room: int, tape_bound) -> _Variant:
     params = list(inspect.signature(f, follow_wrapped=False).parameters)
     builder = ModuleBuilder(f, {p: kinds.SCALAR for p in params}, param_types)
     _check_subset(builder)
@@ -275,14 +365,17 @@ def _generate(f, names: list[str], kind: str, arrays: tuple, param_types: dict |
               f"on the GPU: CUDA device functions and a kernel computing the {what} at every\n"
               f"point of arrays, one thread a point.\n\n"
               f"Regenerate rather than edit; it needs only the modules it imports.")
-    text, inject, needs = _module_source(builder, header, tape_bound, status)
+    text, inject, needs, sizing = _module_source(builder, header, room, tape_bound, status, name,
+                                                 dict(zip(params, arrays)))
     outs = ([builder.namer.fresh("value")] if kind == "value_and_grad" else []) + \
         [builder.namer.fresh(f"grad_{w}") for w in names]
+    if sizing.kernel:
+        text += "\n\n" + _sizing_kernel_source(sizing, params, list(arrays), builder.namer)
     kernel = builder.namer.fresh(f"kernel_{name}")
     text += "\n\n" + _kernel_source(kernel, name, params, list(arrays), kind, names, outs,
-                                    status if name in needs else None, builder.namer)
+                                    status if name in needs else None, sizing, builder.namer)
     module = loader.load_file(text, kernel, inject)
-    return _Variant(module, text, kernel, outs, name in needs, module.__file__,
+    return _Variant(module, text, kernel, outs, name in needs, sizing, module.__file__,
                     builder.line_positions, dependencies(builder))
 
 
@@ -301,6 +394,7 @@ class CudaDerivative:
         # without a tape_bound each call sizes the tapes itself (see __call__), starting
         # from the room the last call needed
         self.room = tape_bound if tape_bound is not None else FIRST_ROOM
+        self.rooms: dict = {}  # the last call's largest room a thread had, per thread tape
         # generated now for arrays of floats everywhere: errors surface at grad(), and
         # .source reads before any call
         self._use(self._variant(tuple(True for _ in self.params), None, self.room))
@@ -318,7 +412,7 @@ class CudaDerivative:
         found = self._variants.get(key)
         if found is None or found.stale():  # a global, helper, cell or default changed since
             found = self._variants[key] = _generate(self.f, self.wrt, self.kind, arrays,
-                                                    param_types, room)
+                                                    param_types, room, self.tape_bound)
         return found
 
     def __call__(self, *args, **kwargs):
@@ -348,7 +442,8 @@ class CudaDerivative:
         while True:
             variant = self._variant(tuple(arrays), types_, self.room)
             self._use(variant)
-            outs, count, needed = self._launch(variant, args_in, n)
+            tapes = self._thread_tapes(variant, args_in, values, n)
+            outs, count, needed = self._launch(variant, args_in, tapes, n)
             if not count:
                 break
             if self.tape_bound is not None:
@@ -357,12 +452,14 @@ class CudaDerivative:
                     f"tape needed room for {needed} values (pass tape_bound={needed} or more)")
             if needed > MOST_ROOM:
                 raise TapeOverflowError(
-                    f"at {count} of {n} point(s) a tape needed room for {needed} values per thread, "
-                    f"more than the {MOST_ROOM} an automatic size gives (pass tape_bound={needed} "
-                    f"to allow it, or use backend='numba')")
-            # the pass counted what the overflowing threads needed (a thread's forward sweep
-            # never reads a tape, so its own counts are exact; a helper's, called from the
-            # reverse sweep, are exact once the caller's tapes held): size for it, again
+                    f"at {count} of {n} point(s) a helper's tape needed room for {needed} values per "
+                    f"thread, more than the {MOST_ROOM} an automatic size gives (pass "
+                    f"tape_bound={needed} to allow it, or use backend='numba')")
+            if needed <= self.room:  # the thread tapes were sized exactly: this cannot happen
+                raise AssertionError(f"backend='cuda': a tape overflowed its exact room ({needed})")
+            # only a helper's vjp (its local tapes, called from the reverse sweep) can run out:
+            # the pass counted what the overflowing threads needed, exact once the caller's
+            # tapes held; size for it, again
             self.room = 1 << (needed - 1).bit_length()
         if not on_device:
             outs = [o.copy_to_host() for o in outs]
@@ -371,7 +468,43 @@ class CudaDerivative:
             return value, (tuple(grads) if self.wrt_is_tuple else grads[0])
         return tuple(outs) if self.wrt_is_tuple else outs[0]
 
-    def _launch(self, variant, args_in, n):
+    def _thread_tapes(self, variant, args_in, values, n) -> list:
+        """(buffer, start) for each thread tape of the derivative, in global memory: with a
+        tape_bound, that many values a thread; otherwise the rooms at kernel entry (from
+        the number arguments on the host, or per point by a kernel) or the counting pass's,
+        the starts their exclusive prefix sum."""
+        from numba import cuda
+
+        sizing = variant.sizing
+        if sizing.how == "none":
+            return []
+        if self.tape_bound is not None or sizing.how == "host":
+            each = [self.tape_bound] * len(sizing.tapes) if self.tape_bound is not None else \
+                [max(0, int(r)) for r in variant.sizer(*values)]
+            rooms = [np.full(n, r, dtype=np.int64) for r in each]
+        else:
+            rooms_on_device = [cuda.device_array(n, dtype=np.int64) for _ in sizing.tapes]
+            if n:
+                blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
+                self._run(variant, variant.sizer[blocks, THREADS_PER_BLOCK], *args_in, *rooms_on_device)
+            rooms = [r.copy_to_host() for r in rooms_on_device]
+        self.rooms = {t: int(r.max()) if n else 0 for t, r in zip(sizing.tapes, rooms)}
+        out = []
+        for (t, dtype), r in zip(sizing.tapes.items(), rooms):
+            start = cuda_tapes.offsets(r)
+            out += [cuda.device_array(max(int(start[-1]), 1), dtype=np.dtype(dtype)), cuda.to_device(start)]
+        return out
+
+    def _run(self, variant, launch, *args):
+        try:
+            launch(*args)
+        except Exception as exc:
+            if compiled_code.is_numba_error(exc):
+                raise compiled_code.compile_error(exc, variant.path, variant.line_positions,
+                                                  f"{self.kind} of {self.f.__qualname__} for CUDA") from None
+            raise
+
+    def _launch(self, variant, args_in, tapes, n):
         """(outputs, how many threads' tapes overflowed, the most room a tape needed)."""
         from numba import cuda
 
@@ -379,14 +512,8 @@ class CudaDerivative:
         status = cuda.to_device(np.zeros(2, dtype=np.int64)) if variant.status else None
         if n:
             blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-            launch = variant.kernel[blocks, THREADS_PER_BLOCK]
-            try:
-                launch(*args_in, *outs, *([status] if status is not None else []))
-            except Exception as exc:
-                if compiled_code.is_numba_error(exc):
-                    raise compiled_code.compile_error(exc, variant.path, variant.line_positions,
-                                                 f"{self.kind} of {self.f.__qualname__} for CUDA") from None
-                raise
+            self._run(variant, variant.kernel[blocks, THREADS_PER_BLOCK],
+                      *args_in, *outs, *tapes, *([status] if status is not None else []))
         if status is None:
             return outs, 0, 0
         count, needed = status.copy_to_host()
