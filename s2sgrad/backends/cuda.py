@@ -48,7 +48,7 @@ from ..arguments import LiveSignature
 from ..cache import DerivativeCache, dependencies, fingerprint
 from ..errors import BackendError, CudaSubsetError, TapeOverflowError
 from ..transforms.reverse import AdjointSpec
-from . import cuda_tapes
+from . import cuda_checkpoints, cuda_tapes
 from . import load as loader
 from . import numba as compiled_code
 from .assemble import ModuleBuilder
@@ -202,16 +202,21 @@ def _check_subset(builder: ModuleBuilder) -> None:
 # ------------------------------------------------------------------------------ the module
 class _Sizing:
     """How the thread tapes of the differentiated function are sized before the launch:
-    `how` is "none" (it has none), "bound" (tape_bound values a thread), "host" (a plain function of number arguments the host
-    calls), "points" (a per-point formula a kernel evaluates) or "count" (a counting
-    pass); `function` and `kernel` are the generated names."""
+    `how` is "none" (it has none), "bound" (tape_bound values a thread), "host" (a plain
+    function of number arguments the host calls), "points" (a per-point formula a kernel
+    evaluates) or "count" (a counting pass); `function` and `kernel` are the generated
+    names.  `checkpoint`: the loop a budget would checkpoint (cuda_checkpoints.Plan), or
+    why none; in a checkpointed module the sizer gives each point's trip count and
+    `every` names the kernel's parameter k."""
 
-    def __init__(self, tapes: dict, how: str, function: str | None = None, kernel: str | None = None):
+    def __init__(self, tapes: dict, how: str, function: str | None = None, kernel: str | None = None,
+                 checkpoint=None, every: str | None = None):
         self.tapes, self.how, self.function, self.kernel = tapes, how, function, kernel
+        self.checkpoint, self.every = checkpoint, every
 
 
 def _module_source(builder: ModuleBuilder, header: str, room: int, tape_bound, status_name: str, main: str,
-                   arrays: dict):
+                   arrays: dict, param_types: dict, checkpoint: bool):
     """The device functions' text, as ModuleBuilder.source prints a compiled target's, with
     the CUDA printer, then the function sizing the thread tapes; returns (text, objects to
     inject, names of functions taking status, the _Sizing)."""
@@ -241,7 +246,13 @@ def _module_source(builder: ModuleBuilder, header: str, room: int, tape_bound, s
                         raise _unsupported(f"this statement: its adjoint uses NumPy (np.{sub.attr})",
                                            where)
     derivative = next(fn for fn in functions if fn.name == main)
-    sizing, sizer = _sizing(derivative, builder.namer, arrays, tape_bound)
+    if checkpoint:
+        derivative, sizing, sizer = _checkpointed(derivative, builder.namer, arrays, param_types)
+        functions = [derivative if fn.name == main else fn for fn in functions]
+    else:
+        sizing, sizer = _sizing(derivative, builder.namer, arrays, tape_bound)
+        if sizing.how != "none":
+            sizing.checkpoint = cuda_checkpoints.plan(derivative, param_types)
     global_names, inject, constant_lines = builder.globals_for(functions)
     printer = CudaPrinter(global_names, builder.fn_names, room, needs, status_name, main,
                           list(sizing.tapes), [sizer.name] if sizing.how == "host" else [])
@@ -273,14 +284,35 @@ def _sizing(derivative: ir.Function, namer, arrays: dict, tape_bound):
     return _Sizing(tapes, how, sizer.name, kernel), sizer
 
 
+def _checkpointed(derivative: ir.Function, namer, arrays: dict, param_types: dict):
+    """(the checkpointed derivative, its _Sizing, the function giving each point's trips)."""
+    plan = cuda_checkpoints.plan(derivative, param_types)
+    every = namer.fresh("checkpoint_every")
+    derivative = cuda_checkpoints.checkpointed(derivative, plan, every, namer)
+    sizer = cuda_tapes.room_function(derivative, namer.fresh(f"trips_{derivative.name}"),
+                                     {"trips": plan.trips})
+    sizer.params = sizer.params[:-1]  # not k: it is chosen from the trips
+    sizer.doc = (f"The trip count of the checkpointed loop of {derivative.name} at one point,\n"
+                 f"    from which the host chooses {every} and sizes the tapes.")
+    how = "points" if any(arrays[p] for p in ir.names_in(plan.trips)) else "host"
+    kernel = namer.fresh(f"kernel_{sizer.name}") if how != "host" else None
+    sizing = _Sizing(cuda_tapes.own_tapes(derivative), how, sizer.name, kernel, plan, every)
+    return derivative, sizing, sizer
+
+
 def _kernel_source(kernel: str, fn_name: str, params: list[str], arrays: list[bool], kind: str,
                    wrt: list[str], outs: list[str], status: str | None, sizing: _Sizing, namer) -> str:
     """The kernel: thread i evaluates the derivative at point i and writes its outputs."""
     i = namer.fresh("i" if "i" not in namer.taken else "point")
     result = namer.fresh("out")
     args = [f"{p}[{i}]" if a else p for p, a in zip(params, arrays)]
+    if sizing.every:  # the checkpointed loop's k, the same at every point
+        params = params + [sizing.every]
+        args.append(sizing.every)
     buffers = {t: (namer.fresh(f"{t}_all"), namer.fresh(f"{t}_start")) for t in sizing.tapes}
     computes = "value and gradient" if kind == "value_and_grad" else "gradient"
+    if sizing.every:
+        computes += f" (its checkpointed loop in segments of {sizing.every} trips)"
     kernel_params = params + outs + [name for pair in buffers.values() for name in pair]
     lines = ["@cuda.jit",
              f"def {kernel}({', '.join(kernel_params + ([status] if status else []))}):",
@@ -320,9 +352,11 @@ def _sizing_kernel_source(sizing: _Sizing, params: list[str], arrays: list[bool]
     """The kernel writing each point's room for each thread tape, before the gradient's."""
     i = next((v for v in ("i", "point") if v not in namer.taken), None) or namer.fresh("point")
     result = namer.fresh("rooms")
-    rooms = [namer.fresh(f"room_{t}") for t in sizing.tapes]
+    rooms = [namer.fresh(f"room_{t}") for t in sizing.tapes] if sizing.every is None else [namer.fresh("trips")]
     args = [f"{p}[{i}]" if a else p for p, a in zip(params, arrays)]
-    what = ("Counting pass: thread {i} runs the forward sweep at point {i}, storing nothing,\n"
+    what = ("Trip counts: thread {i} writes the trip count of the checkpointed loop at point {i}"
+            if sizing.every else
+            "Counting pass: thread {i} runs the forward sweep at point {i}, storing nothing,\n"
             "    and writes how many values each tape takes there" if sizing.how == "count" else
             "Tape rooms at kernel entry: thread {i} writes the room each tape needs at\n"
             "    point {i}, from the trip counts of its loops").format(i=i)
@@ -352,7 +386,7 @@ class _Variant:
 
 
 def _generate(f, names: list[str], kind: str, arrays: tuple, param_types: dict | None,
-              room: int, tape_bound) -> _Variant:
+              room: int, tape_bound, checkpoint: bool = False) -> _Variant:
     params = list(inspect.signature(f, follow_wrapped=False).parameters)
     builder = ModuleBuilder(f, {p: kinds.SCALAR for p in params}, param_types)
     _check_subset(builder)
@@ -366,7 +400,7 @@ def _generate(f, names: list[str], kind: str, arrays: tuple, param_types: dict |
               f"point of arrays, one thread a point.\n\n"
               f"Regenerate rather than edit; it needs only the modules it imports.")
     text, inject, needs, sizing = _module_source(builder, header, room, tape_bound, status, name,
-                                                 dict(zip(params, arrays)))
+                                                 dict(zip(params, arrays)), param_types or {}, checkpoint)
     outs = ([builder.namer.fresh("value")] if kind == "value_and_grad" else []) + \
         [builder.namer.fresh(f"grad_{w}") for w in names]
     if sizing.kernel:
@@ -383,9 +417,10 @@ def _generate(f, names: list[str], kind: str, arrays: tuple, param_types: dict |
 class CudaDerivative:
     """grad or value_and_grad of a function of numbers, evaluated at every point of arrays."""
 
-    def __init__(self, f, kind: str, wrt: list[str], wrt_is_tuple: bool, tape_bound):
+    def __init__(self, f, kind: str, wrt: list[str], wrt_is_tuple: bool, tape_bound, tape_memory=None):
         self.f, self.kind, self.wrt, self.wrt_is_tuple = f, kind, wrt, wrt_is_tuple
-        self.tape_bound = tape_bound
+        self.tape_bound, self.tape_memory = tape_bound, tape_memory
+        self.checkpoint_every = None  # the last call's k, where it checkpointed a loop
         self.backend = "cuda"
         self.signature = LiveSignature(f)
         self.params = list(self.signature.parameters)
@@ -395,6 +430,7 @@ class CudaDerivative:
         # from the room the last call needed
         self.room = tape_bound if tape_bound is not None else FIRST_ROOM
         self.rooms: dict = {}  # the last call's largest room a thread had, per thread tape
+        self.tape_bytes = 0    # and the bytes its thread tapes took in all
         # generated now for arrays of floats everywhere: errors surface at grad(), and
         # .source reads before any call
         self._use(self._variant(tuple(True for _ in self.params), None, self.room))
@@ -407,12 +443,13 @@ class CudaDerivative:
         self.source = variant.source
         self.generated = variant.kernel
 
-    def _variant(self, arrays: tuple, param_types: dict | None, room: int) -> _Variant:
-        key = (arrays, tuple(sorted(param_types.items())) if param_types else None, room)
+    def _variant(self, arrays: tuple, param_types: dict | None, room: int,
+                 checkpoint: bool = False) -> _Variant:
+        key = (arrays, tuple(sorted(param_types.items())) if param_types else None, room, checkpoint)
         found = self._variants.get(key)
         if found is None or found.stale():  # a global, helper, cell or default changed since
             found = self._variants[key] = _generate(self.f, self.wrt, self.kind, arrays,
-                                                    param_types, room, self.tape_bound)
+                                                    param_types, room, self.tape_bound, checkpoint)
         return found
 
     def __call__(self, *args, **kwargs):
@@ -442,8 +479,10 @@ class CudaDerivative:
         while True:
             variant = self._variant(tuple(arrays), types_, self.room)
             self._use(variant)
-            tapes = self._thread_tapes(variant, args_in, values, n)
-            outs, count, needed = self._launch(variant, args_in, tapes, n)
+            rooms = self._rooms(variant, args_in, values, n)
+            variant, rooms, every = self._within_budget(variant, rooms, arrays, types_, args_in, values, n)
+            self._use(variant)
+            outs, count, needed = self._launch(variant, args_in + every, self._allocate(variant, rooms), n)
             if not count:
                 break
             if self.tape_bound is not None:
@@ -468,29 +507,63 @@ class CudaDerivative:
             return value, (tuple(grads) if self.wrt_is_tuple else grads[0])
         return tuple(outs) if self.wrt_is_tuple else outs[0]
 
-    def _thread_tapes(self, variant, args_in, values, n) -> list:
-        """(buffer, start) for each thread tape of the derivative, in global memory: with a
-        tape_bound, that many values a thread; otherwise the rooms at kernel entry (from
-        the number arguments on the host, or per point by a kernel) or the counting pass's,
-        the starts their exclusive prefix sum."""
+    def _rooms(self, variant, args_in, values, n) -> list:
+        """Each thread tape's room at every point (int64 arrays): with a tape_bound, that
+        many values; otherwise the rooms at kernel entry (from the number arguments on
+        the host, or per point by a kernel) or the counting pass's.  For a checkpointed
+        module, one array: the trip counts."""
         from numba import cuda
 
         sizing = variant.sizing
         if sizing.how == "none":
             return []
-        if self.tape_bound is not None or sizing.how == "host":
-            each = [self.tape_bound] * len(sizing.tapes) if self.tape_bound is not None else \
-                [max(0, int(r)) for r in variant.sizer(*values)]
-            rooms = [np.full(n, r, dtype=np.int64) for r in each]
-        else:
-            rooms_on_device = [cuda.device_array(n, dtype=np.int64) for _ in sizing.tapes]
-            if n:
-                blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-                self._run(variant, variant.sizer[blocks, THREADS_PER_BLOCK], *args_in, *rooms_on_device)
-            rooms = [r.copy_to_host() for r in rooms_on_device]
-        self.rooms = {t: int(r.max()) if n else 0 for t, r in zip(sizing.tapes, rooms)}
+        if self.tape_bound is not None and sizing.how == "bound":
+            return [np.full(n, self.tape_bound, dtype=np.int64) for _ in sizing.tapes]
+        if sizing.how == "host":
+            return [np.full(n, max(0, int(r)), dtype=np.int64) for r in variant.sizer(*values)]
+        rooms = [cuda.device_array(n, dtype=np.int64)
+                 for _ in (sizing.tapes if sizing.every is None else ["trips"])]
+        if n:
+            blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
+            self._run(variant, variant.sizer[blocks, THREADS_PER_BLOCK], *args_in, *rooms)
+        return [r.copy_to_host() for r in rooms]
+
+    def _within_budget(self, variant, rooms, arrays, types_, args_in, values, n):
+        """(variant, rooms, k as a list) that fit tape_memory: the plain ones where they
+        fit, else the checkpointed module with the k needing the least memory."""
+        need = _bytes(variant.sizing.tapes, rooms)
+        self.checkpoint_every = None
+        if self.tape_memory is None or need <= self.tape_memory:
+            return variant, rooms, []
+        plan = variant.sizing.checkpoint
+        if isinstance(plan, str):
+            raise TapeOverflowError(
+                f"tape_memory={self.tape_memory}: the tapes of {n} point(s) need {need} bytes, and no "
+                f"loop of {self.f.__qualname__} can be checkpointed ({plan})",
+                hint="raise tape_memory, or call with fewer points at a time.")
+        checkpointed = self._variant(tuple(arrays), types_, self.room, checkpoint=True)
+        trips = self._rooms(checkpointed, args_in, values, n)[0]
+        tapes = checkpointed.sizing.tapes
+        per_trip = {t: plan.per_trip.get(t, 0) for t in tapes}
+        k, least = cuda_checkpoints.choose_every(trips, {t: np.dtype(d).itemsize for t, d in tapes.items()},
+                                                 per_trip)
+        if least > self.tape_memory:
+            raise TapeOverflowError(
+                f"tape_memory={self.tape_memory}: the tapes of {n} point(s) need {need} bytes, and "
+                f"checkpointing the loop at {plan.where} every {k} trips still needs {least}",
+                hint=f"pass tape_memory={least} or more, or call with fewer points at a time.")
+        self.checkpoint_every = k
+        return checkpointed, cuda_checkpoints.rooms(trips, k, per_trip), [k]
+
+    def _allocate(self, variant, rooms) -> list:
+        """(buffer, start) for each thread tape, in global memory: the starts are the
+        exclusive prefix sum of the rooms."""
+        from numba import cuda
+
+        self.rooms = {t: int(r.max()) if len(r) else 0 for t, r in zip(variant.sizing.tapes, rooms)}
+        self.tape_bytes = _bytes(variant.sizing.tapes, rooms)
         out = []
-        for (t, dtype), r in zip(sizing.tapes.items(), rooms):
+        for (t, dtype), r in zip(variant.sizing.tapes.items(), rooms):
             start = cuda_tapes.offsets(r)
             out += [cuda.device_array(max(int(start[-1]), 1), dtype=np.dtype(dtype)), cuda.to_device(start)]
         return out
@@ -553,6 +626,10 @@ def _argument(name: str, v, differentiated: bool):
                           f"or 1-D arrays of numbers")
 
 
+def _bytes(tapes: dict, rooms: list) -> int:
+    return sum(int(r.sum()) * np.dtype(d).itemsize for d, r in zip(tapes.values(), rooms))
+
+
 def _on_device(v) -> bool:
     """Whether v is a numba.cuda device array (or another CUDA array, or the simulator's)."""
     from numba import cuda
@@ -565,7 +642,7 @@ def _describe(a: np.ndarray) -> str:
     return f"an array of shape {a.shape}" if a.dtype.kind in "biuf" else f"an array of {a.dtype}"
 
 
-def make(f, wrt, kind: str, tape_bound) -> CudaDerivative:
+def make(f, wrt, kind: str, tape_bound, tape_memory=None) -> CudaDerivative:
     """grad (kind "grad") or value_and_grad of f for backend="cuda"."""
     if kind not in ("grad", "value_and_grad"):
         asked = {"jvp_batched": "jacobian and hessian (forward mode)", "jvp": "jvp and hvp"}.get(kind, kind)
@@ -575,16 +652,22 @@ def make(f, wrt, kind: str, tape_bound) -> CudaDerivative:
     if tape_bound is not None and (isinstance(tape_bound, bool) or not isinstance(tape_bound, int)
                                    or tape_bound < 1):
         raise BackendError(f"tape_bound={tape_bound!r}: expected a positive int")
+    if tape_memory is not None and (isinstance(tape_memory, bool) or not isinstance(tape_memory, int)
+                                    or tape_memory < 1):
+        raise BackendError(f"tape_memory={tape_memory!r}: expected a positive int (bytes)")
+    if tape_memory is not None and tape_bound is not None:
+        raise BackendError("pass tape_bound (a fixed room per thread) or tape_memory (a budget "
+                           "for all the tapes, loops checkpointed to fit), not both")
     if isinstance(f, CudaDerivative):
         raise CudaSubsetError("backend='cuda' differentiates a function of numbers, not a derivative")
     f = frontend.unwrap(f)
     if not isinstance(f, types.FunctionType):
         raise CudaSubsetError(f"backend='cuda' differentiates Python functions, and {f!r} is not one")
     names, is_tuple = normalize_wrt(f, wrt)
-    key = (f, tuple(names), is_tuple, kind, tape_bound)
+    key = (f, tuple(names), is_tuple, kind, tape_bound, tape_memory)
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
-    result = CudaDerivative(f, kind, names, is_tuple, tape_bound)
+    result = CudaDerivative(f, kind, names, is_tuple, tape_bound, tape_memory)
     _CACHE.put(key, next(iter(result._variants.values())).deps, result)
     return result

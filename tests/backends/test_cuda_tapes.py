@@ -220,3 +220,85 @@ def test_offsets_are_an_exclusive_prefix_sum():
     from s2sgrad.backends import cuda_tapes
     assert cuda_tapes.offsets(np.array([3, 0, 2], dtype=np.int64)).tolist() == [0, 3, 3, 5]
     assert cuda_tapes.offsets(np.zeros(0, dtype=np.int64)).tolist() == [0]
+
+
+# ------------------------------------------------------------------------------ checkpointing
+def test_checkpointed_loop_by_hand():
+    """x ** n with 8 bytes a trip and point over the budget: the loop is checkpointed,
+    the tapes fit tape_memory, and the gradient is still n x ** (n - 1)."""
+    x = RNG.uniform(0.8, 1.2, 4)
+    n = 24
+    plain = 4 * n * 8                      # 24 values of 8 bytes at each of 4 points
+    g = s2sgrad.grad(cf.power_loop, backend="cuda", tape_memory=plain // 2)
+    close(g(x, n), n * x ** (n - 1))
+    assert g.checkpoint_every is not None and 1 < g.checkpoint_every < n
+    assert g.tape_bytes <= plain // 2
+    assert "# checkpointed loop (cuda_functions.py:97, k = checkpoint_every trips" in g.source
+    assert "checkpoint_p[n_checkpoint_p] = p" in g.source
+    # room enough: no recomputation
+    roomy = s2sgrad.grad(cf.power_loop, backend="cuda", tape_memory=plain)
+    close(roomy(x, n), n * x ** (n - 1))
+    assert roomy.checkpoint_every is None and "checkpointed" not in roomy.source
+
+
+@pytest.mark.parametrize("budget", [300, 400, 600])
+def test_checkpointed_per_point_trip_counts(budget):
+    """Per-point trip counts (zeros among them): the trips are found per point, k fits
+    the budget over all points, the gradients are the python backend's."""
+    x, a = RNG.uniform(-1, 1, 6), RNG.uniform(0, 0.3, 6)
+    n = np.array([0, 17, 5, 30, 1, 12])  # 65 trips: 520 bytes of plain tape
+    g = s2sgrad.grad(cf.for_loop, wrt=(0, 1), backend="cuda", tape_memory=budget)
+    got = g(x, a, n)
+    want = pointwise(cf.for_loop, (0, 1), x, a, n)
+    close(got[0], want[:, 0]), close(got[1], want[:, 1])
+    assert g.tape_bytes <= budget
+    assert (g.checkpoint_every is None) == (budget >= 65 * 8)
+    if g.checkpoint_every is not None:
+        assert "def kernel_trips_grad_for_loop(" in g.source
+
+
+def test_checkpointed_state_of_two_types():
+    """s (float) and k (int) are carried from trip to trip: both are checkpointed."""
+    x = RNG.uniform(-1, 1, 4)
+    g = s2sgrad.grad(cf.int_and_float_tapes, backend="cuda", tape_memory=600)
+    close(g(x, 20), pointwise(cf.int_and_float_tapes, 0, x, 20))  # 640 bytes plain
+    assert g.checkpoint_every is not None
+    assert "its state (k, s) saved every k trips" in g.source
+    assert g.rooms["checkpoint_k"] == -(-20 // g.checkpoint_every)
+
+
+def test_checkpointed_value_and_grad_then_longer_loop():
+    x = RNG.uniform(-1, 1, 4)
+    """12 trips fit 450 bytes (384), 40 do not (1280): the second call checkpoints."""
+    vg = s2sgrad.value_and_grad(cf.for_loop, wrt=0, backend="cuda", tape_memory=450)
+    for n in (12, 40):
+        value, grad = vg(x, 0.2, n)
+        close(value, [cf.for_loop(xk, 0.2, n) for xk in x])
+        close(grad, pointwise(cf.for_loop, 0, x, 0.2, n))
+        assert (vg.checkpoint_every is not None) == (n == 40) and vg.tape_bytes <= 450
+
+
+def test_tape_memory_too_small_or_loop_not_checkpointable():
+    x = RNG.uniform(-1, 1, 4)
+    g = s2sgrad.grad(cf.power_loop, backend="cuda", tape_memory=40)
+    with pytest.raises(s2cuda.TapeOverflowError) as info:
+        g(x, 30)
+    assert "tape_memory=40" in str(info.value) and "still needs" in str(info.value)
+    least = int(str(info.value).split("pass tape_memory=")[1].split()[0])
+    ok = s2sgrad.grad(cf.power_loop, backend="cuda", tape_memory=least)
+    close(ok(x, 30), 30 * x ** 29)
+    w = s2sgrad.grad(cf.creeping_while, backend="cuda", tape_memory=64)
+    with pytest.raises(s2cuda.TapeOverflowError, match="can be checkpointed"):
+        w(RNG.uniform(0.5, 1.0, 4), np.full(4, 4.0))
+    nested = s2sgrad.grad(cf.nested_power, backend="cuda", tape_memory=64)
+    with pytest.raises(s2cuda.TapeOverflowError, match="a loop inside it pushes"):
+        nested(x, 4, 4)
+
+
+def test_tape_memory_arguments():
+    with pytest.raises(ValueError, match="not both"):
+        s2sgrad.grad(cf.power_loop, backend="cuda", tape_memory=1000, tape_bound=8)
+    with pytest.raises(ValueError, match="tape_memory"):
+        s2sgrad.grad(cf.power_loop, tape_memory=1000)
+    with pytest.raises(ValueError, match="positive int"):
+        s2sgrad.grad(cf.power_loop, backend="cuda", tape_memory=0)
