@@ -19,20 +19,21 @@ are copied in and the results copied back as NumPy arrays.  Everything is float6
 (integer arrays that are not differentiated, such as per-point trip counts, are int64).
 
 Tapes.  A loop whose reverse sweep needs values it overwrote keeps them on a tape
-(tapes.py).  On the GPU each thread's tape is a local array of a fixed size, compiled into
-the kernel.  Without a `tape_bound` the size is found by running: the kernel runs with
-room for FIRST_ROOM values per tape and thread (or the room the last call needed); a push
-beyond the room writes nothing and records, per thread, how many values the tape needed;
-if any thread overflowed, its results are dropped and the kernel is compiled again with
-room for the most any thread needed (rounded up to a power of two, so few sizes are
-compiled) and run again.  A thread's forward sweep never reads a tape, so the first pass
-counts its own pushes exactly, for `for` loops with per-point trip counts and `while`
-loops alike; a helper's vjp, called from the reverse sweep, is counted exactly once its
-caller's tapes held.  No recomputation is done.  `tape_bound=N` fixes the room at N
-values instead, a cap: if any point needs more, TapeOverflowError says how many points
-did and the smallest bound that would have held them - the gradients are never returned.
-Loops whose adjoint needs no tape (counts, values that are not overwritten) cost no
-memory.
+(tapes.py).  The differentiated function's tapes live in global memory, one buffer a
+tape, each thread's part of it as long as it needs, sized before the kernel
+runs (cuda_tapes.py): where every push sits in `for` loops over ranges of the
+arguments, from the trip counts (a formula the host evaluates for number arguments, a
+kernel per point for arrays); otherwise from a counting pass, a kernel running the
+forward sweep that counts its pushes and stores nothing.  The offsets are the prefix
+sum of the rooms; nothing is compiled again for a new size.  `tape_bound=N` fixes the
+room at N values a thread instead, a cap: if any point needs more, TapeOverflowError
+says how many points did and the smallest bound that would have held them - the
+gradients are never returned.  `tape_memory=bytes` is a budget for all the tapes of a
+call: over it, the loop is checkpointed (cuda_checkpoints.py).  A helper's vjp, called
+from the reverse sweep, keeps local arrays of FIRST_ROOM values (or what the last call
+needed); where a thread overflowed one, the call runs again with room for the most any
+thread needed (a power of two), compiled anew.  Loops whose adjoint needs no tape
+(counts, values that are not overwritten) cost no memory.
 """
 from __future__ import annotations
 
@@ -56,8 +57,8 @@ from .numba import NumbaPrinter
 from .python import PREC
 
 THREADS_PER_BLOCK = 128
-FIRST_ROOM = 16         # values per tape and thread of the first pass, without a tape_bound
-MOST_ROOM = 1 << 16     # the most an automatic size gives (8 bytes each, in local memory)
+FIRST_ROOM = 16         # values per local tape (a helper's vjp's) and thread, at first
+MOST_ROOM = 1 << 16     # the most a local tape is given (8 bytes each, in local memory)
 _CACHE = DerivativeCache()
 
 
@@ -98,7 +99,8 @@ class CudaPrinter(NumbaPrinter):
         self.owner = fn.name
         if fn.name in self.host_functions:
             return super(NumbaPrinter, self).function_lines(fn)
-        extra = (self.thread_tapes if fn.name == self.main else []) + ([self.status] if fn.name in self.needs_status else [])
+        extra = (self.thread_tapes if fn.name == self.main else []) \
+            + ([self.status] if fn.name in self.needs_status else [])
         if not extra:
             return super().function_lines(fn)
         with_extra = ir.Function(fn.name, list(fn.params) + extra, fn.defaults, fn.body,
@@ -352,7 +354,8 @@ def _sizing_kernel_source(sizing: _Sizing, params: list[str], arrays: list[bool]
     """The kernel writing each point's room for each thread tape, before the gradient's."""
     i = next((v for v in ("i", "point") if v not in namer.taken), None) or namer.fresh("point")
     result = namer.fresh("rooms")
-    rooms = [namer.fresh(f"room_{t}") for t in sizing.tapes] if sizing.every is None else [namer.fresh("trips")]
+    outputs = list(sizing.tapes) if sizing.every is None else ["trips"]
+    rooms = [namer.fresh(f"room_{t}" if sizing.every is None else t) for t in outputs]
     args = [f"{p}[{i}]" if a else p for p, a in zip(params, arrays)]
     what = ("Trip counts: thread {i} writes the trip count of the checkpointed loop at point {i}"
             if sizing.every else
@@ -442,6 +445,7 @@ class CudaDerivative:
     def _use(self, variant):
         self.source = variant.source
         self.generated = variant.kernel
+        self.sizing = variant.sizing.how  # how the last call sized its thread tapes
 
     def _variant(self, arrays: tuple, param_types: dict | None, room: int,
                  checkpoint: bool = False) -> _Variant:

@@ -66,7 +66,8 @@ def plan(fn: ir.Function, param_types: dict) -> Plan | str:
     before = set(fn.params) | ir.assigned_names(fwd[:fwd.index(loop)])
     carried = sorted(_upward_exposed(loop.body) & ir.assigned_names(loop.body) - {loop.target.id})
     if not set(carried) <= before:
-        return f"{sorted(set(carried) - before)[0]!r} is carried from one trip to the next but bound only in the loop"
+        return (f"{sorted(set(carried) - before)[0]!r} is carried from one trip to the next but "
+                f"bound only in the loop")
     types = scalar_types(fn, param_types)
     per_trip = {t: n for t, n in zip(own_tapes(fn), _count_pushes(loop.body, own_tapes(fn)))}
     return Plan(loop, rev[0], ir.Call(ir.Lib("builtins", "max"), [ir.Const(0), copy.deepcopy(stop)]),
@@ -97,8 +98,8 @@ def checkpointed(fn: ir.Function, p: Plan, every: str, namer) -> ir.Function:
     ]
     reverse = [ir.Comment(f"{what}): segment by segment, the last first: its state"),
                ir.Comment("restored, its k trips run forward again onto the tapes, then reversed"),
-               ir.Assign([n_seg], [ir.BinOp("//", ir.BinOp("+", copy.deepcopy(trips), ir.BinOp("-", k, ir.Const(1))),
-                                            k)], role="flag"),
+               ir.Assign([n_seg], [ir.BinOp("//", ir.BinOp("+", copy.deepcopy(trips),
+                                                         ir.BinOp("-", k, ir.Const(1))), k)], role="flag"),
                ir.ForRange(seg, [n_seg], segment, reverse=True, pos=p.reverse.pos)]
     body = []
     for s in fn.body:
@@ -114,11 +115,6 @@ def checkpointed(fn: ir.Function, p: Plan, every: str, namer) -> ir.Function:
     out = ir.Function(fn.name, list(fn.params) + [every], dict(fn.defaults), news + body, fn.result,
                       fn.doc, fn.file, fn.line, fn.pyfunc)
     return out
-
-
-def checkpoint_tapes(fn: ir.Function, p: Plan) -> list[str]:
-    """The checkpoint tapes `checkpointed` added to fn (names, in order of the carried)."""
-    return [s.tape.id for s in fn.body if isinstance(s, ir.TapeNew) and s.tape.id not in p.per_trip]
 
 
 # ------------------------------------------------------------------------------ on the host

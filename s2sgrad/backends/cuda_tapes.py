@@ -55,7 +55,8 @@ def entry_rooms(fn: ir.Function) -> dict[str, ir.Expr] | None:
             if isinstance(s, ir.TapePush) and s.tape.id in tapes:
                 one = factor if factor is not None else ir.Const(1)
                 old = rooms.get(s.tape.id)
-                rooms[s.tape.id] = copy.deepcopy(one) if old is None else ir.BinOp("+", old, copy.deepcopy(one))
+                one = copy.deepcopy(one)
+                rooms[s.tape.id] = one if old is None else ir.BinOp("+", old, one)
             elif isinstance(s, ir.If):  # both branches: an upper bound
                 if not (visit(s.body, factor) and visit(s.orelse, factor)):
                     return False
