@@ -173,3 +173,22 @@ def every_other(x, n):
     for i in range(1, n, 2):
         s = math.sin(s) * x + i
     return s
+
+
+def branchy_loop(x, n):
+    """A push on one branch only: the room at entry (n) is an upper bound."""
+    s = x
+    for i in range(n):
+        if s > 0.5:
+            s = s * s - 0.3
+        else:
+            s = s + 0.4
+    return s
+
+
+def colliding_names(tape_s, checkpoint_every, segment):
+    """Parameters named like the generated tapes, k and the segment counter."""
+    s = tape_s
+    for i in range(segment):
+        s = math.sin(s * checkpoint_every) + 0.1 * s
+    return s

@@ -175,11 +175,14 @@ def _without_pushes(stmts) -> list[ir.Stmt]:
 
 def _upward_exposed(body) -> set[str]:
     """Variables a trip may read before the trip writes them (its loop-carried inputs):
-    a write counts only where it is a top-level, unconditional assignment."""
+    a write counts only where it is a top-level, unconditional assignment.  A push reads
+    the value it saves (the reverse sweep puts it back: after the loop, the variable
+    must hold its value from before it, as without checkpoints)."""
     written: set[str] = set()
     exposed: set[str] = set()
     for s in body:
-        reads = set().union(*(ir.stmt_reads(x) for x in ir.walk_stmts([s])))
+        reads = set().union(*(ir.stmt_reads(x) | (ir.names_in(x.value) if isinstance(x, ir.TapePush)
+                                                  else set()) for x in ir.walk_stmts([s])))
         exposed |= reads - written
         if isinstance(s, ir.Assign) and not s.aug:
             written |= {t.id for t in s.targets if isinstance(t, ir.Name)}

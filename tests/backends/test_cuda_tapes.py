@@ -302,3 +302,38 @@ def test_tape_memory_arguments():
         s2sgrad.grad(cf.power_loop, tape_memory=1000)
     with pytest.raises(ValueError, match="positive int"):
         s2sgrad.grad(cf.power_loop, backend="cuda", tape_memory=0)
+
+
+# ------------------------------------------------------------------------------ adversarial
+def test_push_on_one_branch():
+    x = RNG.uniform(0.0, 1.0, 8)
+    g = s2sgrad.grad(cf.branchy_loop, backend="cuda")
+    for n in (3, 10):
+        close(g(x, n), pointwise(cf.branchy_loop, 0, x, n))
+    c = s2sgrad.grad(cf.branchy_loop, backend="cuda", tape_memory=700)  # 1360 bytes plain at n=10
+    close(c(x, 10), pointwise(cf.branchy_loop, 0, x, 10))
+    assert c.checkpoint_every is not None
+    assert "its state (branch, s) saved" in c.source  # the pushed flag is state too
+
+
+def test_names_that_collide_with_generated_ones():
+    """A parameter named tape_s, checkpoint_every, segment: the generated names step aside."""
+    t, k = RNG.uniform(-1, 1, 5), RNG.uniform(0.5, 1.5, 5)
+    for memory in (None, 320):  # 12 trips: 480 bytes plain
+        g = s2sgrad.grad(cf.colliding_names, wrt=(0, 1), backend="cuda", tape_memory=memory)
+        got = g(t, k, 12)
+        want = pointwise(cf.colliding_names, (0, 1), t, k, 12)
+        close(got[0], want[:, 0]), close(got[1], want[:, 1])
+        assert (g.checkpoint_every is None) == (memory is None)
+
+
+@pytest.mark.parametrize("f,args", [
+    (cf.power_loop, (3,)),                                  # rooms on the host
+    (cf.for_loop, (np.zeros(0), np.zeros(0, dtype=np.int64))),  # rooms per point
+    (cf.creeping_while, (np.zeros(0),)),                    # counting pass
+])
+def test_no_points(f, args):
+    g = s2sgrad.grad(f, backend="cuda")
+    out = g(np.zeros(0), *args)
+    assert isinstance(out, np.ndarray) and out.shape == (0,)
+    assert g.tape_bytes == 0
