@@ -215,6 +215,9 @@ class _Sizing:
                  checkpoint=None, every: str | None = None):
         self.tapes, self.how, self.function, self.kernel = tapes, how, function, kernel
         self.checkpoint, self.every = checkpoint, every
+        # what the sizer gives: a room for each tape, or the trips and each tape's pushes a trip
+        self.outputs = list(tapes) if every is None else \
+            ["trips"] + [f"per_trip_{t}" for t in checkpoint.per_trip]
 
 
 def _module_source(builder: ModuleBuilder, header: str, room: int, tape_bound, status_name: str, main: str,
@@ -292,10 +295,12 @@ def _checkpointed(derivative: ir.Function, namer, arrays: dict, param_types: dic
     every = namer.fresh("checkpoint_every")
     derivative = cuda_checkpoints.checkpointed(derivative, plan, every, namer)
     sizer = cuda_tapes.room_function(derivative, namer.fresh(f"trips_{derivative.name}"),
-                                     {"trips": plan.trips})
+                                     {"trips": plan.trips, **{f"per_trip_{t}": e
+                                                              for t, e in plan.per_trip.items()}})
     sizer.params = sizer.params[:-1]  # not k: it is chosen from the trips
     sizer.doc = (f"The trip count of the checkpointed loop of {derivative.name} at one point,\n"
-                 f"    from which the host chooses {every} and sizes the tapes.")
+                 f"    and each tape's pushes a trip ({', '.join(plan.per_trip)}): from them the\n"
+                 f"    host chooses {every} and sizes the tapes.")
     how = "points" if any(arrays[p] for p in ir.names_in(plan.trips)) else "host"
     kernel = namer.fresh(f"kernel_{sizer.name}") if how != "host" else None
     sizing = _Sizing(cuda_tapes.own_tapes(derivative), how, sizer.name, kernel, plan, every)
@@ -313,15 +318,15 @@ def _kernel_source(kernel: str, fn_name: str, params: list[str], arrays: list[bo
         args.append(sizing.every)
     buffers = {t: (namer.fresh(f"{t}_all"), namer.fresh(f"{t}_start")) for t in sizing.tapes}
     computes = "value and gradient" if kind == "value_and_grad" else "gradient"
-    if sizing.every:
-        computes += f" (its checkpointed loop in segments of {sizing.every} trips)"
     kernel_params = params + outs + [name for pair in buffers.values() for name in pair]
+    doc = [f"The {computes} at every point, one thread a point: thread {i} computes",
+           f"it at element {i} of each array argument (a number argument is the same at every",
+           "point)" + (f"; threads whose tapes overflowed are counted in {status}." if status else ".")]
+    if sizing.every:
+        doc.append(f"The checkpointed loop runs in segments of {sizing.every} trips.")
     lines = ["@cuda.jit",
              f"def {kernel}({', '.join(kernel_params + ([status] if status else []))}):",
-             f'    """The {computes} at every point, one thread a point: thread {i} computes',
-             f"    it at element {i} of each array argument (a number argument is the same at every"
-             + (f"\n    point); threads whose tapes overflowed are counted in {status}.\"\"\"" if status
-                else '\n    point).\"\"\"'),
+             '    """' + "\n    ".join(doc) + '"""',
              f"    {i} = cuda.grid(1)",
              f"    if {i} < {outs[0]}.shape[0]:"]
     for t, (buffer, start) in buffers.items():
@@ -354,20 +359,18 @@ def _sizing_kernel_source(sizing: _Sizing, params: list[str], arrays: list[bool]
     """The kernel writing each point's room for each thread tape, before the gradient's."""
     i = next((v for v in ("i", "point") if v not in namer.taken), None) or namer.fresh("point")
     result = namer.fresh("rooms")
-    outputs = list(sizing.tapes) if sizing.every is None else ["trips"]
-    rooms = [namer.fresh(f"room_{t}" if sizing.every is None else t) for t in outputs]
+    rooms = [namer.fresh(f"room_{t}" if sizing.every is None else t) for t in sizing.outputs]
     args = [f"{p}[{i}]" if a else p for p, a in zip(params, arrays)]
-    what = ("Trip counts: thread {i} writes the trip count of the checkpointed loop at point {i}"
-            if sizing.every else
+    what = ("Trip counts: thread {i} writes the trip count of the checkpointed loop at\n"
+            "    point {i}, and each tape's pushes a trip, from which the host chooses k" if sizing.every else
             "Counting pass: thread {i} runs the forward sweep at point {i}, storing nothing,\n"
             "    and writes how many values each tape takes there" if sizing.how == "count" else
             "Tape rooms at kernel entry: thread {i} writes the room each tape needs at\n"
             "    point {i}, from the trip counts of its loops").format(i=i)
     lines = ["@cuda.jit",
              f"def {sizing.kernel}({', '.join(params + rooms)}):",
-             f'    """{what}; the host turns them into offsets (an exclusive\n'
-             f'    prefix sum) and allocates the tapes in global memory before the gradient\n'
-             f'    kernel runs."""',
+             f'    """{what};\n    the host turns the rooms into offsets (an exclusive prefix sum) and\n'
+             f'    allocates the tapes in global memory before the gradient kernel runs."""',
              f"    {i} = cuda.grid(1)",
              f"    if {i} < {rooms[0]}.shape[0]:",
              f"        {result} = {sizing.function}({', '.join(args)})"]
@@ -526,7 +529,7 @@ class CudaDerivative:
         if sizing.how == "host":
             return [np.full(n, max(0, int(r)), dtype=np.int64) for r in variant.sizer(*values)]
         rooms = [cuda.device_array(n, dtype=np.int64)
-                 for _ in (sizing.tapes if sizing.every is None else ["trips"])]
+                 for _ in sizing.outputs]
         if n:
             blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
             self._run(variant, variant.sizer[blocks, THREADS_PER_BLOCK], *args_in, *rooms)
@@ -546,9 +549,10 @@ class CudaDerivative:
                 f"loop of {self.f.__qualname__} can be checkpointed ({plan})",
                 hint="raise tape_memory, or call with fewer points at a time.")
         checkpointed = self._variant(tuple(arrays), types_, self.room, checkpoint=True)
-        trips = self._rooms(checkpointed, args_in, values, n)[0]
+        trips, *rates = self._rooms(checkpointed, args_in, values, n)
         tapes = checkpointed.sizing.tapes
-        per_trip = {t: plan.per_trip.get(t, 0) for t in tapes}
+        rates = dict(zip(plan.per_trip, rates))
+        per_trip = {t: rates.get(t) for t in tapes}  # None: a checkpoint tape
         k, least = cuda_checkpoints.choose_every(trips, {t: np.dtype(d).itemsize for t, d in tapes.items()},
                                                  per_trip)
         if least > self.tape_memory:

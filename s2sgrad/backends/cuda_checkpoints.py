@@ -22,13 +22,14 @@ import numpy as np
 
 from .. import ir
 from ..transforms.tapes import scalar_types, DTYPES
-from .cuda_tapes import forward_sweep, own_tapes
+from .cuda_tapes import forward_sweep, own_tapes, pushes_bound
 
 
 class Plan:
     """The loop to checkpoint: the forward loop and its reverse, the trip count (an
     expression of the parameters), the loop-carried variables (with their dtypes) and
-    each tape's pushes per trip (an upper bound: both branches of an if count)."""
+    each tape's pushes per trip (an expression of the parameters too, an upper bound:
+    both branches of an if count, inner loops multiply)."""
 
     def __init__(self, loop, reverse, trips, carried: dict, per_trip: dict):
         self.loop, self.reverse, self.trips = loop, reverse, trips
@@ -44,7 +45,7 @@ def plan(fn: ir.Function, param_types: dict) -> Plan | str:
     """The loop of `fn` (a derivative with tapes) to checkpoint, or why there is none."""
     fwd = forward_sweep(fn)
     loops = [s for s in fwd if isinstance(s, ir.ForRange) and _pushes(s.body)]
-    if len(loops) != 1 or sum(_count_pushes(fwd)) != sum(_count_pushes(loops[0].body)):
+    if len(loops) != 1 or _push_count(fwd) != _push_count(loops[0].body):
         return "the pushes are not all in one top-level for loop"
     loop = loops[0]
     args = loop.args
@@ -55,10 +56,11 @@ def plan(fn: ir.Function, param_types: dict) -> Plan | str:
     fixed = set(fn.params) - ir.assigned_names(fn.body)
     if not ir.names_in(stop) <= fixed:
         return "its trip count is computed in the function"
-    if any(isinstance(s, ir.Break) for s in ir.walk_stmts(loop.body)) or \
-            any(isinstance(s, (ir.ForRange, ir.ForEach, ir.While)) and _pushes(s.body)
-                for s in ir.walk_stmts(loop.body)):
-        return "the loop breaks, or a loop inside it pushes"
+    if any(isinstance(s, ir.Break) for s in ir.walk_stmts(loop.body)):
+        return "the loop breaks"
+    per_trip = pushes_bound(loop.body, fixed, own_tapes(fn))
+    if per_trip is None:
+        return "a loop inside it runs a number of trips that is no expression of the arguments"
     rev = [s for s in fn.body[len(fwd):] if isinstance(s, ir.ForRange) and s.reverse
            and s.target.id == loop.target.id and repr(s.args) == repr(loop.args) and s.limit is None]
     if len(rev) != 1:
@@ -69,7 +71,6 @@ def plan(fn: ir.Function, param_types: dict) -> Plan | str:
         return (f"{sorted(set(carried) - before)[0]!r} is carried from one trip to the next but "
                 f"bound only in the loop")
     types = scalar_types(fn, param_types)
-    per_trip = {t: n for t, n in zip(own_tapes(fn), _count_pushes(loop.body, own_tapes(fn)))}
     return Plan(loop, rev[0], ir.Call(ir.Lib("builtins", "max"), [ir.Const(0), copy.deepcopy(stop)]),
                 {v: DTYPES[types.get(v, "float")] for v in carried}, per_trip)
 
@@ -121,9 +122,10 @@ def checkpointed(fn: ir.Function, p: Plan, every: str, namer) -> ir.Function:
 def rooms(trips: np.ndarray, k: int, per_trip: dict) -> list[np.ndarray]:
     """Each tape's room at every point, checkpointing every k trips: a tape of the loop
     holds one segment (at most k trips of its pushes), a checkpoint tape one state a
-    segment.  `per_trip`: pushes per trip of each tape, 0 for a checkpoint tape."""
+    segment.  `per_trip`: each tape's pushes per trip at every point (an array), None
+    for a checkpoint tape."""
     segments = -(-trips // k)
-    return [np.minimum(trips, k) * p if p else segments.copy() for p in per_trip.values()]
+    return [np.minimum(trips, k) * p if p is not None else segments.copy() for p in per_trip.values()]
 
 
 def choose_every(trips: np.ndarray, itemsize: dict, per_trip: dict) -> tuple[int, int]:
@@ -132,8 +134,8 @@ def choose_every(trips: np.ndarray, itemsize: dict, per_trip: dict) -> tuple[int
     of (state bytes / segment bytes a trip) times the longest count, where one point's
     sum of the two is least."""
     longest = max(int(trips.max()) if len(trips) else 0, 1)
-    state = sum(itemsize[t] for t, p in per_trip.items() if not p)
-    segment = sum(itemsize[t] * p for t, p in per_trip.items() if p) or 1
+    state = sum(itemsize[t] for t, p in per_trip.items() if p is None)
+    segment = max(sum(itemsize[t] * int(p.max(initial=0)) for t, p in per_trip.items() if p is not None), 1)
     middle = math.isqrt(longest * state // segment)
     candidates = {1 << e for e in range(longest.bit_length())} | {longest} | \
         {k for k in range(middle - 2, middle + 3) if 1 <= k <= longest}
@@ -154,10 +156,9 @@ def _pushes(stmts) -> bool:
     return any(isinstance(s, ir.TapePush) for s in ir.walk_stmts(stmts))
 
 
-def _count_pushes(stmts, tapes=None) -> list[int]:
-    """Pushes (all, or onto each of `tapes`) in the statements, both branches counted."""
-    pushes = [s.tape.id for s in ir.walk_stmts(stmts) if isinstance(s, ir.TapePush)]
-    return [len(pushes)] if tapes is None else [pushes.count(t) for t in tapes]
+def _push_count(stmts) -> int:
+    """Push statements in the statements, nested ones included."""
+    return sum(isinstance(s, ir.TapePush) for s in ir.walk_stmts(stmts))
 
 
 def _without_pushes(stmts) -> list[ir.Stmt]:
@@ -173,17 +174,21 @@ def _without_pushes(stmts) -> list[ir.Stmt]:
     return out
 
 
-def _upward_exposed(body) -> set[str]:
+def _upward_exposed(body, written=frozenset()) -> set[str]:
     """Variables a trip may read before the trip writes them (its loop-carried inputs):
-    a write counts only where it is a top-level, unconditional assignment.  A push reads
-    the value it saves (the reverse sweep puts it back: after the loop, the variable
-    must hold its value from before it, as without checkpoints)."""
-    written: set[str] = set()
+    a write counts for what follows it in its own block (a loop's variable inside the
+    loop).  A push reads the value it saves (the reverse sweep puts it back: after the
+    loop, the variable must hold its value from before it, as without checkpoints)."""
+    written = set(written)
     exposed: set[str] = set()
     for s in body:
-        reads = set().union(*(ir.stmt_reads(x) | (ir.names_in(x.value) if isinstance(x, ir.TapePush)
-                                                  else set()) for x in ir.walk_stmts([s])))
+        reads = ir.stmt_reads(s) | (ir.names_in(s.value) if isinstance(s, ir.TapePush) else set())
         exposed |= reads - written
+        if isinstance(s, (ir.ForRange, ir.ForEach)):
+            exposed |= _upward_exposed(s.body, written | {s.target.id})
+        else:
+            for block in ir.blocks(s):
+                exposed |= _upward_exposed(block, written)
         if isinstance(s, ir.Assign) and not s.aug:
             written |= {t.id for t in s.targets if isinstance(t, ir.Name)}
     return exposed

@@ -46,16 +46,25 @@ def forward_sweep(fn: ir.Function) -> list[ir.Stmt]:
 def entry_rooms(fn: ir.Function) -> dict[str, ir.Expr] | None:
     """Tape -> an expression of the parameters bounding its pushes, or None where some
     push's count is known only by running (a while loop, a bound the function computes)."""
-    fixed = set(fn.params) - ir.assigned_names(fn.body)  # parameters never rebound
-    tapes = own_tapes(fn)
+    return pushes_bound(forward_sweep(fn), fixed_parameters(fn), own_tapes(fn))
+
+
+def fixed_parameters(fn: ir.Function) -> set[str]:
+    """The parameters the function never rebinds."""
+    return set(fn.params) - ir.assigned_names(fn.body)
+
+
+def pushes_bound(stmts, fixed: set[str], tapes) -> dict[str, ir.Expr] | None:
+    """Tape -> how many pushes onto it `stmts` make at most, an expression of the `fixed`
+    names: for loops over ranges of them multiply, pushes add, both branches of an if
+    count; None where a loop's count is no such expression."""
     rooms: dict[str, ir.Expr] = {}
 
     def visit(stmts, factor: ir.Expr | None) -> bool:
         for s in stmts:
             if isinstance(s, ir.TapePush) and s.tape.id in tapes:
-                one = factor if factor is not None else ir.Const(1)
+                one = copy.deepcopy(factor if factor is not None else ir.Const(1))
                 old = rooms.get(s.tape.id)
-                one = copy.deepcopy(one)
                 rooms[s.tape.id] = one if old is None else ir.BinOp("+", old, one)
             elif isinstance(s, ir.If):  # both branches: an upper bound
                 if not (visit(s.body, factor) and visit(s.orelse, factor)):
@@ -73,7 +82,7 @@ def entry_rooms(fn: ir.Function) -> dict[str, ir.Expr] | None:
                 return False
         return True
 
-    if not visit(forward_sweep(fn), None):
+    if not visit(stmts, None):
         return None
     return {t: rooms.get(t, ir.Const(0)) for t in tapes}
 
