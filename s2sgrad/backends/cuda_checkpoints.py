@@ -3,12 +3,13 @@
 With `tape_memory=bytes`, a call whose tapes (cuda_tapes.py) would take more global
 memory than that runs a checkpointed derivative instead, when its function has one loop
 that can be: a `for i in range(n)` (n an expression of the arguments) holding every
-push of the forward sweep.  The forward sweep then saves only the loop-carried state,
-every `k` trips (`k` a run-time parameter, chosen on the host to fit the budget), onto
-checkpoint tapes, and keeps no other tape; the reverse sweep takes the segments last
-first: it restores the segment's state, runs its (at most k) trips forward again onto
-the ordinary tapes, now k trips long, and runs their reverse.  The loop's body runs
-twice in all: memory goes from n values a tape to about n / k + k.
+push of the forward sweep (loops inside it too, when their bounds are arguments).  The
+forward sweep then saves only the loop-carried state, every `k` trips (`k` a run-time
+parameter, chosen on the host to fit the budget), onto checkpoint tapes, and keeps no
+other tape; the reverse sweep takes the segments last first: it restores the segment's
+state, runs its (at most k) trips forward again onto the ordinary tapes, now k trips
+long, and runs their reverse.  The loop's body runs twice in all: memory goes from n
+trips of tape to about n / k states and k trips.
 
 `plan` says which loop (or why none); `checkpointed` rewrites the derivative's IR.
 """
