@@ -437,6 +437,8 @@ class CudaDerivative:
         self.room = tape_bound if tape_bound is not None else FIRST_ROOM
         self.rooms: dict = {}  # the last call's largest room a thread had, per thread tape
         self.tape_bytes = 0    # and the bytes its thread tapes took in all
+        self._starts: dict = {}   # (points, room) -> the starts on the device, for uniform rooms
+        self._buffers: dict = {}  # (tape, dtype) -> the last call's buffer, reused when it is large enough
         # generated now for arrays of floats everywhere: errors surface at grad(), and
         # .source reads before any call
         self._use(self._variant(tuple(True for _ in self.params), None, self.room))
@@ -572,9 +574,31 @@ class CudaDerivative:
         self.tape_bytes = _bytes(variant.sizing.tapes, rooms)
         out = []
         for (t, dtype), r in zip(variant.sizing.tapes.items(), rooms):
-            start = cuda_tapes.offsets(r)
-            out += [cuda.device_array(max(int(start[-1]), 1), dtype=np.dtype(dtype)), cuda.to_device(start)]
+            uniform = (len(r), int(r[0])) if len(r) and r.min() == r.max() else None
+            start = self._starts.get(uniform) if uniform else None
+            if start is None:
+                host = cuda_tapes.offsets(r)
+                start = (cuda.to_device(host), int(host[-1]))
+                if uniform:
+                    if len(self._starts) >= 8:
+                        self._starts.clear()
+                    self._starts[uniform] = start
+            out += [self._buffer(t, dtype, start[1]), start[0]]
+        kept = {(t, d) for t, d in variant.sizing.tapes.items()}
+        self._buffers = {key: b for key, b in self._buffers.items() if key in kept}
         return out
+
+    def _buffer(self, tape: str, dtype: str, size: int):
+        """A device buffer of at least `size` values for the tape: the last call's where it is
+        large enough, but not twice as large (a tape is scratch memory, written before it
+        is read); under a tape_memory budget, always one of `size`."""
+        from numba import cuda
+
+        kept = self._buffers.get((tape, dtype))
+        if kept is None or not max(size, 1) <= kept.shape[0] <= 2 * max(size, 1) \
+                or (self.tape_memory is not None and kept.shape[0] != max(size, 1)):
+            kept = self._buffers[(tape, dtype)] = cuda.device_array(max(size, 1), dtype=np.dtype(dtype))
+        return kept
 
     def _run(self, variant, launch, *args):
         try:

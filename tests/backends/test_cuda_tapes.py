@@ -46,6 +46,8 @@ def test_scalar_bound_sized_on_the_host_by_hand():
     compiled = dict(g._variants)
     close(g(x, 11), 11 * x ** 10)
     assert g.rooms == {"tape_p": 11}
+    close(g(x, 7), 7 * x ** 6)  # the 77-value buffer reused for 49, its old values not read
+    assert g.rooms == {"tape_p": 7}
     close(g(x, 0), np.zeros(7))
     assert g.rooms == {"tape_p": 0}
     assert g._variants == compiled  # one module for every size
