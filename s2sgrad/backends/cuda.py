@@ -520,7 +520,7 @@ class CudaDerivative:
         """Each thread tape's room at every point (int64 arrays): with a tape_bound, that
         many values; otherwise the rooms at kernel entry (from the number arguments on
         the host, or per point by a kernel) or the counting pass's.  For a checkpointed
-        module, one array: the trip counts."""
+        module, the trip counts and each tape's pushes a trip (sizing.outputs)."""
         from numba import cuda
 
         sizing = variant.sizing
@@ -530,8 +530,7 @@ class CudaDerivative:
             return [np.full(n, self.tape_bound, dtype=np.int64) for _ in sizing.tapes]
         if sizing.how == "host":
             return [np.full(n, max(0, int(r)), dtype=np.int64) for r in variant.sizer(*values)]
-        rooms = [cuda.device_array(n, dtype=np.int64)
-                 for _ in sizing.outputs]
+        rooms = [cuda.device_array(n, dtype=np.int64) for _ in sizing.outputs]
         if n:
             blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
             self._run(variant, variant.sizer[blocks, THREADS_PER_BLOCK], *args_in, *rooms)
