@@ -596,7 +596,18 @@ class CudaDerivative:
         kept = self._buffers.get((tape, dtype))
         if kept is None or not max(size, 1) <= kept.shape[0] <= 2 * max(size, 1) \
                 or (self.tape_memory is not None and kept.shape[0] != max(size, 1)):
-            kept = self._buffers[(tape, dtype)] = cuda.device_array(max(size, 1), dtype=np.dtype(dtype))
+            self._buffers.pop((tape, dtype), None)
+            try:
+                kept = cuda.device_array(max(size, 1), dtype=np.dtype(dtype))
+            except Exception as exc:  # CUDA_ERROR_OUT_OF_MEMORY (MemoryError in the simulator)
+                if not (isinstance(exc, MemoryError) or "OUT_OF_MEMORY" in str(exc)):
+                    raise
+                raise TapeOverflowError(
+                    f"the tape {tape} of {self.f.__qualname__} needs {size * np.dtype(dtype).itemsize} "
+                    f"bytes, more than the GPU could give",
+                    hint="pass tape_memory=bytes to checkpoint the loop, or call with fewer points "
+                         "at a time.") from None
+            self._buffers[(tape, dtype)] = kept
         return kept
 
     def _run(self, variant, launch, *args):

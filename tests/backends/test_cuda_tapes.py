@@ -360,3 +360,12 @@ def test_checkpointed_nested_loops_per_point():
     want = pointwise(cf.nested_sin, (0, 1), x, a, n, m)
     close(got[0], want[:, 0]), close(got[1], want[:, 1])
     assert g.checkpoint_every is not None and g.tape_bytes <= plain // 2
+
+
+def test_tapes_larger_than_memory_are_an_error():
+    """10^13 trips at one point: the exact tape cannot be allocated; the error says so and
+    points at tape_memory (which checkpoints the loop)."""
+    g = s2sgrad.grad(cf.power_loop, backend="cuda")
+    with pytest.raises(s2cuda.TapeOverflowError, match="more than the GPU could give") as info:
+        g(np.ones(1), 10 ** 13)
+    assert "tape_memory" in str(info.value)
