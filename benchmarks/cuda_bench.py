@@ -1,15 +1,17 @@
-"""backend="cuda" on loops that need a tape, with no tape_bound: the tapes are sized by the
-kernel itself (a pass counts what each thread needs, the kernel is compiled again with
-that room).  Times the first call (which counts, compiles and reruns), later calls (the
-room is remembered: one pass), and a call with tape_bound given, at 10^5 and 10^6 points.
+"""backend="cuda" on loops that need a tape, with no tape_bound: the tapes are sized before
+the gradient kernel runs (rooms from the trip counts at kernel entry, on the host or per
+point, or a counting pass), in global memory.  Times the first call (which compiles),
+later calls, a call with tape_bound given (no sizing), and a tape_memory budget of half
+the tapes (the loop checkpointed), at 10^5 and 10^6 points.
 
 Run: python benchmarks/cuda_bench.py   (writes benchmarks/results/cuda_bench.txt)
 
-The functions: an Euler loop whose trip count differs per point (an int array), and a
-`while` loop whose trip count depends on the point's values.  Every results file names
-the machine and, when one ran it, the GPU (name and compute capability); without a GPU
-(numba.cuda.is_available() false, or NUMBA_ENABLE_CUDASIM set) it says so and nothing is
-timed.  A few points are compared with the python backend.
+The functions: an Euler loop whose trip count is one number for all points (rooms on the
+host) or differs per point (an int array: rooms per point, by a kernel), and a `while`
+loop whose trip count depends on the point's values (the counting pass).  Every results
+file names the machine and, when one ran it, the GPU (name and compute capability);
+without a GPU (numba.cuda.is_available() false, or NUMBA_ENABLE_CUDASIM set) it says so
+and nothing is timed.  A few points are compared with the python backend.
 """
 import math
 import os
@@ -25,6 +27,8 @@ import numpy as np  # noqa: E402
 import s2sgrad  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results", "cuda_bench.txt")
+SIZING = {"host": "rooms at kernel entry, on the host", "points": "rooms at kernel entry, per point",
+          "count": "a counting pass", "none": "nothing (no tape)"}
 SIZES = (10 ** 5, 10 ** 6)
 
 
@@ -67,11 +71,13 @@ def timed(fn):
 
 
 def cases(rng, n):
+    """(title, function, wrt, arguments, a tape_bound that holds, whether tape_memory applies)."""
     k, c = rng.uniform(0.5, 2.0, n), rng.uniform(0.0, 0.5, n)
     steps = rng.integers(50, 200, n)
     x, y = rng.uniform(0.5, 1.0, n), rng.uniform(2.0, 5.0, n)
-    return [("damped_euler, 50-199 steps per point", damped_euler, (0, 1), (k, c, steps), 199),
-            ("creep, a while loop of ~10-45 trips", creep, (0, 1), (x, y), 64)]
+    return [("damped_euler, 150 steps at every point", damped_euler, (0, 1), (k, c, 150), 150, True),
+            ("damped_euler, 50-199 steps per point", damped_euler, (0, 1), (k, c, steps), 199, True),
+            ("creep, a while loop of ~10-45 trips", creep, (0, 1), (x, y), 64, False)]
 
 
 def main():
@@ -92,24 +98,34 @@ def main():
     rng = np.random.default_rng(0)
     worst = 0.0
     for n in SIZES:
-        for title, f, wrt, args, bound in cases(rng, n):
-            on_device = [cuda.to_device(a) for a in args]
+        for title, f, wrt, args, bound, budgeted in cases(rng, n):
+            on_device = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
             auto = s2sgrad.grad(f, wrt=wrt, backend="cuda")
             first, _ = timed(lambda: auto(*on_device))
             later = min(timed(lambda: auto(*on_device))[0] for _ in range(5))
             fixed = s2sgrad.grad(f, wrt=wrt, backend="cuda", tape_bound=bound)
             timed(lambda: fixed(*on_device))  # compiles
             given = min(timed(lambda: fixed(*on_device))[0] for _ in range(5))
-            lines.append(f"n = {n:>9,} {title}: first call (count, compile, run) {first:7.3f} s; "
-                         f"later calls {later * 1e3:8.3f} ms; tape_bound={bound} {given * 1e3:8.3f} ms "
-                         f"(room found: {auto.room})")
-            few = [a[:16] for a in args]
-            got = auto(*few)
+            line = (f"n = {n:>9,} {title}: sized by {SIZING[auto.sizing]}; first call {first:7.3f} s; "
+                    f"later calls {later * 1e3:8.3f} ms ({auto.tape_bytes / 2 ** 20:.1f} MiB of tape); "
+                    f"tape_bound={bound} {given * 1e3:8.3f} ms")
+            if budgeted:
+                half = auto.tape_bytes // 2
+                small = s2sgrad.grad(f, wrt=wrt, backend="cuda", tape_memory=half)
+                timed(lambda: small(*on_device))  # compiles
+                recompute = min(timed(lambda: small(*on_device))[0] for _ in range(5))
+                line += (f"; tape_memory={half / 2 ** 20:.1f} MiB {recompute * 1e3:8.3f} ms "
+                         f"(checkpointed every {small.checkpoint_every} trips, "
+                         f"{small.tape_bytes / 2 ** 20:.1f} MiB)")
+            lines.append(line)
             g = s2sgrad.grad(f, wrt=wrt)
-            for j in range(16):
-                want = g(*[a[j] for a in few])
-                worst = max(worst, *(abs(got[i][j] - want[i]) for i in range(len(wrt))))
-    lines += ["", f"largest difference from the python backend at 16 points per case: {worst:.1e}"]
+            wants = [g(*[a[j] if isinstance(a, np.ndarray) else a for a in args]) for j in range(16)]
+            for derivative in (auto, fixed) + ((small,) if budgeted else ()):
+                got = [o.copy_to_host()[:16] for o in derivative(*on_device)]
+                for j, want in enumerate(wants):
+                    worst = max(worst, *(abs(got[i][j] - want[i]) for i in range(len(wrt))))
+    lines += ["", f"largest difference from the python backend at 16 points per case (automatic, "
+                  f"tape_bound, tape_memory): {worst:.1e}"]
     write(lines)
     return 0
 

@@ -337,15 +337,17 @@ def normalize_wrt(f, wrt) -> tuple[list[str], bool]:
     return _normalize_wrt(f, wrt, list(_signature(f).parameters))
 
 
-def _make(f, wrt, kind: str, backend: str, tape_bound: int | None = None) -> Derivative:
+def _make(f, wrt, kind: str, backend: str, tape_bound: int | None = None,
+          tape_memory: int | None = None) -> Derivative:
     backends.check(backend)
     if backend == "cuda":  # kernels over arrays of points: backends/cuda.py
         if isinstance(f, Derivative):
             raise CudaSubsetError(
                 "backend='cuda' differentiates a function of numbers, not a derivative")
-        return backends.module("cuda").make(f, wrt, kind, tape_bound)
-    if tape_bound is not None:
-        raise BackendError("tape_bound is an option of backend='cuda' (per-thread tapes)")
+        return backends.module("cuda").make(f, wrt, kind, tape_bound, tape_memory)
+    if tape_bound is not None or tape_memory is not None:
+        raise BackendError(f"{'tape_bound' if tape_bound is not None else 'tape_memory'} is an option of "
+                           f"backend='cuda' (per-thread tapes)")
     if isinstance(f, CustomDerivative):
         f = custom.stand_in(f)  # a def calling f: differentiated through f's rule
     if not isinstance(f, Derivative):
@@ -449,17 +451,20 @@ def _generate(f, names, kind, param_kinds, target="python", param_types=None) ->
                     static=static)
 
 
-def grad(f, wrt=0, backend: str = "python", *, tape_bound: int | None = None) -> Derivative:
+def grad(f, wrt=0, backend: str = "python", *, tape_bound: int | None = None,
+         tape_memory: int | None = None) -> Derivative:
     """d f / d wrt as a function: same parameters as f, returns the gradient (a tuple for tuple wrt).
 
     backend="cuda" takes `tape_bound`, a cap on the room per thread of each tape of a loop (without
-    it the call sizes the tapes itself: backends/cuda.py)."""
-    return _make(f, wrt, "grad", backend, tape_bound)
+    it the call sizes the tapes itself: backends/cuda.py), or `tape_memory`, a budget in bytes for
+    all the tapes of a call (a loop is checkpointed to fit: backends/cuda_checkpoints.py)."""
+    return _make(f, wrt, "grad", backend, tape_bound, tape_memory)
 
 
-def value_and_grad(f, wrt=0, backend: str = "python", *, tape_bound: int | None = None) -> Derivative:
+def value_and_grad(f, wrt=0, backend: str = "python", *, tape_bound: int | None = None,
+                   tape_memory: int | None = None) -> Derivative:
     """A function returning (f(...), gradient) from one forward and one reverse sweep."""
-    return _make(f, wrt, "value_and_grad", backend, tape_bound)
+    return _make(f, wrt, "value_and_grad", backend, tape_bound, tape_memory)
 
 
 def jvp(f, wrt=0, backend: str = "python") -> Derivative:

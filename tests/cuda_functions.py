@@ -89,3 +89,106 @@ def creeping_while(x, y):
     while z < y:
         z = z + 0.05 * math.sin(z) * x + 0.1
     return z * x
+
+
+def power_loop(x, n):
+    """x ** n by n products: its gradient is n x ** (n - 1)."""
+    p = 1.0
+    for i in range(n):
+        p = p * x
+    return p
+
+
+def power_between(x, m, n):
+    """x ** (n - m) (1 where n <= m): a range from one argument to another."""
+    p = 1.0
+    for i in range(m, n):
+        p = p * x
+    return p
+
+
+def nested_power(x, n, m):
+    """x ** (n m) by nested loops."""
+    p = 1.0
+    for i in range(n):
+        for j in range(m):
+            p = p * x
+    return p
+
+
+def nested_sin(x, a, n, m):
+    s = 0.0
+    for i in range(n):
+        for j in range(m):
+            s = math.sin(s * x) + a * j
+        s = s * a
+    return s
+
+
+def triangle(x, n):
+    """An inner loop bound by the outer loop's variable: n (n - 1) / 2 pushes."""
+    s = x
+    for i in range(n):
+        for j in range(i):
+            s = math.sin(s) * x
+    return s
+
+
+def computed_bound(x, n):
+    """The trip count is computed in the function: found by the counting pass."""
+    m = 2 * n + 1
+    s = x
+    for i in range(m):
+        s = math.cos(s) + x
+    return s
+
+
+def int_and_float_tapes(x, n):
+    """Two tapes of two types: s (float64) and k (int64, overwritten in the loop)."""
+    k = 1
+    s = x
+    for i in range(n):
+        s = math.sin(s) * k
+        k = k * 3 % 7 + 1
+    return s
+
+
+def _settle(z, x):
+    """A helper with a while loop: its vjp keeps its own tape."""
+    while z < 4.0:
+        z = z * z * 0.3 + x + 0.5
+    return z
+
+
+def loop_with_helper(x, n):
+    s = x
+    for i in range(n):
+        s = _settle(s, x) * 0.1
+    return s
+
+
+def every_other(x, n):
+    """A range with a step: len(range(1, n, 2)) trips."""
+    s = x
+    for i in range(1, n, 2):
+        s = math.sin(s) * x + i
+    return s
+
+
+def branchy_loop(x, n):
+    """A push on one branch only: the room at entry (n) is an upper bound."""
+    s = x
+    for i in range(n):
+        if s > 0.5:
+            s = s * s - 0.3
+        else:
+            s = s + 0.4
+    return s
+
+
+def colliding_names(tape_s, checkpoint_every, segment):
+    """Parameters named like the generated tapes, k and the segment counter."""
+    s = tape_s
+    for i in range(segment):
+        s = math.sin(s * checkpoint_every) + 0.1 * s
+    return s

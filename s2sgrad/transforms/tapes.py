@@ -144,7 +144,7 @@ def _rewrite(stmts, counts, elem, loops) -> list[ir.Stmt]:
             pushes = _reserved_at_entry(s, counts)
             s.body = _rewrite(s.body, counts, elem, loops + [s])
             if pushes:
-                trips = _trip_count(s)
+                trips = trip_count(s)
                 for tape in sorted(pushes):
                     extra = trips if pushes[tape] == 1 else ir.BinOp("*", ir.Const(pushes[tape]), trips)
                     out.append(ir.TapeReserve(ir.Name(tape), ir.Name(counts[tape]), copy.deepcopy(extra),
@@ -188,7 +188,7 @@ def _sized_at_entry(loop) -> bool:
     return isinstance(loop, ir.ForRange)
 
 
-def _trip_count(loop) -> ir.Expr:
+def trip_count(loop) -> ir.Expr:
     """An upper bound of the loop's trip count, computable at its entry."""
     if isinstance(loop, ir.ForEach):
         return ir.Call(ir.Lib("builtins", "len"), [copy.deepcopy(loop.seq)])

@@ -121,7 +121,9 @@ def test_source_is_cuda_and_standalone():
     g = s2sgrad.grad(cf.for_loop, wrt=0, backend="cuda", tape_bound=32)
     src = g.source
     assert "@cuda.jit(device=True)" in src and "cuda.grid(1)" in src
-    assert "cuda.local.array(32, numba.float64)" in src
+    # a tape_bound is the room of each thread's part of the tape's buffer: nothing to count
+    assert "n_tape_s < tape_s.shape[0]" in src and "tape_s_all[" in src
+    assert "count_tapes" not in src and "tape_rooms" not in src
     assert "import s2sgrad" not in src and "from s2sgrad" not in src
     assert "import numpy" not in src and "from numba import cuda" in src
     assert "def kernel_grad_for_loop(" in src
@@ -136,18 +138,29 @@ def test_loop_without_tape_needs_no_bound():
 
 
 def test_tapes_are_sized_without_a_tape_bound():
-    """Per-point trip counts of a for loop (up to 40 pushes, past the first pass's 16) and a
-    while loop of tens of trips: the kernel counts what each thread needs, is compiled
-    again with room for it, and gives the python backend's gradients."""
+    """Per-point trip counts of a for loop (up to 40 pushes) and a while loop of tens of
+    trips: each thread's tape is sized before the launch (rooms at kernel entry for the
+    for loop, a counting pass for the while loop), and the gradients are the python
+    backend's."""
     x, a, n = RNG.uniform(-1, 1, 8), RNG.uniform(0, 0.3, 8), RNG.integers(0, 41, 8)
     n[0] = 40
     g = s2sgrad.grad(cf.for_loop, wrt=(0, 1), backend="cuda")
     assert_matches(g(x, a, n), pointwise(cf.for_loop, (0, 1), x, a, n), True)
-    assert "cuda.local.array(64, numba.float64)" in g.source  # 40 rounded up to a power of 2
+    assert g.rooms == {"tape_s": 40}  # exactly what the longest point needs
     x, y = RNG.uniform(0.5, 1.0, 6), RNG.uniform(2.0, 5.0, 6)
     w = s2sgrad.grad(cf.creeping_while, wrt=(0, 1), backend="cuda")
     assert_matches(w(x, y), pointwise(cf.creeping_while, (0, 1), x, y), True)
-    assert "cuda.local.array(16, numba.float64)" not in w.source  # it grew
+    assert "def count_tapes_grad_creeping_while(x, y):" in w.source
+    assert w.rooms["tape_z"] == max(len(_trajectory(xk, yk)) for xk, yk in zip(x, y))
+
+
+def _trajectory(x, y):
+    """The values z takes before each trip of creeping_while's loop (what its tape holds)."""
+    z, out = x, []
+    while z < y:
+        out.append(z)
+        z = z + 0.05 * math.sin(z) * x + 0.1
+    return out
 
 
 def test_tape_overflow_is_an_error():
