@@ -143,6 +143,7 @@ def _bilinear(name, forward):
 
 
 _matmul_grads = _bilinear("matmul_grads", lambda x, y, c: matmul(x, y))
+_cross_grads = _bilinear("cross_grads", lambda x, y, c: np_("cross", x, y))
 _tensordot_grads = _bilinear("tensordot_grads", lambda x, y, c: np_("tensordot", x, y, _copy(c.arg("axes"))))
 
 
@@ -232,6 +233,7 @@ ROWS = (
     _second_unsupported("prod_others", ("x", "axis"), "np.prod", ndim=same_ndim("x")),
     _row("matmul_grads", ("g", "a", "b"), unknown_ndim, *_matmul_grads, result_kind="tuple"),
     _row("tensordot_grads", ("g", "a", "b", "axes"), unknown_ndim, *_tensordot_grads, result_kind="tuple"),
+    _row("cross_grads", ("g", "a", "b"), unknown_ndim, *_cross_grads, result_kind="tuple"),
     _second_unsupported("solve_grads", ("g", "a", "x"), "np.linalg.solve", result_kind="tuple"),
     _second_unsupported("einsum_grad", ("subscripts", "g", "operands", "k"), "np.einsum"),
     _row("untile", ("g", "a", "reps"), same_ndim("a"), *_untile),

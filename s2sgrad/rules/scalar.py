@@ -258,7 +258,10 @@ NUMPY_RULES: dict[Any, Rule] = dict([
     *(_np_row(name, kind=ZERO) for name in (
         "zeros", "ones", "empty", "eye", "identity",
         "zeros_like", "ones_like", "empty_like", "shape", "size", "ndim",
-        "argmax", "argmin", "argsort", "count_nonzero", "nonzero", "flatnonzero")),
+        "argmax", "argmin", "argsort", "count_nonzero", "nonzero", "flatnonzero",
+        # index arrays (integers): constants of their int arguments or of a shape
+        "tril_indices", "triu_indices", "diag_indices", "indices", "tril_indices_from",
+        "triu_indices_from", "diag_indices_from", "unravel_index", "ravel_multi_index")),
 ])
 
 def _mod(s, a, opaque):

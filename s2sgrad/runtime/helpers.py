@@ -10,7 +10,7 @@ import numpy as np
 __all__ = ["unbroadcast", "expand_reduced", "prod_others", "matmul_grads", "tensordot_grads", "solve_grads",
            "solve_tangent", "einsum_grad", "untile", "unrepeat", "undiff", "unjoin", "add_at", "zeros_list",
            "tangent_like", "lift_directions", "zero_tangents", "direction", "transpose_directions",
-           "unbroadcast_directions", "cofactor", "undiagonal", "unsort", "sort_like"]
+           "unbroadcast_directions", "cofactor", "undiagonal", "unsort", "sort_like", "cross_grads"]
 
 
 def unbroadcast(g, x):
@@ -86,6 +86,21 @@ def tensordot_grads(g, a, b, axes):
     d_b = np.tensordot(a, g, axes=(free_a, g_free_a))
     d_b = np.transpose(d_b, np.argsort([sum_b[sum_a.index(ax)] for ax in sorted(sum_a)] + free_b))
     return d_a, d_b
+
+
+def cross_grads(g, a, b):
+    """Cotangents of a and b for np.cross(a, b) along the last axis: cross(b, g) and
+    cross(g, a).  2-vectors are 3-vectors with a zero third entry (NumPy's own reading);
+    the cross of two of them is that third entry only, so g is too."""
+    na, nb = np.shape(a)[-1], np.shape(b)[-1]
+    a3 = a if na == 3 else np.concatenate((a, np.zeros(np.shape(a)[:-1] + (1,))), axis=-1)
+    b3 = b if nb == 3 else np.concatenate((b, np.zeros(np.shape(b)[:-1] + (1,))), axis=-1)
+    if na == 2 and nb == 2:
+        g = np.asarray(g, dtype=np.float64)[..., None]
+        g = np.concatenate((np.zeros(np.shape(g)[:-1] + (2,)), g), axis=-1)
+    d_a = np.cross(b3, g)[..., :na]
+    d_b = np.cross(g, a3)[..., :nb]
+    return unbroadcast(d_a, a), unbroadcast(d_b, b)
 
 
 def solve_grads(g, a, x):

@@ -18,7 +18,7 @@ import numba
 import numba.extending
 import numpy as np
 
-from .helpers import cofactor, prod_others, tangent_like, unbroadcast, unbroadcast_directions, undiff, zero_tangents
+from .helpers import cofactor, cross_grads, prod_others, tangent_like, unbroadcast, unbroadcast_directions, undiff, zero_tangents
 
 # helpers whose compiled text is here: runtime.py's does not compile, or only compiled
 # code calls them
@@ -233,6 +233,15 @@ def cofactor_compiled(a):
     return of_matrix
 
 
+@numba.extending.overload(cross_grads)
+def cross_grads_compiled(g, a, b):
+    """cross_grads of 3-vectors (numba's np.cross needs one; two 2-vectors are
+    np.cross2d there), so g has the broadcast rank and no 2-vector branch is typed."""
+    def of_3_vectors(g, a, b):
+        return unbroadcast(np.cross(b, g), a), unbroadcast(np.cross(g, a), b)
+    return of_3_vectors
+
+
 @numba.extending.overload(zero_tangents)
 def zero_tangents_compiled(xs, n_dirs):
     """Zero tangents of a list or tuple of numbers or of arrays of one type, as a list
@@ -275,7 +284,7 @@ def array_compiled(object, dtype=None):
     return lambda object, dtype=None: object.astype(dtype)
 
 
-OVERLOADS = {"unbroadcast_directions": [unbroadcast_directions_compiled], "tangent_like": [tangent_like_compiled], "zero_tangents": [zero_tangents_compiled], "cofactor": [cofactor_compiled], "unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
+OVERLOADS = {"unbroadcast_directions": [unbroadcast_directions_compiled], "tangent_like": [tangent_like_compiled], "zero_tangents": [zero_tangents_compiled], "cofactor": [cofactor_compiled], "cross_grads": [cross_grads_compiled], "unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
              "undiff": [undiff_compiled]}
 # NumPy functions (or forms of them) numba lacks, given to it when generated code calls them
 NUMPY_OVERLOADS = {"ndim": ndim_compiled, "flip": flip_compiled, "expand_dims": expand_dims_compiled,

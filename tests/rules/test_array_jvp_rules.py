@@ -95,6 +95,7 @@ CASES = [
     ("out = np.inner(a, b)", {"a": (3, 4), "b": (2, 4)}),
     ("out = np.outer(x, y)", {"x": (3,), "y": (4,)}),
     ("out = np.outer(a, b)", {"a": (2, 2), "b": (3,)}),
+    ("out = np.cross(a, b)", {"a": (4, 3), "b": (3,)}),
     ("out = np.tensordot(a, b)", {"a": (2, 3, 4), "b": (3, 4, 5)}),
     ("out = np.tensordot(a, b, axes=1)", {"a": (2, 3), "b": (3, 4)}),
     ("out = np.tensordot(a, b, axes=([1, 0], [0, 2]))", {"a": (3, 2, 4), "b": (2, 5, 3)}),

@@ -218,3 +218,71 @@ def test_sort_roll_triu_on_numba():
     t = RNG.standard_normal(5)
     _, tangent = s2sgrad.jvp(numba_mix, backend="numba")(x, w, t)
     assert tangent == pytest.approx(np.sum(got * t))
+
+
+# ---------------------------------------------------------------------- np.cross, index arrays
+def cross_energy(a, b):
+    return np.sum(np.cross(a, b) ** 2)
+
+
+def cross_sine(a, b):
+    return np.sum(np.sin(np.cross(a, b)))
+
+
+def pairwise_products(x):
+    rows, cols = np.tril_indices(x.shape[0], -1)  # integers: constants of the shape
+    return np.sum(x[rows] * x[cols])
+
+
+RNG = np.random.default_rng(13)
+
+
+@pytest.mark.parametrize("a, b", [(RNG.normal(size=3), RNG.normal(size=3)),
+                                  (RNG.normal(size=(4, 3)), RNG.normal(size=3)),  # broadcast
+                                  (RNG.normal(size=(2, 1, 3)), RNG.normal(size=(5, 3)))])
+def test_cross_matches_torch(a, b):
+    ta, tb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    torch.sum(torch.sin(torch.linalg.cross(*torch.broadcast_tensors(ta, tb)))).backward()
+    d_a, d_b = s2sgrad.grad(cross_sine, wrt=(0, 1))(a, b)
+    np.testing.assert_allclose(d_a, ta.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(d_b, tb.grad.numpy(), rtol=1e-12)
+    check_grads(cross_sine, a, b, wrt=(0, 1))  # forward mode too
+    check_grads(cross_energy, a, b, wrt=(0, 1), order=2)
+
+
+def test_cross_hessian_matches_torch():
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
+    tb = torch.tensor(b)
+    expected = torch.autograd.functional.hessian(
+        lambda v: torch.sum(torch.linalg.cross(v, tb) ** 2), torch.tensor(a))
+    np.testing.assert_allclose(s2sgrad.hessian(cross_energy, wrt=0)(a, b), expected.numpy(), rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors are deprecated")
+def test_cross_of_2_vectors_by_hand():
+    a, b = np.array([0.3, -1.2]), np.array([[2.0, 0.5], [-1.0, 0.7]])
+    z = a[0] * b[:, 1] - a[1] * b[:, 0]  # NumPy gives the third entry only
+    d_a, d_b = s2sgrad.grad(cross_sine, wrt=(0, 1))(a, b)
+    np.testing.assert_allclose(d_a, [np.sum(np.cos(z) * b[:, 1]), -np.sum(np.cos(z) * b[:, 0])], rtol=1e-12)
+    np.testing.assert_allclose(d_b, np.stack([-np.cos(z) * a[1], np.cos(z) * a[0]], axis=1), rtol=1e-12)
+
+
+def test_cross_axis_keywords_are_refused():
+    def along_first_axis(a, b):
+        return np.sum(np.cross(a, b, axis=0))
+    with pytest.raises(s2sgrad.errors.S2SGradError, match="axis"):
+        s2sgrad.grad(along_first_axis)(np.ones((3, 2)), np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("n", [1, 3, 5])
+def test_index_arrays_are_constants(n):
+    x = RNG.normal(size=n)
+    # by hand: f = sum over i > j of x_i x_j; df/dx_k = sum(x) - x_k
+    np.testing.assert_allclose(s2sgrad.grad(pairwise_products)(x), np.sum(x) - x, rtol=1e-12)
+    check_grads(pairwise_products, x)
+
+
+def test_cross_on_numba():
+    a, b = RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3))
+    np.testing.assert_allclose(np.concatenate(s2sgrad.grad(cross_sine, wrt=(0, 1), backend="numba")(a, b)),
+                               np.concatenate(s2sgrad.grad(cross_sine, wrt=(0, 1))(a, b)), rtol=1e-12)

@@ -1,4 +1,4 @@
-"""Products: matmul (and @), dot, inner, outer, tensordot, einsum.
+"""Products: matmul (and @), dot, inner, outer, cross, tensordot, einsum.
 
 Each is linear in every operand, so its tangent is one call a tangent (t_a @ b + a @ t_b);
 its cotangents are the same products with the other operand (2-D: d_a += d_c @ b.T).
@@ -108,6 +108,17 @@ OUTER = ArrayRule("outer", params=("a", "b", "out"), defaults={"out": None}, ndi
                   vjp=outer_vjp, jvp=multilinear("a", "b"))
 
 
+# ----------------------------------------------------------------------------- cross
+def cross_vjp(c):
+    grads = c.let("grads", helper("cross_grads", c.g, c.arg("a"), c.arg("b")))
+    return [("a", item(grads, 0)), ("b", item(grads, 1))]
+
+
+# axisa=, axisb=, axisc=, axis= are not taken (refused where written): the last axis only;
+# the rank is left to the call (two 2-vectors give a number each)
+CROSS = ArrayRule("cross", params=("a", "b"), ndim=unknown_ndim, vjp=cross_vjp, jvp=multilinear("a", "b"))
+
+
 # ----------------------------------------------------------------------------- tensordot
 def tensordot_vjp(c):
     grads = c.let("grads", helper("tensordot_grads", c.g, c.arg("a"), c.arg("b"), c.arg("axes")))
@@ -151,5 +162,5 @@ EINSUM = ArrayRule("einsum", params=("subscripts", "operands"), varargs=True, nd
                    vjp=einsum_vjp, jvp=einsum_jvp)
 
 
-ROWS = (MATMUL, DOT, INNER, OUTER, TENSORDOT, EINSUM)
+ROWS = (MATMUL, DOT, INNER, OUTER, CROSS, TENSORDOT, EINSUM)
 METHODS = {"dot": DOT}
