@@ -183,7 +183,9 @@ def _upward_exposed(body, written=frozenset()) -> set[str]:
     written = set(written)
     exposed: set[str] = set()
     for s in body:
-        reads = ir.stmt_reads(s) | (ir.names_in(s.value) if isinstance(s, ir.TapePush) else set())
+        reads = ir.stmt_reads(s)
+        if isinstance(s, (ir.TapePush, ir.TapePop)):  # the tapes and counts are not state
+            reads -= {s.tape.id, s.count.id}
         exposed |= reads - written
         if isinstance(s, (ir.ForRange, ir.ForEach)):
             exposed |= _upward_exposed(s.body, written | {s.target.id})

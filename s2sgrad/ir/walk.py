@@ -165,4 +165,11 @@ def stmt_reads(s: Stmt) -> set[str]:
         return {s.seq.id}
     if isinstance(s, Return):
         return names_in(s.value)
+    if isinstance(s, TapePush):  # tape[count] = value; count += 1
+        return {s.tape.id, s.count.id} | names_in(s.value)
+    if isinstance(s, TapePop):  # count -= 1; into = tape[count]
+        return {s.tape.id, s.count.id} | (names_in(s.into.index) | {target_name(s.into)}
+                                          if isinstance(s.into, Subscript) else set())
+    if isinstance(s, TapeReserve):
+        return {s.tape.id, s.count.id} | names_in(s.extra)
     return set()
