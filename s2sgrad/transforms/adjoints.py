@@ -52,6 +52,7 @@ class AdjointRules(common.Mode):
         self.active = active_variables(self.fn, spec.wrt, [self.result])
         self.assign_sites = dataflow.count_assignments(self.fn)
         self.masks = _mask_variables(self.fn.body)  # booleans: index without repeats
+        self.distinct = _distinct_index_groups(self.fn.body)  # rows, cols = np.tril_indices(n)
         self.must_restore: set[str] = set()  # restored even when the reverse sweep reads no value
         self.float_seeds: set[str] = set()   # cotangents returned by helpers' vjps: floats
         self.depth = 0  # loops around the statement whose adjoint is built (the sweep sets it)
@@ -99,6 +100,7 @@ class AdjointRules(common.Mode):
         """Whether an index may pick one element twice: an integer array not written in
         the code as a literal list of distinct ints (masks, ints and slices never do)."""
         items = index.elts if isinstance(index, ir.TupleExpr) else [index]
+        items = _without_a_distinct_group(items, self.distinct)
         for item in items:
             if isinstance(item, (ir.Slice, ir.Const)) or _is_mask(item):
                 continue
@@ -517,6 +519,69 @@ def _mask_variables(stmts) -> set[str]:
         elif isinstance(s, ir.Pop) and isinstance(s.into, ir.Name):
             others.add(s.into.id)
     return masks - others
+
+
+# NumPy calls whose integer index arrays pick each element at most once: the components
+# of a tril_indices(...) tuple pair up into distinct positions; flatnonzero and arange
+# (of ints: an index) hold distinct ints
+DISTINCT_TUPLES = {"tril_indices", "triu_indices", "diag_indices", "tril_indices_from",
+                   "triu_indices_from", "diag_indices_from", "nonzero"}
+DISTINCT_ARRAYS = {"flatnonzero", "arange"}
+
+
+def _distinct_index_groups(stmts) -> dict[str, tuple[str, int, int | None]]:
+    """var -> (group, component, components) for index arrays bound once, from one call
+    of DISTINCT_TUPLES (`rows, cols = np.tril_indices(n)`, or the tuple itself, whose
+    component is None) or DISTINCT_ARRAYS (one component)."""
+    bindings: dict[str, list] = {}
+    for s in ir.walk_stmts(stmts):
+        if isinstance(s, ir.Assign):
+            for t, v in zip(s.targets, s.values):
+                bindings.setdefault(ir.target_name(t), []).append(v if isinstance(t, ir.Name) and not s.aug else None)
+        elif isinstance(s, ir.CallAssign):
+            for t in s.targets:
+                bindings.setdefault(t.id, []).append(None)
+        elif isinstance(s, (ir.ForRange, ir.ForEach)):
+            bindings.setdefault(s.target.id, []).append(None)
+        elif isinstance(s, (ir.Append, ir.Pop)):
+            bindings.setdefault(s.target.id, []).append(None)
+            if isinstance(s, ir.Pop) and s.into is not None:
+                bindings.setdefault(ir.target_name(s.into), []).append(None)
+    once = {v: b[0] for v, b in bindings.items() if len(b) == 1 and b[0] is not None}
+
+    def numpy_call(v, names):
+        return isinstance(v, ir.Call) and isinstance(v.func, ir.Lib) and v.func.module == "numpy" \
+            and v.func.attr in names and v.method is None
+
+    groups = {v: (v, None, None) for v, e in once.items() if numpy_call(e, DISTINCT_TUPLES)}
+    groups.update({v: (v, 0, 1) for v, e in once.items() if numpy_call(e, DISTINCT_ARRAYS)})
+    unpacked: dict[str, list] = {}
+    for s in ir.walk_stmts(stmts):  # rows, cols = packed: packed[0], packed[1]
+        if isinstance(s, ir.Assign) and not s.aug and len(s.targets) > 1:
+            for k, (t, v) in enumerate(zip(s.targets, s.values)):
+                if isinstance(t, ir.Name) and t.id in once and isinstance(v, ir.Subscript) \
+                        and isinstance(v.value, ir.Name) and groups.get(v.value.id, (0, 0))[1] is None \
+                        and isinstance(v.index, ir.Const) and v.index.value == k:
+                    unpacked.setdefault(v.value.id, []).append((t.id, k, len(s.targets)))
+    for tup, parts in unpacked.items():
+        groups.update({name: (tup, k, n) for name, k, n in parts})
+    return groups
+
+
+def _without_a_distinct_group(items, groups) -> list:
+    """The index items less those that together are every component of one distinct group
+    (y[:, rows, cols] with rows, cols = np.tril_indices(n): no position twice)."""
+    named = [(i, groups[e.id]) for i, e in enumerate(items) if isinstance(e, ir.Name) and e.id in groups]
+    others = [e for e in items if not (isinstance(e, ir.Name) and e.id in groups)]
+    if not named or len({g for _, (g, _, _) in named}) != 1:
+        return items
+    _, k, n = named[0][1]
+    components = sorted(c for _, (_, c, _) in named)
+    if k is None and len(named) == 1 and len(items) == 1:  # y[idx], idx the whole tuple
+        return []
+    if k is not None and components == list(range(n)):
+        return others
+    return items
 
 
 def _is_list_copy(e: ir.Expr) -> bool:
