@@ -154,3 +154,19 @@ def test_jacobian_with_respect_to_an_empty_list_is_empty():
     assert s2sgrad.jacobian(horner, wrt=0, mode="forward")([], 0.5).shape == (0,)
     d_c, d_x = s2sgrad.jacobian(horner, wrt=(0, 1), mode="forward")([], 0.5)
     assert d_c.shape == (0,) and d_x == 0.0
+
+
+def test_jacobian_with_respect_to_an_empty_list_and_another_list():
+    # the directions' count came from the first list's first element (an IndexError)
+    d_a, d_b = s2sgrad.jacobian(weighted_squares, wrt=(0, 1), mode="forward")([], [])
+    assert d_a.shape == (0,) and d_b.shape == (0,)
+    d_c, d_k = s2sgrad.jacobian(horner_and_scale, wrt=(0, 1), mode="forward")([], [2.0, 3.0])
+    assert d_c.shape == (0,)
+    np.testing.assert_allclose(d_k, [3.0, 2.0])  # f = k0 * k1 with no coefficients
+
+
+def horner_and_scale(coeffs, k):
+    acc = 0.0
+    for c in coeffs:
+        acc = acc * 0.5 + c
+    return acc + k[0] * k[1]

@@ -167,11 +167,7 @@ def _without_pushes(stmts) -> list[ir.Stmt]:
     for s in stmts:
         if isinstance(s, ir.TapePush):
             continue
-        if isinstance(s, ir.If):
-            s.body, s.orelse = _without_pushes(s.body), _without_pushes(s.orelse)
-        elif isinstance(s, (ir.ForRange, ir.ForEach, ir.While)):
-            s.body = _without_pushes(s.body)
-        out.append(s)
+        out.append(ir.map_blocks(s, _without_pushes))
     return out
 
 

@@ -137,12 +137,7 @@ def counting_function(fn: ir.Function, name: str) -> ir.Function:
             if isinstance(s, ir.TapePush) and s.tape.id in tapes:
                 out.append(ir.Assign([ir.Name(s.count.id)], [ir.Const(1)], aug="+", role="count", pos=s.pos))
                 continue
-            s = copy.copy(s)
-            if isinstance(s, ir.If):
-                s.body, s.orelse = rewrite(s.body), rewrite(s.orelse)
-            elif isinstance(s, (ir.ForRange, ir.ForEach, ir.While)):
-                s.body = rewrite(s.body)
-            out.append(s)
+            out.append(ir.map_blocks(copy.copy(s), rewrite))
         return out
 
     count_of = {s.tape.id: s.count.id for s in ir.walk_stmts(fn.body) if isinstance(s, ir.TapeNew)}

@@ -8,7 +8,7 @@ from .nodes import (Append, Assign, Attr, BinOp, BoolOp, CallAssign, Call, Compa
                     ForEach, ForRange, If, IfExp, ListExpr, Name, Pop, Raw, Return, Slice, Stmt,
                     Subscript, TapePop, TapePush, TapeReserve, TupleExpr, UnaryOp, While)
 
-__all__ = ["map_children", "children", "subexprs", "stmt_exprs", "names_in", "walk_stmts", "blocks", "target_name",
+__all__ = ["map_children", "children", "subexprs", "stmt_exprs", "names_in", "walk_stmts", "blocks", "map_blocks", "target_name",
            "assigned_names", "stmt_reads"]
 
 def children(e: Expr) -> list[Expr]:
@@ -114,6 +114,15 @@ def blocks(s: Stmt) -> list[list[Stmt]]:
     if isinstance(s, (ForRange, ForEach, While)):
         return [s.body]
     return []
+
+
+def map_blocks(s: Stmt, fn) -> Stmt:
+    """s with each nested block replaced by fn(block), in place (blocks' order)."""
+    if isinstance(s, If):
+        s.body, s.orelse = fn(s.body), fn(s.orelse)
+    elif isinstance(s, (ForRange, ForEach, While)):
+        s.body = fn(s.body)
+    return s
 
 
 def target_name(t: Expr) -> str:

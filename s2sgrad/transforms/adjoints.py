@@ -52,7 +52,7 @@ class AdjointRules(common.Mode):
         self.active = active_variables(self.fn, spec.wrt, [self.result])
         self.assign_sites = dataflow.count_assignments(self.fn)
         self.masks = _mask_variables(self.fn.body)  # booleans: index without repeats
-        self.distinct = _distinct_index_groups(self.fn.body)  # rows, cols = np.tril_indices(n)
+        self.distinct = _distinct_index_groups(self.fn, self.kinds, self.assign_sites)  # np.tril_indices
         self.must_restore: set[str] = set()  # restored even when the reverse sweep reads no value
         self.float_seeds: set[str] = set()   # cotangents returned by helpers' vjps: floats
         self.depth = 0  # loops around the statement whose adjoint is built (the sweep sets it)
@@ -522,49 +522,43 @@ def _mask_variables(stmts) -> set[str]:
 
 
 # NumPy calls whose integer index arrays pick each element at most once: the components
-# of a tril_indices(...) tuple pair up into distinct positions; flatnonzero and arange
-# (of ints: an index) hold distinct ints
+# of a tril_indices(...) tuple pair up into distinct positions; flatnonzero holds distinct
+# ints, and so does arange of non-negative int constants (a negative start would wrap)
 DISTINCT_TUPLES = {"tril_indices", "triu_indices", "diag_indices", "tril_indices_from",
                    "triu_indices_from", "diag_indices_from", "nonzero"}
-DISTINCT_ARRAYS = {"flatnonzero", "arange"}
 
 
-def _distinct_index_groups(stmts) -> dict[str, tuple[str, int, int | None]]:
-    """var -> (group, component, components) for index arrays bound once, from one call
-    of DISTINCT_TUPLES (`rows, cols = np.tril_indices(n)`, or the tuple itself, whose
-    component is None) or DISTINCT_ARRAYS (one component)."""
-    bindings: dict[str, list] = {}
-    for s in ir.walk_stmts(stmts):
-        if isinstance(s, ir.Assign):
-            for t, v in zip(s.targets, s.values):
-                bindings.setdefault(ir.target_name(t), []).append(v if isinstance(t, ir.Name) and not s.aug else None)
-        elif isinstance(s, ir.CallAssign):
-            for t in s.targets:
-                bindings.setdefault(t.id, []).append(None)
-        elif isinstance(s, (ir.ForRange, ir.ForEach)):
-            bindings.setdefault(s.target.id, []).append(None)
-        elif isinstance(s, (ir.Append, ir.Pop)):
-            bindings.setdefault(s.target.id, []).append(None)
-            if isinstance(s, ir.Pop) and s.into is not None:
-                bindings.setdefault(ir.target_name(s.into), []).append(None)
-    once = {v: b[0] for v, b in bindings.items() if len(b) == 1 and b[0] is not None}
+def _distinct_indices(v: ir.Expr) -> str | None:
+    """"tuple" for a DISTINCT_TUPLES call, "array" for flatnonzero or such an arange."""
+    if not (isinstance(v, ir.Call) and isinstance(v.func, ir.Lib) and v.func.module == "numpy"
+            and v.method is None):
+        return None
+    if v.func.attr in DISTINCT_TUPLES:
+        return "tuple"
+    if v.func.attr == "flatnonzero" or v.func.attr == "arange" and not v.kwargs and all(
+            isinstance(a, ir.Const) and type(a.value) is int and a.value >= 0 for a in v.args):
+        return "array"
+    return None
 
-    def numpy_call(v, names):
-        return isinstance(v, ir.Call) and isinstance(v.func, ir.Lib) and v.func.module == "numpy" \
-            and v.func.attr in names and v.method is None
 
-    groups = {v: (v, None, None) for v, e in once.items() if numpy_call(e, DISTINCT_TUPLES)}
-    groups.update({v: (v, 0, 1) for v, e in once.items() if numpy_call(e, DISTINCT_ARRAYS)})
-    unpacked: dict[str, list] = {}
-    for s in ir.walk_stmts(stmts):  # rows, cols = packed: packed[0], packed[1]
-        if isinstance(s, ir.Assign) and not s.aug and len(s.targets) > 1:
-            for k, (t, v) in enumerate(zip(s.targets, s.values)):
-                if isinstance(t, ir.Name) and t.id in once and isinstance(v, ir.Subscript) \
-                        and isinstance(v.value, ir.Name) and groups.get(v.value.id, (0, 0))[1] is None \
-                        and isinstance(v.index, ir.Const) and v.index.value == k:
-                    unpacked.setdefault(v.value.id, []).append((t.id, k, len(s.targets)))
-    for tup, parts in unpacked.items():
-        groups.update({name: (tup, k, n) for name, k, n in parts})
+def _distinct_index_groups(fn, var_kinds, assign_sites) -> dict[str, tuple[str, int | None, int | None]]:
+    """var -> (group, component, components) for index arrays bound once and never written
+    into: from one call of DISTINCT_TUPLES (`rows, cols = np.tril_indices(n)`, or the tuple
+    itself, whose component is None) or a distinct array (one component)."""
+    written = aliasing.updated_in_place(fn.body, var_kinds)
+    assigns = [s for s in ir.walk_stmts(fn.body) if isinstance(s, ir.Assign) and not s.aug]
+    once = {t.id: v for s in assigns for t, v in zip(s.targets, s.values)
+            if isinstance(t, ir.Name) and assign_sites.get(t.id) == 1 and t.id not in written}
+    groups = {v: (v, None, None) if _distinct_indices(e) == "tuple" else (v, 0, 1)
+              for v, e in once.items() if _distinct_indices(e) is not None}
+    for s in assigns:  # rows, cols = packed: packed[0], packed[1]
+        if len(s.targets) < 2:
+            continue
+        for k, (t, v) in enumerate(zip(s.targets, s.values)):
+            if isinstance(t, ir.Name) and t.id in once and isinstance(v, ir.Subscript) \
+                    and isinstance(v.value, ir.Name) and groups.get(v.value.id, (0, 0))[1] is None \
+                    and isinstance(v.index, ir.Const) and v.index.value == k:
+                groups[t.id] = (v.value.id, k, len(s.targets))
     return groups
 
 

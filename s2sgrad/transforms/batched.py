@@ -41,11 +41,15 @@ class BatchedForwardMode(ForwardMode):
 
     def _direction_count(self, tangent_params: list[str]) -> ir.Expr:
         """len of an array tangent; a list's tangent is a list of element tangents, each
-        with the directions' axis (len(t_xs[0]): the caller passes no empty list)."""
+        with the directions' axis: len(t_xs[0]) of the first list that is not empty."""
         for w, t in zip(self.spec.wrt, tangent_params):
             if not kinds.is_list(self.kinds.get(w)):
                 return common.length(ir.Name(t))
-        return common.length(ir.Subscript(ir.Name(tangent_params[0]), ir.Const(0)))
+        count: ir.Expr = ir.Const(0)
+        for t in reversed(tangent_params):
+            count = ir.IfExp(common.length(ir.Name(t)),
+                             common.length(ir.Subscript(ir.Name(t), ir.Const(0))), count)
+        return count
 
     def doc_note(self) -> str:
         return f"\n\n    Each tangent has a leading axis of {self.n_dirs.id} directions; so has the result's."

@@ -1289,18 +1289,18 @@ class _Gen:
         return [f"{pad}for {clause}:"] + self.with_items(items, body, seqs), False
 
     def s_enumerate(self, pad, depth):
-        for _ in range(6):
-            clause, items, length, bound, seqs = self.iteration()
-            if "enumerate(" in clause:
-                return self.item_loop(pad, depth, clause, items, seqs)
-        raise NoWay("no enumerate drawn")
+        return self.drawn_loop(pad, depth, "enumerate")
 
     def s_zip(self, pad, depth):
+        return self.drawn_loop(pad, depth, "zip")
+
+    def drawn_loop(self, pad, depth, over):
+        """A loop whose clause calls `over` (enumerate, zip): a few draws of iteration()."""
         for _ in range(6):
             clause, items, length, bound, seqs = self.iteration()
-            if "zip(" in clause:
+            if f"{over}(" in clause:
                 return self.item_loop(pad, depth, clause, items, seqs)
-        raise NoWay("no zip drawn")
+        raise NoWay(f"no {over} drawn")
 
     def s_pairs(self, pad, depth):
         """pairs = [(U1, c1), (U2, c2)]; for U, c in pairs: ... (a list of pairs)."""

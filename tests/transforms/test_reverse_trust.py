@@ -724,3 +724,25 @@ def test_index_arrays_that_may_repeat_still_refused(f):
         args.append(np.array([1, 1, 2]))
     with pytest.raises(UnsupportedSyntaxError, match="indices that may repeat"):
         s2sgrad.grad(f, wrt=(0, 1))(*args)
+
+
+def wrapping_on_two(x, v):
+    where = np.arange(-1, 2)  # on two elements: 1, 0, 1, a place twice
+    y = x * 1.0
+    y[where] = v
+    return np.sum(y * y)
+
+
+def component_written_into(x, v):
+    rows, cols = np.tril_indices(3, -1)
+    rows[0] = 2  # (2, 0) twice now
+    y = x * 1.0
+    y[rows, cols] = v
+    return np.sum(y * y)
+
+
+@pytest.mark.parametrize("f, args", [(wrapping_on_two, (np.ones(2), np.ones(3))),
+                                     (component_written_into, (np.ones((3, 3)), np.ones(3)))])
+def test_index_arrays_proven_distinct_only_as_bound(f, args):
+    with pytest.raises(UnsupportedSyntaxError, match="indices that may repeat"):
+        s2sgrad.grad(f, wrt=(0, 1))(*args)
