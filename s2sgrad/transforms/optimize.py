@@ -9,6 +9,7 @@ Passes, repeated until the function stops changing:
 """
 from __future__ import annotations
 
+import bisect
 import copy
 
 from .. import ir
@@ -108,25 +109,50 @@ def _substitute(e: ir.Expr, var: str, value: ir.Expr) -> ir.Expr:
 
 def _propagate_constants(stmts):
     """`d_y = 1.0` then uses of d_y in adjoint statements, until d_y is written again."""
-    for i, s in enumerate(stmts):
+    for s in stmts:
         for block in ir.blocks(s):
             block[:] = _propagate_constants(block)
+    index = _TouchIndex(stmts)
+    for i, s in enumerate(stmts):
         if not (isinstance(s, ir.Assign) and s.role == "adjoint" and not s.aug and len(s.targets) == 1
                 and isinstance(s.targets[0], ir.Name) and _is_num(s.values[0])):
             continue
         var, value = s.targets[0].id, s.values[0]
-        for later in stmts[i + 1:]:
-            if var in ir.assigned_names([later]):
+        for j in index.touches_after(var, i):  # statements that neither read nor write var keep it
+            later = stmts[j]
+            if var in index.assigned[j]:
                 if isinstance(later, ir.Assign) and later.role == "adjoint" and not any(
                         isinstance(t, ir.Name) and t.id == var for t in later.targets):
                     later.values = [_substitute(v, var, value) for v in later.values]
                 break
             if isinstance(later, ir.Assign) and later.role == "adjoint":
                 later.values = [_substitute(v, var, value) for v in later.values]
-            elif ir.blocks(later) or not isinstance(later, (ir.Comment,)):
-                if var in _reads_deep(later):
-                    break  # read by something we do not rewrite: keep it as it is
+            else:
+                break  # read by something we do not rewrite: keep it as it is
     return stmts
+
+
+class _TouchIndex:
+    """For one block: what each statement (its nested blocks included) reads and writes,
+    and for each name the positions that touch it, so a pass that looks for the next
+    use of a name jumps there instead of rescanning the block (linear, not quadratic)."""
+
+    def __init__(self, stmts):
+        self.assigned = [ir.assigned_names([s]) for s in stmts]
+        self.reads = [_reads_deep(s) for s in stmts]
+        self.positions: dict[str, list[int]] = {}
+        for j, (w, r) in enumerate(zip(self.assigned, self.reads)):
+            for name in w | r:
+                self.positions.setdefault(name, []).append(j)
+
+    def touches_after(self, name: str, i: int):
+        at = self.positions.get(name, [])
+        yield from at[bisect.bisect_right(at, i):]
+
+    def add_reads(self, j: int, names: set[str]) -> None:
+        for name in names - self.reads[j] - self.assigned[j]:
+            bisect.insort(self.positions.setdefault(name, []), j)
+        self.reads[j] |= names
 
 
 def _reads_deep(s) -> set[str]:
@@ -176,47 +202,41 @@ def _is_zeros_like(s) -> bool:
 
 def _merge_first_writes(stmts, floats):
     """`d = 0.0; ...; d += e` with nothing touching d between: `d = e`."""
-    out = list(stmts)
-    i = 0
-    while i < len(out):
-        s = out[i]
+    for s in stmts:
         for block in ir.blocks(s):
             block[:] = _merge_first_writes(block, floats)
+    index = _TouchIndex(stmts)
+    dropped: set[int] = set()
+    for i, s in enumerate(stmts):
         zeros_like = _is_zeros_like(s)
-        if isinstance(s, ir.Assign) and s.role == "adjoint" and not s.aug and len(s.targets) == 1 \
-                and isinstance(s.targets[0], ir.Name) and (_is_num(s.values[0], 0) or zeros_like):
-            var = s.targets[0].id
-            for j in range(i + 1, len(out)):
-                later = out[j]
-                touches = var in _reads_deep(later) or var in ir.assigned_names([later])
-                if not touches:
-                    continue
-                if isinstance(later, ir.Assign) and later.role == "adjoint" and later.aug in ("+", "-") \
-                        and isinstance(later.targets[0], ir.Name) and later.targets[0].id == var \
-                        and var not in ir.names_in(later.values[0]) and (later.exact or not zeros_like):
-                    value = later.values[0]
-                    if not zeros_like and not surely_float(value, floats):  # d = float(i), never an int gradient
-                        value = ir.Call(ir.Lib("builtins", "float"), [value])
-                    later.values = [value if later.aug == "+" else ir.UnaryOp("-", value)]
-                    later.aug = None
-                    del out[i]
-                    i -= 1
-                elif zeros_like and isinstance(later, ir.Assign) and later.role == "adjoint" \
-                        and later.aug == "+" and isinstance(later.targets[0], ir.Name) \
-                        and later.targets[0].id == var and _is_num(later.values[0]):
-                    # d = np.zeros_like(x); d += 1.0  ->  d = np.ones_like(x)
-                    like, c = s.values[0].args, later.values[0].value
-                    later.values = [ir.Call(ir.Lib("numpy", "ones_like"), like) if c == 1 else
-                                    ir.Call(ir.Lib("numpy", "full_like"), like + [ir.Const(float(c))])]
-                    later.aug = None
-                    del out[i]
-                    i -= 1
-                elif isinstance(later, ir.Assign) and later.role == "adjoint" and later.aug == "*" \
-                        and isinstance(later.targets[0], ir.Name) and later.targets[0].id == var:
-                    del out[j]  # 0 * p is still 0
-                break
-        i += 1
-    return out
+        if not (isinstance(s, ir.Assign) and s.role == "adjoint" and not s.aug and len(s.targets) == 1
+                and isinstance(s.targets[0], ir.Name) and (_is_num(s.values[0], 0) or zeros_like)):
+            continue
+        var = s.targets[0].id
+        j = next((j for j in index.touches_after(var, i) if j not in dropped), None)
+        later = stmts[j] if j is not None else None
+        if not (isinstance(later, ir.Assign) and later.role == "adjoint"
+                and isinstance(later.targets[0], ir.Name) and later.targets[0].id == var):
+            continue
+        if later.aug in ("+", "-") and var not in ir.names_in(later.values[0]) \
+                and (later.exact or not zeros_like):
+            value = later.values[0]
+            if not zeros_like and not surely_float(value, floats):  # d = float(i), never an int gradient
+                value = ir.Call(ir.Lib("builtins", "float"), [value])
+            later.values = [value if later.aug == "+" else ir.UnaryOp("-", value)]
+            later.aug = None
+            dropped.add(i)
+        elif zeros_like and later.aug == "+" and _is_num(later.values[0]):
+            # d = np.zeros_like(x); d += 1.0  ->  d = np.ones_like(x)
+            like, c = s.values[0].args, later.values[0].value
+            later.values = [ir.Call(ir.Lib("numpy", "ones_like"), like) if c == 1 else
+                            ir.Call(ir.Lib("numpy", "full_like"), like + [ir.Const(float(c))])]
+            later.aug = None
+            index.add_reads(j, set().union(*(ir.names_in(a) for a in like)))
+            dropped.add(i)
+        elif later.aug == "*":
+            dropped.add(j)  # 0 * p is still 0
+    return [s for k, s in enumerate(stmts) if k not in dropped]
 
 
 def _own_adjoint_arrays(stmts, arrays: set[str]) -> None:
