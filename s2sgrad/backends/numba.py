@@ -198,8 +198,11 @@ class NumbaPrinter(PythonPrinter):
         return [f"{pad}{s.tape.id} = np.empty(0, np.{s.dtype})", f"{pad}{s.count.id} = 0"]
 
     def _stmt_TapeReserve(self, s, ind):
-        extra = self.expr(s.extra, PREC["+"] + 1)
-        return [f"{' ' * ind}{s.tape.id} = tape_reserve({s.tape.id}, {s.count.id} + {extra})"]
+        # the check is inline: a call (even one returning its argument) costs more than
+        # the loop it guards when it sits in an inner loop
+        pad, extra = " " * ind, self.expr(s.extra, PREC["+"] + 1)
+        return [f"{pad}if {s.count.id} + {extra} > {s.tape.id}.shape[0]:",
+                f"{pad}    {s.tape.id} = tape_reserve({s.tape.id}, {s.count.id} + {extra})"]
 
     def _stmt_TapePush(self, s, ind):
         pad = " " * ind

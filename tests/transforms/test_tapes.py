@@ -181,8 +181,10 @@ def int_and_float(x, xs, n):
     tape_y = np.empty(0, np.float64)
     n_tape_y = 0
     y = x
-    tape_k = tape_reserve(tape_k, n_tape_k + n)
-    tape_y = tape_reserve(tape_y, n_tape_y + n)
+    if n_tape_k + n > tape_k.shape[0]:
+        tape_k = tape_reserve(tape_k, n_tape_k + n)
+    if n_tape_y + n > tape_y.shape[0]:
+        tape_y = tape_reserve(tape_y, n_tape_y + n)
     for i in range(n):
         k = i * 2
         tape_k[n_tape_k] = k
@@ -228,7 +230,8 @@ def over_lists(xs):
     tape_v = np.empty(0, np.float64)
     n_tape_v = 0
     total = 0.0
-    tape_v = tape_reserve(tape_v, n_tape_v + len(xs))
+    if n_tape_v + len(xs) > tape_v.shape[0]:
+        tape_v = tape_reserve(tape_v, n_tape_v + len(xs))
     for v in xs:
         tape_v[n_tape_v] = v
         n_tape_v += 1
@@ -255,7 +258,8 @@ def two_pushes(x, n):
     tape_a = np.empty(0, np.float64)
     n_tape_a = 0
     a = x
-    tape_a = tape_reserve(tape_a, n_tape_a + 2 * (n - 1))
+    if n_tape_a + 2 * (n - 1) > tape_a.shape[0]:
+        tape_a = tape_reserve(tape_a, n_tape_a + 2 * (n - 1))
     for i in range(1, n):
         if i % 2 == 0:
             tape_a[n_tape_a] = a
@@ -280,7 +284,8 @@ def nested(x, m):
     y = x
     c = 0
     while c < m:
-        tape_y = tape_reserve(tape_y, n_tape_y + 3)
+        if n_tape_y + 3 > tape_y.shape[0]:
+            tape_y = tape_reserve(tape_y, n_tape_y + 3)
         for j in range(3):
             tape_y[n_tape_y] = y
             n_tape_y += 1
