@@ -9,7 +9,8 @@ equals the python backend)."""
 
 FUNCTION_ITSELF = [
     'center_by_var', 'concatenate_axis0', 'concatenate_same_array', 'cross_entropy',
-    'diagonal_axes', 'diagonal_offset', 'diff_axis0', 'einsum_batched_matmul', 'einsum_dot',
+    'diagonal_axes', 'diagonal_offset', 'diff_axis0', 'einsum_batched_matmul', 'einsum_batched_big', 'einsum_chain_big', 'einsum_chain_optimize_true',
+    'einsum_dot', 'einsum_explicit_path', 'einsum_optimize_false_big', 'einsum_optimize_greedy',
     'einsum_matmul', 'einsum_rowwise_dot', 'einsum_trace', 'einsum_transpose', 'hstack_vectors',
     'index_list_repeated', 'inner_matrices', 'list_append_then_stack', 'logsumexp_by_hand_axis',
     'mask_argument', 'matmul_batched', 'matmul_batched_shared', 'method_max_axis1',

@@ -1206,6 +1206,39 @@ def einsum_rowwise_dot(a, b, w):
     return np.sum(w * np.einsum('ij,ij->i', a, b))
 
 
+# big enough that einsum_grad optimizes its contractions (BLAS), with and without a
+# batch letter; a 3-operand chain; each spelling of the call's own optimize=
+@case(lambda r: (normal(r, 5, 10, 10), normal(r, 60, 5, 10), weights(r, 60, 5, 10)), wrt=(0, 1))
+def einsum_batched_big(lower, x, w):
+    return np.sum(w * np.einsum('kij,nkj->nki', lower, x))
+
+
+@case(lambda r: (normal(r, 40, 30), normal(r, 30, 50), normal(r, 50, 20), weights(r, 40, 20)), wrt=(0, 1, 2))
+def einsum_chain_big(a, b, c, w):
+    return np.sum(w * np.einsum('ij,jk,kl->il', a, b, c))
+
+
+@case(lambda r: (normal(r, 3, 4), normal(r, 4, 5), normal(r, 5, 2), weights(r, 3, 2)), wrt=(0, 1, 2))
+def einsum_chain_optimize_true(a, b, c, w):
+    return np.sum(w * np.einsum('ij,jk,kl->il', a, b, c, optimize=True))
+
+
+@case(lambda r: (normal(r, 3, 4), normal(r, 4, 5), weights(r, 3, 5)), wrt=(0, 1))
+def einsum_optimize_greedy(a, b, w):
+    return np.sum(w * np.einsum('ij,jk->ik', a, b, optimize='greedy'))
+
+
+@case(lambda r: (normal(r, 40, 30), normal(r, 30, 50), weights(r, 40, 50)), wrt=(0, 1))
+def einsum_optimize_false_big(a, b, w):
+    return np.sum(w * np.einsum('ij,jk->ik', a, b, optimize=False))
+
+
+@case(lambda r: (normal(r, 3, 4), normal(r, 4, 5), normal(r, 5, 2), weights(r, 3, 2)), wrt=(0, 2))
+def einsum_explicit_path(a, b, c, w):
+    # a path computed for the forward contraction: the cotangents' contractions are others
+    return np.sum(w * np.einsum('ij,jk,kl->il', a, b, c, optimize=['einsum_path', (0, 1), (0, 1)]))
+
+
 @case(lambda r: normal(r, 4, 4))
 def trace(a):
     return 2.5 * np.trace(a)

@@ -235,7 +235,7 @@ ROWS = (
     _row("tensordot_grads", ("g", "a", "b", "axes"), unknown_ndim, *_tensordot_grads, result_kind="tuple"),
     _row("cross_grads", ("g", "a", "b"), unknown_ndim, *_cross_grads, result_kind="tuple"),
     _second_unsupported("solve_grads", ("g", "a", "x"), "np.linalg.solve", result_kind="tuple"),
-    _second_unsupported("einsum_grad", ("subscripts", "g", "operands", "k"), "np.einsum"),
+    _second_unsupported("einsum_grad", ("subscripts", "g", "operands", "k", "optimize"), "np.einsum"),
     _row("untile", ("g", "a", "reps"), same_ndim("a"), *_untile),
     _row("unrepeat", ("g", "a", "repeats", "axis"), same_ndim("a"), *_unrepeat),
     _row("undiff", ("g", "n", "axis"), same_ndim("g"), *_undiff),

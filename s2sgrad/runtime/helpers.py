@@ -122,8 +122,12 @@ def solve_tangent(a, x, t_a, t_b):
     return t_x[..., 0] if vector else t_x
 
 
-def einsum_grad(subscripts, g, operands, k):
-    """Cotangent of operand k of np.einsum(subscripts, *operands)."""
+def einsum_grad(subscripts, g, operands, k, optimize=None):
+    """Cotangent of operand k of np.einsum(subscripts, *operands).
+
+    optimize: the call's own optimize= (an explicit path is the forward contraction's, not
+    this one's, so it becomes True); None, the call had none: optimize once the operands
+    are big enough that BLAS pays for the path search (about 10 us)."""
     text = subscripts.replace(" ", "")
     inputs, _, output = text.partition("->")
     inputs = inputs.split(",")
@@ -136,7 +140,11 @@ def einsum_grad(subscripts, g, operands, k):
     arrays = [op for j, op in enumerate(operands) if j != k] + [g]
     seen = set("".join(others))
     kept = "".join(ch for ch in unique if ch in seen)
-    part = np.einsum(",".join(others) + "->" + kept, *arrays)
+    if optimize is None:
+        optimize = sum(np.size(a) for a in arrays) >= 2048
+    elif not isinstance(optimize, (bool, str)):
+        optimize = True
+    part = np.einsum(",".join(others) + "->" + kept, *arrays, optimize=optimize)
     # letters summed only inside operand k: the cotangent is constant along them
     sizes = dict(zip(target, np.shape(operands[k])))
     full = np.broadcast_to(np.expand_dims(part, tuple(i for i, ch in enumerate(unique) if ch not in seen))

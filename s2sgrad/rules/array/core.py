@@ -49,6 +49,8 @@ class ArrayRule:
     varargs: bool = False          # the last parameter collects the remaining positional args
     result_kind: str = "array"     # "array" | "scalar" | "tuple"
     aliases: dict = field(default_factory=dict)  # another keyword spelling -> the parameter
+    # keyword-only parameters after the varargs (np.einsum's optimize=)
+    keyword_only: tuple[str, ...] = ()
 
     @property
     def lib(self) -> ir.Lib:
@@ -156,7 +158,7 @@ def argument_not_taken(rule: ArrayRule, call: ir.Call) -> str | None:
         n = len(call.args)
         return f"a {n}{'tsnrhtdd'[(n // 10 % 10 != 1) * (n % 10 < 4) * n % 10::4]} positional argument"
     for k, _ in call.kwargs:
-        if rule.aliases.get(k, k) not in rule.params:
+        if rule.aliases.get(k, k) not in rule.params + rule.keyword_only:
             return f"the argument `{k}=`"
     return None
 

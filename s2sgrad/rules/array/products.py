@@ -5,6 +5,8 @@ its cotangents are the same products with the other operand (2-D: d_a += d_c @ b
 """
 from __future__ import annotations
 
+import copy
+
 from ... import ir
 from .core import (ArrayRule, C, RankUnknown, UnsupportedUse, add_all, fixed_ndim, helper, item, matmul,
                    multilinear, mul, np_, shape, T, unknown_ndim)
@@ -149,7 +151,10 @@ def einsum_vjp(c):
     if "..." in subscripts.value:
         raise UnsupportedUse("np.einsum with '...'", "name every axis in the subscripts")
     ops = c.args["operands"]
-    return [(("operands", k), helper("einsum_grad", subscripts, c.g, ir.ListExpr(list(ops)), C(k)))
+    # without the call's optimize=, the helper decides by the operands' sizes
+    optimize = [c.args["optimize"]] if "optimize" in c.args else []
+    return [(("operands", k), helper("einsum_grad", subscripts, c.g, ir.ListExpr(list(ops)), C(k),
+                                     *copy.deepcopy(optimize)))
             for k in range(len(ops))]
 
 
@@ -158,8 +163,10 @@ def einsum_jvp(c):
     return add_all(c.replaced({k: c.tangent(k)}) for k in keys if c.tangent(k) is not None)
 
 
+# optimize= changes how NumPy orders the contraction, not its value: the tangent keeps it
+# (the call is copied), the cotangents' contractions take it too
 EINSUM = ArrayRule("einsum", params=("subscripts", "operands"), varargs=True, ndim=einsum_ndim,
-                   vjp=einsum_vjp, jvp=einsum_jvp)
+                   vjp=einsum_vjp, jvp=einsum_jvp, keyword_only=("optimize",))
 
 
 ROWS = (MATMUL, DOT, INNER, OUTER, CROSS, TENSORDOT, EINSUM)
