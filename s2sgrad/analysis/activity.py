@@ -3,7 +3,7 @@
 A variable is *varied* if its value depends differentiably on a wrt input, *useful* if
 the output depends differentiably on it, and *active* if both.  Only active variables
 get adjoints.  The analysis is per variable and ignores statement order (a loop can
-carry any value into any statement), iterated to a fixed point: conservative, simple.
+carry any value into any statement), closed over the flow edges: conservative, simple.
 """
 from __future__ import annotations
 
@@ -44,21 +44,24 @@ def _flows(fn: ir.Function):
 
 
 def active_variables(fn: ir.Function, wrt: list[str], outputs: list[str]) -> set[str]:
+    """The variables that depend on wrt (varied) and that the outputs depend on (useful).
+    Both closures are worklists over the flow edges, linear in their number (a sweep of
+    the edges until nothing changes takes a sweep per statement of a long chain)."""
     edges = _flows(fn)
-    varied = set(wrt)
-    changed = True
-    while changed:
-        changed = False
-        for src, t in edges:
-            if t not in varied and src & varied:
-                varied.add(t)
-                changed = True
-    useful = set(outputs)
-    changed = True
-    while changed:
-        changed = False
-        for src, t in edges:
-            if t in useful and not src <= useful:
-                useful |= src
-                changed = True
-    return varied & useful
+    readers: dict[str, list[str]] = {}   # a name -> the names assigned from it
+    writers: dict[str, set[str]] = {}    # a name -> the names it is assigned from
+    for src, t in edges:
+        for name in src:
+            readers.setdefault(name, []).append(t)
+        writers.setdefault(t, set()).update(src)
+    return _closure(wrt, readers) & _closure(outputs, writers)
+
+
+def _closure(start, follow: dict) -> set[str]:
+    seen, todo = set(start), list(start)
+    while todo:
+        for nxt in follow.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen

@@ -177,9 +177,11 @@ def broadcast(kinds) -> Kind | None:
 class KindInference:
     """Kinds of every variable of one function, given the kinds of its parameters."""
 
-    def __init__(self, fn: ir.Function, params: dict, callee_result=None):
+    def __init__(self, fn: ir.Function, params: dict, callee_result=None, shared: bool = False):
         self.fn = fn
-        self.env: dict[str, Kind] = dict(params)
+        # shared: read the caller's dict as it is (`of` and `ranks` never bind; a copy per
+        # question costs a pass over every variable)
+        self.env: dict[str, Kind] = params if shared else dict(params)
         self.callee_result = callee_result or (lambda pyfunc, kinds: ANY_ARRAY)
 
     def run(self) -> dict[str, Kind]:

@@ -33,12 +33,12 @@ class Mode:
         return var in self.active
 
     def kind_of(self, e: ir.Expr):
-        return kinds.KindInference(self.fn, self.kinds).of(e)
+        return kinds.KindInference(self.fn, self.kinds, shared=True).of(e)
 
     # ------------------------------------------------------------------ array rules
     def ranks(self, bound: dict) -> dict:
         """The rank of each bound argument of a primitive, as its rule reads them."""
-        return kinds.KindInference(self.fn, self.kinds).ranks(bound)
+        return kinds.KindInference(self.fn, self.kinds, shared=True).ranks(bound)
 
     def let_into(self, out: list, names: set | None = None):
         """The `let` a rule binds its temporaries with: `name = value` appended to `out`

@@ -147,7 +147,8 @@ class _TouchIndex:
 
     def touches_after(self, name: str, i: int):
         at = self.positions.get(name, [])
-        yield from at[bisect.bisect_right(at, i):]
+        for k in range(bisect.bisect_right(at, i), len(at)):  # no copy of the tail
+            yield at[k]
 
     def add_reads(self, j: int, names: set[str]) -> None:
         for name in names - self.reads[j] - self.assigned[j]:

@@ -77,7 +77,7 @@ def hoist_self_reading_indices(stmts, var_kinds: dict, namer) -> None:
             if ir.target_name(t) not in ir.names_in(t.index):
                 continue
             index = ir.Name(namer.fresh("index"), pos=t.index.pos)
-            var_kinds[index.id] = kinds.KindInference(None, var_kinds).of(t.index)
+            var_kinds[index.id] = kinds.KindInference(None, var_kinds, shared=True).of(t.index)
             bind = ir.Assign([index], [t.index], pos=s.pos)
             t.index = ir.Name(index.id, pos=index.pos)
             block.insert(k, bind)
@@ -237,7 +237,7 @@ class _Placement:
     def saved_value(self, t: ir.Expr) -> ir.Expr:
         var = ir.target_name(t)
         if isinstance(t, ir.Subscript) and kinds.is_array(self.kinds.get(var)) \
-                and not kinds.is_scalar(kinds.KindInference(None, self.kinds).of(t)):
+                and not kinds.is_scalar(kinds.KindInference(None, self.kinds, shared=True).of(t)):
             return ir.Call(ir.Lib("numpy", "copy"), [copy.deepcopy(t)])  # x[1:3] is a view: keep the values
         return copy.deepcopy(t)
 

@@ -116,7 +116,7 @@ def _is_number(var, value, var_kinds) -> bool:
     if isinstance(value, ir.Subscript):  # an item of a list of numbers, an element of an array
         if kinds.is_list(k):
             return k.elem == kinds.SCALAR
-        return kinds.is_array(k) and kinds.is_scalar(kinds.KindInference(None, var_kinds).of(value))
+        return kinds.is_array(k) and kinds.is_scalar(kinds.KindInference(None, var_kinds, shared=True).of(value))
     return k is None or k == kinds.SCALAR  # flags and counters have no user kind
 
 
