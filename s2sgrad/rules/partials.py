@@ -198,18 +198,30 @@ def _operands_allow(result: ir.Name, conv: ToSympy) -> bool:
     return all(isinstance(x, ir.Name) and x.id == result.id for x in leaves)
 
 
+def _canonical_partials(expr, wrt, symbols, with_ans=False):
+    """_partials of expr with its symbols renamed in the order the converter met them, so
+    statements of one shape (`v3 = v2 * v1`, `v4 = v3 * v2`) share one cache entry:
+    sympy's derivatives are the costly part of generating long straight-line code."""
+    canon = {sym: sp.Symbol(f"@s{i}$", **sym.assumptions0) for i, sym in enumerate(symbols)}
+    back = {c: sym for sym, c in canon.items()}
+    replacements, grads = _partials(expr.xreplace(canon), tuple(canon[s] for s in wrt), with_ans)
+    return [(sym, sub.xreplace(back)) for sym, sub in replacements], [g.xreplace(back) for g in grads]
+
+
 def _derive(value: ir.Expr, active: Callable[[str], bool], result):
     """(converter, cse replacements, partials, whether they read `result`)."""
     conv = ToSympy(active)
     expr = conv(value)
     wrt = tuple(sorted(conv.atoms, key=lambda s: s.name))
+    others = sorted(expr.free_symbols - set(conv.atoms) - set(conv.opaque), key=lambda s: s.name)
+    symbols = [*conv.atoms, *conv.opaque, *others]
     if _written_with_its_value(value, result) and _operands_allow(result, conv):
-        replacements, grads = _partials(expr, wrt, True)
+        replacements, grads = _canonical_partials(expr, wrt, symbols, True)
         used = set().union(*(e.free_symbols for e in [*grads, *(sub for _, sub in replacements)]))
         old = {sym for sym, e in {**conv.atoms, **conv.opaque}.items() if result.id in ir.names_in(e)}
         if ANS in used and not used & old:  # never both values of the target
             return conv, replacements, grads, True
-    return (conv, *_partials(expr, wrt), False)
+    return (conv, *_canonical_partials(expr, wrt, symbols), False)
 
 
 def reads_result(value: ir.Expr, result: ir.Expr, active: Callable[[str], bool]) -> bool:

@@ -134,14 +134,14 @@ class AdjointRules(common.Mode):
 
     def accumulate(self, value: ir.Expr, seed: ir.Expr, skip_key: str | None = None,
                    seed_broadcasts: bool = False, result: ir.Name | None = None,
-                   seed_of: ir.Expr | None = None):
+                   seed_of: ir.Expr | None = None, sources: int | None = None):
         """`d_a += seed * da/dvalue` for every active atom a of `value`.
 
         seed_of: the primal whose adjoint the seed is (`y[i]` for `d_y[i]`), whose kind
-        the seed has.  Returns the statements, and (when skip_key names an atom) that
-        atom's partial.
+        the seed has; sources: _broadcast_sources(value), where the caller has it.  Returns
+        the statements, and (when skip_key names an atom) that atom's partial.
         """
-        arrays = self._broadcast_sources(value)
+        arrays = self._broadcast_sources(value) if sources is None else sources
         seed_kind = self.kind_of(seed_of if seed_of is not None else seed)
         if seed_broadcasts or isinstance(seed, ir.Subscript) and not kinds.is_scalar(seed_kind):
             arrays += 1  # y[i] = ... broadcasts the value into the slot
@@ -177,7 +177,8 @@ class AdjointRules(common.Mode):
         reads_other_slot = isinstance(t, ir.Subscript) and any(
             ir.target_name(a) == ir.target_name(t) and expr_source(a) != expr_source(t)
             for a in atoms)
-        arrays = self._broadcast_sources(v) + (array_target and isinstance(t, ir.Subscript))
+        sources = self._broadcast_sources(v)
+        arrays = sources + (array_target and isinstance(t, ir.Subscript))
         reads_target = t.id in ir.names_in(v) if isinstance(t, ir.Name) else \
             expr_source(t) in {expr_source(a) for a in atoms}
         # x = x[1:] or h = h * w (w wider): the new value has another shape than the old
@@ -190,9 +191,10 @@ class AdjointRules(common.Mode):
             self.float_seeds.add(seed.id)
             taken = ir.Call(ir.Lib("numpy", "copy"), [d_t]) if isinstance(t, ir.Subscript) and array_target else d_t
             return [ir.Assign([seed], [taken]), ir.Assign([copy.deepcopy(d_t)], [self.reset_value(t)])] \
-                + self.accumulate(v, seed, seed_broadcasts=isinstance(t, ir.Subscript) and array_target)
+                + self.accumulate(v, seed, seed_broadcasts=isinstance(t, ir.Subscript) and array_target,
+                                  sources=sources)
         out, self_partial = self.accumulate(v, d_t, skip_key=expr_source(t), result=self.result_read(t, v),
-                                            seed_of=t)
+                                            seed_of=t, sources=sources)
         if self_partial is None:
             out.append(ir.Assign([copy.deepcopy(d_t)], [self.reset_value(t)]))
         elif not (isinstance(self_partial, ir.Const) and self_partial.value == 1):
