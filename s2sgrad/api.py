@@ -8,6 +8,7 @@ unchanged function (same code, same globals and closure values) does not regener
 """
 from __future__ import annotations
 
+import gc
 import html
 import inspect
 import types
@@ -413,6 +414,19 @@ class _Variant:
 
 
 def _generate(f, names, kind, param_kinds, target="python", param_types=None) -> _Variant:
+    # generating code makes many objects that live until it ends (IR, sympy, libcst); the
+    # cyclic collector would rescan them again and again (a third of the time for 3,000
+    # statements), so it waits until the code is made
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _generate_now(f, names, kind, param_kinds, target, param_types)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _generate_now(f, names, kind, param_kinds, target, param_types) -> _Variant:
     inner = _inner_variant(f, param_kinds)
     f = inner.fn if inner is not None else f
     builder = ModuleBuilder(f, param_kinds, param_types)

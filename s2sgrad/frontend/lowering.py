@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import inspect
 import types
 
@@ -77,6 +78,16 @@ def _load(pyfunc, functions: dict, stack: list, call_pos=None, guessing: bool = 
     functions[pyfunc] = fn
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str):
+    """The libcst tree of a function's source and its nodes' positions, kept per source
+    text: a function is lowered again for each kinds of arguments, and parsing and
+    positions are most of the cost for long functions.  libcst trees are immutable, and
+    lowering keys its own tables by their nodes, so lowerings can share one."""
+    wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
+    return wrapper, wrapper.resolve(PositionProvider)
+
+
 class Lowerer(Desugaring):
     """Lowers one function definition to IR (Python's conveniences through desugar.py)."""
 
@@ -86,7 +97,7 @@ class Lowerer(Desugaring):
         self.guessing = guessing
         self.src = Source(pyfunc)
         try:
-            module = cst.parse_module(self.src.text)
+            self.wrapper, self.positions = _parsed(self.src.text)
         except cst.ParserSyntaxError:
             # inspect gives the lines a lambda sits on, which may be a piece of a larger
             # expression (`g = grad(lambda x: x * x,` with the call going on below)
@@ -94,8 +105,6 @@ class Lowerer(Desugaring):
                 f"the source of {pyfunc.__qualname__} cannot be read on its own: its lines are "
                 f"part of a larger expression", self.src.first_line_pos(),
                 "define the function with def, on lines of its own.") from None
-        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # the tree is ours alone
-        self.positions = self.wrapper.resolve(PositionProvider)
         self.stand_ins: dict = {}  # nodes made here (a lambda's def) -> the node they stand for
         self.fndef = next((n for n in self.wrapper.module.body if isinstance(n, cst.FunctionDef)), None)
         if self.fndef is None:
