@@ -266,3 +266,44 @@ def bound_on_one_path(x, c):
 @pytest.mark.parametrize("c", [1, -1])
 def test_saving_a_variable_bound_on_one_path_only(c):
     check_grads(bound_on_one_path, 0.5, c)
+
+
+# ---------------------------------------------------- kinds guessed before the first call
+def times_first(x):
+    return x[0] * x   # no NumPy call: the subscript alone reads as a list's
+
+
+def scaled_by_list_total(x, xs):
+    t = 0.0
+    for v in xs:
+        t = t + v
+    return t * x[0] * x
+
+
+def test_a_subscripted_parameter_used_as_an_array_is_not_refused_before_the_call():
+    """The guess `x is a list` (x[0], no NumPy in sight) made vjp and the reverse-mode
+    Jacobian refuse `x[0] * x` as list arithmetic before any call; an array call is fine.
+    By hand: d(x0 x)/dx = [[2 x0, 0], [x1, x0]]."""
+    import numpy as np
+    x = np.array([2.0, 3.0])
+    assert np.allclose(s2sgrad.vjp(times_first)(x, np.array([1.0, 10.0])), [2 * 2 + 10 * 3, 10 * 2])
+    assert np.allclose(s2sgrad.jacobian(times_first, mode="reverse")(x), [[4.0, 0.0], [3.0, 2.0]])
+    jac_x, jac_xs = s2sgrad.jacobian(scaled_by_list_total, wrt=(0, 1), mode="reverse")(x, [1.0, 2.0])
+    assert np.allclose(jac_x, 3.0 * np.array([[4.0, 0.0], [3.0, 2.0]]))
+    assert np.allclose(jac_xs, [[4.0, 4.0], [6.0, 6.0]])  # x0 x_j for each list item
+
+
+def below_three(v):
+    return v < 3.0
+
+
+def doubled_while_below_three(xs):
+    t = xs[0]
+    while below_three(t):  # refused for a list and for an array alike
+        t = t * 2.0
+    return t
+
+
+def test_a_refusal_that_holds_for_arrays_too_is_still_raised_before_the_call():
+    with pytest.raises(s2sgrad.UnsupportedSyntaxError, match="while condition"):
+        s2sgrad.grad(doubled_while_below_three)
