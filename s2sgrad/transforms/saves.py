@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from .. import ir
 from ..analysis import aliasing, dataflow, kinds
+from . import tapes
 
 
 @dataclass(eq=False)
@@ -165,6 +166,10 @@ def _read_by_reverse_sweep(fn: ir.Function, rev, must_restore: set[str]) -> set[
         reads |= more
 
 
+def _is_var(e: ir.Expr, var: str) -> bool:
+    return isinstance(e, ir.Name) and e.id == var
+
+
 class _Placement:
     """The (save, restore) statement pairs of every placeholder, decided once per
     statement; the tapes they need are created in `prologue`."""
@@ -183,6 +188,9 @@ class _Placement:
         self.tapes: dict[str, str] = {}    # "x/value" or "x/item" -> tape name
         self.prologue: list[ir.Stmt] = []
         self.loop_vars: set[str] = set()   # saved before bound on every path: need a first value
+        # number types where they are sure (an int from shapes, lengths, ranges, int steps;
+        # parameters count as floats here): what `inverse` may undo exactly
+        self.types = tapes.scalar_types(fn, {})
 
     def resolve(self, stmts, forward: bool) -> list[ir.Stmt]:
         """The statements with each placeholder of this sweep replaced by its half of the
@@ -226,8 +234,34 @@ class _Placement:
                 out.append((None, ir.Append(ir.Name(s.target.id), copy.deepcopy(s.into))))
         for t in [s.into] if isinstance(s, ir.Pop) else s.targets:
             if needed(ir.target_name(t)) and not self.first_value_outside_loops(t, ph):
+                undo = self.inverse(s)
+                if undo is not None:
+                    out.append((None, undo))
+                    continue
                 out.append(self.in_variable(t, ph) if ph.depth == 0 else self.on_tape(t))
         return out
+
+    def inverse(self, s) -> ir.Assign | None:
+        """`i = i - c` for an int `i = i + c` (`i += c`, `i = c + i`, and minus): integer
+        steps are exact, so the reverse sweep undoes them instead of taping each value
+        (a position advanced in an inner loop, `lpos += 1`, taped an int a trip).  c is an
+        int literal; i is an int on every assignment (tapes.scalar_types)."""
+        if not (isinstance(s, ir.Assign) and s.role == "user" and len(s.targets) == 1
+                and len(s.values) == 1 and isinstance(s.targets[0], ir.Name)):
+            return None
+        var, value = s.targets[0].id, s.values[0]
+        if s.aug in ("+", "-"):
+            op, step = s.aug, value
+        elif s.aug is None and isinstance(value, ir.BinOp) and value.op in "+-" and _is_var(value.left, var):
+            op, step = value.op, value.right
+        elif s.aug is None and isinstance(value, ir.BinOp) and value.op == "+" and _is_var(value.right, var):
+            op, step = "+", value.left
+        else:
+            return None
+        if self.types.get(var) != "int" or not (isinstance(step, ir.Const) and type(step.value) is int):
+            return None
+        undo = ir.BinOp("-" if op == "+" else "+", ir.Name(var), copy.deepcopy(step))
+        return ir.Assign([ir.Name(var)], [undo], role="save", pos=s.pos)
 
     def first_value_outside_loops(self, t: ir.Expr, ph) -> bool:
         """Whether t is a variable's first binding outside loops: it overwrites nothing."""

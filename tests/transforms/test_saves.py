@@ -96,3 +96,61 @@ def test_first_values_for_an_active_array_bound_on_some_paths():
     out = saves.first_values(fwd, [], ["x", "c"], {"x", "h"}, {"h": kinds.array(1), "x": kinds.array(1)})
     assert [(s.targets[0].id, s.values[0].value, s.role) for s in out] == [("h", 0.0, "placeholder")]
     assert saves.first_values([h], [], ["x", "c"], {"x", "h"}, {"h": kinds.array(1)}) == []
+
+
+def walks_a_packed_triangle(p, x, d):
+    # p packs a strictly lower triangle column by column: `pos` advances inside the loop
+    total = 0.0
+    pos = 0
+    for col in range(d):
+        for row in range(col + 1, d):
+            total = total + p[pos] * x[row] * x[col]
+            pos += 1
+        pos = pos + 0    # a step of 0 is still a step
+        pos = 1 + pos - 1
+    return total
+
+
+def int_and_float_steps(x, n):
+    k = 0
+    s = x
+    for i in range(n):
+        k = k + 2
+        s = s + 0.1      # a float step is not exact: saved on a tape
+        x = x * (s + k)  # the adjoint reads k and s
+    return x
+
+
+def test_an_int_stepped_by_a_constant_is_undone_not_saved():
+    """`pos += 1` on an int is undone in the reverse sweep by `pos -= 1` (exact), where a
+    float step is taped; `1 + pos - 1` is no plain step and keeps its save."""
+    fwd, rev, prologue = placed(int_and_float_steps, ["x"])
+    assert lines(fwd, "push") == ["tape_s.append(s)", "tape_x.append(x)"]
+    assert "k = k - 2" in lines(rev, "save")
+    assert all("tape_k" not in line for line in lines(prologue, "save"))
+
+
+def test_int_steps_undone_give_the_right_gradient():
+    import numpy as np
+    import s2sgrad
+    rng = np.random.default_rng(3)
+    d = 5
+    p, x = rng.normal(size=d * (d - 1) // 2), rng.normal(size=d)
+    expected_p = np.array([x[r] * x[c] for c in range(d) for r in range(c + 1, d)])  # by hand
+    for backend in ("python", "numba"):
+        g = s2sgrad.grad(walks_a_packed_triangle, wrt=(0, 1), backend=backend)
+        d_p, d_x = g(p, x, d)
+        assert np.allclose(d_p, expected_p, rtol=1e-12)
+        step, fd = 1e-6, []
+        for j in range(d):
+            e = np.zeros(d)
+            e[j] = step
+            fd.append((walks_a_packed_triangle(p, x + e, d) - walks_a_packed_triangle(p, x - e, d)) / (2 * step))
+        assert np.allclose(d_x, fd, rtol=1e-6, atol=1e-9)
+    source = s2sgrad.grad(walks_a_packed_triangle, wrt=(0, 1)).source
+    # only `pos = 1 + pos - 1` is taped; the steps are undone (`pos = pos - 1`)
+    assert source.count("tape_pos.append") == 1 and "pos = pos - 1" in source
+    g = s2sgrad.grad(int_and_float_steps)
+    step = 1e-6
+    assert math.isclose(g(0.7, 4), (int_and_float_steps(0.7 + step, 4) - int_and_float_steps(0.7 - step, 4)) / (2 * step),
+                        rel_tol=1e-6)
