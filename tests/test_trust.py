@@ -694,3 +694,78 @@ def test_a_rule_that_needs_a_rank_waits_for_the_call_that_shows_it():
         g(np.eye(2))
     _, tangent = s2sgrad.jvp(two_norm)(np.array([3.0, 4.0]), np.array([1.0, 0.0]))
     assert tangent == pytest.approx(0.6)
+
+
+# ----------------------------------------------------------------- found by an adversarial tester
+def sin_squared_of_a_cse_named(x, cse0):
+    return math.sin(x * cse0) ** 2
+
+
+def test_a_variable_named_like_a_shared_subexpression_keeps_its_own_value():
+    """sympy's shared subexpressions were named @cse0, @cse1, ... and a held variable
+    `cse0` printed the same symbol: `2 * tmp * ...` replaced `2 * cse0 * ...`.  By hand:
+    d/dx sin(c x)^2 = 2 c sin(c x) cos(c x)."""
+    x, c = 0.7, 1.3
+    by_hand = 2 * c * math.sin(c * x) * math.cos(c * x)
+    assert math.isclose(s2sgrad.grad(sin_squared_of_a_cse_named)(x, c), by_hand, rel_tol=1e-12)
+    assert math.isclose(s2sgrad.jvp(sin_squared_of_a_cse_named)(x, c, 1.0)[1], by_hand, rel_tol=1e-12)
+
+
+WEIGHTS = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+
+
+def weighted_clip(x, lo, hi):
+    return np.sum(np.clip(x, lo, hi) * WEIGHTS)
+
+
+def clip_to_a_crossed_bound(x):
+    return np.sum(np.clip(x, -0.5, 0.5 * x))
+
+
+def test_clip_with_crossed_bounds_follows_numpy():
+    """NumPy's clip is minimum(maximum(x, lo), hi): where lo > hi the result is hi, whose
+    derivative then passes (it passed to nothing, or to both lo and hi).  Against torch's
+    clamp, which computes the same, and by hand."""
+    torch = pytest.importorskip("torch")
+    x = np.array([-2.0, 0.3, 2.0, 0.7, -0.1])
+    lo = np.array([-1.0, -1.0, -1.0, 1.0, 1.0])
+    hi = np.array([1.0, 1.0, 1.0, 0.5, 0.5])   # the last two crossed
+    got = s2sgrad.grad(weighted_clip, wrt=(0, 1, 2))(x, lo, hi)
+    t = [torch.tensor(a, requires_grad=True) for a in (x, lo, hi)]
+    (torch.clamp(t[0], t[1], t[2]) * torch.tensor(WEIGHTS)).sum().backward()
+    for mine, theirs in zip(got, t):
+        np.testing.assert_allclose(mine, theirs.grad.numpy())
+    np.testing.assert_allclose(s2sgrad.grad(clip_to_a_crossed_bound)(np.array([-2.0, 1.0])), [0.5, 0.5])
+    tangent = s2sgrad.jvp(weighted_clip, wrt=(0, 1, 2))(x, lo, hi, np.ones(5), np.ones(5), np.ones(5))[1]
+    assert math.isclose(tangent, WEIGHTS.sum())  # each element follows exactly one of x, lo, hi
+
+
+def rotated_list(x):
+    z = x[1:] + x[:1]
+    return z[0] * x[0] + z[2]
+
+
+def test_a_list_of_list_slices_is_refused_not_a_crash():
+    """x[1:] of a list was given the kind of an item, so its adjoint started as a number
+    and `d_z[0] += ...` raised a TypeError in the generated code."""
+    with pytest.raises(s2sgrad.UnsupportedSyntaxError, match=r"rotated_list|x\[1:\]"):
+        s2sgrad.grad(rotated_list)([0.5, 1.5, 2.5, 3.5])
+
+
+def writes_into_an_argument(x, y):
+    y[1] = x[0] * x[1]
+    return np.sum(np.tanh(y))
+
+
+def test_the_callers_array_written_by_index_comes_back_as_it_was():
+    """The reverse sweep read no old value of y, so nothing was saved and y kept f's
+    write; the README promises the caller's arrays back as they were."""
+    x, y = np.array([0.3, 0.4]), np.array([1.0, 2.0])
+    g = s2sgrad.grad(writes_into_an_argument)(x, y)
+    np.testing.assert_array_equal(y, [1.0, 2.0])
+    by_hand = (1 - np.tanh(x[0] * x[1]) ** 2) * np.array([x[1], x[0]])
+    np.testing.assert_allclose(g, by_hand, rtol=1e-12)
+    for backend in ("numba",):
+        y = np.array([1.0, 2.0])
+        np.testing.assert_allclose(s2sgrad.grad(writes_into_an_argument, backend=backend)(x, y), by_hand)
+        np.testing.assert_array_equal(y, [1.0, 2.0])

@@ -15,6 +15,8 @@ after that one?") are answered from the statements' source order and enclosing l
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import ir
 from ..errors import RankUnknownError, UnsupportedSyntaxError
 from . import kinds
@@ -82,7 +84,7 @@ def _refuse_aliased_updates(fn, var_kinds, helper, sure_only, lower) -> None:
                 continue
             if where is not None and _rebound_between(var, where, s, fn.body, order):
                 continue
-            if other is not None and not any(
+            if other is not None and other != CONSTANT and not any(
                     other in ir.stmt_reads(r) and may_run_after(r, s, order)
                     and not _rebound_between(other, s, r, fn.body, order, views_too=True)
                     for r in statements):
@@ -136,6 +138,21 @@ def _refuse_writes_into_numbers(statements, var_kinds) -> None:
                     f"bind a new value instead: `{var} = np.asarray(...)`, or `{var} = ...`.")
 
 
+# The other name of a sharing with an array the function did not make: a module's array,
+# an attribute of an object argument (bound in the code as a constant).  An update in
+# place through such a name changes the caller's data, so it is always refused.
+CONSTANT = "#constant"
+
+
+def _constant_array(v: ir.Expr) -> bool:
+    """Whether v is (a view of) an array constant: obj.A, obj.A[1:], obj.A.T."""
+    while isinstance(v, (ir.Subscript, ir.Attr)) or (isinstance(v, ir.Call) and getattr(v, "method", False)):
+        v = v.value if not isinstance(v, ir.Call) else (v.args[0] if v.args else None)
+        if v is None:
+            return False
+    return isinstance(v, ir.Global) and isinstance(v.value, np.ndarray)
+
+
 def _sharings(fn, statements, array, helper, lower, var_kinds) -> list[tuple[str, str | None, object]]:
     """(name, other name, where) for each place two names start sharing an array; the
     other name is None for a helper's parameter (the caller's name), where is None there."""
@@ -156,6 +173,9 @@ def _sharings(fn, statements, array, helper, lower, var_kinds) -> list[tuple[str
                 elif source not in (None, t.id) and isinstance(v, ir.Name) \
                         and kinds.is_list(var_kinds.get(source)) and kinds.is_list(var_kinds.get(t.id)):
                     sharings += [(t.id, source, s), (source, t.id, s)]  # acc = L: one list
+                if _constant_array(v) and array(t.id) or any(
+                        _constant_array(elt) for elt in (v.elts if isinstance(v, (ir.ListExpr, ir.TupleExpr)) else [])):
+                    sharings += [(t.id, CONSTANT, s), (CONSTANT, t.id, s)]  # b = obj.A, L = [obj.A]
                 for elt in v.elts if isinstance(v, (ir.ListExpr, ir.TupleExpr)) else []:
                     source = _shared_source(elt)  # L = [a]: L[0] is a
                     if source not in (None, t.id) and array(source):
@@ -168,6 +188,8 @@ def _sharings(fn, statements, array, helper, lower, var_kinds) -> list[tuple[str
                     for t in s.targets:
                         if t.id != source:
                             sharings += [(t.id, source, s), (source, t.id, s)]
+        elif isinstance(s, ir.Append) and _constant_array(s.value):  # L.append(obj.A)
+            sharings += [(s.target.id, CONSTANT, s), (CONSTANT, s.target.id, s)]
         elif isinstance(s, ir.Append) and _shared_source(s.value) is not None \
                 and array(_shared_source(s.value)):  # hs.append(v) or hs.append(v[1:])
             source = _shared_source(s.value)
@@ -336,6 +358,9 @@ def _array_updated_in_place(s, array, var_kinds) -> str | None:
     var = ir.target_name(t)
     if isinstance(t, ir.Subscript) and isinstance(t.value, ir.Subscript) and kinds.is_list(var_kinds.get(var)):
         return var  # an array held by a list, written into
+    if s.aug and isinstance(t, ir.Subscript) and isinstance(t.value, ir.Name) and kinds.is_list(var_kinds.get(var)) \
+            and not kinds.is_scalar(var_kinds[var].elem):
+        return var  # L[0] += v on an array item: numpy's += updates that array in place
     if not ((s.aug and isinstance(t, ir.Name)) or isinstance(t, ir.Subscript)) or not array(var):
         return None
     return var

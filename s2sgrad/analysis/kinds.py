@@ -271,6 +271,8 @@ class KindInference:
     def subscript(self, e: ir.Subscript) -> Kind | None:
         base = self.of(e.value)
         if is_list(base):
+            if isinstance(e.index, ir.Slice):
+                return base  # xs[1:] is a list of the same items
             return item_kind(base, e.index.value) if isinstance(e.index, ir.Const) else base.elem
         if not is_array(base):
             return None if base is None else ANY_ARRAY

@@ -180,7 +180,7 @@ def _partials(expr: sp.Expr, wrt: tuple[sp.Symbol, ...], with_ans: bool = False)
     grads = [sp.diff(expr, s) for s in wrt]
     if with_ans:
         grads = [_written_with_ans(g, expr) for g in grads]
-    return sp.cse(grads, symbols=sp.numbered_symbols("@cse", real=True), optimizations=None)
+    return sp.cse(grads, symbols=sp.numbered_symbols("@cse$", real=True), optimizations=None)
 
 
 def _written_with_its_value(value: ir.Expr, result) -> bool:
@@ -306,7 +306,10 @@ def to_ir(e, names: dict, numpy: bool = False) -> ir.Expr:
         return _piecewise_to_ir(e, names, numpy)
     if e.func is rules.OneWhereZero:
         x, d = e.args
-        return _piecewise_to_ir(sp.Piecewise((1, sp.Eq(x, 0)), (d, True)), names, numpy)
+        piecewise = sp.Piecewise((1, sp.Eq(x, 0)), (d, True))
+        if not isinstance(piecewise, sp.Piecewise):  # x a number: sympy decided the piece
+            return to_ir(piecewise, names, numpy)
+        return _piecewise_to_ir(piecewise, names, numpy)
     if isinstance(e, sp.Eq):
         return ir.Compare(to_ir(e.lhs, names, numpy), ["=="], [to_ir(e.rhs, names, numpy)])
     if e.func in (sp.sec, sp.csc, sp.cot):

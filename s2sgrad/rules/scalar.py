@@ -208,16 +208,33 @@ def _where(s, a, opaque):
 
 
 def _clip(s, a, opaque):
-    """np.clip(x, lo, hi): x's derivative passes where lo <= x <= hi (ends included, as in torch)."""
+    """np.clip(x, lo, hi), which NumPy computes as minimum(maximum(x, lo), hi): x's
+    derivative passes where lo <= x <= hi (ends included, as in torch), lo's where x < lo
+    <= hi, hi's everywhere else (x > hi, and every x when lo > hi: the result is hi)."""
     x, lo, hi = (list(a) + [ir.Const(None)] * 3)[:3]
-    inside, out = None, s[0] * 0
-    for bound, keep, beyond, k in ((lo, ">=", "<", 1), (hi, "<=", ">", 2)):
-        if isinstance(bound, ir.Const) and bound.value is None:
-            continue
-        test = ir.Compare(x, [keep], [bound])
-        inside = test if inside is None else ir.Call(ir.Lib("numpy", "logical_and"), [inside, test])
-        out = out + s[k] * opaque(_indicator(ir.Compare(x, [beyond], [bound])))
-    return out if inside is None else out + s[0] * opaque(_indicator(inside))
+    has_lo = not (isinstance(lo, ir.Const) and lo.value is None)
+    has_hi = not (isinstance(hi, ir.Const) and hi.value is None)
+
+    def both(p, q):
+        return ir.Call(ir.Lib("numpy", "logical_and"), [p, q])
+
+    def either(p, q):
+        return ir.Call(ir.Lib("numpy", "logical_or"), [p, q])
+
+    if not (has_lo or has_hi):
+        return s[0]
+    if not has_hi:
+        return s[0] * opaque(_indicator(ir.Compare(x, [">="], [lo]))) \
+            + s[1] * opaque(_indicator(ir.Compare(x, ["<"], [lo])))
+    if not has_lo:
+        return s[0] * opaque(_indicator(ir.Compare(x, ["<="], [hi]))) \
+            + s[2] * opaque(_indicator(ir.Compare(x, [">"], [hi])))
+    above_lo, below_lo = ir.Compare(x, [">="], [lo]), ir.Compare(x, ["<"], [lo])
+    passes_x = both(above_lo, ir.Compare(x, ["<="], [hi]))
+    passes_lo = both(below_lo, ir.Compare(lo, ["<="], [hi]))
+    passes_hi = either(both(above_lo, ir.Compare(x, [">"], [hi])), both(below_lo, ir.Compare(lo, [">"], [hi])))
+    return s[0] * opaque(_indicator(passes_x)) + s[1] * opaque(_indicator(passes_lo)) \
+        + s[2] * opaque(_indicator(passes_hi))
 
 
 def _np_row(attr, sympy=None, kind="sympy", piecewise=None, module="numpy", obj=None, with_ans=False,

@@ -12,12 +12,15 @@ from __future__ import annotations
 import bisect
 import copy
 
+import numpy as np
+
 from .. import ir
 from ..analysis import aliasing
 from ..backends import python as codegen
 
 def optimize(fn: ir.Function) -> ir.Function:
     floats = getattr(fn, "float_names", set())
+    arrays = getattr(fn, "primal_arrays", set())
     before = None
     while True:
         text = codegen.PythonPrinter().function(fn)
@@ -25,10 +28,11 @@ def optimize(fn: ir.Function) -> ir.Function:
             _own_adjoint_arrays(fn.body, getattr(fn, "primal_arrays", set()))
             return fn
         before = text
-        fn.body = _fold_block(fn.body, floats)
+        fn.body = _fold_block(fn.body, floats, arrays)
         fn.body = _propagate_constants(fn.body)
-        fn.body = _merge_first_writes(fn.body, floats)
-        fn.body, _ = _dead_code(fn.body, set(), set(), _views(fn.body))
+        fn.body = _merge_first_writes(fn.body, floats, arrays)
+        fn.body, _ = _dead_code(fn.body, _caller_visible(fn), set(), _views(fn.body),
+                                getattr(fn, "primal_arrays", set()))
         fn.body = _tidy(fn.body)
         if fn.body and isinstance(fn.body[0], ir.Comment) and fn.body[0].text == "reverse sweep":
             fn.body = fn.body[1:]  # no forward statements: nothing to tell apart
@@ -39,8 +43,8 @@ def _is_num(e, *values) -> bool:
     return isinstance(e, ir.Const) and type(e.value) in (int, float) and (not values or e.value in values)
 
 
-def fold(e: ir.Expr, floats: set[str] = frozenset()) -> ir.Expr:
-    ir.map_children(e, lambda c: fold(c, floats))
+def fold(e: ir.Expr, floats: set[str] = frozenset(), arrays: set[str] = frozenset()) -> ir.Expr:
+    ir.map_children(e, lambda c: fold(c, floats, arrays))
     if isinstance(e, ir.UnaryOp) and e.op == "-":
         if isinstance(e.operand, ir.UnaryOp) and e.operand.op == "-":
             return e.operand.operand
@@ -53,9 +57,9 @@ def fold(e: ir.Expr, floats: set[str] = frozenset()) -> ir.Expr:
         return ir.Const({"+": a.value + b.value, "-": a.value - b.value, "*": a.value * b.value}[op])
     if op == "*":
         if _is_num(a, 1):  # 1.0 * i is a float even where i is an int: keep that
-            return b if isinstance(a.value, int) or surely_float(b, floats) else _as_float(b)
+            return b if isinstance(a.value, int) or surely_float(b, floats) else _as_float(b, arrays, e)
         if _is_num(b, 1):
-            return a if isinstance(b.value, int) or surely_float(a, floats) else _as_float(a)
+            return a if isinstance(b.value, int) or surely_float(a, floats) else _as_float(a, arrays, e)
         if _is_num(a, -1):
             return ir.UnaryOp("-", b)
         if _is_num(b, -1):
@@ -75,15 +79,26 @@ def fold(e: ir.Expr, floats: set[str] = frozenset()) -> ir.Expr:
     return e
 
 
-def _as_float(e):
+def _as_float(e, arrays, unfolded):
+    """float(e) for a number that may be an int; an array (an int array too) keeps its
+    `1.0 * e`, which float() would refuse."""
+    if maybe_array(e, arrays):
+        return unfolded
     return ir.Call(ir.Lib("builtins", "float"), [e])
 
 
-def _fold_block(stmts, floats):
+def maybe_array(e: ir.Expr, arrays) -> bool:
+    """Whether e may be an array: it reads an array variable or an array constant (an
+    object's attribute bound in the code, a module's array)."""
+    return bool(ir.names_in(e) & set(arrays)) or any(
+        isinstance(sub, ir.Global) and isinstance(sub.value, np.ndarray) for sub in ir.subexprs(e))
+
+
+def _fold_block(stmts, floats, arrays=frozenset()):
     out = []
     for s in stmts:
         if isinstance(s, ir.Assign) and s.role == "adjoint":
-            s.values = [fold(v, floats) for v in s.values]
+            s.values = [fold(v, floats, arrays) for v in s.values]
             if s.aug in ("+", "-") and _is_num(s.values[0], 0):
                 continue  # d_x += 0
             if s.aug == "*" and _is_num(s.values[0], 1):
@@ -93,7 +108,7 @@ def _fold_block(stmts, floats):
             elif s.aug == "+" and isinstance(s.values[0], ir.UnaryOp) and s.values[0].op == "-":
                 s.aug, s.values = "-", [s.values[0].operand]
         for block in ir.blocks(s):
-            block[:] = _fold_block(block, floats)
+            block[:] = _fold_block(block, floats, arrays)
         out.append(s)
     return out
 
@@ -201,11 +216,11 @@ def _is_zeros_like(s) -> bool:
         and isinstance(s.values[0].func, ir.Lib) and s.values[0].func.attr == "zeros_like"
 
 
-def _merge_first_writes(stmts, floats):
+def _merge_first_writes(stmts, floats, arrays=frozenset()):
     """`d = 0.0; ...; d += e` with nothing touching d between: `d = e`."""
     for s in stmts:
         for block in ir.blocks(s):
-            block[:] = _merge_first_writes(block, floats)
+            block[:] = _merge_first_writes(block, floats, arrays)
     index = _TouchIndex(stmts)
     dropped: set[int] = set()
     for i, s in enumerate(stmts):
@@ -220,7 +235,8 @@ def _merge_first_writes(stmts, floats):
                 and isinstance(later.targets[0], ir.Name) and later.targets[0].id == var):
             continue
         if later.aug in ("+", "-") and var not in ir.names_in(later.values[0]) \
-                and (later.exact or not zeros_like):
+                and (later.exact or not zeros_like) \
+                and (zeros_like or surely_float(later.values[0], floats) or not maybe_array(later.values[0], arrays)):
             value = later.values[0]
             if not zeros_like and not surely_float(value, floats):  # d = float(i), never an int gradient
                 value = ir.Call(ir.Lib("builtins", "float"), [value])
@@ -293,7 +309,7 @@ def _views(stmts) -> dict[str, set[str]]:
     return out
 
 
-def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict):
+def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict, arrays=frozenset()):
     """Drop assignments whose values nobody reads; returns the block and its live-in set.
 
     A tape pop whose value nobody reads goes too, and its id joins `dead_pairs`, so the
@@ -303,29 +319,27 @@ def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict):
     live = set(live_out)
     out: list[ir.Stmt] = []
     for s in reversed(stmts):
-        if isinstance(s, ir.Pop) and s.pair is not None and isinstance(s.into, ir.Name) \
-                and s.into.id not in live:
+        if isinstance(s, ir.Pop) and s.pair is not None and s.into is not None \
+                and _dead_target(s.into, live, views):  # `x = tape.pop()`, `y[i] = tape.pop()`
             dead_pairs.add(s.pair)
             continue
         if isinstance(s, ir.Append) and s.pair in dead_pairs:
             continue
         if isinstance(s, ir.Assign):
             names = [t.id for t in s.targets if isinstance(t, ir.Name)]
-            if _pure(s) and all(ir.target_name(t) not in live and not (
-                    isinstance(t, ir.Subscript) and views.get(ir.target_name(t), set()) & live)
-                    for t in s.targets):
+            if _pure(s) and all(_dead_target(t, live, views) for t in s.targets):
                 continue
             if not s.aug:
-                live -= set(names)
-            live |= ir.stmt_reads(s)
+                live -= set(names) | {_shape_of(n) for n in names}
+            live |= _assign_reads(s, arrays)
         elif isinstance(s, ir.CallAssign):
-            if all(t.id not in live for t in s.targets):
+            if all(_dead_target(t, live, views) for t in s.targets):
                 continue
-            live -= {t.id for t in s.targets}
+            live -= {t.id for t in s.targets} | {_shape_of(t.id) for t in s.targets}
             live |= ir.stmt_reads(s)
         elif isinstance(s, ir.If):
-            s.body, lb = _dead_code(s.body, live, dead_pairs, views)
-            s.orelse, lo = _dead_code(s.orelse, live, dead_pairs, views)
+            s.body, lb = _dead_code(s.body, live, dead_pairs, views, arrays)
+            s.orelse, lo = _dead_code(s.orelse, live, dead_pairs, views, arrays)
             if not _has_effect(s.body) and not _has_effect(s.orelse):
                 continue
             live = lb | lo | ir.stmt_reads(s)
@@ -334,7 +348,7 @@ def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict):
             loop_live = set(live) | header
             while True:  # liveness around the loop's back edge, to a fixed point
                 pairs = set(dead_pairs)
-                body, body_in = _dead_code(copy.deepcopy(s.body), loop_live, pairs, views)
+                body, body_in = _dead_code(copy.deepcopy(s.body), loop_live, pairs, views, arrays)
                 new = loop_live | body_in
                 if new == loop_live:
                     break
@@ -342,7 +356,8 @@ def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict):
             dead_pairs |= pairs
             s.body = body
             target = getattr(s, "target", None)
-            if not isinstance(s, ir.While) and not _has_effect(s.body) and (target is None or target.id not in live):
+            if not isinstance(s, ir.While) and not _has_effect(s.body) and (
+                    target is None or _dead_target(target, live, views)):
                 continue
             live = live | header | (body_in - ({target.id} if target is not None else set()))
             if isinstance(s, ir.While):
@@ -352,6 +367,73 @@ def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict):
         out.append(s)
     out.reverse()
     return out, live
+
+
+def _caller_visible(fn: ir.Function) -> set[str]:
+    """The parameters the function never rebinds: what is written into them by index the
+    caller sees, so the reverse sweep's putting back of their old values is no dead code."""
+    rebound = {t.id for s in ir.walk_stmts(fn.body) if isinstance(s, ir.Assign)
+               for t in s.targets if isinstance(t, ir.Name)}
+    rebound |= {t.id for s in ir.walk_stmts(fn.body) if isinstance(s, ir.CallAssign) for t in s.targets}
+    return set(fn.params) - rebound
+
+
+def _dead_target(t: ir.Expr, live: set[str], views: dict) -> bool:
+    """Whether nothing reads what a write into t leaves.  Binding x is needed where x's
+    values or only its shape are read later; a write by index into x, where x's values
+    (or a view's) are."""
+    var = ir.target_name(t)
+    if isinstance(t, ir.Name):
+        return var not in live and _shape_of(var) not in live
+    return var not in live and not views.get(var, set()) & live
+
+
+# Liveness marks a variable read for its shape only (np.zeros_like(y) in the reverse
+# sweep, y.shape) as "y#shape": its binding is needed, the writes by index into it are
+# not (a vjp that never returns y need not compute its elements)
+SHAPE_ONLY = {"zeros_like", "ones_like", "empty_like", "shape", "ndim", "size"}
+
+
+def _shape_of(var: str) -> str:
+    return var + "#shape"
+
+
+def _assign_reads(s: ir.Assign, arrays) -> set[str]:
+    """What an assignment reads, shape-only reads of `arrays` marked (a write by index
+    into a list may change its shape: xs[0] = np.ones(3)); a write by index into y needs
+    y bound, not y's values (unless it updates them: y[i] += v)."""
+    out: set[str] = set()
+    for v in s.values:
+        out |= _expr_reads(v, arrays)
+    for t in s.targets:
+        if isinstance(t, ir.Subscript):
+            out |= ir.names_in(t.index)
+            var = ir.target_name(t)
+            out.add(_shape_of(var) if var in arrays and not s.aug else var)
+            if not isinstance(t.value, ir.Name):
+                out |= ir.names_in(t.value)
+        elif s.aug:
+            out.add(t.id)
+    return out
+
+
+def _expr_reads(e: ir.Expr, arrays) -> set[str]:
+    if isinstance(e, ir.Call) and isinstance(e.func, ir.Lib) and e.func.module == "numpy" \
+            and e.func.attr in SHAPE_ONLY and e.args and isinstance(e.args[0], ir.Name) \
+            and e.args[0].id in arrays:
+        out = {_shape_of(e.args[0].id)}
+        for a in e.args[1:] + [v for _, v in e.kwargs]:
+            out |= _expr_reads(a, arrays)
+        return out
+    if isinstance(e, ir.Attr) and isinstance(e.value, ir.Name) and e.value.id in arrays \
+            and e.attr in ("shape", "ndim", "size", "dtype"):
+        return {_shape_of(e.value.id)}
+    if isinstance(e, (ir.Name, ir.Raw)):
+        return ir.names_in(e)
+    out: set[str] = set()
+    for c in ir.children(e):
+        out |= _expr_reads(c, arrays)
+    return out
 
 
 def _has_effect(stmts) -> bool:

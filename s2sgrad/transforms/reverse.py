@@ -29,7 +29,7 @@ from ..analysis import aliasing, dataflow, kinds
 from ..errors import NonScalarOutputError, UnsupportedSyntaxError
 from ..rules import registry
 from ..rules import runtime_helpers as runtime_rules
-from . import common, saves
+from . import common, recompute, saves
 from .adjoints import AdjointRules
 
 
@@ -55,6 +55,8 @@ class ReverseMode(AdjointRules):
         fn, spec = self.fn, self.spec
         self.refuse_non_scalar_output()
         fwd, rev = self.sweep(fn.body, depth=0)
+        if not spec.helper:  # the caller's arrays come back as they were (a callee works on them)
+            self.must_restore |= self._arguments_written_by_index()
         fwd, rev, prologue = saves.place_saves(fwd, rev, self.fn, self.kinds, self.namer,
                                                self.init_values, self.must_restore)
         prologue += saves.first_values(fwd, prologue, self.fn.params, self.active, self.kinds)
@@ -165,6 +167,9 @@ class ReverseMode(AdjointRules):
         if not isinstance(s, ir.While) and s.target.id in ir.assigned_names(s.body):
             self._loop_over_own_variable(s)
         fbody, rbody = self.sweep(s.body, depth + 1)
+        local = recompute.locals_if_recomputable(s, self.fn)
+        if local is not None:  # independent iterations: recomputed, not taped
+            fbody, rbody = recompute.recomputed(fbody, rbody, local)
         if isinstance(s, ir.ForRange) and self.is_active(s.target.id):
             # each iteration binds the counter afresh (an int, no derivative): what its
             # adjoint gathered since is dropped, and an earlier value's starts at zero
@@ -304,6 +309,19 @@ class ReverseMode(AdjointRules):
             | aliasing.added_into(self.fn.body)  # np.add.at's slots are not put back
         return [ir.Assign([ir.Name(p)], [common.np_call("copy", ir.Name(p))], role="flag")
                 for p in self.fn.params if p in aliased]
+
+    def _arguments_written_by_index(self) -> set[str]:
+        """Parameters f writes into by index (`y[1] = ...`) and never rebinds: what the
+        forward sweep writes there, the reverse sweep puts back, whether or not it reads
+        the old values itself."""
+        written, rebound = set(), set()
+        for st in ir.walk_stmts(self.fn.body):
+            if isinstance(st, ir.Assign):
+                for t in st.targets:
+                    (written if isinstance(t, ir.Subscript) else rebound).add(ir.target_name(t))
+            elif isinstance(st, ir.CallAssign):
+                rebound |= {t.id for t in st.targets}
+        return (written & set(self.fn.params)) - rebound
 
     def _kept_value(self, rev) -> list[ir.Stmt]:
         """`value = result` after the forward sweep, for value_and_grad, where the reverse

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.special  # a test dependency (the `test` extra)
 
 import s2sgrad
 from s2sgrad.errors import UnsupportedSyntaxError
@@ -380,3 +381,92 @@ def test_a_view_read_by_the_reverse_sweep_sees_the_old_values():
     # v.T, kept for the reverse sweep, is a view of v, which v[0] = 5.0 changes later
     x = np.array([0.3, -0.5])
     assert np.allclose(s2sgrad.grad(view_then_write)(x), -np.cos(np.cos(x)) * np.sin(x))
+
+
+# ---------------------------------------------------------------- the long profile of 2026-12-02
+class Holder:
+    """An object argument: its arrays are constants of the generated code."""
+
+    def __init__(self, A):
+        self.A = A
+
+
+def dot_with_an_attribute(x, obj):
+    v1 = np.diagonal(x + obj.A)
+    return np.dot(v1, obj.A)
+
+
+def test_an_array_constant_times_the_seed_is_not_made_a_float():
+    """`1.0 * obj_A` was folded to `float(obj_A)`, a TypeError for an array (program 7702).
+    By hand: f = sum_i (x_i + A_i) A_i, so d f / d x_i = A_i."""
+    A = np.array([-0.50871, -0.700468, -0.247029])
+    x = np.array([[-0.1], [-0.2], [-0.5]])
+    value, (grad,) = s2sgrad.value_and_grad(dot_with_an_attribute, wrt=("x",))(x, Holder(A))
+    np.testing.assert_allclose(grad, A[:, None], rtol=1e-12)
+    assert np.isclose(value, dot_with_an_attribute(x, Holder(A)))
+    ints = Holder(np.array([1, 2, 3]))  # an int array constant: float() of it fails too
+    np.testing.assert_allclose(s2sgrad.grad(dot_with_an_attribute)(x, ints), [[1.0], [2.0], [3.0]])
+
+
+def xlog1py_of_a_constant(a):
+    return scipy.special.xlog1py(0.5, 1.2 + np.sin(a)) + scipy.special.xlogy(2.0, 3.0 + a)
+
+
+def test_xlogy_of_a_number_first_argument():
+    """xlog1py(0.5, y): sympy decides `0.5 == 0` and the piecewise partial collapses to a
+    number, which the printer unpacked as a piecewise (program 9190, a raw TypeError)."""
+    check_grads(xlog1py_of_a_constant, 0.3, modes=("forward", "reverse"))
+
+
+def appended_attribute_updated(x, y, z, obj):
+    acc = [obj.A for t2, u3 in zip(y, x)]
+    v = acc
+    v[0] += z    # numpy's += changes obj.A itself
+    out = np.copy(z)
+    out[0:1] = obj.A[0, 0]
+    return out
+
+
+def attribute_updated(x, obj):
+    b = obj.A
+    b += x
+    return np.sum(obj.A * x)
+
+
+W_MODULE = np.array([1.0, 2.0])
+
+
+def module_array_view_updated(x):
+    b = W_MODULE[:]
+    b *= 2.0
+    return np.sum(W_MODULE * x)
+
+
+def attribute_copied_then_updated(x, obj):
+    c = obj.A * 1.0   # a new array
+    c += x
+    return np.sum(c * x)
+
+
+@pytest.mark.parametrize("f, args", [
+    (appended_attribute_updated, lambda: (np.array([[0.5]]), np.array([-0.6]), np.array([-0.9]),
+                                         Holder(np.array([[0.94], [-0.32], [0.78]])))),
+    (attribute_updated, lambda: (np.ones(2), Holder(np.array([1.0, 2.0])))),
+    (module_array_view_updated, lambda: (np.ones(2),)),
+])
+def test_an_update_in_place_of_an_array_constant_is_refused(f, args):
+    """An object's array appended to a list, or bound to a name, and updated in place by
+    += changes the object itself; the code rebinding instead gave d/dz 0 (program 2481).
+    Refused, in both modes."""
+    wrt = 2 if f is appended_attribute_updated else 0
+    for make in (s2sgrad.grad, s2sgrad.jvp):
+        with pytest.raises(UnsupportedSyntaxError, match="in place"):
+            g = make(f, wrt=wrt)
+            a = args()
+            g(*a, *([np.ones_like(a[wrt])] if make is s2sgrad.jvp else []))
+
+
+def test_a_copy_of_an_array_constant_may_be_updated():
+    A = np.array([1.0, 2.0])
+    np.testing.assert_allclose(s2sgrad.grad(attribute_copied_then_updated)(np.ones(2), Holder(A)), A + 2.0)
+    np.testing.assert_array_equal(A, [1.0, 2.0])
