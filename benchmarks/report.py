@@ -46,47 +46,49 @@ then more: read small differences between tools as noise.
 
 
 # the natural formulations s2sgrad refused, and what the problems were rewritten to
-REWRITES = """## Formulations s2sgrad refused, and how the problems are written instead
+REWRITES = """## Formulations s2sgrad refused when these problems were written, and how they stand
 
-- GMM: `rows, cols = np.tril_indices(d, -1)` (or `np.triu_indices`) has no rule, so s2sgrad
-  reads NumPy's own source and refuses it there: *UnsupportedSyntaxError: a generator
-  expression outside sum(...) is not supported in a differentiated function* (positioned
-  in numpy/lib/_twodim_base_impl.py; the hint, "write a list comprehension", is about
-  NumPy's code, not the user's).  With the indices passed in, `lower[:, rows, cols] =
-  icf[:, d:]` is refused: *writing into `lower[:, rows, cols]` with indices that may
-  repeat*.  Written instead as `(icf[:, d:] @ place).reshape(k, d, d)` with a constant 0/1
-  placement matrix (which JAX and autograd, without in-place writes, need too).
-- GMM: `np.einsum(..., optimize=True)` is refused (*the argument `optimize=` of `np.einsum`
-  is not supported*); the objective calls plain `np.einsum`.
-- BA: `np.cross` has no rule (*UnsupportedCallError: call to `np.cross` has no derivative
-  rule and no Python source*); the cross products are written out with `np.stack`.
-- LSTM: `forget, ingate, outgate, change = np.split(gates, 4)` has no rule (the same
-  UnsupportedCallError for `np.split`); the gates are sliced instead.
+- GMM: `rows, cols = np.tril_indices(d, -1)` and `lower[:, rows, cols] = icf[:, d:]` were
+  refused (NumPy's own source read and refused; *indices that may repeat*).  Both are taken
+  now (index arrays of np.tril_indices are constants, and writes through the components of
+  one such tuple cannot repeat).  The objective keeps `(icf[:, d:] @ place).reshape(k, d,
+  d)` with a constant 0/1 placement matrix, which JAX and autograd (no in-place writes)
+  need anyway, so every tool computes the same thing.
+- GMM: `np.einsum(..., optimize=True)` was refused; `optimize=` is taken now.  The
+  objective calls plain `np.einsum` for every tool (s2sgrad's adjoint contractions are
+  optimized by themselves once their operands are large).
+- BA: `np.cross` had no rule; it has one now.  The cross products stay written out with
+  `np.stack`, the same for every tool.
+- LSTM: `forget, ingate, outgate, change = np.split(gates, 4)` still has no rule (an
+  UnsupportedCallError); the gates are sliced instead.
 """
 
 # what stands in the way of the missed targets, read from the generated code (s2sgrad's
 # grad(..., backend="numba").source of each problem); rewrite it when the code changes
 READING = """## What stands in the way (read from the generated code)
 
-- **Loop-style GMM, numba.** The per-point call `logsumexp_loop(main_term)` becomes a call
-  of its VJP helper for every point, which reruns the helper's forward sweep and
-  allocates each time: `np.zeros_like` of its array and of the float `m` (a 0-d array, so
-  the adjoint arithmetic on it is array arithmetic), a list tape for `m` inside the
-  branch, and `np.array(d_result)`.  The inner loops also call `unbroadcast(...)` and
-  `np.sum(...)` on numbers, and save every element of the `xcentered`/`qxcentered`
-  buffers before each overwrite, checking the tape's room once per column.
-- **BA, numba.** The loop body holds an `if` (the small-angle branch), and every number
-  assigned in it goes on a Python-list tape (`tape_x0 = []`, one append and pop per
-  observation: a reflected list in numba), while their adjoints start as
-  `np.zeros_like(x0)`, 0-d arrays, and every update goes through `unbroadcast`.  Two VJPs
-  (one per row of the 2 x 15 blocks) double it; a forward-mode Jacobian of the
-  per-observation function would need 15 tangents instead.
+- **Loop-style GMM, numba** (8-15 before this run's changes).  An int position stepped
+  by a constant (`lpos += 1`) is undone in the reverse sweep instead of taped, and the
+  tapes' room checks are inline; what is left: the per-point call `logsumexp_loop(...)`
+  becomes a call of its VJP helper for every point, which reruns the helper's forward
+  sweep and allocates its adjoint array and a bool tape each time; every element of the
+  `xcentered`/`qxcentered` buffers is saved before each overwrite, and the saves before
+  `qxcentered[row] += ...` are overwritten by the restores of `qxcentered[j] = ...`
+  before anything reads them (dropping them by hand: 15% at D=10), which a pass that
+  drops restores nobody reads before the next restore would do; the adjoint of
+  `qxcentered[row] += ...` takes d_qxcentered[row] out and adds it back.
+- **BA, numba** (12.5 before).  The observation loop's iterations are independent, so
+  its reverse recomputes the locals instead of taping them, and the vjp, which needs only
+  the output's shape, has no forward loop at all.  What is left is the adjoint arithmetic
+  itself: `math.cos(theta)` and `math.sin(theta)` computed again where `cos_t` and
+  `sin_t` hold them (rules written with the forward's values would reuse them), the
+  divisions of `1 / theta` and `r / theta ** 2`, and two VJPs per 2 x 15 block.
 - **Euler, numba.** The generated adjoint is the hand-written one statement for statement
-  (two preallocated tapes): what separates the two lines here is noise.
-- **Vectorized GMM, python.** At D=10 the largest part of the gradient's time (about 40%
-  under cProfile) is its three unoptimised `np.einsum` calls (the forward's and the two
-  adjoints'); each call also makes 14 `np.zeros_like` adjoints that a first write could
-  assign, and 15 `unbroadcast` calls, most on operands whose shapes already match.
+  (two preallocated tapes); its tapes start empty and grow once to the trip count, where
+  the hand-written one allocates them at their size.
+- **Vectorized GMM, python**: met at every size since the adjoints' `np.einsum`
+  contractions are optimized (BLAS) once their operands are large (10x for
+  'kij,nkj->nki' at D=10).
 """
 
 

@@ -12,7 +12,7 @@ autograd.make_vjp, torch.autograd.grad with grad_outputs).
 - reprojection_errors: loop-style over observations, the Rodrigues rotation with its
   small-angle branch as an `if` (s2sgrad numba);
 - reprojection_vectorized: NumPy over all observations, the branch as np.where with a safe
-  theta and the cross products written out (s2sgrad has no rule for np.cross) (s2sgrad
+  theta and the cross products written out (as when s2sgrad had no rule for np.cross) (s2sgrad
   python, JAX, autograd); reprojection_torch the same in PyTorch.
 
 Camera layout: rotation (Rodrigues vector) 0:3, centre 3:6, focal length 6, principal
@@ -92,7 +92,7 @@ def reprojection_vectorized(cams, points, weights, features):
     cos_t = np.cos(theta)[:, None]
     sin_t = np.sin(theta)[:, None]
     w_dot_x = np.sum(w * x, axis=1)[:, None]
-    # the cross products written out: s2sgrad has no rule for np.cross
+    # the cross products written out (s2sgrad had no rule for np.cross then; the same for every tool)
     w_cross_x = np.stack([w[:, 1] * x[:, 2] - w[:, 2] * x[:, 1], w[:, 2] * x[:, 0] - w[:, 0] * x[:, 2],
                           w[:, 0] * x[:, 1] - w[:, 1] * x[:, 0]], axis=1)
     rot_cross_x = np.stack([rot[:, 1] * x[:, 2] - rot[:, 2] * x[:, 1], rot[:, 2] * x[:, 0] - rot[:, 0] * x[:, 2],

@@ -7,9 +7,10 @@ benchmarks/data/adbench), written three ways, all this project's own:
   from icf[k, D:], so the loop walks it with an int position `lpos`;
 - gmm_vectorized: NumPy without loops or writes (s2sgrad python, and with its `np` bound to
   jax.numpy or autograd.numpy, JAX and HIPS autograd).  L_k is built as icf[:, D:] @ place,
-  a constant 0/1 matrix putting each entry at its (row, column): s2sgrad refuses the
-  natural `lower[:, rows, cols] = icf[:, D:]` (indices that may repeat), and
-  np.tril_indices has no rule (its NumPy source is read and refused);
+  a constant 0/1 matrix putting each entry at its (row, column), a form every tool takes
+  (JAX and autograd have no in-place writes; s2sgrad refused the natural
+  `lower[:, rows, cols] = icf[:, D:]` with np.tril_indices when this was written, and
+  takes it now);
 - gmm_objective_torch: PyTorch, vectorized, the reference gradient.
 
 Every form leaves out the constant multigammaln term (gradients are unchanged).
