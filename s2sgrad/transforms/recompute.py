@@ -16,7 +16,8 @@ iterations (what Tapenade and JAX's remat do for such loops):
 
 The conditions (`locals_if_recomputable`), all checked on the user's loop:
 - a `for` over a range, with no break, continue, return, nested loop, call of a user
-  function, list operation or statement other than assignments and ifs;
+  function or of one without rule and source (random.random(): drawn again it differs),
+  method call, list operation or statement other than assignments and ifs;
 - every variable the body binds (its locals), but for sums (`total += e`, read nowhere
   else in the body), is bound before it is read on every path
   through the body, at most once on any path, and nowhere outside the loop, and is no
@@ -74,14 +75,21 @@ def recomputed(loop_fwd: list[ir.Stmt], loop_rev: list[ir.Stmt], names: set[str]
 def _plain(stmts) -> bool:
     for s in stmts:
         if isinstance(s, ir.If):
-            if not (_plain(s.body) and _plain(s.orelse)):
+            if not (_plain(s.body) and _plain(s.orelse)) or _has_effect(s.test):
                 return False
         elif isinstance(s, ir.Assign):
-            if s.role != "user":
+            if s.role != "user" or any(_has_effect(v) for v in s.values):
                 return False
         elif not isinstance(s, ir.Comment):
             return False
     return True
+
+
+def _has_effect(e: ir.Expr) -> bool:
+    """A call with no rule and no source (random.random(), an object's method): evaluated
+    again it may give another value, or do something twice."""
+    return isinstance(e, ir.Foreign) or (isinstance(e, ir.Call) and isinstance(e.func, ir.Attr)) \
+        or any(_has_effect(c) for c in ir.children(e))
 
 
 def _assigned_outside(stmts, loop) -> set[str]:

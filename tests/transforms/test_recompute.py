@@ -8,6 +8,7 @@ the python backend's result.
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
@@ -156,3 +157,25 @@ def test_a_vjp_needing_only_the_shape_of_the_output_drops_the_forward_loop():
 def test_value_and_grad_still_computes_the_value():
     value, _ = s2sgrad.value_and_grad(total_of_rows, wrt=(0, 1))(A, B)
     assert math.isclose(value, total_of_rows(A, B), rel_tol=1e-13)
+
+
+def noisy_rows(a, b):
+    total = 0.0
+    for i in range(a.shape[0]):
+        noise = random.random()           # drawn once per iteration: never drawn again
+        u = a[i, 0] * b[i] + noise
+        total += u * u
+    return total
+
+
+def test_a_loop_drawing_random_numbers_is_not_recomputed():
+    """Recomputing would draw other numbers than the forward sweep used."""
+    fn, loop = loop_of(noisy_rows)
+    assert recompute.locals_if_recomputable(loop, fn) is None
+    random.seed(3)
+    noise = [random.random() for _ in range(A.shape[0])]
+    random.seed(3)
+    d_a, d_b = s2sgrad.grad(noisy_rows, wrt=(0, 1))(A, B)
+    u = A[:, 0] * B + np.array(noise)
+    np.testing.assert_allclose(d_a[:, 0], 2 * u * B, rtol=1e-12)   # by hand
+    np.testing.assert_allclose(d_b, 2 * u * A[:, 0], rtol=1e-12)
