@@ -84,7 +84,7 @@ def _vector_mode_cases():
         yield pytest.param(f, args, wrt, id=f.__name__)
 
 
-@pytest.mark.parametrize("f, args, wrt", _vector_mode_cases())
+@pytest.mark.parametrize("f, args, wrt", list(_vector_mode_cases()))
 def test_forward_jacobian(f, args, wrt):
     """Vector mode: every direction at once, against reverse mode."""
     wrt = wrt if isinstance(wrt, tuple) else (wrt,)
