@@ -25,14 +25,13 @@ def optimize(fn: ir.Function) -> ir.Function:
     while True:
         text = codegen.PythonPrinter().function(fn)
         if text == before:
-            _own_adjoint_arrays(fn.body, getattr(fn, "primal_arrays", set()))
+            _own_adjoint_arrays(fn.body, arrays)
             return fn
         before = text
         fn.body = _fold_block(fn.body, floats, arrays)
         fn.body = _propagate_constants(fn.body)
         fn.body = _merge_first_writes(fn.body, floats, arrays)
-        fn.body, _ = _dead_code(fn.body, _caller_visible(fn), set(), _views(fn.body),
-                                getattr(fn, "primal_arrays", set()))
+        fn.body, _ = _dead_code(fn.body, _caller_visible(fn), set(), _views(fn.body), arrays)
         fn.body = _tidy(fn.body)
         if fn.body and isinstance(fn.body[0], ir.Comment) and fn.body[0].text == "reverse sweep":
             fn.body = fn.body[1:]  # no forward statements: nothing to tell apart
