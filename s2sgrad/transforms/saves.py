@@ -190,7 +190,7 @@ class _Placement:
         self.loop_vars: set[str] = set()   # saved before bound on every path: need a first value
         # number types where they are sure (an int from shapes, lengths, ranges, int steps;
         # parameters count as floats here): what `inverse` may undo exactly
-        self.types = tapes.scalar_types(fn, {})
+        self.types = tapes.scalar_types(fn, {p: "float" for p in fn.params})
 
     def resolve(self, stmts, forward: bool) -> list[ir.Stmt]:
         """The statements with each placeholder of this sweep replaced by its half of the

@@ -154,3 +154,26 @@ def test_int_steps_undone_give_the_right_gradient():
     step = 1e-6
     assert math.isclose(g(0.7, 4), (int_and_float_steps(0.7 + step, 4) - int_and_float_steps(0.7 - step, 4)) / (2 * step),
                         rel_tol=1e-6)
+
+
+def float_argument_stepped(x):
+    t = 1.0
+    for i in range(2):
+        t = t * x * x
+        x = x + 1        # x is a float argument: (x + 1) - 1 is not x
+    return t
+
+
+def test_a_float_argument_stepped_by_an_int_is_taped_not_undone():
+    """A parameter's own value counts as a float: undoing `x = x + 1` by `x - 1` lost
+    x = 1e-20 entirely (gradient 2e-40).  By hand: f = x^2 (x + 1)^2, f' = 2x(x+1)^2 +
+    2x^2(x+1)."""
+    import s2sgrad
+    x = 1e-20
+    by_hand = 2 * x * (x + 1) ** 2 + 2 * x * x * (x + 1)
+    for backend in ("python", "numba"):
+        g = s2sgrad.grad(float_argument_stepped, backend=backend)
+        assert math.isclose(g(x), by_hand, rel_tol=1e-12)
+        assert "x = x - 1" not in g.source
+    assert math.isclose(s2sgrad.grad(float_argument_stepped)(0.3), 2 * 0.3 * 1.3 ** 2 + 2 * 0.09 * 1.3,
+                        rel_tol=1e-12)
