@@ -145,12 +145,10 @@ CONSTANT = "#constant"
 
 
 def _constant_array(v: ir.Expr) -> bool:
-    """Whether v is (a view of) an array constant: obj.A, obj.A[1:], obj.A.T."""
-    while isinstance(v, (ir.Subscript, ir.Attr)) or (isinstance(v, ir.Call) and getattr(v, "method", False)):
-        v = v.value if not isinstance(v, ir.Call) else (v.args[0] if v.args else None)
-        if v is None:
-            return False
-    return isinstance(v, ir.Global) and isinstance(v.value, np.ndarray)
+    """Whether v is (a view of) an array constant: obj.A, obj.A[1:], obj.A.T (not a copy,
+    obj.A.copy(), which may be updated freely)."""
+    root = _view_root(v)
+    return isinstance(root, ir.Global) and isinstance(root.value, np.ndarray)
 
 
 def _sharings(fn, statements, array, helper, lower, var_kinds) -> list[tuple[str, str | None, object]]:
@@ -468,10 +466,16 @@ def view_source(v: ir.Expr) -> str | None:
 
 def _shared_source(v: ir.Expr) -> str | None:
     """The variable whose memory `v` may share: x for x, x[1:], x.T, x.reshape(...)."""
-    if isinstance(v, ir.Name):
-        return v.id
-    if isinstance(v, ir.Subscript) and isinstance(v.value, ir.Name):
-        return v.value.id
+    root = _view_root(v)
+    return root.id if isinstance(root, ir.Name) else None
+
+
+def _view_root(v: ir.Expr) -> ir.Name | ir.Global | None:
+    """The variable or constant whose memory `v` may share (x for x[1:], x.T, ...)."""
+    if isinstance(v, (ir.Name, ir.Global)):
+        return v
+    if isinstance(v, ir.Subscript) and isinstance(v.value, (ir.Name, ir.Global)):
+        return v.value
     if isinstance(v, ir.Call) and isinstance(v.func, ir.Lib) and v.func.attr in VIEWS and v.args:
-        return _shared_source(v.args[0])
+        return _view_root(v.args[0])
     return None

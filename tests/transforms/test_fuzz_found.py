@@ -448,11 +448,24 @@ def attribute_copied_then_updated(x, obj):
     return np.sum(c * x)
 
 
+def attribute_copy_method_updated(x, obj):
+    c = obj.A.copy()  # what the refusal's hint suggests
+    c += x
+    return np.sum(c * x) + np.sum(obj.A)
+
+
+def attribute_transposed_updated(x, obj):
+    b = obj.A.T       # a view
+    b += x
+    return np.sum(obj.A * x)
+
+
 @pytest.mark.parametrize("f, args", [
     (appended_attribute_updated, lambda: (np.array([[0.5]]), np.array([-0.6]), np.array([-0.9]),
                                          Holder(np.array([[0.94], [-0.32], [0.78]])))),
     (attribute_updated, lambda: (np.ones(2), Holder(np.array([1.0, 2.0])))),
     (module_array_view_updated, lambda: (np.ones(2),)),
+    (attribute_transposed_updated, lambda: (np.ones(2), Holder(np.array([1.0, 2.0])))),
 ])
 def test_an_update_in_place_of_an_array_constant_is_refused(f, args):
     """An object's array appended to a list, or bound to a name, and updated in place by
@@ -466,7 +479,11 @@ def test_an_update_in_place_of_an_array_constant_is_refused(f, args):
             g(*a, *([np.ones_like(a[wrt])] if make is s2sgrad.jvp else []))
 
 
-def test_a_copy_of_an_array_constant_may_be_updated():
+@pytest.mark.parametrize("f", [attribute_copied_then_updated, attribute_copy_method_updated])
+def test_a_copy_of_an_array_constant_may_be_updated(f):
+    """By hand: sum((A + x) x) has gradient A + 2x; obj.A itself is left as it was."""
     A = np.array([1.0, 2.0])
-    np.testing.assert_allclose(s2sgrad.grad(attribute_copied_then_updated)(np.ones(2), Holder(A)), A + 2.0)
+    x = np.array([0.5, -1.5])
+    np.testing.assert_allclose(s2sgrad.grad(f)(x, Holder(A)), A + 2.0 * x)
+    np.testing.assert_allclose(s2sgrad.jvp(f)(x, Holder(A), np.ones(2))[1], np.sum(A + 2.0 * x))
     np.testing.assert_array_equal(A, [1.0, 2.0])
