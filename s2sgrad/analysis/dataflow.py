@@ -39,6 +39,22 @@ def definitely_bound(stmts, bound: set[str], before: dict | None = None) -> set[
     return bound
 
 
+def rebound_names(stmts) -> set[str]:
+    """The variables some statement binds to a new value (not a write by index into it):
+    `x = ...`, `a, x = h(...)`, `for x in ...`, `x = tape.pop()`."""
+    out: set[str] = set()
+    for s in ir.walk_stmts(stmts):
+        if isinstance(s, ir.Assign):
+            out |= {t.id for t in s.targets if isinstance(t, ir.Name)}
+        elif isinstance(s, ir.CallAssign):
+            out |= {t.id for t in s.targets}
+        elif isinstance(s, (ir.ForRange, ir.ForEach)):
+            out.add(s.target.id)
+        elif isinstance(s, ir.Pop) and isinstance(s.into, ir.Name):
+            out.add(s.into.id)
+    return out
+
+
 def first_bindings(stmts) -> dict:
     """For each variable, the first statement (in source order) that binds it."""
     first: dict = {}

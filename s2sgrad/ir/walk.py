@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 from .nodes import (Append, Assign, Attr, BinOp, BoolOp, CallAssign, Call, Compare, Expr, ExprStmt,
-                    ForEach, ForRange, If, IfExp, ListExpr, Name, Pop, Raw, Return, Slice, Stmt,
+                    Foreign, ForEach, ForRange, If, IfExp, ListExpr, Name, Pop, Raw, Return, Slice, Stmt,
                     Subscript, TapePop, TapePush, TapeReserve, TupleExpr, UnaryOp, While)
 
-__all__ = ["map_children", "children", "subexprs", "stmt_exprs", "names_in", "walk_stmts", "blocks", "map_blocks", "target_name",
+__all__ = ["map_children", "children", "subexprs", "has_effect", "stmt_exprs", "names_in", "walk_stmts", "blocks", "map_blocks", "target_name",
            "assigned_names", "stmt_reads"]
 
 def children(e: Expr) -> list[Expr]:
@@ -84,6 +84,14 @@ def stmt_exprs(s: Stmt) -> list[Expr]:
     if isinstance(s, TapePop) and s.into is not None:
         return [s.into]
     return []
+
+
+def has_effect(e: Expr) -> bool:
+    """Whether evaluating e may do more than compute a value: a call with no rule and no
+    source (random.random() gives another number each time), or a method call such as
+    `d_xs.pop()`."""
+    return isinstance(e, Foreign) or (isinstance(e, Call) and isinstance(e.func, Attr)) \
+        or any(has_effect(c) for c in children(e))
 
 
 def names_in(e: Expr | None) -> set[str]:

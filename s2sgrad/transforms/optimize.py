@@ -15,7 +15,7 @@ import copy
 import numpy as np
 
 from .. import ir
-from ..analysis import aliasing
+from ..analysis import aliasing, dataflow
 from ..backends import python as codegen
 
 def optimize(fn: ir.Function) -> ir.Function:
@@ -279,10 +279,7 @@ def _shared_array(e: ir.Expr) -> str | None:
 
 # ------------------------------------------------------------------------------ dead code
 def _pure(s: ir.Assign) -> bool:
-    def has_effect(e):  # a foreign call, or a method call such as `d_xs.pop()`
-        return isinstance(e, ir.Foreign) or (isinstance(e, ir.Call) and isinstance(e.func, ir.Attr)) \
-            or any(has_effect(c) for c in ir.children(e))
-    return not any(has_effect(v) for v in s.values)
+    return not any(ir.has_effect(v) for v in s.values)
 
 
 def _views(stmts) -> dict[str, set[str]]:
@@ -371,10 +368,7 @@ def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict, arr
 def _caller_visible(fn: ir.Function) -> set[str]:
     """The parameters the function never rebinds: what is written into them by index the
     caller sees, so the reverse sweep's putting back of their old values is no dead code."""
-    rebound = {t.id for s in ir.walk_stmts(fn.body) if isinstance(s, ir.Assign)
-               for t in s.targets if isinstance(t, ir.Name)}
-    rebound |= {t.id for s in ir.walk_stmts(fn.body) if isinstance(s, ir.CallAssign) for t in s.targets}
-    return set(fn.params) - rebound
+    return set(fn.params) - dataflow.rebound_names(fn.body)
 
 
 def _dead_target(t: ir.Expr, live: set[str], views: dict) -> bool:

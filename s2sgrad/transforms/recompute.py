@@ -75,21 +75,15 @@ def recomputed(loop_fwd: list[ir.Stmt], loop_rev: list[ir.Stmt], names: set[str]
 def _plain(stmts) -> bool:
     for s in stmts:
         if isinstance(s, ir.If):
-            if not (_plain(s.body) and _plain(s.orelse)) or _has_effect(s.test):
+            if not (_plain(s.body) and _plain(s.orelse)) or ir.has_effect(s.test):
                 return False
         elif isinstance(s, ir.Assign):
-            if s.role != "user" or any(_has_effect(v) for v in s.values):
+            if s.role != "user" or any(ir.has_effect(v) for v in s.values) \
+                    or len({isinstance(t, ir.Name) for t in s.targets}) > 1:  # `u, y[i] = ...`
                 return False
         elif not isinstance(s, ir.Comment):
             return False
     return True
-
-
-def _has_effect(e: ir.Expr) -> bool:
-    """A call with no rule and no source (random.random(), an object's method): evaluated
-    again it may give another value, or do something twice."""
-    return isinstance(e, ir.Foreign) or (isinstance(e, ir.Call) and isinstance(e.func, ir.Attr)) \
-        or any(_has_effect(c) for c in ir.children(e))
 
 
 def _assigned_outside(stmts, loop) -> set[str]:

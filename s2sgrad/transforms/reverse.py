@@ -314,14 +314,9 @@ class ReverseMode(AdjointRules):
         """Parameters f writes into by index (`y[1] = ...`) and never rebinds: what the
         forward sweep writes there, the reverse sweep puts back, whether or not it reads
         the old values itself."""
-        written, rebound = set(), set()
-        for st in ir.walk_stmts(self.fn.body):
-            if isinstance(st, ir.Assign):
-                for t in st.targets:
-                    (written if isinstance(t, ir.Subscript) else rebound).add(ir.target_name(t))
-            elif isinstance(st, ir.CallAssign):
-                rebound |= {t.id for t in st.targets}
-        return (written & set(self.fn.params)) - rebound
+        written = {ir.target_name(t) for st in ir.walk_stmts(self.fn.body) if isinstance(st, ir.Assign)
+                   for t in st.targets if isinstance(t, ir.Subscript)}
+        return (written & set(self.fn.params)) - dataflow.rebound_names(self.fn.body)
 
     def _kept_value(self, rev) -> list[ir.Stmt]:
         """`value = result` after the forward sweep, for value_and_grad, where the reverse
