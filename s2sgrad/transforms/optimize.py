@@ -15,7 +15,7 @@ import copy
 import numpy as np
 
 from .. import ir
-from ..analysis import aliasing, dataflow
+from ..analysis import aliasing, coverage, dataflow
 from ..backends import python as codegen
 
 def optimize(fn: ir.Function) -> ir.Function:
@@ -31,7 +31,8 @@ def optimize(fn: ir.Function) -> ir.Function:
         fn.body = _fold_block(fn.body, floats, arrays)
         fn.body = _propagate_constants(fn.body)
         fn.body = _merge_first_writes(fn.body, floats, arrays)
-        fn.body, _ = _dead_code(fn.body, _caller_visible(fn), set(), _views(fn.body), arrays)
+        fn.body, _ = _dead_code(fn.body, _caller_visible(fn), set(), _views(fn.body), arrays,
+                                coverage.first_axis_lengths(fn))
         fn.body = _tidy(fn.body)
         if fn.body and isinstance(fn.body[0], ir.Comment) and fn.body[0].text == "reverse sweep":
             fn.body = fn.body[1:]  # no forward statements: nothing to tell apart
@@ -305,13 +306,16 @@ def _views(stmts) -> dict[str, set[str]]:
     return out
 
 
-def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict, arrays=frozenset()):
+def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict, arrays=frozenset(),
+               lengths=None):
     """Drop assignments whose values nobody reads; returns the block and its live-in set.
 
     A tape pop whose value nobody reads goes too, and its id joins `dead_pairs`, so the
     push it matches (earlier in the function, so met later in this backward walk) goes.
-    A write by index into y is read wherever a view of y is (`views`).
+    A write by index into y is read wherever a view of y is (`views`).  A loop that
+    overwrites an array whole binds it (analysis/coverage.py; `lengths` its facts).
     """
+    lengths = lengths or {}
     live = set(live_out)
     out: list[ir.Stmt] = []
     for s in reversed(stmts):
@@ -334,8 +338,8 @@ def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict, arr
             live -= {t.id for t in s.targets} | {_shape_of(t.id) for t in s.targets}
             live |= ir.stmt_reads(s)
         elif isinstance(s, ir.If):
-            s.body, lb = _dead_code(s.body, live, dead_pairs, views, arrays)
-            s.orelse, lo = _dead_code(s.orelse, live, dead_pairs, views, arrays)
+            s.body, lb = _dead_code(s.body, live, dead_pairs, views, arrays, lengths)
+            s.orelse, lo = _dead_code(s.orelse, live, dead_pairs, views, arrays, lengths)
             if not _has_effect(s.body) and not _has_effect(s.orelse):
                 continue
             live = lb | lo | ir.stmt_reads(s)
@@ -344,7 +348,7 @@ def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict, arr
             loop_live = set(live) | header
             while True:  # liveness around the loop's back edge, to a fixed point
                 pairs = set(dead_pairs)
-                body, body_in = _dead_code(copy.deepcopy(s.body), loop_live, pairs, views, arrays)
+                body, body_in = _dead_code(copy.deepcopy(s.body), loop_live, pairs, views, arrays, lengths)
                 new = loop_live | body_in
                 if new == loop_live:
                     break
@@ -358,6 +362,8 @@ def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict, arr
             live = live | header | (body_in - ({target.id} if target is not None else set()))
             if isinstance(s, ir.While):
                 live |= body_in
+            covered = coverage.overwritten(s, lengths, arrays, views)  # no old value of theirs is read,
+            live = (live - covered) | {_shape_of(a) for a in covered}    # but they must be bound
         else:
             live |= ir.stmt_reads(s)
         out.append(s)
