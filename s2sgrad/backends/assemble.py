@@ -331,7 +331,8 @@ class ModuleBuilder:
         """The runtime helpers the functions call (and those helpers call), in a fixed order."""
         used = {sub.attr for sub in _subexpressions(functions)
                 if isinstance(sub, ir.Lib) and sub.module == "runtime"}
-        if any(isinstance(s, (ir.TapeReserve, ir.TapePush)) for fn in functions for s in ir.walk_stmts(fn.body)):
+        if any((isinstance(s, ir.TapeReserve) and s.fresh is None) or (isinstance(s, ir.TapePush) and s.checked)
+               for fn in functions for s in ir.walk_stmts(fn.body)):
             used.add("tape_reserve")  # how the numba printer makes room on a typed tape
         if any("unbroadcast(" in inspect.getsource(getattr(runtime, h)) for h in used if hasattr(runtime, h)):
             used.add("unbroadcast")

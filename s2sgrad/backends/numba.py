@@ -195,12 +195,16 @@ class NumbaPrinter(PythonPrinter):
     # ------------------------------------------------------------------ typed tapes
     def _stmt_TapeNew(self, s, ind):
         pad = " " * ind
+        if s.sized_later:
+            return [f"{pad}{s.count.id} = 0"]
         return [f"{pad}{s.tape.id} = np.empty(0, np.{s.dtype})", f"{pad}{s.count.id} = 0"]
 
     def _stmt_TapeReserve(self, s, ind):
         # the check is inline: a call (even one returning its argument) costs more than
         # the loop it guards when it sits in an inner loop
         pad, extra = " " * ind, self.expr(s.extra, PREC["+"] + 1)
+        if s.fresh is not None:  # still the empty tape: made at its size
+            return [f"{pad}{s.tape.id} = np.empty({self.expr(s.extra)}, np.{s.fresh})"]
         return [f"{pad}if {s.count.id} + {extra} > {s.tape.id}.shape[0]:",
                 f"{pad}    {s.tape.id} = tape_reserve({s.tape.id}, {s.count.id} + {extra})"]
 

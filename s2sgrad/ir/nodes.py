@@ -285,14 +285,19 @@ class TapeNew(Stmt):
     tape: Name
     count: Name
     dtype: str  # a NumPy scalar type name: "float64", "int64", "bool_"
+    sized_later: bool = False  # a `fresh` TapeReserve makes the array: numba needs only the count here
 
 
 @dataclass(eq=False)
 class TapeReserve(Stmt):
-    """Room for `extra` more pushes, made before a loop whose trip count is known at entry."""
+    """Room for `extra` more pushes, made before a loop whose trip count is known at entry.
+
+    `fresh` (the tape's dtype): the tape is still the empty one TapeNew made, so it is
+    made anew with room for `extra` (a number >= 0) rather than grown."""
     tape: Name
     count: Name
     extra: Expr
+    fresh: str | None = None
 
 
 @dataclass(eq=False)

@@ -16,9 +16,14 @@ tape of numbers into ir.TapeNew / TapeReserve / TapePush / TapePop statements:
         x = tape_x[n_tape_x]
 
 A `for` loop's trip count is known at its entry, so the room for its pushes is reserved
-there.  A push whose innermost loop is a `while` (or a `for` over a list its body grows),
-or a loop with an inner loop pushing onto the same tape, checks the room and doubles the
-array when it is full.  Each printer decides how these statements look (backends/); the
+there, and for its inner loops' pushes too where their trip counts are known at the
+outer loop's entry (they read nothing the outer loop assigns): a loop nest reserves its
+whole tape once, at the outermost such loop (`n * (k * d)` for GMM's points x components
+x dimensions), and its pushes check nothing.  A tape still empty where its first room is
+reserved, at the function's top level, is made at that size instead of grown.  A push
+whose innermost loop is a `while` (or a `for` over a list its body grows), or that no
+enclosing loop reserves room for (a triangular inner loop reserves its own, at its own
+entry), checks the room and doubles the array when it is full.  Each printer decides how these statements look (backends/); the
 CUDA printer gives each thread a local array of a fixed bound instead.
 
 A tape of array elements (`tape_y_items`, the old `y[i]` of a write `y[i] = ...` in a
@@ -38,7 +43,7 @@ from __future__ import annotations
 import copy
 
 from .. import ir
-from ..analysis import kinds
+from ..analysis import dataflow, kinds
 
 DTYPES = {"bool": "bool_", "int": "int64", "float": "float64"}
 _ORDER = {"bool": 0, "int": 1, "float": 2}
@@ -57,7 +62,9 @@ def typed_tapes(fn: ir.Function, var_kinds: dict, param_types: dict, namer) -> i
     counts = {t: namer.fresh(f"n_{t}") for t in sorted(tapes)}
     elem = {t: DTYPES[_join_all(_element_type(v, item, types, var_kinds) for v, item in tapes[t])]
             for t in tapes}
-    fn.body = _rewrite(fn.body, counts, elem, loops=[])
+    room = _Room(fn, counts)
+    fn.body = _rewrite(fn.body, counts, elem, room, reserved=frozenset())
+    _make_at_first_room(fn.body, elem, room)
     return fn
 
 
@@ -121,7 +128,8 @@ def _is_number(var, value, var_kinds) -> bool:
 
 
 # ------------------------------------------------------------------------------ rewriting
-def _rewrite(stmts, counts, elem, loops) -> list[ir.Stmt]:
+def _rewrite(stmts, counts, elem, room, reserved) -> list[ir.Stmt]:
+    """`reserved`: the tapes an enclosing loop made room for (their pushes check nothing)."""
     out = []
     for s in stmts:
         if isinstance(s, ir.Assign) and s.role == "save" and len(s.targets) == 1 \
@@ -131,53 +139,121 @@ def _rewrite(stmts, counts, elem, loops) -> list[ir.Stmt]:
             out.append(ir.TapeNew(ir.Name(name), ir.Name(counts[name]), elem[name], pos=s.pos))
             continue
         if isinstance(s, ir.Append) and s.target.id in counts:
-            checked = not loops or s.target.id not in _reserved_at_entry(loops[-1], counts)
+            checked = s.target.id not in reserved
             out.append(ir.TapePush(s.target, ir.Name(counts[s.target.id]), s.value, checked, pos=s.pos))
             continue
         if isinstance(s, ir.Pop) and s.target.id in counts:
             out.append(ir.TapePop(s.target, ir.Name(counts[s.target.id]), s.into, pos=s.pos))
             continue
         if isinstance(s, ir.If):
-            s.body = _rewrite(s.body, counts, elem, loops)
-            s.orelse = _rewrite(s.orelse, counts, elem, loops)
+            s.body = _rewrite(s.body, counts, elem, room, reserved)
+            s.orelse = _rewrite(s.orelse, counts, elem, room, reserved)
         elif isinstance(s, (ir.ForRange, ir.ForEach, ir.While)):
-            pushes = _reserved_at_entry(s, counts)
-            s.body = _rewrite(s.body, counts, elem, loops + [s])
-            if pushes:
-                trips = trip_count(s)
-                for tape in sorted(pushes):
-                    extra = trips if pushes[tape] == 1 else ir.BinOp("*", ir.Const(pushes[tape]), trips)
-                    out.append(ir.TapeReserve(ir.Name(tape), ir.Name(counts[tape]), copy.deepcopy(extra),
-                                              pos=s.pos))
+            rooms = {tape: r for tape in sorted(_pushed_in(s.body, counts) - reserved)
+                     if (r := room.for_loop(s, tape)) is not None}
+            s.body = _rewrite(s.body, counts, elem, room, reserved | set(rooms))
+            for tape, extra in rooms.items():
+                out.append(ir.TapeReserve(ir.Name(tape), ir.Name(counts[tape]), extra, pos=s.pos))
         out.append(s)
     return out
 
 
-def _pushes_per_trip(body, counts) -> dict[str, int]:
-    """How many times one trip of a loop pushes onto each tape, not counting inner loops
-    (they reserve their own room); both branches of an if count, an upper bound."""
-    out: dict[str, int] = {}
+def _pushed_in(body, counts) -> set[str]:
+    return {s.target.id for s in ir.walk_stmts(body) if isinstance(s, ir.Append) and s.target.id in counts}
+
+
+class _Room:
+    """How many pushes onto a tape a loop makes, as an expression computable at its entry."""
+
+    def __init__(self, fn: ir.Function, counts):
+        self.counts = counts
+        self.bound_before: dict[int, set[str]] = {}
+        dataflow.definitely_bound(fn.body, set(fn.params), self.bound_before)
+        # variables bound once, to a length (x.shape[1], len(xs)): never negative
+        assigned = dataflow.count_assignments(fn)
+        self.lengths = {t.id for st in ir.walk_stmts(fn.body) if isinstance(st, ir.Assign) and not st.aug
+                        and len(st.targets) == len(st.values)
+                        for t, v in zip(st.targets, st.values)
+                        if isinstance(t, ir.Name) and assigned.get(t.id) == 1 and self._is_length(v, set())}
+
+    def for_loop(self, loop, tape) -> ir.Expr | None:
+        """The room one run of the loop takes on `tape`, inner loops included; None where an
+        inner loop's trip count is not known at this loop's entry (or is a while's)."""
+        if not _sized_at_entry(loop):
+            return None
+        per_trip = self._per_trip(loop.body, tape, ir.assigned_names(loop.body),
+                                  self.bound_before.get(id(loop), set()))
+        return None if per_trip is None else _times(trip_count(loop), per_trip)
+
+    def _per_trip(self, body, tape, assigned, bound) -> ir.Expr | None:
+        pushes, terms = 0, []
+        for s in body:
+            if isinstance(s, ir.Append) and s.target.id == tape:
+                pushes += 1
+            elif isinstance(s, ir.If):  # both branches: an upper bound
+                for block in (s.body, s.orelse):
+                    branch = self._per_trip(block, tape, assigned, bound)
+                    if isinstance(branch, ir.Const):
+                        pushes += branch.value
+                    else:
+                        terms.append(branch)
+            elif ir.blocks(s) and tape in _pushed_in(s.body, self.counts):
+                if not _sized_at_entry(s):
+                    return None
+                trips = trip_count(s)
+                if ir.names_in(trips) & assigned or not ir.names_in(trips) <= bound:
+                    return None  # varies with the outer loop, or may be unbound at its entry
+                inner = self._per_trip(s.body, tape, assigned, bound)
+                terms.append(None if inner is None else _times(self.at_least_zero(trips), inner))
+        if any(t is None for t in terms):
+            return None
+        total = ir.Const(pushes) if pushes or not terms else None
+        for t in terms:
+            total = t if total is None else ir.BinOp("+", total, t)
+        return total
+
+    def at_least_zero(self, e: ir.Expr) -> ir.Expr:
+        """e, or max(e, 0) where e may be negative (range(a, b) with b < a runs no times:
+        two negative trip counts must not multiply into a positive room)."""
+        if self._is_length(e, self.lengths):
+            return e
+        return ir.Call(ir.Lib("builtins", "max"), [e, ir.Const(0)])
+
+    def _is_length(self, e: ir.Expr, lengths) -> bool:
+        if isinstance(e, ir.Const):
+            return type(e.value) is int and e.value >= 0
+        if isinstance(e, ir.Name):
+            return e.id in lengths
+        if isinstance(e, ir.Subscript) and isinstance(e.value, ir.Attr) and e.value.attr == "shape":
+            return True
+        if isinstance(e, ir.Call) and isinstance(e.func, ir.Lib) and (e.func.module, e.func.attr) == ("builtins", "len"):
+            return True
+        if isinstance(e, ir.BinOp) and e.op in ("+", "*"):
+            return self._is_length(e.left, lengths) and self._is_length(e.right, lengths)
+        return False
+
+
+def _times(a: ir.Expr, b: ir.Expr) -> ir.Expr:
+    if isinstance(b, ir.Const) and b.value == 1:
+        return a
+    if isinstance(a, ir.Const) and a.value == 1:
+        return b
+    return ir.BinOp("*", b, a) if isinstance(b, ir.Const) else ir.BinOp("*", a, b)  # 2 * (n - 1)
+
+
+def _make_at_first_room(body, elem, room) -> None:
+    """A top-level reservation on a tape nothing pushed onto yet marks it `fresh`: the
+    numba printer makes the tape there, at that size (one allocation, not an empty array
+    and a copy)."""
+    news = {s.tape.id: s for s in body if isinstance(s, ir.TapeNew)}
+    touched: set[str] = set()
     for s in body:
-        if isinstance(s, ir.Append) and s.target.id in counts:
-            out[s.target.id] = out.get(s.target.id, 0) + 1
-        elif isinstance(s, ir.If):
-            for block in (s.body, s.orelse):
-                for tape, n in _pushes_per_trip(block, counts).items():
-                    out[tape] = out.get(tape, 0) + n
-    return out
-
-
-def _reserved_at_entry(loop, counts) -> dict[str, int]:
-    """The tapes whose room for the whole loop is reserved at its entry, with the pushes
-    per trip: the loop's trip count must be known then, and no loop inside it may push
-    onto the same tape (an inner loop's pushes would use up room reserved for the outer
-    loop's own, whatever the inner trip counts turn out to be; such pushes are checked)."""
-    if not _sized_at_entry(loop):
-        return {}
-    inner = {push.target.id for nested in ir.walk_stmts(loop.body)
-             if isinstance(nested, (ir.ForRange, ir.ForEach, ir.While))
-             for push in ir.walk_stmts(nested.body) if isinstance(push, ir.Append)}
-    return {t: n for t, n in _pushes_per_trip(loop.body, counts).items() if t not in inner}
+        if isinstance(s, ir.TapeReserve) and s.tape.id not in touched and s.tape.id in news:
+            s.fresh = elem[s.tape.id]
+            s.extra = room.at_least_zero(s.extra)
+            news[s.tape.id].sized_later = True
+        touched |= {t.tape.id for t in ir.walk_stmts([s])
+                    if isinstance(t, (ir.TapeReserve, ir.TapePush, ir.TapePop))}
 
 
 def _sized_at_entry(loop) -> bool:

@@ -29,7 +29,9 @@ def test_numba_gmm_gradient_equals_pytorch(d, k):
         np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-8 * np.max(np.abs(want)))
     source = compiled.source
     assert "np.sum(" not in source and " = []" not in source  # typed tapes, no sums of numbers
-    assert "tape_lpos = np.empty(0, np.int64)" in source
+    assert "tape_lpos = np.empty(n * k, np.int64)" in source  # the loop nest's room, made once
+    # qxcentered[row] += ... is refilled whole (for j in range(d)) before any read: not taped
+    assert "tape_qxcentered_items[n_tape_qxcentered_items] = qxcentered[row]" not in source
     # the python backend, on a slice of the points (it is slower)
     few = args[:3] + (args[3][:30],) + args[4:]
     python = s2sgrad.grad(gmm.gmm_objective, wrt=(0, 1, 2))(*few)

@@ -171,20 +171,68 @@ def nested(x, m):
     return total
 
 
+def nest(x, n, m):
+    # inner trip counts known at the outer loop's entry: one room for the whole nest
+    tape_y = []
+    y = x
+    for i in range(n):
+        for j in range(m):
+            tape_y.append(y)
+            y = y * 0.5 + j
+        tape_y.append(y)
+        y = y + 1.0
+    total = 0.0
+    for i in range(max(n, 0) * (max(m, 0) + 1)):
+        y = tape_y.pop()
+        total = total * 0.5 + y
+    return total
+
+
+def triangle(x, n):
+    # the inner trip count varies with i: it reserves its own room, at its entry
+    tape_y = []
+    y = x
+    for i in range(n):
+        for j in range(i, n):
+            tape_y.append(y)
+            y = y * 0.5 + j
+    total = 0.0
+    for i in range(n * (n + 1) // 2 if n > 0 else 0):
+        y = tape_y.pop()
+        total = total * 0.5 + y
+    return total
+
+
+def two_loops(x, a, b):
+    # one tape, two loops: the second grows what the first made; range(a, b) with both
+    # trip counts negative must not reserve their (positive) product
+    tape_y = []
+    y = x
+    for i in range(a, b):
+        for j in range(a, b):
+            tape_y.append(y)
+            y = y * 0.5 + j
+    for i in range(3):
+        tape_y.append(y)
+        y = y - 1.0
+    total = 0.0
+    for i in range(3 + max(b - a, 0) ** 2):
+        y = tape_y.pop()
+        total = total * 0.5 + y
+    return total
+
+
 EXPECTED = {
-    # one push of each tape a trip: room for n at the loop's entry, unchecked pushes
+    # one push of each tape a trip: the tapes made with room for n (n may be negative:
+    # no trips) before the loop, unchecked pushes
     int_and_float: """\
 @numba.njit(cache=True, error_model="numpy")
 def int_and_float(x, xs, n):
-    tape_k = np.empty(0, np.int64)
     n_tape_k = 0
-    tape_y = np.empty(0, np.float64)
     n_tape_y = 0
     y = x
-    if n_tape_k + n > tape_k.shape[0]:
-        tape_k = tape_reserve(tape_k, n_tape_k + n)
-    if n_tape_y + n > tape_y.shape[0]:
-        tape_y = tape_reserve(tape_y, n_tape_y + n)
+    tape_k = np.empty(max(n, 0), np.int64)
+    tape_y = np.empty(max(n, 0), np.float64)
     for i in range(n):
         k = i * 2
         tape_k[n_tape_k] = k
@@ -223,15 +271,13 @@ def in_while(x):
         total = total * 0.5 + y
     return total
 """,
-    # a list the loop does not grow: room for len(xs); one it grows: checked pushes
+    # a list the loop does not grow: made with room for len(xs); one it grows: checked pushes
     over_lists: """\
 @numba.njit(cache=True, error_model="numpy")
 def over_lists(xs):
-    tape_v = np.empty(0, np.float64)
     n_tape_v = 0
     total = 0.0
-    if n_tape_v + len(xs) > tape_v.shape[0]:
-        tape_v = tape_reserve(tape_v, n_tape_v + len(xs))
+    tape_v = np.empty(len(xs), np.float64)
     for v in xs:
         tape_v[n_tape_v] = v
         n_tape_v += 1
@@ -255,11 +301,9 @@ def over_lists(xs):
     two_pushes: """\
 @numba.njit(cache=True, error_model="numpy")
 def two_pushes(x, n):
-    tape_a = np.empty(0, np.float64)
     n_tape_a = 0
     a = x
-    if n_tape_a + 2 * (n - 1) > tape_a.shape[0]:
-        tape_a = tape_reserve(tape_a, n_tape_a + 2 * (n - 1))
+    tape_a = np.empty(max(2 * (n - 1), 0), np.float64)
     for i in range(1, n):
         if i % 2 == 0:
             tape_a[n_tape_a] = a
@@ -303,11 +347,84 @@ def nested(x, m):
         total = total * 0.5 + y
     return total
 """,
+    # inner trip counts known at the outer loop's entry: the whole nest's room at once
+    nest: """\
+@numba.njit(cache=True, error_model="numpy")
+def nest(x, n, m):
+    n_tape_y = 0
+    y = x
+    tape_y = np.empty(max(n * (1 + max(m, 0)), 0), np.float64)
+    for i in range(n):
+        for j in range(m):
+            tape_y[n_tape_y] = y
+            n_tape_y += 1
+            y = y * 0.5 + j
+        tape_y[n_tape_y] = y
+        n_tape_y += 1
+        y = y + 1.0
+    total = 0.0
+    for i in range(max(n, 0) * (max(m, 0) + 1)):
+        n_tape_y -= 1
+        y = tape_y[n_tape_y]
+        total = total * 0.5 + y
+    return total
+""",
+    # a triangular inner loop: its room at its own entry, each outer trip
+    triangle: """\
+@numba.njit(cache=True, error_model="numpy")
+def triangle(x, n):
+    tape_y = np.empty(0, np.float64)
+    n_tape_y = 0
+    y = x
+    for i in range(n):
+        if n_tape_y + (n - i) > tape_y.shape[0]:
+            tape_y = tape_reserve(tape_y, n_tape_y + (n - i))
+        for j in range(i, n):
+            tape_y[n_tape_y] = y
+            n_tape_y += 1
+            y = y * 0.5 + j
+    total = 0.0
+    if n > 0:
+        choice_1 = n * (n + 1) // 2
+    else:
+        choice_1 = 0
+    for i in range(choice_1):
+        n_tape_y -= 1
+        y = tape_y[n_tape_y]
+        total = total * 0.5 + y
+    return total
+""",
+    # the tape made for the first nest (never its negative product), grown for the second loop
+    two_loops: """\
+@numba.njit(cache=True, error_model="numpy")
+def two_loops(x, a, b):
+    n_tape_y = 0
+    y = x
+    tape_y = np.empty(max((b - a) * max(b - a, 0), 0), np.float64)
+    for i in range(a, b):
+        for j in range(a, b):
+            tape_y[n_tape_y] = y
+            n_tape_y += 1
+            y = y * 0.5 + j
+    if n_tape_y + 3 > tape_y.shape[0]:
+        tape_y = tape_reserve(tape_y, n_tape_y + 3)
+    for i in range(3):
+        tape_y[n_tape_y] = y
+        n_tape_y += 1
+        y = y - 1.0
+    total = 0.0
+    for i in range(3 + max(b - a, 0) ** 2):
+        n_tape_y -= 1
+        y = tape_y[n_tape_y]
+        total = total * 0.5 + y
+    return total
+""",
 }
 
 PARAM_TYPES = {int_and_float: {"x": "float", "n": "int"}, in_while: {"x": "float"}, over_lists: {},
                two_pushes: {"x": "float", "n": "int"}, strided: {"x": "float", "n": "int"},
-               nested: {"x": "float", "m": "int"}}
+               nested: {"x": "float", "m": "int"}, nest: {"x": "float", "n": "int", "m": "int"},
+               triangle: {"x": "float", "n": "int"}, two_loops: {"x": "float", "a": "int", "b": "int"}}
 
 POINTS = {
     int_and_float: [(1.5, [], 0), (1.5, [2.0], 1), (0.25, [0.1 * j for j in range(13)], 7)],
@@ -316,6 +433,9 @@ POINTS = {
     two_pushes: [(1.1, 1), (1.1, 2), (0.9, 9)],
     strided: [(1.0, 0), (1.0, 1), (0.7, 10)],
     nested: [(2.0, 0), (2.0, 1), (2.0, 5)],     # 20 pushes: checked ones grow the tape
+    nest: [(1.5, 0, 3), (1.5, 3, 0), (1.5, -2, -3), (0.7, 4, 5)],
+    triangle: [(1.5, 0), (1.5, 1), (0.7, 6)],
+    two_loops: [(1.5, 0, 0), (1.5, 5, -5), (1.5, -300000, -400000), (0.7, 2, 6)],
 }
 
 
@@ -341,7 +461,8 @@ def test_a_stride_reserves_the_length_of_the_range():
 
 def test_pushes_are_checked_exactly_where_no_room_was_reserved():
     for f, checked in [(int_and_float, [False, False]), (in_while, [True]), (over_lists, [False, True]),
-                       (two_pushes, [False, False]), (nested, [False, True])]:
+                       (two_pushes, [False, False]), (nested, [False, True]), (nest, [False, False]),
+                       (triangle, [False]), (two_loops, [False, False])]:
         fn = typed(f, param_types=PARAM_TYPES[f])
         assert [s.checked for s in ir.walk_stmts(fn.body) if isinstance(s, ir.TapePush)] == checked, f.__name__
 
