@@ -67,25 +67,28 @@ REWRITES = """## Formulations s2sgrad refused when these problems were written, 
 # grad(..., backend="numba").source of each problem); rewrite it when the code changes
 READING = """## What stands in the way (read from the generated code)
 
-- **Loop-style GMM, numba** (8-15 before this run's changes).  An int position stepped
-  by a constant (`lpos += 1`) is undone in the reverse sweep instead of taped, and the
-  tapes' room checks are inline; what is left: the per-point call `logsumexp_loop(...)`
-  becomes a call of its VJP helper for every point, which reruns the helper's forward
-  sweep and allocates its adjoint array and a bool tape each time; every element of the
-  `xcentered`/`qxcentered` buffers is saved before each overwrite, and the saves before
-  `qxcentered[row] += ...` are overwritten by the restores of `qxcentered[j] = ...`
-  before anything reads them (dropping them by hand: 15% at D=10), which a pass that
-  drops restores nobody reads before the next restore would do; the adjoint of
-  `qxcentered[row] += ...` takes d_qxcentered[row] out and adds it back.
+- **Loop-style GMM, numba** (5.7-6.1 in the run of 2026-12-02, 8-15 before that).
+  Since then: the saves before `qxcentered[row] += ...` are dropped (a loop that refills
+  an array whole makes the saves of what it overwrites dead: 45 of 65 saves a point at
+  D=10), and the loop nest's tapes are made once at their size (`np.empty(n * k, ...)`)
+  instead of grown from empty, with no room checks inside.  What is left: the per-point
+  call `logsumexp_loop(...)` becomes a call of its VJP helper for every point, which
+  reruns the helper's forward sweep and allocates its adjoint array and bool tape each
+  time; `xcentered` is saved element by element before each refill (its old values are
+  read by the previous component's reverse, so the saves are needed; recomputing them,
+  `x[i, j] - means[c, j]`, would be cheaper); `math.exp(icf[c, j])` is computed again in
+  the reverse; the adjoint of `qxcentered[row] += ...` takes d_qxcentered[row] out and
+  adds it back; and each call pays s2sgrad's argument checks (about 0.03-0.2 ms, most of
+  the gap at D=2: the generated function alone measured 2.40 against 3.03 here).
 - **BA, numba** (12.5 before).  The observation loop's iterations are independent, so
   its reverse recomputes the locals instead of taping them, and the vjp, which needs only
   the output's shape, has no forward loop at all.  What is left is the adjoint arithmetic
   itself: `math.cos(theta)` and `math.sin(theta)` computed again where `cos_t` and
   `sin_t` hold them (rules written with the forward's values would reuse them), the
   divisions of `1 / theta` and `r / theta ** 2`, and two VJPs per 2 x 15 block.
-- **Euler, numba.** The generated adjoint is the hand-written one statement for statement
-  (two preallocated tapes); its tapes start empty and grow once to the trip count, where
-  the hand-written one allocates them at their size.
+- **Euler, numba.** The generated adjoint is the hand-written one statement for statement,
+  its two tapes now made at their size like the hand-written one's; what is left is the
+  call through s2sgrad (argument checks, the cache lookup) and the machine's noise.
 - **Vectorized GMM, python**: met at every size since the adjoints' `np.einsum`
   contractions are optimized (BLAS) once their operands are large (10x for
   'kij,nkj->nki' at D=10).
