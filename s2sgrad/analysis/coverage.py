@@ -22,7 +22,7 @@ def first_axis_lengths(fn: ir.Function) -> dict[str, ir.Expr]:
     """Arrays bound once, outside loops, by a creator whose first length is an int
     literal or a variable bound once outside loops -> that length."""
     counts = dataflow.count_assignments(fn)
-    top = _bound_outside_loops(fn.body) | set(fn.params)
+    top = dataflow.definitely_bound(list(fn.body), set(fn.params))  # outside loops, on every path
     out = {}
     for s in fn.body:
         if not (isinstance(s, ir.Assign) and not s.aug and len(s.targets) == len(s.values)):
@@ -116,15 +116,3 @@ def _is_first_axis_of(e: ir.Expr, a: str) -> bool:
         and isinstance(e.value, ir.Attr) and e.value.attr == "shape" \
         and isinstance(e.value.value, ir.Name) and e.value.value.id == a
 
-
-def _bound_outside_loops(stmts) -> set[str]:
-    """Variables bound by a statement of the function's top level or of its branches."""
-    out = set()
-    for s in stmts:
-        if isinstance(s, ir.Assign):
-            out |= {t.id for t in s.targets if isinstance(t, ir.Name)}
-        elif isinstance(s, ir.CallAssign):
-            out |= {t.id for t in s.targets}
-        elif isinstance(s, ir.If):
-            out |= _bound_outside_loops(s.body) | _bound_outside_loops(s.orelse)
-    return out

@@ -144,6 +144,28 @@ def test_gradient_matches_differences(f, backend):
         np.testing.assert_allclose(g(W, x), _numeric(f, W, x), rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("f", ALL, ids=lambda f: f.__name__)
+def test_both_arguments_and_forward_mode_match_differences(f, backend):
+    """wrt both arguments (x's adjoint reads the saves too), and the tangent in a random
+    direction (the forward code goes through the same dead-code pass)."""
+    dx = np.linspace(-1.0, 1.0, X.size).reshape(X.shape)
+    dw = np.array([0.5, -0.25, 1.0])
+    g_w, g_x = s2sgrad.grad(f, wrt=(0, 1), backend=backend)(W, X)
+    h = 1e-6
+    numeric_x = np.zeros_like(X)
+    for idx in np.ndindex(X.shape):
+        e = np.zeros_like(X)
+        e[idx] = h
+        numeric_x[idx] = (f(W, X + e) - f(W, X - e)) / (2 * h)
+    np.testing.assert_allclose(g_w, _numeric(f, W, X), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(g_x, numeric_x, rtol=1e-6, atol=1e-8)
+    value, tangent = s2sgrad.jvp(f, wrt=(0, 1), backend=backend)(W, X, dw, dx)
+    directional = (f(W + h * dw, X + h * dx) - f(W - h * dw, X - h * dx)) / (2 * h)
+    assert value == pytest.approx(f(W, X), rel=1e-12)
+    assert tangent == pytest.approx(directional, rel=1e-6, abs=1e-8)
+
+
 @pytest.mark.parametrize("f", ALL, ids=lambda f: f.__name__)
 def test_the_in_place_update_is_taped_unless_a_refill_covers_it(f):
     g = s2sgrad.grad(f, backend="python")
