@@ -171,7 +171,7 @@ class AdjointRules(common.Mode):
         if not self.is_active(ir.target_name(t)):
             return []
         d_t = self.adj_expr(t)
-        atoms = [a for a in ir.subexprs(v) if isinstance(a, ir.Name) or common.is_element_of_variable(a)]
+        atoms = list(_reads(v))
         array_target = not kinds.is_scalar(self.kind_of(t))
         # xs[i] = f(xs[j]) or y[:] = f(y): the value reads slots the write may overwrite
         reads_other_slot = isinstance(t, ir.Subscript) and any(
@@ -480,6 +480,20 @@ class AdjointRules(common.Mode):
                 return array_rules.helper("zeros_list", ir.Name(t.id))
             return common.list_of_zeros(t)
         return common.zeros_like(t) if kinds.is_array(k) else ir.Const(0.0)
+
+
+def _reads(e: ir.Expr):
+    """The variables and elements of variables an expression reads, outermost: `q[row]`
+    and `row` for `q[row]`, not the `q` it is an element of (which would make every
+    `q[row] += e` look like a read of q's other slots)."""
+    if isinstance(e, ir.Name) or common.is_element_of_variable(e):
+        yield e
+        while isinstance(e, ir.Subscript):  # the indices' reads: q[idx[i]] reads idx[i]
+            yield from _reads(e.index)
+            e = e.value
+        return
+    for c in ir.children(e):
+        yield from _reads(c)
 
 
 def _increment(target: ir.Expr, seed: ir.Expr, partial: ir.Expr) -> ir.Assign:

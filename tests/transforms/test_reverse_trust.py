@@ -746,3 +746,86 @@ def component_written_into(x, v):
 def test_index_arrays_proven_distinct_only_as_bound(f, args):
     with pytest.raises(UnsupportedSyntaxError, match="indices that may repeat"):
         s2sgrad.grad(f, wrt=(0, 1))(*args)
+
+
+# ---------------------------------------------------------------- element updates of their own slot
+# `q[row] += e` where e reads no other slot of q: d_q[row] passes through unchanged, so
+# the adjoint only adds d_q[row] * de to e's variables (no take-out-and-add-back).  Where
+# e reads another slot (q[col], which may be q[row]) the slot's adjoint is taken out first.
+def own_slot(x, w):
+    q = x * 1.0
+    for row in range(q.shape[0]):
+        q[row] += w[row] * q[row] + np.sin(w[row])
+    return np.sum(q * q)
+
+
+def own_slot_rows(m, w):
+    q = m * 1.0
+    for row in range(q.shape[0]):
+        q[row] += w * q[row]  # a whole row: an array element
+    return np.sum(q * q)
+
+
+def own_slot_list(x, w):
+    xs = [x[0] * 1.0, x[1] * 1.0, x[2] * 1.0, x[0] * x[1]]
+    for i in range(4):
+        xs[i] += w * xs[i] * xs[i]
+    return xs[0] * xs[3] + xs[1] * xs[2]
+
+
+def other_slot_may_be_own(x, w):
+    q = x * 1.0
+    for row in range(q.shape[0]):
+        for col in range(q.shape[0]):  # col == row on the diagonal
+            q[row] += w[col] * q[col]
+    return np.sum(q * q)
+
+
+def slot_through_index(x, w, where):
+    q = x * 1.0
+    for i in range(where.shape[0]):
+        q[where[i]] += w[i] * q[where[i]] * q[where[i]]
+    return np.sum(q * q)
+
+
+OWN_SLOT_CASES = [
+    (own_slot, (X3, np.array([0.3, -0.7, 1.1])), (0, 1)),
+    (own_slot_rows, (M23, np.array([0.3, -0.7, 1.1])), (0, 1)),
+    (own_slot_list, (X3, 0.4), (0, 1)),
+    (other_slot_may_be_own, (X3, np.array([0.3, -0.7, 0.2])), (0, 1)),
+    (slot_through_index, (X3, np.array([0.3, -0.7]), np.array([2, 0])), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("f, args, wrt", OWN_SLOT_CASES, ids=[c[0].__name__ for c in OWN_SLOT_CASES])
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_own_slot_updates_against_differences(f, args, wrt, backend):
+    args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    expected = [_central_gradient(f, args, i) for i in wrt]
+    got = s2sgrad.grad(f, wrt=wrt, backend=backend)(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+    for g, e in zip(got, expected):
+        assert np.allclose(g, e, rtol=1e-6, atol=1e-8), (g, e)
+
+
+def _central_gradient(f, args, i, h=1e-6):
+    x = np.atleast_1d(np.array(args[i], dtype=float))
+    out = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        def at(step):
+            moved = list(args)
+            y = x.copy()
+            y[k] += step
+            moved[i] = y if isinstance(args[i], np.ndarray) else float(y[0])
+            return f(*[a.copy() if isinstance(a, np.ndarray) else a for a in moved])
+        out[k] = (at(h) - at(-h)) / (2 * h)
+    return out if isinstance(args[i], np.ndarray) else float(out[0])
+
+
+def test_own_slot_update_reads_its_adjoint_in_place():
+    d = np.array([0.3, -0.7, 1.1])
+    own = s2sgrad.grad(own_slot, wrt=(0, 1), backend="numba")
+    own(X3.copy(), d)
+    other = s2sgrad.grad(other_slot_may_be_own, wrt=(0, 1), backend="numba")
+    other(X3.copy(), d)
+    assert "d_q[row] = 0.0" not in own.source and "d_q[row] *= " in own.source, own.source
+    assert "d_q[row] = 0.0" in other.source and "g_q = d_q[row]" in other.source, other.source
