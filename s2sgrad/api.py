@@ -62,6 +62,9 @@ class Derivative:
         self.signature = f.signature if isinstance(f, Derivative) else LiveSignature(f)
         self.n_cotangents = len(self.params) - len(self.signature.parameters)
         self._variants = {}
+        # variants by the cheap key of calls that needed no binding, promotion or
+        # flattening (_fast_key); each is still checked for staleness on every call
+        self._by_fast_key: dict = {}
         if isinstance(variant, Exception):  # code waits for a call's argument ranks or dicts' keys
             self.latest_kinds, self.generated, self._deferred = None, None, variant
             self.source = (f"# {kind} of {self.signature_name()}: generated at the first call, "
@@ -124,6 +127,25 @@ class Derivative:
         return found
 
     def __call__(self, *args, **kwargs):
+        variant = None if kwargs else self._by_fast_key.get(_fast_key(args))
+        if variant is not None and not variant.stale():
+            return self._call_plainly(variant, args)
+        return self._call_bound(args, kwargs)
+
+    def _call_plainly(self, variant, args):
+        """A call whose arguments are the generated code's as they are: numbers and
+        float arrays, positional, one per parameter (then a vjp's cotangent), of kinds
+        a call before bound to this variant (which is not stale)."""
+        own = ()
+        if self.kind == "vjp":
+            args, own = args[:-1], (_promote(args[-1]),)
+        if variant.fn is not self.generated:
+            self._use(variant)
+        out = self._run(variant, args, own, lambda: _bind(self, self.signature, args, {}, len(own)))
+        return self._returned(out, args)
+
+    def _call_bound(self, args, kwargs):
+        fast_key = None if kwargs else _fast_key(args)
         args = list(args)
         own = ()
         if self.kind == "vjp":
@@ -151,20 +173,43 @@ class Derivative:
                                tuple(compiled_code.number_type(v) for v in values) if compiled else None)
         if variant.fn is not self.generated:
             self._use(variant)
-        compiled_before = compiled_code.compiled_count(self.generated) if compiled else 0
         # the values the generated code takes: none for a parameter it is specialised on
         # (reach.py), one per key for a dict (frontend/dicts.py)
         passed = flatten(variant.arguments(self.params, values))
-        try:
-            out = self.generated(*passed, *own)
-        except (ZeroDivisionError, OverflowError, ValueError) as exc:
-            if compiled or not _raised_by_python_floats(exc):
-                raise self._translated(exc, variant, compiled, compiled_before, bound) from None
-            out = self._at_a_singular_point(variant, bound, passed, own)
-        except Exception as exc:
-            raise self._translated(exc, variant, compiled, compiled_before, bound) from None
+        out = self._run(variant, passed, own, lambda: bound)
         if self.kind in ("jvp", "jvp_batched"):
             return out
+        if fast_key is not None and self._plain(args, values, passed, variant):
+            self._by_fast_key[fast_key] = variant
+        return self._returned(out, values)
+
+    def _plain(self, args, values, passed, variant) -> bool:
+        """Whether a call's positional arguments (less a vjp's cotangent) went to the
+        generated code as they came: one per parameter, none promoted, flattened or
+        specialised on.  Then a call with arguments of the same _fast_key binds alike."""
+        return (self.kind in ("grad", "value_and_grad", "vjp") and not self.n_cotangents
+                and not isinstance(self.f, Derivative) and not variant.static
+                and len(args) == len(values) == len(passed)
+                and all(a is v is p for a, v, p in zip(args, values, passed)))
+
+    def _run(self, variant, passed, own, bound):
+        """The generated code called; `bound()`, the call bound to the function's
+        parameters, for what a failure raises."""
+        compiled = variant.compiled
+        compiled_before = compiled_code.compiled_count(self.generated) if compiled else 0
+        try:
+            return self.generated(*passed, *own)
+        except (ZeroDivisionError, OverflowError, ValueError) as exc:
+            if compiled or not _raised_by_python_floats(exc):
+                raise self._translated(exc, variant, compiled, compiled_before, bound()) from None
+            return self._at_a_singular_point(variant, bound(), passed, own)
+        except Exception as exc:
+            raise self._translated(exc, variant, compiled, compiled_before, bound()) from None
+
+    def _returned(self, out, args):
+        """The gradients as a call returns them, shaped like the wrt arguments (`args`:
+        one value per parameter)."""
+        given = dict(zip(self.params, args))
         out = _as_arguments(out, self.kind, [given[w] for w in self.wrt])
         if self.wrt_is_tuple and len(self.wrt) == 1:  # wrt=(0,) gives a 1-tuple back
             return (out[0], (out[1],)) if self.kind == "value_and_grad" else (out,)
@@ -274,6 +319,21 @@ def _inner_variant(f, param_kinds: dict | None):
     if param_kinds is None:
         return f.latest_variant()
     return f.variant(tuple(param_kinds[p] for p in f.params), target="python")
+
+
+def _fast_key(args) -> tuple | None:
+    """What decides the kinds and number types of arguments that are Python numbers and
+    arrays: their types, and an array's rank and dtype (None: other arguments)."""
+    key = []
+    for a in args:
+        t = type(a)
+        if t is np.ndarray:
+            key.append((a.ndim, a.dtype))
+        elif t is float or t is int:
+            key.append(t)
+        else:
+            return None
+    return tuple(key)
 
 
 def _kind_of(v) -> kinds.Kind:

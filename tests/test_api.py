@@ -5,6 +5,7 @@ import os
 import sys
 import traceback
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -307,3 +308,55 @@ def doubled_while_below_three(xs):
 def test_a_refusal_that_holds_for_arrays_too_is_still_raised_before_the_call():
     with pytest.raises(s2sgrad.UnsupportedSyntaxError, match="while condition"):
         s2sgrad.grad(doubled_while_below_three)
+
+
+# --- repeated calls: a call whose arguments are numbers and float arrays, positional, goes
+# straight to the code an earlier call of the same argument types bound (api._fast_key);
+# each of these calls changes one thing that must send it back through binding
+def scaled_sum(x, y, scale=2.0):
+    return SCALE * scale * np.sum(x * x * y)
+
+
+def test_repeated_calls_follow_types_defaults_and_globals(monkeypatch):
+    x, y = np.array([0.5, -1.0, 2.0]), np.array([1.5, 0.25, -0.5])
+    g = s2sgrad.grad(scaled_sum, wrt=(0, 1))
+    by_hand = lambda x, y, scale=2.0, s=SCALE: (s * scale * 2 * x * y, s * scale * x * x)  # noqa: E731
+    for args in [(x, y), (x, y), (x, y, 3.0), (x, y, 3.0), (x, y, 3), (x, y)]:
+        for got, expected in zip(g(*args), by_hand(*args)):
+            assert np.allclose(got, expected, rtol=1e-14)
+    ints = np.array([1, 2, 3])  # promoted: a float gradient, never the same variant as a float array
+    gx, gy = g(ints, y)
+    assert gx.dtype == np.float64 and np.allclose(gx, by_hand(ints * 1.0, y)[0])
+    total = s2sgrad.grad(lambda a: np.sum(a))
+    for a in [x, x, np.array([1, 2, 3]), np.array([True, False, True])]:
+        assert total(a).dtype == np.float64 and np.array_equal(total(a), np.ones(3))
+    single = g(x.astype(np.float32), y.astype(np.float32))
+    assert single[0].dtype == np.float32 and np.allclose(single[0], by_hand(x, y)[0], rtol=1e-5)
+    monkeypatch.setattr(sys.modules[__name__], "SCALE", 5.0)  # a global read by the code
+    assert np.allclose(g(x, y)[0], by_hand(x, y, s=5.0)[0], rtol=1e-14)
+    monkeypatch.setattr(scaled_sum, "__defaults__", (7.0,))  # a default changed in place
+    assert np.allclose(g(x, y, 2.0)[0], by_hand(x, y, s=5.0)[0], rtol=1e-14)
+    assert np.allclose(g(x, y)[0], by_hand(x, y, 7.0, s=5.0)[0], rtol=1e-14)
+
+
+def test_repeated_vjp_value_and_grad_and_one_tuple_calls():
+    x, y = np.array([0.5, -1.0]), np.array([1.5, 0.25])
+    vjp = s2sgrad.vjp(lambda x, y: x * y, wrt=0)
+    for cotangent in [np.array([1.0, 2.0]), np.array([-3.0, 0.5]), np.array([4.0, 4.0])]:
+        assert np.allclose(vjp(x, y, cotangent), cotangent * y, rtol=1e-15)
+    both = s2sgrad.value_and_grad(scaled_sum, wrt=(1,))
+    for _ in range(2):
+        value, (gy,) = both(x, y)
+        assert value == pytest.approx(SCALE * 2.0 * np.sum(x * x * y)) and np.allclose(gy, SCALE * 2.0 * x * x)
+
+
+def inverse(x):
+    return 1.0 / x
+
+
+def test_a_repeated_call_at_a_singular_point_is_the_ieee_value():
+    g = s2sgrad.grad(inverse)
+    assert g(2.0) == pytest.approx(-0.25)
+    with pytest.raises(ZeroDivisionError):  # the function raises there, so does its gradient
+        g(0.0)
+    assert g(-4.0) == pytest.approx(-1 / 16)
