@@ -206,7 +206,111 @@ def tidy(x):
     return d_x
 
 
+def reset_each_trip(x, n):
+    d_y = 0.0
+    d_a = 0.0
+    for i in range(n):
+        d_a += x * i * 0.5    # zero at every trip's start: d_a = x * i * 0.5
+        d_y += d_a * 2.0
+        d_a = 0.0
+    return d_y + d_a          # read after the loop: the resets stay
+
+
+def reset_dead_after(x, n):
+    d_y = 0.0
+    d_a = 0.0
+    for i in range(n):
+        d_a -= x * i * 0.5
+        d_y += d_a * d_a
+        d_a = 0.0             # nobody reads d_a after the loop: the resets go
+    return d_y
+
+
+def not_zero_on_entry(x, n):
+    d_y = 0.0
+    d_a = 1.0
+    for i in range(n):
+        d_a += x * i          # 1.0 on the first trip: kept
+        d_y += d_a * 2.0
+        d_a = 0.0
+    return d_y
+
+
+def reset_on_one_branch(x, n):
+    d_y = 0.0
+    d_a = 0.0
+    for i in range(n):
+        d_a += x * i          # not zero after a trip with i <= 1: kept
+        d_y += d_a * 2.0
+        if i > 1:
+            d_a = 0.0
+    return d_y
+
+
+def left_early(x, n):
+    d_y = 0.0
+    d_a = 0.0
+    for i in range(n):
+        d_a += x * i          # a trip that breaks skips the reset: kept
+        d_y += d_a * 2.0
+        if d_y > 10.0:
+            break
+        d_a = 0.0
+    return d_y + d_a
+
+
 EXPECTED = {
+    reset_each_trip: ("""\
+def reset_each_trip(x, n):
+    d_y = 0.0
+    d_a = 0.0
+    for i in range(n):
+        d_a = x * i * 0.5
+        d_y += d_a * 2.0
+        d_a = 0.0
+    return d_y + d_a
+""", [(1.5, 4), (0.5, 0), (-2.0, 1)]),
+    reset_dead_after: ("""\
+def reset_dead_after(x, n):
+    d_y = 0.0
+    for i in range(n):
+        d_a = -(x * i * 0.5)
+        d_y += d_a * d_a
+    return d_y
+""", [(1.5, 4), (0.5, 0)]),
+    not_zero_on_entry: ("""\
+def not_zero_on_entry(x, n):
+    d_y = 0.0
+    d_a = 1.0
+    for i in range(n):
+        d_a += x * i
+        d_y += d_a * 2.0
+        d_a = 0.0
+    return d_y
+""", [(1.5, 4), (0.5, 0)]),
+    reset_on_one_branch: ("""\
+def reset_on_one_branch(x, n):
+    d_y = 0.0
+    d_a = 0.0
+    for i in range(n):
+        d_a += x * i
+        d_y += d_a * 2.0
+        if i > 1:
+            d_a = 0.0
+    return d_y
+""", [(1.5, 5), (0.5, 0)]),
+    left_early: ("""\
+def left_early(x, n):
+    d_y = 0.0
+    d_a = 0.0
+    for i in range(n):
+        d_a += x * i
+        d_y += d_a * 2.0
+        if d_y > 10.0:
+            break
+        d_a = 0.0
+    return d_y + d_a
+""", [(1.5, 6), (0.5, 0), (3.0, 3)]),
     vg: ("""\
 def vg(x):
     y = x * 1.0
