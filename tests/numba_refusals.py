@@ -20,7 +20,7 @@ FUNCTION_ITSELF = [
     'method_min_axis_tuple', 'method_min_keepdims', 'method_prod_axis1', 'method_prod_axis_neg',
     'method_prod_axis_tuple', 'method_prod_keepdims', 'method_repeat', 'method_squeeze',
     'method_std_axis1', 'method_std_axis_neg', 'method_std_axis_tuple', 'method_std_keepdims',
-    'method_sum_keepdims', 'method_swapaxes', 'method_var_axis1', 'method_var_axis_neg',
+    'method_sum_keepdims', 'method_var_axis1', 'method_var_axis_neg',
     'method_var_axis_tuple', 'method_var_keepdims', 'norm_axis0', 'norm_axis1',
     'np_matmul_batched', 'np_matmul_batched_shared', 'np_matmul_matrix_matrix',
     'np_matmul_matrix_vector', 'np_matmul_vector_matrix', 'np_max_axis1', 'np_max_axis_neg',

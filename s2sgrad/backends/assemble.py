@@ -20,7 +20,7 @@ from ..analysis import kinds
 from ..frontend import controlflow
 from ..frontend.dicts import Fields
 from ..runtime import helpers as runtime
-from ..transforms import batched, common, forward, optimize, reverse, tapes
+from ..transforms import axes_views, batched, common, forward, optimize, reverse, tapes
 from ..transforms.naming import GENERATED_CODE_NAMES, Namer, rename_reserved
 
 LITERAL_TYPES = (int, float, bool, str, type(None), complex)
@@ -289,7 +289,7 @@ class ModuleBuilder:
         if target != "python":
             lines.append("import numba")
             compiled = _compiled_helpers()
-            if any(h in compiled.OVERLOADS or h.startswith("np.") for h in helpers):
+            if any(h in compiled.OVERLOADS or h in compiled.VIEWS or h.startswith("np.") for h in helpers):
                 lines.append("import numba.extending")
             lines += sorted({f"import {compiled.IMPORTS[h]}" for h in helpers if h in compiled.IMPORTS})
         for name in sorted(modules - {"math", "numpy", "builtins", "runtime", "s2sgrad"}):
@@ -308,7 +308,10 @@ class ModuleBuilder:
         if target != "python":
             emitted = [tapes.typed_tapes(fn, *self._tape_info.get(id(fn), ({}, {})), self.namer)
                        for fn in emitted]
-        return self._primal_copies() + emitted
+        functions = self._primal_copies() + emitted
+        if target == "numba":
+            functions = [axes_views.as_views(fn) for fn in functions]
+        return functions
 
     def print_functions(self, printer, functions, text: str) -> str:
         """`text` followed by the functions printed; for a compiled target's printer (one
@@ -341,10 +344,11 @@ class ModuleBuilder:
             compiled = _compiled_helpers()
             if any("unbroadcast(" in inspect.getsource(f) for h in used for f in compiled.OVERLOADS.get(h, [])):
                 used.add("unbroadcast")  # an overload's text calls it (unbroadcast_directions')
-            names += [h for h in compiled.COMPILED if h not in names]
+            names += [h for h in compiled.COMPILED + compiled.VIEWS if h not in names]
             used |= {f"np.{sub.attr}" for sub in _subexpressions(functions) if isinstance(sub, ir.Lib)
                      and sub.module == "numpy" and sub.attr in compiled.NUMPY_OVERLOADS}
             names += [f"np.{name}" for name in compiled.NUMPY_OVERLOADS]
+            used |= {h for h in ("swapaxes",) if "np.flip" in used}  # flip_compiled's view of an axis
         return [h for h in names if h in used]
 
     def _primal_copies(self) -> list[ir.Function]:
@@ -444,6 +448,8 @@ def _helper_source(name: str, decorator: str | None) -> str:
     compiled = _compiled_helpers()
     if name.startswith("np."):
         return inspect.getsource(compiled.NUMPY_OVERLOADS[name[3:]])
+    if name in compiled.VIEWS:
+        return "\n\n".join(inspect.getsource(f) for f in [getattr(compiled, name), getattr(compiled, name + "_compiled")])
     if name in compiled.OVERLOADS:
         return "\n\n".join(inspect.getsource(f) for f in [getattr(runtime, name)] + compiled.OVERLOADS[name])
     source = inspect.getsource(getattr(compiled if name in compiled.COMPILED else runtime, name))

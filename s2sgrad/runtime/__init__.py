@@ -10,6 +10,7 @@ from .helpers import __all__ as _python_helpers
 _COMPILED_ONLY = ("tape_reserve", "sum_to_shape", "unbroadcast_compiled", "ndim_compiled", "flip_compiled",
                   "expand_dims_compiled", "reshape_compiled", "prod_others_compiled", "undiff_compiled",
                   "cofactor_compiled", "cross_grads_compiled", "zero_tangents_compiled", "tangent_like_compiled", "array_compiled",
-                  "unbroadcast_directions_compiled")
+                  "unbroadcast_directions_compiled", "transpose_axes", "moveaxis", "swapaxes",
+                  "transpose_axes_compiled", "moveaxis_compiled", "swapaxes_compiled")
 
 MODULE_LEVEL_NAMES = frozenset(_python_helpers) | frozenset(_COMPILED_ONLY)

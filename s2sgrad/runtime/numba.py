@@ -6,6 +6,8 @@ A generated module for the numba target copies each runtime helper it uses (back
   types (unbroadcast needs different code for each pair of ranks; prod_others has one
   for axis=None, undiff one along the last axis);
 - a helper whose compiled text is here (COMPILED: typed-tape growth, add_at);
+- np.transpose with axes, np.moveaxis and np.swapaxes, which numba compiles slowly
+  (VIEWS: a plain function calling NumPy's, then an overload making the view);
 - a NumPy function, or a form of one, numba lacks (NUMPY_OVERLOADS: np.ndim, np.flip
   along an axis, np.expand_dims of a tuple of axes, np.reshape of a view that is not
   contiguous, np.array of an array): an overload giving it one;
@@ -138,7 +140,7 @@ def flip_compiled(m, axis=None):
         return lambda m, axis=None: np.flip(m)
     if isinstance(axis, numba.types.Integer):
         def along(m, axis=None):
-            return np.swapaxes(np.swapaxes(m, 0, axis)[::-1], 0, axis)
+            return swapaxes(swapaxes(m, 0, axis)[::-1], 0, axis)
         return along
 
 
@@ -284,10 +286,99 @@ def array_compiled(object, dtype=None):
     return lambda object, dtype=None: object.astype(dtype)
 
 
+# np.transpose with axes, np.moveaxis and np.swapaxes as the numba target calls them
+# (transforms/axes_views.py): NumPy's own in Python; compiled, views made from the array's
+# shape and strides, which numba compiles in a tenth of the time of its own
+VIEWS = ["transpose_axes", "moveaxis", "swapaxes"]
+
+
+def transpose_axes(a, axes):
+    return np.transpose(a, axes)
+
+
+def moveaxis(a, source, destination):
+    return np.moveaxis(a, source, destination)
+
+
+def swapaxes(a, axis1, axis2):
+    return np.swapaxes(a, axis1, axis2)
+
+
+@numba.extending.overload(transpose_axes)
+def transpose_axes_compiled(a, axes):
+    """np.transpose(a, axes) as a view: a's shapes and strides in the order of axes (numba's
+    own np.transpose with axes, np.moveaxis and np.swapaxes take seconds to compile each)."""
+    if not isinstance(a, numba.types.Array):
+        return None
+    rank = a.ndim
+
+    def view(a, axes):
+        if len(axes) != rank:
+            raise ValueError("axes don't match array")
+        dims, steps, seen = np.array(a.shape), np.array(a.strides), np.zeros(rank, np.bool_)
+        shape, strides = np.empty(rank, np.int64), np.empty(rank, np.int64)
+        for k in range(rank):
+            if not -rank <= axes[k] < rank or seen[axes[k] % rank]:
+                raise ValueError("axes are not a permutation of the array's axes")
+            seen[axes[k] % rank] = True
+            shape[k], strides[k] = dims[axes[k] % rank], steps[axes[k] % rank]
+        return np.lib.stride_tricks.as_strided(a, numba.np.unsafe.ndarray.to_fixed_tuple(shape, rank),
+                                               numba.np.unsafe.ndarray.to_fixed_tuple(strides, rank))
+    return view
+
+
+@numba.extending.overload(moveaxis)
+def moveaxis_compiled(a, source, destination):
+    """np.moveaxis of one axis as a view (see transpose_axes_compiled)."""
+    if not isinstance(a, numba.types.Array):
+        return None
+    if not (isinstance(source, numba.types.Integer) and isinstance(destination, numba.types.Integer)):
+        return lambda a, source, destination: np.moveaxis(a, source, destination)
+    rank = a.ndim
+
+    def view(a, source, destination):
+        if not (-rank <= source < rank and -rank <= destination < rank):
+            raise ValueError("moveaxis: axis out of bounds")
+        s, d = source % rank, destination % rank
+        dims, steps = np.array(a.shape), np.array(a.strides)
+        shape, strides = np.empty(rank, np.int64), np.empty(rank, np.int64)
+        other = 0  # the axes other than s keep their order
+        for k in range(rank):
+            if k == d:
+                shape[k], strides[k] = dims[s], steps[s]
+            else:
+                other += other == s
+                shape[k], strides[k] = dims[other], steps[other]
+                other += 1
+        return np.lib.stride_tricks.as_strided(a, numba.np.unsafe.ndarray.to_fixed_tuple(shape, rank),
+                                               numba.np.unsafe.ndarray.to_fixed_tuple(strides, rank))
+    return view
+
+
+@numba.extending.overload(swapaxes)
+def swapaxes_compiled(a, axis1, axis2):
+    """np.swapaxes as a view (see transpose_axes_compiled)."""
+    if not isinstance(a, numba.types.Array):
+        return None
+    rank = a.ndim
+
+    def view(a, axis1, axis2):
+        if not (-rank <= axis1 < rank and -rank <= axis2 < rank):
+            raise ValueError("swapaxes: axis out of bounds")
+        shape, strides = np.array(a.shape), np.array(a.strides)
+        i, j = axis1 % rank, axis2 % rank
+        shape[i], shape[j] = shape[j], shape[i]
+        strides[i], strides[j] = strides[j], strides[i]
+        return np.lib.stride_tricks.as_strided(a, numba.np.unsafe.ndarray.to_fixed_tuple(shape, rank),
+                                               numba.np.unsafe.ndarray.to_fixed_tuple(strides, rank))
+    return view
+
+
 OVERLOADS = {"unbroadcast_directions": [unbroadcast_directions_compiled], "tangent_like": [tangent_like_compiled], "zero_tangents": [zero_tangents_compiled], "cofactor": [cofactor_compiled], "cross_grads": [cross_grads_compiled], "unbroadcast": [sum_to_shape, unbroadcast_compiled], "prod_others": [prod_others_compiled],
              "undiff": [undiff_compiled]}
 # NumPy functions (or forms of them) numba lacks, given to it when generated code calls them
 NUMPY_OVERLOADS = {"ndim": ndim_compiled, "flip": flip_compiled, "expand_dims": expand_dims_compiled,
                    "reshape": reshape_compiled, "array": array_compiled}
 # modules an overload's text needs beyond numba and numba.extending
-IMPORTS = {"np.expand_dims": "numba.np.unsafe.ndarray"}
+IMPORTS = {"np.expand_dims": "numba.np.unsafe.ndarray", "transpose_axes": "numba.np.unsafe.ndarray",
+           "moveaxis": "numba.np.unsafe.ndarray", "swapaxes": "numba.np.unsafe.ndarray"}
