@@ -32,6 +32,7 @@ def optimize(fn: ir.Function) -> ir.Function:
         fn.body = _propagate_constants(fn.body)
         fn.body = _merge_first_writes(fn.body, floats, arrays)
         _merge_first_writes_in_loops(fn.body, floats, arrays)
+        _reuse_computed(fn.body, read=_read_by_primal_code(fn.body))
         fn.body, _ = _dead_code(fn.body, _caller_visible(fn), set(), _views(fn.body), arrays,
                                 coverage.first_axis_lengths(fn))
         fn.body = _tidy(fn.body)
@@ -299,6 +300,80 @@ def _zero_on_entry(before) -> set[str]:
 def _is_zero_reset(s, var: str) -> bool:
     return isinstance(s, ir.Assign) and s.role == "adjoint" and not s.aug and len(s.targets) == 1 \
         and isinstance(s.targets[0], ir.Name) and s.targets[0].id == var and _is_num(s.values[0], 0)
+
+
+# ------------------------------------------------------------------------------ values computed already
+# math functions whose value the adjoint's partials read again: sin's partial is cos of the
+# same argument, which the forward statements (or a recomputed loop body) often hold
+_PURE_MATH = frozenset({"sin", "cos", "tan", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt",
+                        "sinh", "cosh", "tanh", "asin", "acos", "atan", "erf"})
+
+
+def _reuse_computed(stmts, available=None, read=frozenset()) -> dict:
+    """`c = math.cos(t)` then `d_t -= d_s * math.cos(t)` in an adjoint statement: the second
+    reads c, where neither c nor t (nor anything else the call reads) was assigned between,
+    and c is `read` by the primal code anyway (else computing it is no saving, and the
+    call reads better).  A later `if` with the same test (reading only numbers nobody
+    assigned since) sees what the earlier one's body computed.  Returns what is available
+    after the block."""
+    available = dict(available or {})  # call's text -> (variable holding it, names it reads)
+    after_test: dict[str, tuple[set, dict]] = {}  # an if's test -> (its names, its body's end)
+    for s in stmts:
+        if isinstance(s, ir.Assign) and s.role == "adjoint" and available:
+            s.values = [_reused(v, available) for v in s.values]
+        end = None
+        if isinstance(s, ir.If):
+            test = codegen.expr_source(s.test)
+            inner = {**available, **after_test.get(test, (set(), {}))[1]}
+            end = _reuse_computed(s.body, inner, read)
+            _reuse_computed(s.orelse, available, read)
+        elif isinstance(s, (ir.ForRange, ir.ForEach, ir.While)):
+            _reuse_computed(s.body, _without(available, ir.assigned_names([s])), read)  # the next trip's too
+        killed = ir.assigned_names([s])
+        available = _without(available, killed)
+        after_test = {t: (names, _without(done, killed)) for t, (names, done) in after_test.items()
+                      if not names & killed}
+        if end is not None and _plain_numbers(s.test) and not ir.names_in(s.test) & killed:
+            after_test[test] = (ir.names_in(s.test), end)
+        if isinstance(s, ir.Assign) and not s.aug and len(s.targets) == 1 and isinstance(s.targets[0], ir.Name) \
+                and s.targets[0].id in read and _math_call(s.values[0]) \
+                and s.targets[0].id not in ir.names_in(s.values[0]):
+            available[codegen.expr_source(s.values[0])] = (s.targets[0].id, ir.names_in(s.values[0]))
+    return available
+
+
+def _read_by_primal_code(stmts) -> set[str]:
+    """Variables some statement other than an adjoint update reads."""
+    return set().union(*(ir.stmt_reads(s) for s in ir.walk_stmts(stmts) if getattr(s, "role", None) != "adjoint"))
+
+
+def _reused(e: ir.Expr, available: dict) -> ir.Expr:
+    if _math_call(e):
+        found = available.get(codegen.expr_source(e))
+        if found is not None:
+            return ir.Name(found[0])
+    return ir.map_children(e, lambda c: _reused(c, available))
+
+
+def _without(available: dict, killed: set) -> dict:
+    return {text: (var, reads) for text, (var, reads) in available.items()
+            if var not in killed and not reads & killed}
+
+
+def _math_call(e) -> bool:
+    """math.f(...) of numbers alone (no element of an array, which a write in place could
+    change without assigning its name)."""
+    return isinstance(e, ir.Call) and isinstance(e.func, ir.Lib) and e.func.module == "math" \
+        and e.func.attr in _PURE_MATH and not e.kwargs and all(_plain_numbers(a) for a in e.args)
+
+
+def _plain_numbers(e) -> bool:
+    """An expression of variables and constants with arithmetic, comparisons and math calls."""
+    if isinstance(e, (ir.Name, ir.Const)):
+        return True
+    if isinstance(e, (ir.BinOp, ir.UnaryOp, ir.Compare, ir.BoolOp)):
+        return all(_plain_numbers(c) for c in ir.children(e))
+    return _math_call(e)
 
 
 def _own_adjoint_arrays(stmts, arrays: set[str]) -> None:

@@ -259,7 +259,111 @@ def left_early(x, n):
     return d_y + d_a
 
 
+def reuse_cos(t, g):
+    c = math.cos(t)
+    d_t = 0.0
+    d_t -= g * math.cos(t)    # c holds it: d_t = -(g * c)
+    return d_t + c
+
+
+def reuse_killed(t, g):
+    c = math.cos(t)
+    t = t * 2.0               # t changed: cos(t) is another number now
+    d_t = 0.0
+    d_t += g * math.cos(t)
+    c2 = math.sin(t)
+    c2 = c2 + 1.0             # c2 changed: it no longer holds sin(t)
+    d_t += g * math.sin(t)
+    return d_t + c + c2
+
+
+def reuse_across_same_test(r, g):
+    s = r * r
+    c = 0.0
+    if s != 0.0:
+        c = math.cos(s)
+    d_s = 0.0
+    if s != 0.0:
+        d_s -= g * math.sin(s)    # not computed above: kept
+        d_s += g * math.cos(s)    # the earlier if with the same test computed it: c
+    if r > 0.5:
+        d_s += g * math.cos(s)    # another test: kept
+    return d_s + c
+
+
+def reuse_test_changed(r, g):
+    s = r * r
+    c = 0.0
+    if s != 0.0:
+        c = math.cos(s)
+    s = s - 1.0               # the test reads s: the second if may differ, and cos(s) too
+    d_s = 0.0
+    if s != 0.0:
+        d_s += g * math.cos(s)
+    return d_s + c
+
+
+def reuse_loop_carried(t, g, n):
+    c = math.cos(t)
+    d_t = 0.0
+    for i in range(n):
+        d_t += g * math.cos(t)    # the loop changes t: kept
+        t = t + 0.5
+    return d_t + c
+
+
 EXPECTED = {
+    reuse_cos: ("""\
+def reuse_cos(t, g):
+    c = math.cos(t)
+    d_t = -(g * c)
+    return d_t + c
+""", [(0.3, 1.5), (-2.0, 0.5)]),
+    reuse_killed: ("""\
+def reuse_killed(t, g):
+    c = math.cos(t)
+    t = t * 2.0
+    d_t = g * math.cos(t)
+    c2 = math.sin(t)
+    c2 = c2 + 1.0
+    d_t += g * math.sin(t)
+    return d_t + c + c2
+""", [(0.3, 1.5)]),
+    reuse_across_same_test: ("""\
+def reuse_across_same_test(r, g):
+    s = r * r
+    c = 0.0
+    if s != 0.0:
+        c = math.cos(s)
+    d_s = 0.0
+    if s != 0.0:
+        d_s -= g * math.sin(s)
+        d_s += g * c
+    if r > 0.5:
+        d_s += g * math.cos(s)
+    return d_s + c
+""", [(0.7, 1.5), (0.0, 2.0), (0.3, -1.0)]),
+    reuse_test_changed: ("""\
+def reuse_test_changed(r, g):
+    s = r * r
+    c = 0.0
+    if s != 0.0:
+        c = math.cos(s)
+    s = s - 1.0
+    d_s = 0.0
+    if s != 0.0:
+        d_s += g * math.cos(s)
+    return d_s + c
+""", [(0.7, 1.5), (1.0, 2.0)]),
+    reuse_loop_carried: ("""\
+def reuse_loop_carried(t, g, n):
+    c = math.cos(t)
+    d_t = 0.0
+    for i in range(n):
+        d_t += g * math.cos(t)
+        t = t + 0.5
+    return d_t + c
+""", [(0.3, 1.5, 3), (0.3, 1.5, 0)]),
     reset_each_trip: ("""\
 def reset_each_trip(x, n):
     d_y = 0.0
