@@ -67,28 +67,30 @@ REWRITES = """## Formulations s2sgrad refused when these problems were written, 
 # grad(..., backend="numba").source of each problem); rewrite it when the code changes
 READING = """## What stands in the way (read from the generated code)
 
-- **Loop-style GMM, numba** (5.7-6.1 in the run of 2026-12-02, 8-15 before that).
-  Since then: the saves before `qxcentered[row] += ...` are dropped (a loop that refills
-  an array whole makes the saves of what it overwrites dead: 45 of 65 saves a point at
-  D=10), and the loop nest's tapes are made once at their size (`np.empty(n * k, ...)`)
-  instead of grown from empty, with no room checks inside.  What is left: the per-point
-  call `logsumexp_loop(...)` becomes a call of its VJP helper for every point, which
-  reruns the helper's forward sweep and allocates its adjoint array and bool tape each
-  time; `xcentered` is saved element by element before each refill (its old values are
-  read by the previous component's reverse, so the saves are needed; recomputing them,
-  `x[i, j] - means[c, j]`, would be cheaper); `math.exp(icf[c, j])` is computed again in
-  the reverse; the adjoint of `qxcentered[row] += ...` takes d_qxcentered[row] out and
-  adds it back; and each call pays s2sgrad's argument checks (about 0.03-0.2 ms, most of
-  the gap at D=2: the generated function alone measured 2.40 against 3.03 here).
-- **BA, numba** (12.5 before).  The observation loop's iterations are independent, so
-  its reverse recomputes the locals instead of taping them, and the vjp, which needs only
-  the output's shape, has no forward loop at all.  What is left is the adjoint arithmetic
-  itself: `math.cos(theta)` and `math.sin(theta)` computed again where `cos_t` and
-  `sin_t` hold them (rules written with the forward's values would reuse them), the
-  divisions of `1 / theta` and `r / theta ** 2`, and two VJPs per 2 x 15 block.
-- **Euler, numba.** The generated adjoint is the hand-written one statement for statement,
-  its two tapes now made at their size like the hand-written one's; what is left is the
-  call through s2sgrad (argument checks, the cache lookup) and the machine's noise.
+- **Loop-style GMM, numba** (2.4-3.2 in this run; 5.7-6.1 on 2026-12-02).  Since then:
+  the saves a later refill overwrites are dropped, the nest's tapes are made once at
+  their size, the adjoint of `qxcentered[row] += ...` reads d_qxcentered[row] in place
+  (it took it out and added it back), and a repeated call goes straight to the compiled
+  code (no argument binding; only the staleness check of globals and defaults).  What
+  is left: the per-point call `logsumexp_loop(main_term)` becomes a call of its VJP helper
+  for every point, which reruns the helper's forward sweep and allocates its adjoint
+  array and bool tape each time (two allocations a point measured about 60 us a call at
+  1k points, 0.4 of the D=2 ratio; inlining the helper or passing it its storage would
+  remove them); `xcentered` is saved element by element before each refill (the saves
+  are needed; recomputing `x[i, j] - means[c, j]` would be cheaper); and
+  `math.exp(icf[c, j])` is computed again in the reverse, as the objective computes it
+  for every point.
+- **BA, numba** (8.48 in the run before the last change, 12.5 before that).  The
+  observation loop's iterations are independent, so its reverse recomputes the locals
+  instead of taping them, and the vjp, which needs only the output's shape, has no
+  forward loop at all.  The reverse now reads `cos_t` and `sin_t` where it computed
+  `math.cos(theta)` and `math.sin(theta)` again, and the benchmark writes each Jacobian
+  block once into place (the same code for every tool).  What is left is the adjoint
+  arithmetic itself (the divisions of `1 / theta` and `r / theta ** 2`) and two VJPs per
+  2 x 15 block.
+- **Euler, numba.** The generated adjoint is the hand-written one statement for statement
+  (its temporary's adjoint is assigned at the top of each trip, `d_a = d_v * h`, not added
+  to a zero, which shortened the chain of dependent arithmetic the loop is timed by).
 - **Vectorized GMM, python**: met at every size since the adjoints' `np.einsum`
   contractions are optimized (BLAS) once their operands are large (10x for
   'kij,nkj->nki' at D=10).

@@ -23,7 +23,9 @@ from . import kinds
 
 # NumPy calls whose result may share memory with their first argument
 VIEWS = {"transpose", "reshape", "ravel", "squeeze", "expand_dims", "swapaxes", "moveaxis",
-         "broadcast_to", "diagonal", "real", "imag", "asarray"}
+         "broadcast_to", "diagonal", "real", "imag", "asarray", "asanyarray", "ascontiguousarray",
+         "asfortranarray", "flip", "fliplr", "flipud", "rot90", "atleast_1d", "atleast_2d", "atleast_3d",
+         "matrix_transpose", "permute_dims"}
 # NumPy calls (and the methods printed as them) that give an ndarray even where the
 # passes see a number: a 0-d array, mutable (`a = np.array(2.0); b = a; b += x` changes
 # a), unlike the NumPy scalar np.sum or np.sin give

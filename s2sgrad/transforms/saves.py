@@ -270,9 +270,12 @@ class _Placement:
 
     def saved_value(self, t: ir.Expr) -> ir.Expr:
         var = ir.target_name(t)
-        if isinstance(t, ir.Subscript) and kinds.is_array(self.kinds.get(var)) \
-                and not kinds.is_scalar(kinds.KindInference(None, self.kinds, shared=True).of(t)):
-            return ir.Call(ir.Lib("numpy", "copy"), [copy.deepcopy(t)])  # x[1:3] is a view: keep the values
+        if isinstance(t, ir.Subscript):
+            slot = kinds.KindInference(None, self.kinds, shared=True).of(t)
+            if kinds.is_array(self.kinds.get(var)) and not kinds.is_scalar(slot):
+                return ir.Call(ir.Lib("numpy", "copy"), [copy.deepcopy(t)])  # x[1:3] is a view: keep the values
+            if kinds.is_array(slot):  # a list's array: `xs[i] += v` changes it in place, keep the values
+                return ir.Call(ir.Lib("numpy", "copy"), [copy.deepcopy(t)])
         return copy.deepcopy(t)
 
     def in_variable(self, t: ir.Expr, ph):

@@ -829,3 +829,55 @@ def test_own_slot_update_reads_its_adjoint_in_place():
     other(X3.copy(), d)
     assert "d_q[row] = 0.0" not in own.source and "d_q[row] *= " in own.source, own.source
     assert "d_q[row] = 0.0" in other.source and "g_q = d_q[row]" in other.source, other.source
+
+
+# ---------------------------------------------------------------- found by an adversarial tester
+# (2026-12-03): both gave a wrong derivative silently before.
+def write_through_flip(x, a):
+    z = x * 1.0
+    y = np.flip(z, 0)  # a view of z
+    y[0] = a           # writes z[2]
+    return np.sum(z * np.arange(3.0))
+
+
+@pytest.mark.parametrize("view", ["np.flip(z, 0)", "np.flip(z)", "np.atleast_2d(z)", "np.moveaxis(z, 0, 1)"])
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_writes_through_more_views_are_refused(view, mode, tmp_path):
+    import importlib.util
+    path = tmp_path / f"view_{abs(hash(view))}.py"
+    path.write_text(f"import numpy as np\n\n\ndef f(x, a):\n    z = x * 1.0\n    y = {view}\n"
+                    f"    y[0] = a\n    return np.sum(z * np.arange(6.0).reshape(3, 2))\n")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        if mode == "grad":
+            s2sgrad.grad(module.f, wrt=(0, 1))(np.ones((3, 2)), np.ones(2))
+        else:
+            s2sgrad.jvp(module.f, wrt=0)(np.ones((3, 2)), np.ones(2), np.ones((3, 2)))
+    assert f"{path}:7:5" in str(info.value) and "y[0] = a" in str(info.value), str(info.value)
+
+
+def test_write_through_flip_by_hand():
+    with pytest.raises(UnsupportedSyntaxError):
+        s2sgrad.grad(write_through_flip, wrt=(0, 1))(np.ones(3), 0.5)
+
+
+def list_of_arrays_updated_in_place(xs, w):
+    out = 0.0
+    for i in range(len(xs)):
+        xs[i] += w * xs[i]  # changes the array xs[i] holds: its save must be a copy
+    for x in xs:
+        out += np.sum(x * x)
+    return out
+
+
+def test_a_list_of_arrays_updated_in_place_keeps_the_saved_values():
+    q = np.array([0.5, -1.25, 2.0, 0.3])
+    w = 0.4
+    gxs, gw = s2sgrad.grad(list_of_arrays_updated_in_place, wrt=(0, 1))([q.copy(), 2 * q], w)
+    # by hand: each x becomes (1 + w) x, so f = (1 + w)^2 sum(x^2) over the list
+    total = np.sum(q * q) * 5.0
+    assert gw == pytest.approx(2 * (1 + w) * total, rel=1e-12)
+    for g, x in zip(gxs, [q, 2 * q]):
+        assert np.allclose(g, 2 * (1 + w) ** 2 * x, rtol=1e-12)
