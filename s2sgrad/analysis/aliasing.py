@@ -480,4 +480,6 @@ def _view_root(v: ir.Expr) -> ir.Name | ir.Global | None:
         return v.value
     if isinstance(v, ir.Call) and isinstance(v.func, ir.Lib) and v.func.attr in VIEWS and v.args:
         return _view_root(v.args[0])
+    if isinstance(v, ir.Call) and isinstance(v.func, ir.Foreign) and v.args:
+        return _view_root(v.args[0])  # a call s2sgrad cannot read (np.fliplr's C or lambda) may give a view
     return None

@@ -840,7 +840,8 @@ def write_through_flip(x, a):
     return np.sum(z * np.arange(3.0))
 
 
-@pytest.mark.parametrize("view", ["np.flip(z, 0)", "np.flip(z)", "np.atleast_2d(z)", "np.moveaxis(z, 0, 1)"])
+@pytest.mark.parametrize("view", ["np.flip(z, 0)", "np.flip(z)", "np.fliplr(z)", "np.flipud(z)", "np.atleast_2d(z)",
+                                  "np.rot90(z)", "np.ascontiguousarray(z)", "np.moveaxis(z, 0, 1)"])
 @pytest.mark.parametrize("mode", ["grad", "jvp"])
 def test_writes_through_more_views_are_refused(view, mode, tmp_path):
     import importlib.util
