@@ -67,7 +67,7 @@ REWRITES = """## Formulations s2sgrad refused when these problems were written, 
 # grad(..., backend="numba").source of each problem); rewrite it when the code changes
 READING = """## What stands in the way (read from the generated code)
 
-- **Loop-style GMM, numba** (2.4-3.2 in this run; 5.7-6.1 on 2026-12-02).  Since then:
+- **Loop-style GMM, numba** (2.3-3.2 in the run of 2026-12-03 16:13; 5.7-6.1 on 2026-12-02).  Since then:
   the saves a later refill overwrites are dropped, the nest's tapes are made once at
   their size, the adjoint of `qxcentered[row] += ...` reads d_qxcentered[row] in place
   (it took it out and added it back), and a repeated call goes straight to the compiled
@@ -80,7 +80,8 @@ READING = """## What stands in the way (read from the generated code)
   are needed; recomputing `x[i, j] - means[c, j]` would be cheaper); and
   `math.exp(icf[c, j])` is computed again in the reverse, as the objective computes it
   for every point.
-- **BA, numba** (8.48 in the run before the last change, 12.5 before that).  The
+- **BA, numba** (met: 7.30 in the run of 2026-12-03 16:13; 8.48 before the reuse of cos_t
+  and sin_t, 12.5 before that).  The
   observation loop's iterations are independent, so its reverse recomputes the locals
   instead of taping them, and the vjp, which needs only the output's shape, has no
   forward loop at all.  The reverse now reads `cos_t` and `sin_t` where it computed
@@ -88,8 +89,8 @@ READING = """## What stands in the way (read from the generated code)
   block once into place (the same code for every tool).  What is left is the adjoint
   arithmetic itself (the divisions of `1 / theta` and `r / theta ** 2`) and two VJPs per
   2 x 15 block.
-- **Euler, numba.** The generated adjoint is the hand-written one statement for statement
-  (its temporary's adjoint is assigned at the top of each trip, `d_a = d_v * h`, not added
+- **Euler, numba** (met: 1.90, the hand-written adjoint 1.91 in the same run).  The
+  generated adjoint is the hand-written one statement for statement (its temporary's adjoint is assigned at the top of each trip, `d_a = d_v * h`, not added
   to a zero, which shortened the chain of dependent arithmetic the loop is timed by).
 - **Vectorized GMM, python**: met at every size since the adjoints' `np.einsum`
   contractions are optimized (BLAS) once their operands are large (10x for
