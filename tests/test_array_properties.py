@@ -41,7 +41,7 @@ from s2sgrad.testing import check_grads
 sys.path.insert(0, os.path.dirname(__file__))
 from sourcefiles import load  # noqa: E402  (tests/sourcefiles.py)
 
-MAX_EXAMPLES = int(os.environ.get("S2SGRAD_ARRAY_EXAMPLES", "100"))
+MAX_EXAMPLES = int(os.environ.get("S2SGRAD_ARRAY_EXAMPLES", "60"))
 MARGIN = 1e-3   # smallest distance from a tie or kink accepted at the drawn point
 LARGEST = 100.0  # largest value a program may compute at the drawn point
 

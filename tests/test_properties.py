@@ -116,7 +116,7 @@ def programs(draw):
 EXPLORE = bool(os.environ.get("S2SGRAD_EXPLORE"))
 
 
-@settings(max_examples=80, deadline=None, derandomize=not EXPLORE,
+@settings(max_examples=50, deadline=None, derandomize=not EXPLORE,
           suppress_health_check=[HealthCheck.too_slow])
 @given(source=programs(), x=st.floats(-1.0, 1.0), y=st.floats(-1.0, 1.0), n=st.integers(0, 4))
 def test_random_programs_match_finite_differences(source, x, y, n):

@@ -7,7 +7,7 @@ backend="numba" too, against each other and against finite differences
 each distinct failure's minimal reproduction (tests/fuzz/fuzzshrink.py).  One failing
 program is reproduced alone with
 
-    python -m benchmarks.fuzz --seed 12 --numba-every 40 --only INDEX
+    python -m benchmarks.fuzz --seed 12 --numba-every 80 --only INDEX
 
 The long profile (10,000 programs, benchmarks/results/fuzz.txt) is
 `python -m benchmarks.fuzz --programs 10000 --seed 0`.
@@ -31,7 +31,7 @@ import fuzzshrink  # noqa: E402
 
 CI_SEED = 12
 CI_PROGRAMS = int(os.environ.get("S2SGRAD_FUZZ_PROGRAMS", "160"))  # 240 took 90 s of a 15-minute suite
-CI_NUMBA_EVERY = 40
+CI_NUMBA_EVERY = 80  # each numba program compiles for seconds: 2 of the 160
 CI_WORKERS = int(os.environ.get("S2SGRAD_FUZZ_WORKERS", "2"))
 SHRINK = 4              # distinct failures shrunk when the profile fails ...
 SHRINK_SECONDS = 20.0   # ... for this long each
