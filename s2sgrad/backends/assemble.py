@@ -348,7 +348,8 @@ class ModuleBuilder:
             used |= {f"np.{sub.attr}" for sub in _subexpressions(functions) if isinstance(sub, ir.Lib)
                      and sub.module == "numpy" and sub.attr in compiled.NUMPY_OVERLOADS}
             names += [f"np.{name}" for name in compiled.NUMPY_OVERLOADS]
-            used |= {h for h in ("swapaxes",) if "np.flip" in used}  # flip_compiled's view of an axis
+            if "np.flip" in used:
+                used.add("swapaxes")  # flip_compiled's view of an axis
         return [h for h in names if h in used]
 
     def _primal_copies(self) -> list[ir.Function]:

@@ -262,39 +262,34 @@ def _merge_first_writes_in_loops(stmts, floats, arrays=frozenset()) -> None:
     """`d = 0.0; for ...: d += e; ...; d = 0.0` (a number's adjoint, reset at the end of
     every trip and zero on entry): `d = e` in the body, so no trip adds e to a zero (which
     lengthens the chain of dependent arithmetic a reverse loop is timed by)."""
-    for i, s in enumerate(stmts):
+    zero: set[str] = set()  # numbers' adjoints whose last write so far is an unconditional `d = 0.0`
+    for s in stmts:
         for block in ir.blocks(s):
             _merge_first_writes_in_loops(block, floats, arrays)
-        if not isinstance(s, (ir.ForRange, ir.While)) or any(
+        if isinstance(s, (ir.ForRange, ir.While)) and not any(
                 isinstance(t, (ir.Break, ir.Continue, ir.Return)) for t in ir.walk_stmts(s.body)):
+            _merge_in_loop(s, zero - (ir.names_in(s.test) if isinstance(s, ir.While) else set()), floats, arrays)
+        touched = ir.assigned_names([s]) | _reads_deep(s)
+        zero = (zero - touched) | {v for v in touched if _is_zero_reset(s, v)}
+
+
+def _merge_in_loop(s, zero_on_entry: set[str], floats, arrays) -> None:
+    """The first writes in the loop s's body of the adjoints zero on entry and reset last."""
+    index = _TouchIndex(s.body)
+    for var in zero_on_entry:
+        at = list(index.touches_after(var, -1))
+        if len(at) < 2 or not _is_zero_reset(s.body[at[-1]], var):
             continue
-        index = _TouchIndex(s.body)
-        for var in _zero_on_entry(stmts[:i]) - (ir.names_in(s.test) if isinstance(s, ir.While) else set()):
-            at = list(index.touches_after(var, -1))
-            if len(at) < 2 or not _is_zero_reset(s.body[at[-1]], var):
-                continue
-            first = s.body[at[0]]
-            if isinstance(first, ir.Assign) and first.role == "adjoint" and first.aug in ("+", "-") \
-                    and len(first.targets) == 1 and isinstance(first.targets[0], ir.Name) \
-                    and first.targets[0].id == var and var not in ir.names_in(first.values[0]) \
-                    and (surely_float(first.values[0], floats) or not maybe_array(first.values[0], arrays)):
-                value = first.values[0]
-                if not surely_float(value, floats):
-                    value = ir.Call(ir.Lib("builtins", "float"), [value])
-                first.values = [value if first.aug == "+" else ir.UnaryOp("-", value)]
-                first.aug = None
-
-
-def _zero_on_entry(before) -> set[str]:
-    """Numbers' adjoints whose last write in these statements is an unconditional `d = 0.0`."""
-    out, seen = set(), set()
-    for s in reversed(before):
-        written = ir.assigned_names([s]) | _reads_deep(s)
-        for var in written - seen:
-            if _is_zero_reset(s, var):
-                out.add(var)
-        seen |= written
-    return out
+        first = s.body[at[0]]
+        if isinstance(first, ir.Assign) and first.role == "adjoint" and first.aug in ("+", "-") \
+                and len(first.targets) == 1 and isinstance(first.targets[0], ir.Name) \
+                and first.targets[0].id == var and var not in ir.names_in(first.values[0]) \
+                and (surely_float(first.values[0], floats) or not maybe_array(first.values[0], arrays)):
+            value = first.values[0]
+            if not surely_float(value, floats):
+                value = ir.Call(ir.Lib("builtins", "float"), [value])
+            first.values = [value if first.aug == "+" else ir.UnaryOp("-", value)]
+            first.aug = None
 
 
 def _is_zero_reset(s, var: str) -> bool:

@@ -272,9 +272,8 @@ class _Placement:
         var = ir.target_name(t)
         if isinstance(t, ir.Subscript):
             slot = kinds.KindInference(None, self.kinds, shared=True).of(t)
-            if kinds.is_array(self.kinds.get(var)) and not kinds.is_scalar(slot):
-                return ir.Call(ir.Lib("numpy", "copy"), [copy.deepcopy(t)])  # x[1:3] is a view: keep the values
-            if kinds.is_array(slot):  # a list's array: `xs[i] += v` changes it in place, keep the values
+            # x[1:3] is a view, and a list's array changes in place (`xs[i] += v`): keep the values
+            if kinds.is_array(slot) or (kinds.is_array(self.kinds.get(var)) and not kinds.is_scalar(slot)):
                 return ir.Call(ir.Lib("numpy", "copy"), [copy.deepcopy(t)])
         return copy.deepcopy(t)
 
