@@ -2,7 +2,7 @@
 functions it calls, copies of those helpers, and the constants they read.
 
 This is where the passes meet: frontend -> controlflow -> kinds -> reverse or forward
--> optimize -> (tapes, for compiled targets) -> the target's printer.
+-> optimize -> (tapes, for compiled targets; lending and loop_locals, for numba) -> the target's printer.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ..analysis import kinds
 from ..frontend import controlflow
 from ..frontend.dicts import Fields
 from ..runtime import helpers as runtime
-from ..transforms import axes_views, batched, common, forward, optimize, reverse, tapes
+from ..transforms import axes_views, batched, common, forward, lending, loop_locals, optimize, reverse, tapes
 from ..transforms.naming import GENERATED_CODE_NAMES, Namer, rename_reserved
 
 LITERAL_TYPES = (int, float, bool, str, type(None), complex)
@@ -48,6 +48,7 @@ class ModuleBuilder:
         self.lowered: dict = {}
         self.fn_names: dict = {}     # user function (or custom wrapper) -> printed name
         self.vjps: dict = {}         # (user function, active args, kinds) -> printed name
+        self.scalar_vjps: set = set()  # those pulling back a number (its cotangent shares no memory)
         self.jvps: dict = {}         # (user function, active args, kinds, batched) -> printed name
         self.emitted: list[ir.Function] = []
         self._kinds: dict = {}       # (user function, argument kinds) -> variable kinds
@@ -180,6 +181,8 @@ class ModuleBuilder:
             fn = self.lower(pyfunc)
             name = self.namer.fresh(f"vjp_{fn.name}")
             self.vjps[key] = name
+            if kinds.is_scalar(self._result_kind(pyfunc, arg_kinds)):
+                self.scalar_vjps.add(name)
             spec = reverse.AdjointSpec([fn.params[i] for i in active_args], "vjp", name, helper=True)
             self.derivative(spec, pyfunc, arg_kinds)
         return self.vjps[key]
@@ -310,6 +313,8 @@ class ModuleBuilder:
                        for fn in emitted]
         functions = self._primal_copies() + emitted
         if target == "numba":
+            functions = lending.lend(functions, set(self.vjps.values()), self.scalar_vjps, self.namer)
+            functions = [loop_locals.in_locals(fn, self.namer) for fn in functions]
             functions = [axes_views.as_views(fn) for fn in functions]
         return functions
 

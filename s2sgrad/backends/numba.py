@@ -197,12 +197,17 @@ class NumbaPrinter(PythonPrinter):
         pad = " " * ind
         if s.sized_later:
             return [f"{pad}{s.count.id} = 0"]
-        return [f"{pad}{s.tape.id} = np.empty(0, np.{s.dtype})", f"{pad}{s.count.id} = 0"]
+        made = s.room or f"np.empty(0, np.{s.dtype})"
+        return [f"{pad}{s.tape.id} = {made}", f"{pad}{s.count.id} = 0"]
 
     def _stmt_TapeReserve(self, s, ind):
         # the check is inline: a call (even one returning its argument) costs more than
         # the loop it guards when it sits in an inner loop
         pad, extra = " " * ind, self.expr(s.extra, PREC["+"] + 1)
+        if s.fresh is not None and s.room is not None:  # the lent array, made anew if too small
+            return [f"{pad}{s.tape.id} = {s.room}",
+                    f"{pad}if {s.tape.id}.shape[0] < {self.expr(s.extra, PREC['compare'] + 1)}:",
+                    f"{pad}    {s.tape.id} = np.empty({self.expr(s.extra)}, np.{s.fresh})"]
         if s.fresh is not None:  # still the empty tape: made at its size
             return [f"{pad}{s.tape.id} = np.empty({self.expr(s.extra)}, np.{s.fresh})"]
         return [f"{pad}if {s.count.id} + {extra} > {s.tape.id}.shape[0]:",

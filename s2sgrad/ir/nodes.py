@@ -286,6 +286,7 @@ class TapeNew(Stmt):
     count: Name
     dtype: str  # a NumPy scalar type name: "float64", "int64", "bool_"
     sized_later: bool = False  # a `fresh` TapeReserve makes the array: numba needs only the count here
+    room: str | None = None  # the parameter whose array the tape starts as (transforms/lending.py)
 
 
 @dataclass(eq=False)
@@ -298,6 +299,7 @@ class TapeReserve(Stmt):
     count: Name
     extra: Expr
     fresh: str | None = None
+    room: str | None = None  # with `fresh`: the lent array, used where it has the room
 
 
 @dataclass(eq=False)

@@ -1,0 +1,252 @@
+"""The numba target's own passes, each gradient checked element by element against
+central differences of the function itself:
+
+- lent arrays (transforms/lending.py): a helper's vjp adds into its caller's adjoints and
+  makes its tapes in rooms the caller lends; on helpers called in loops, with the same
+  array twice, with arguments that grow (the room grows), from another helper, and
+  where an array cotangent keeps an adjoint returned;
+- loop elements in locals (transforms/loop_locals.py): on loops that do not run where
+  the index is out of bounds, elements written beside under another index, elements a
+  tape puts back in the loop, and reads in a branch not taken."""
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import s2sgrad
+
+
+def lse(v):
+    m = v[0]
+    for c in range(1, v.shape[0]):
+        if v[c] > m:
+            m = v[c]
+    s = 0.0
+    for c in range(v.shape[0]):
+        s += math.exp(v[c] - m)
+    return m + math.log(s)
+
+
+def rows_lse(x):
+    """lse of each row, through one work array rewritten a row at a time."""
+    work = np.zeros(x.shape[1])
+    total = 0.0
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            work[j] = x[i, j] * x[i, j]
+        total += lse(work) * (i + 1.0)
+    return total
+
+
+def pair(a, b):
+    s = 0.0
+    for c in range(a.shape[0]):
+        s += a[c] * b[c] + math.sin(a[c])
+    return s
+
+
+def same_array_twice(x):
+    total = 0.0
+    for i in range(3):
+        total += pair(x, x) * (i + 1.0)
+    return total
+
+
+def prefixes(x):
+    """lse of x[:1], x[:2], ...: every call needs more tape than the last."""
+    total = 0.0
+    for i in range(1, x.shape[0] + 1):
+        total += lse(x[:i]) * i
+    return total
+
+
+def growing_work(x):
+    total = 0.0
+    for i in range(1, x.shape[0] + 1):
+        work = np.zeros(i)
+        for j in range(i):
+            work[j] = x[j] * (i - j)
+        total += lse(work)
+    return total
+
+
+def lse_while(v):
+    m = v[0]
+    c = 1
+    while c < v.shape[0]:
+        if v[c] > m:
+            m = v[c]
+        c += 1
+    return m + math.log(np.sum(np.exp(v - m)))
+
+
+def via_while(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        total += lse_while(x[i]) + lse_while(x[i] * 2.0)
+    return total
+
+
+def outer(v):
+    s = 0.0
+    for c in range(2):
+        s += lse(v) * (c + 1.0)
+    return s
+
+
+def nested(x):
+    work = np.zeros(x.shape[1])
+    total = 0.0
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            work[j] = math.sin(x[i, j])
+        total += outer(work)
+    return total
+
+
+def scaled(v):
+    return v * 2.0
+
+
+def array_result(x):
+    """A vjp whose cotangent is an array: its adjoint is not lent (it could share memory)."""
+    acc = np.zeros(x.shape[1])
+    for i in range(x.shape[0]):
+        row = np.zeros(x.shape[1])
+        for j in range(x.shape[1]):
+            row[j] = x[i, j]
+        acc = acc + scaled(row) * row
+    return np.sum(acc * acc)
+
+
+def fd_gradient(f, x, eps=1e-6):
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[idx] += eps
+        down[idx] -= eps
+        g[idx] = (f(up) - f(down)) / (2 * eps)
+    return g
+
+
+CASES = [(rows_lse, (4, 3)), (same_array_twice, (5,)), (prefixes, (6,)), (growing_work, (5,)),
+         (via_while, (3, 4)), (nested, (3, 4)), (array_result, (3, 2))]
+
+
+@pytest.mark.parametrize("f, shape", CASES, ids=[c[0].__name__ for c in CASES])
+def test_lent_gradients_equal_finite_differences(f, shape):
+    rng = np.random.default_rng(3)
+    g = s2sgrad.grad(f, backend="numba")
+    for _ in range(2):  # the second call starts from the rooms' arrays as the first left them
+        x = rng.normal(size=shape)
+        want = fd_gradient(f, x)
+        np.testing.assert_allclose(g(x), want, rtol=1e-6, atol=1e-7)
+
+
+def test_the_vjp_adds_into_the_callers_adjoint_and_takes_its_tape_room():
+    g = s2sgrad.grad(rows_lse, backend="numba")
+    g(np.ones((2, 3)))
+    source = g.source
+    assert "tape_branch_room = vjp_lse(work, d_lse_1, d_work, tape_branch_room)" in source
+    assert "def vjp_lse(v, d_result_1, d_v, tape_branch_room):" in source
+    assert "d_v = np.zeros_like(v)" not in source and "d_work += " not in source
+    python = s2sgrad.grad(rows_lse).source
+    assert "_room" not in python  # the python target's tapes are lists: nothing lent
+
+
+def test_an_array_cotangent_keeps_its_adjoint_returned():
+    g = s2sgrad.grad(array_result, backend="numba")
+    g(np.ones((2, 2)))
+    assert "d_v = np.zeros_like(v)" in g.source
+
+
+def triangle(x):
+    """out[i] summed over j >= i: the inner loop does not run for i == n, where out[i]
+    is the last slot and x[i] would be out of bounds."""
+    n = x.shape[0]
+    out = np.zeros(n + 1)
+    for i in range(n + 1):
+        for j in range(i, n):
+            out[i] += x[j] * x[i]
+    s = 0.0
+    for i in range(n + 1):
+        s += out[i] * out[i]
+    return s
+
+
+def read_in_branch(x):
+    """x[k] is out of bounds, and read only in a branch never taken."""
+    n = x.shape[0]
+    k = n
+    s = 0.0
+    for i in range(n):
+        if k < n:
+            s += x[k] * x[i]
+        s += x[i] * x[i] * x[0]
+    return s
+
+
+def same_slot_two_ways(x):
+    """acc[0] is added into under the index 0 and under i (which is 0 on the first trip)."""
+    acc = np.zeros(3)
+    for r in range(2):
+        for i in range(3):
+            acc[0] += x[i] * x[r]
+            acc[i] += x[i] * 2.0
+    return np.sum(acc * acc)
+
+
+def restored_in_loop(x):
+    """The reverse loop puts y[0] and y[1] back from the tape on every trip: reads of
+    them there are not the same each trip."""
+    y = np.zeros(2)
+    for i in range(x.shape[0]):
+        y[0] = np.sin(y[0] + x[i])
+        y[1] = y[1] * y[0] + x[i]
+    return y[0] * y[1]
+
+
+LOCALS = [(triangle, (4,)), (read_in_branch, (3,)), (same_slot_two_ways, (3,)), (restored_in_loop, (5,))]
+
+
+@pytest.mark.parametrize("f, shape", LOCALS, ids=[c[0].__name__ for c in LOCALS])
+def test_loop_locals_gradients_equal_finite_differences(f, shape):
+    rng = np.random.default_rng(5)
+    g = s2sgrad.grad(f, backend="numba")
+    for _ in range(2):
+        x = rng.normal(size=shape)
+        np.testing.assert_allclose(g(x), fd_gradient(f, x), rtol=1e-6, atol=1e-7)
+
+
+def test_sums_and_reads_move_out_of_the_loop_only_where_that_is_the_same():
+    g = s2sgrad.grad(triangle, backend="numba")
+    g(np.ones(3))
+    source = g.source
+    # the forward loop: out[i] summed in a local, x[i] read once, both only where it runs
+    assert "        if i < n:\n            out_i = out[i]\n            x_i = x[i]\n" in source
+    assert "out_i += x[j] * x_i" in source and "out[i] = out_i" in source
+    # the reverse loop adds into d_x[i] and d_x[j] (the same slot where j == i): kept
+    assert "d_x[i] += d_out_i * x[j]" in source
+    g = s2sgrad.grad(read_in_branch, backend="numba")
+    g(np.ones(3))
+    assert "x_k" not in g.source and "d_x[k] += d_s * x[i]" in g.source
+
+
+def test_an_element_is_read_only_where_the_loop_runs(tmp_path):
+    """With numba's bounds checks on, an element read before a loop that does not run
+    (x[n] in triangle, where the inner loop is empty) raises IndexError."""
+    script = ("import sys, numpy as np, s2sgrad\n"
+              f"sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+              "from test_numba_passes import triangle, read_in_branch\n"
+              "for f in (triangle, read_in_branch):\n"
+              "    print(list(s2sgrad.grad(f, backend='numba')(np.arange(1.0, 4.0))))\n")
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", S2SGRAD_CACHE_DIR=str(tmp_path))
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.split("\n")
+    x = np.arange(1.0, 4.0)
+    np.testing.assert_allclose(eval(lines[0]), fd_gradient(triangle, x), rtol=1e-6)
+    np.testing.assert_allclose(eval(lines[1]), fd_gradient(read_in_branch, x), rtol=1e-6)
