@@ -46,8 +46,53 @@ def in_locals(fn: ir.Function, namer) -> ir.Function:
     """fn (a copy already) with loops' element sums and unchanged element reads in locals."""
     private = _own_arrays(fn)
     if private:
-        fn.body = _rewrite(fn.body, private, namer)
+        fn.body = _rewrite(fn.body, private, _float64_arrays(fn, private), namer)
     return fn
+
+
+def _float64_arrays(fn: ir.Function, private: set[str]) -> set[str]:
+    """The private arrays every binding of which makes float64s: np.zeros(shape) and the
+    like without a dtype or with np.float64, np.zeros_like(b) of such a b.  A sum is kept
+    in a local only in these: numba's local is a float64, and an int or float32 element
+    would have rounded at every addition."""
+    bindings: dict[str, list] = {}
+    other = set(fn.params)
+    for s in ir.walk_stmts(fn.body):
+        if isinstance(s, ir.Assign):
+            for t in s.targets:
+                if not isinstance(t, ir.Name) or s.aug:
+                    continue  # `a += e` keeps a's dtype
+                if len(s.targets) == 1 == len(s.values) and _makes_array(s.values[0]):
+                    bindings.setdefault(t.id, []).append(s.values[0])
+                else:
+                    other.add(t.id)
+        elif not ir.blocks(s):
+            other |= _bound_whole(s)
+        if isinstance(s, (ir.ForRange, ir.ForEach)):
+            other.add(s.target.id)
+    floats = set(bindings) - other
+    changed = True
+    while changed:
+        changed = False
+        for name in sorted(floats):
+            if not all(_makes_float64(v, floats) for v in bindings[name]):
+                floats.discard(name)
+                changed = True
+    return floats & private
+
+
+def _makes_float64(e: ir.Call, floats: set[str]) -> bool:
+    dtype = dict(e.kwargs).get("dtype")
+    positional = {"zeros": 1, "empty": 1, "ones": 1, "full": 2}.get(e.func.attr)
+    if positional is not None and len(e.args) > positional:
+        dtype = e.args[positional]
+    if dtype is not None:
+        return isinstance(dtype, ir.Lib) and (dtype.module, dtype.attr) == ("numpy", "float64")
+    if e.func.attr == "full":
+        return False  # the fill value's type decides
+    if e.func.attr.endswith("_like"):
+        return bool(e.args) and isinstance(e.args[0], ir.Name) and e.args[0].id in floats
+    return True
 
 
 def _own_arrays(fn: ir.Function) -> set[str]:
@@ -64,7 +109,7 @@ def _own_arrays(fn: ir.Function) -> set[str]:
                 elif not (single and s.aug):  # `a += e` adds in place: a stays its own array
                     other.add(t.id)
         elif not ir.blocks(s):
-            other |= _assigned([s])  # pops, calls' targets: bound to what they give
+            other |= _bound_whole(s)  # pops, calls' targets: bound to what they give
         if isinstance(s, (ir.ForRange, ir.ForEach)):
             other.add(s.target.id)
         for e in _exprs(s):
@@ -107,6 +152,16 @@ def _assigned(stmts) -> set[str]:
     return out
 
 
+def _bound_whole(s: ir.Stmt) -> set[str]:
+    """The variables a statement other than an assignment binds anew (a pop into `y[j]`
+    writes an element of y; it leaves y the same array)."""
+    out = {s.tape.id, s.count.id} if isinstance(s, (ir.TapePush, ir.TapePop, ir.TapeReserve)) else set()
+    into = getattr(s, "into", None)
+    if isinstance(s, (ir.Pop, ir.TapePop)):
+        return out | ({into.id} if isinstance(into, ir.Name) else set()) | ({s.target.id} if isinstance(s, ir.Pop) else set())
+    return out | ir.assigned_names([s])
+
+
 def _makes_array(e: ir.Expr) -> bool:
     return isinstance(e, ir.Call) and isinstance(e.func, ir.Lib) and e.func.module == "numpy" \
         and e.func.attr in _MAKES_ARRAY and e.method is None
@@ -137,16 +192,16 @@ def _element_index(index: ir.Expr) -> bool:
                and isinstance(p, (ir.Name, ir.Const, ir.BinOp, ir.UnaryOp)) for p in parts)
 
 
-def _rewrite(stmts: list[ir.Stmt], private: set[str], namer) -> list[ir.Stmt]:
+def _rewrite(stmts: list[ir.Stmt], private: set[str], floats: set[str], namer) -> list[ir.Stmt]:
     out = []
     for s in stmts:
         for block in ir.blocks(s):
-            block[:] = _rewrite(block, private, namer)
-        out += _in_local(s, private, namer) if isinstance(s, ir.ForRange) else [s]
+            block[:] = _rewrite(block, private, floats, namer)
+        out += _in_local(s, private, floats, namer) if isinstance(s, ir.ForRange) else [s]
     return out
 
 
-def _in_local(loop: ir.ForRange, private: set[str], namer) -> list[ir.Stmt]:
+def _in_local(loop: ir.ForRange, private: set[str], floats: set[str], namer) -> list[ir.Stmt]:
     """The loop, with each element it alone adds into summed in a local, and each
     element it reads but cannot change read once."""
     runs = _runs(loop)
@@ -154,7 +209,7 @@ def _in_local(loop: ir.ForRange, private: set[str], namer) -> list[ir.Stmt]:
         return [loop]
     assigned = _assigned(loop.body) | {loop.target.id}
     before, after = [], []
-    for (array, _), adds in _sums(loop, private, assigned).items():
+    for (array, _), adds in _sums(loop, private & floats, assigned).items():
         target = adds[0].targets[0]
         local = namer.fresh(f"{array}_{_index_name(target.index)}")
         before.append(ir.Assign([ir.Name(local)], [copy.deepcopy(target)], role="adjoint"))
@@ -205,11 +260,27 @@ def _unchanged_elements(loop, private, assigned) -> list[ir.Subscript]:
     found: dict[str, ir.Subscript] = {}
     for s in loop.body:  # read on every trip: in bounds where the loop runs (not so in a branch)
         for e in _read_exprs(s):
-            for x in ir.subexprs(e):
+            for x in _always_evaluated(e):
                 if isinstance(x, ir.Subscript) and isinstance(x.value, ir.Name) and x.value.id not in assigned \
                         and _element_index(x.index) and not ir.names_in(x.index) & assigned:
                     found.setdefault(codegen_text(x), x)
     return list(found.values())
+
+
+def _always_evaluated(e: ir.Expr):
+    """e and the subexpressions evaluating e always evaluates: not the right side of
+    `and`/`or`, the branches of `a if t else b`, or a chained comparison's later terms."""
+    yield e
+    if isinstance(e, ir.BoolOp):
+        parts = e.values[:1]
+    elif isinstance(e, ir.IfExp):
+        parts = [e.test]
+    elif isinstance(e, ir.Compare):
+        parts = [e.left] + e.comparators[:1]
+    else:
+        parts = ir.children(e)
+    for c in parts:
+        yield from _always_evaluated(c)
 
 
 def _pure_call(e: ir.Call) -> bool:

@@ -7,7 +7,8 @@ central differences of the function itself:
   where an array cotangent keeps an adjoint returned;
 - loop elements in locals (transforms/loop_locals.py): on loops that do not run where
   the index is out of bounds, elements written beside under another index, elements a
-  tape puts back in the loop, and reads in a branch not taken."""
+  tape puts back in the loop, int and float32 elements (which round at each addition),
+  and reads in a branch not taken or behind `and`."""
 import math
 import os
 import subprocess
@@ -209,7 +210,35 @@ def restored_in_loop(x):
     return y[0] * y[1]
 
 
-LOCALS = [(triangle, (4,)), (read_in_branch, (3,)), (same_slot_two_ways, (3,)), (restored_in_loop, (5,))]
+def int_slot(x):
+    """a[1] is an int: each addition rounds (0 + 0.75 is 0), which a float local would not."""
+    a = np.zeros(2, np.int64)
+    for i in range(x.shape[0]):
+        a[1] += 0.75
+    return np.sum(x * x) * (a[1] + 1.0)
+
+
+def float32_slot(x):
+    a = np.zeros(2, np.float32)
+    for i in range(x.shape[0]):
+        a[1] += 0.1
+    return np.sum(x * x) * a[1]
+
+
+def read_after_and(x):
+    """x[k] is out of bounds, and `and` never evaluates it."""
+    n = x.shape[0]
+    k = n
+    s = 0.0
+    for i in range(n):
+        if k < n and x[k] > 0.0:
+            s += x[i]
+        s += x[i] * x[i]
+    return s
+
+
+LOCALS = [(triangle, (4,)), (read_in_branch, (3,)), (same_slot_two_ways, (3,)), (restored_in_loop, (5,)),
+          (int_slot, (4,)), (float32_slot, (4,)), (read_after_and, (3,))]
 
 
 @pytest.mark.parametrize("f, shape", LOCALS, ids=[c[0].__name__ for c in LOCALS])
@@ -233,6 +262,11 @@ def test_sums_and_reads_move_out_of_the_loop_only_where_that_is_the_same():
     g = s2sgrad.grad(read_in_branch, backend="numba")
     g(np.ones(3))
     assert "x_k" not in g.source and "d_x[k] += d_s * x[i]" in g.source
+    for f in (int_slot, float32_slot):  # their element sums stay in the arrays
+        g = s2sgrad.value_and_grad(f, backend="numba")
+        x = np.arange(1.0, 5.0)
+        value, _ = g(x)
+        assert value == f(x) and "a_1" not in g.source
 
 
 def test_an_element_is_read_only_where_the_loop_runs(tmp_path):
@@ -240,8 +274,8 @@ def test_an_element_is_read_only_where_the_loop_runs(tmp_path):
     (x[n] in triangle, where the inner loop is empty) raises IndexError."""
     script = ("import sys, numpy as np, s2sgrad\n"
               f"sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
-              "from test_numba_passes import triangle, read_in_branch\n"
-              "for f in (triangle, read_in_branch):\n"
+              "from test_numba_passes import triangle, read_in_branch, read_after_and\n"
+              "for f in (triangle, read_in_branch, read_after_and):\n"
               "    print(list(s2sgrad.grad(f, backend='numba')(np.arange(1.0, 4.0))))\n")
     env = dict(os.environ, NUMBA_BOUNDSCHECK="1", S2SGRAD_CACHE_DIR=str(tmp_path))
     run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
@@ -250,3 +284,4 @@ def test_an_element_is_read_only_where_the_loop_runs(tmp_path):
     x = np.arange(1.0, 4.0)
     np.testing.assert_allclose(eval(lines[0]), fd_gradient(triangle, x), rtol=1e-6)
     np.testing.assert_allclose(eval(lines[1]), fd_gradient(read_in_branch, x), rtol=1e-6)
+    np.testing.assert_allclose(eval(lines[2]), fd_gradient(read_after_and, x), rtol=1e-6)
