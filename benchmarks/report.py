@@ -67,29 +67,35 @@ REWRITES = """## Formulations s2sgrad refused when these problems were written, 
 # grad(..., backend="numba").source of each problem); rewrite it when the code changes
 READING = """## What stands in the way (read from the generated code)
 
-- **Loop-style GMM, numba** (2.3-3.2 in the run of 2026-12-03 16:13; 5.7-6.1 on 2026-12-02).  Since then:
-  the saves a later refill overwrites are dropped, the nest's tapes are made once at
-  their size, the adjoint of `qxcentered[row] += ...` reads d_qxcentered[row] in place
-  (it took it out and added it back), and a repeated call goes straight to the compiled
-  code (no argument binding; only the staleness check of globals and defaults).  What
-  is left: the per-point call `logsumexp_loop(main_term)` becomes a call of its VJP helper
-  for every point, which reruns the helper's forward sweep and allocates its adjoint
-  array and bool tape each time (two allocations a point measured about 60 us a call at
-  1k points, 0.4 of the D=2 ratio; inlining the helper or passing it its storage would
-  remove them); `xcentered` is saved element by element before each refill (the saves
-  are needed; recomputing `x[i, j] - means[c, j]` would be cheaper); and
-  `math.exp(icf[c, j])` is computed again in the reverse, as the objective computes it
-  for every point.
-- **BA, numba** (met: 7.30 in the run of 2026-12-03 16:13; 8.48 before the reuse of cos_t
-  and sin_t, 12.5 before that).  The
+- **Loop-style GMM, numba** (2.6-2.7 in the run of 2026-12-04 00:59 on this machine, where the
+  commit before the two passes below measured 2.8-3.0 in one run; 2.3-3.2 on 2026-12-03
+  16:13 on another machine, whose objective ran 1.5x slower).  Since then: the per-point
+  vjp of `logsumexp_loop(main_term)` adds into the caller's `d_main_term` and makes its
+  bool tape in a room the caller lends it (it allocated its adjoint array and its tape
+  a call, and the caller added the two arrays), and the triangle's loops keep
+  `d_xcentered[col]` and `xcentered[col]` in locals (LLVM reloaded them every trip,
+  unable to tell they are not `d_icf`'s memory); the two together 0.25-0.3 of the ratio.
+  What is left: the helper's vjp still reruns its forward sweep for every point and
+  returns its tape (a returned array costs about as much as an allocation at this size);
+  `xcentered` and `qxcentered` are saved element by element before each refill (the
+  saves are needed; recomputing `x[i, j] - means[c, j]` would be cheaper); and
+  `math.exp(icf[c, j])` is computed again in the reverse (about 0.1 at D=2 and 0.25 at
+  D=10, measured by taping the forward value by hand; the loop's reverse recomputes, as
+  recompute.py does for BA and LSTM, where that is the faster choice).
+- **BA, numba** (9.2 in the run of 2026-12-04 00:59, missed; met with 7.30 on 2026-12-03
+  16:13 on another machine, whose objective took 0.87 ms where this one's takes 0.58 ms,
+  while the gradient went from 6.4 to 5.3 ms; the commit before this session's passes
+  measured 9.12 here in the same session: the passes do not change BA's code).  The
   observation loop's iterations are independent, so its reverse recomputes the locals
   instead of taping them, and the vjp, which needs only the output's shape, has no
-  forward loop at all.  The reverse now reads `cos_t` and `sin_t` where it computed
-  `math.cos(theta)` and `math.sin(theta)` again, and the benchmark writes each Jacobian
-  block once into place (the same code for every tool).  What is left is the adjoint
-  arithmetic itself (the divisions of `1 / theta` and `r / theta ** 2`) and two VJPs per
-  2 x 15 block.
-- **Euler, numba** (met: 1.90, the hand-written adjoint 1.91 in the same run).  The
+  forward loop at all.  The reverse reads `cos_t` and `sin_t` where it computed
+  `math.cos(theta)` and `math.sin(theta)` again.  Of the 9.2: each VJP takes 3.1x the
+  objective, and writing the two VJPs' rows into the (p, 2, 15) blocks 2.85x (1.6 ms of
+  strided copies, the same for every tool, and as slow written three other ways in
+  NumPy).  What is left in the VJPs is the adjoint arithmetic itself (the divisions of
+  `1 / theta` and `r / theta ** 2`), and two VJPs per 2 x 15 block where one pass
+  carrying both cotangents would share the forward recomputation.
+- **Euler, numba** (met: 1.98, the hand-written adjoint 1.97 in the same run).  The
   generated adjoint is the hand-written one statement for statement (its temporary's adjoint is assigned at the top of each trip, `d_a = d_v * h`, not added
   to a zero, which shortened the chain of dependent arithmetic the loop is timed by).
 - **Vectorized GMM, python**: met at every size since the adjoints' `np.einsum`
