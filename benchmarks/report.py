@@ -67,7 +67,7 @@ REWRITES = """## Formulations s2sgrad refused when these problems were written, 
 # grad(..., backend="numba").source of each problem); rewrite it when the code changes
 READING = """## What stands in the way (read from the generated code)
 
-- **Loop-style GMM, numba** (2.6-2.7 in the run of 2026-12-04 00:59 on this machine, where the
+- **Loop-style GMM, numba** (2.4-2.7 in the run of 2026-12-04 01:04 on this machine, where the
   commit before the two passes below measured 2.8-3.0 in one run; 2.3-3.2 on 2026-12-03
   16:13 on another machine, whose objective ran 1.5x slower).  Since then: the per-point
   vjp of `logsumexp_loop(main_term)` adds into the caller's `d_main_term` and makes its
@@ -82,14 +82,14 @@ READING = """## What stands in the way (read from the generated code)
   `math.exp(icf[c, j])` is computed again in the reverse (about 0.1 at D=2 and 0.25 at
   D=10, measured by taping the forward value by hand; the loop's reverse recomputes, as
   recompute.py does for BA and LSTM, where that is the faster choice).
-- **BA, numba** (9.2 in the run of 2026-12-04 00:59, missed; met with 7.30 on 2026-12-03
+- **BA, numba** (9.0 in the run of 2026-12-04 01:04, missed; met with 7.30 on 2026-12-03
   16:13 on another machine, whose objective took 0.87 ms where this one's takes 0.58 ms,
   while the gradient went from 6.4 to 5.3 ms; the commit before this session's passes
   measured 9.12 here in the same session: the passes do not change BA's code).  The
   observation loop's iterations are independent, so its reverse recomputes the locals
   instead of taping them, and the vjp, which needs only the output's shape, has no
   forward loop at all.  The reverse reads `cos_t` and `sin_t` where it computed
-  `math.cos(theta)` and `math.sin(theta)` again.  Of the 9.2: each VJP takes 3.1x the
+  `math.cos(theta)` and `math.sin(theta)` again.  Of the 9.0-9.2: each VJP takes 3.1x the
   objective, and writing the two VJPs' rows into the (p, 2, 15) blocks 2.85x (1.6 ms of
   strided copies, the same for every tool, and as slow written three other ways in
   NumPy).  What is left in the VJPs is the adjoint arithmetic itself (the divisions of
