@@ -133,8 +133,9 @@ def _addable_adjoints(fn: ir.Function, returned: list) -> dict[int, tuple[str, s
             continue
         if made[r.id] in rebound or sum(isinstance(x, ir.Name) and x.id == r.id for x in returned) != 1:
             continue
-        if all(_only_adds_into(s, r.id) for s in ir.walk_stmts(fn.body[:-1]) if _zeros_of_param(s) is None
-               or _zeros_of_param(s)[0] != r.id):
+        zeros = [s for s in ir.walk_stmts(fn.body) if (_zeros_of_param(s) or ("",))[0] == r.id]
+        if len(zeros) == 1 and all(_only_adds_into(s, r.id) for s in ir.walk_stmts(fn.body[:-1])
+                                   if s is not zeros[0]):  # made once: no restart to lose
             out[k] = (r.id, made[r.id])
     return out
 
