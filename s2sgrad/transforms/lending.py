@@ -25,8 +25,9 @@ So the caller lends the vjp two kinds of arrays:
 An adjoint is lent only where that is the same sum: the vjp made it as zeros of its
 parameter (which it never rebinds) and only adds into it (`d_v[c] += e`, e not reading
 it), and at every call the caller adds that cotangent into the adjoint of the argument
-(a name) right after, reading or writing nothing of that adjoint in the call or before
-the addition.  A tape's values never outlive the call that pushes them (each is popped
+(a name) right after, among the statements that follow every call (the targets'
+adjoints restarting, the cotangents added), mentioning that adjoint nowhere in the call
+or before the addition.  A tape's values never outlive the call that pushes them (each is popped
 before the vjp returns), so one room serves every call of a vjp in the caller, and what
 a call finds in it is never read.  Only the numba target lends: Python's tapes are
 lists, and CUDA's are fixed local arrays.
@@ -179,14 +180,25 @@ class _Site:
         returned = {t.id: k for k, t in enumerate(self.targets) if isinstance(t, ir.Name)}
         seen: set[str] = set().union(*(ir.names_in(a) for a in self.call.args))
         for s in self.block[at + 1:]:
+            if not _after_call(s):  # only the statements adjoints.after_call writes: none reads an adjoint
+                break
             k = _adds_returned(s, returned)
             if k is not None and s.targets[0].id not in seen and k in self.plan.adjoints \
                     and _argument_is(self.call, self.plan, k):
                 found[k] = s
-            seen |= _mentions(s) | ir.assigned_names([s])
-            for block in ir.blocks(s):
-                seen |= set().union(*(_mentions(x) for x in ir.walk_stmts(block)))
+            seen |= _mentions(s)
         return found
+
+
+def _after_call(s: ir.Stmt) -> bool:
+    """`d_t = 0.0` / `d_t = np.zeros_like(t)` (a target's adjoint restarting) or `d_x += g`."""
+    if not (isinstance(s, ir.Assign) and len(s.targets) == 1 == len(s.values) and isinstance(s.targets[0], ir.Name)):
+        return False
+    v = s.values[0]
+    if s.aug:
+        return s.aug == "+" and isinstance(v, ir.Name)
+    return isinstance(v, ir.Const) or (isinstance(v, ir.Call) and isinstance(v.func, ir.Lib)
+                                        and (v.func.module, v.func.attr) == ("numpy", "zeros_like"))
 
 
 def _adds_returned(s: ir.Stmt, returned: dict) -> int | None:

@@ -253,8 +253,8 @@ def _unchanged_elements(loop, private, assigned) -> list[ir.Subscript]:
         elif not isinstance(s, (ir.TapePush, ir.TapeReserve, ir.Comment, ir.If, ir.ForRange, ir.While)):
             return []  # appends, pops, calls kept for their effect: not followed
         for e in ir.stmt_exprs(s):
-            if any(isinstance(x, ir.Call) and not _pure_call(x) for x in ir.subexprs(e)):
-                return []
+            if any(isinstance(x, ir.Raw) or isinstance(x, ir.Call) and not _pure_call(x) for x in ir.subexprs(e)):
+                return []  # a call could write an array; an f-string's text calls what it names
     if not writes <= private:
         return []
     found: dict[str, ir.Subscript] = {}

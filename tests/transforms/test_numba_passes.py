@@ -285,3 +285,50 @@ def test_an_element_is_read_only_where_the_loop_runs(tmp_path):
     np.testing.assert_allclose(eval(lines[0]), fd_gradient(triangle, x), rtol=1e-6)
     np.testing.assert_allclose(eval(lines[1]), fd_gradient(read_in_branch, x), rtol=1e-6)
     np.testing.assert_allclose(eval(lines[2]), fd_gradient(read_after_and, x), rtol=1e-6)
+
+
+def weighted_pairs(x, w):
+    total = 0.0
+    for i in range(x.shape[0]):
+        total += pair(x, w) * x[i]
+    return total
+
+
+@pytest.mark.parametrize("f, shape", CASES + LOCALS, ids=[c[0].__name__ for c in CASES + LOCALS])
+def test_forward_mode_on_numba_equals_finite_differences(f, shape):
+    """The passes run on every function of a numba module: tangents too."""
+    rng = np.random.default_rng(7)
+    x, v = rng.normal(size=shape), rng.normal(size=shape)
+    value, tangent = s2sgrad.jvp(f, backend="numba")(x, v)
+    want = np.sum(fd_gradient(f, x) * v)
+    assert abs(tangent - want) <= 1e-6 * max(1.0, abs(want))
+    assert abs(value - f(x)) <= 1e-12 * max(1.0, abs(f(x)))
+
+
+@pytest.mark.parametrize("wrt", [0, 1, (0, 1)])
+def test_a_helper_with_two_arrays_lends_what_wrt_asks(wrt):
+    rng = np.random.default_rng(11)
+    x, w = rng.normal(size=4), rng.normal(size=4)
+    got = s2sgrad.grad(weighted_pairs, wrt=wrt, backend="numba")(x, w)
+    got = got if isinstance(wrt, tuple) else (got,)
+    wants = [fd_gradient(lambda a: weighted_pairs(a, w), x), fd_gradient(lambda b: weighted_pairs(x, b), w)]
+    for g, k in zip(got, wrt if isinstance(wrt, tuple) else (wrt,)):
+        np.testing.assert_allclose(g, wants[k], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("f, shape", [(triangle, (4,)), (same_array_twice, (4,)), (prefixes, (4,))],
+                         ids=["triangle", "same_array_twice", "prefixes"])
+def test_hessians_through_the_passes_equal_the_python_backends(f, shape):
+    """A Hessian differentiates the generated gradient again; the python backend's, itself
+    checked against finite differences of gradients elsewhere, is the reference here."""
+    x = np.random.default_rng(13).normal(size=shape)
+    np.testing.assert_allclose(s2sgrad.hessian(f, backend="numba")(x), s2sgrad.hessian(f)(x),
+                               rtol=1e-9, atol=1e-10)
+
+
+def test_a_vjp_whose_rooms_change_shape_between_calls():
+    vjp = s2sgrad.vjp(rows_lse, backend="numba")
+    rng = np.random.default_rng(17)
+    for shape in [(2, 3), (5, 4), (1, 1), (3, 6)]:
+        x = rng.normal(size=shape)
+        np.testing.assert_allclose(vjp(x, 1.7), 1.7 * fd_gradient(rows_lse, x), rtol=1e-6, atol=1e-7)
