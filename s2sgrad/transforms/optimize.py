@@ -444,9 +444,10 @@ def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict, arr
             names = [t.id for t in s.targets if isinstance(t, ir.Name)]
             if _pure(s) and all(_dead_target(t, live, views) for t in s.targets):
                 continue
+            reads = _alias_shape_reads(s, live, arrays) or _assign_reads(s, arrays)
             if not s.aug:
                 live -= set(names) | {_shape_of(n) for n in names}
-            live |= _assign_reads(s, arrays)
+            live |= reads
         elif isinstance(s, ir.CallAssign):
             if all(_dead_target(t, live, views) for t in s.targets):
                 continue
@@ -457,7 +458,7 @@ def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict, arr
             s.orelse, lo = _dead_code(s.orelse, live, dead_pairs, views, arrays, lengths)
             if not _has_effect(s.body) and not _has_effect(s.orelse):
                 continue
-            live = lb | lo | ir.stmt_reads(s)
+            live = lb | lo | _expr_reads(s.test, arrays)
         elif isinstance(s, (ir.ForRange, ir.ForEach, ir.While)):
             header = ir.stmt_reads(s)
             loop_live = set(live) | header
@@ -484,6 +485,18 @@ def _dead_code(stmts, live_out: set[str], dead_pairs: set[int], views: dict, arr
         out.append(s)
     out.reverse()
     return out, live
+
+
+def _alias_shape_reads(s: ir.Assign, live: set[str], arrays) -> set[str] | None:
+    """`a = b` where only a's shape is read later (a vjp's check of its cotangent against
+    the output): b's shape, not its values."""
+    if s.aug or len(s.targets) != 1 or not isinstance(s.targets[0], ir.Name) \
+            or not isinstance(s.values[0], ir.Name):
+        return None
+    a, b = s.targets[0].id, s.values[0].id
+    if a in arrays and b in arrays and a not in live and _shape_of(a) in live:
+        return {_shape_of(b)}
+    return None
 
 
 def _caller_visible(fn: ir.Function) -> set[str]:

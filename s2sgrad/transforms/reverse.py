@@ -280,11 +280,43 @@ class ReverseMode(AdjointRules):
             out.append(ir.Assign([d_res], [ir.Call(ir.Lib("builtins", "list"), [copy.deepcopy(d_res)])],
                                  role="adjoint"))
         elif kinds.is_array(self.kinds.get(self.result)):
-            # the caller's cotangent is updated in place below: work on a copy of it
-            out.append(ir.Assign([d_res], [ir.Call(ir.Lib("numpy", "array"), [copy.deepcopy(d_res)],
-                                                   [("dtype", ir.Lib("builtins", "float"))])],
+            # the caller's cotangent is updated in place below: work on a copy of it, of
+            # the output's shape (a cotangent broadcast into the adjoint would be a guess)
+            out.append(self._cotangent_shape_check(d_res))
+            # (np.reshape to the shape it has: numba types the copy with the output's rank)
+            copied = ir.Call(ir.Lib("numpy", "array"), [copy.deepcopy(d_res)],
+                             [("dtype", ir.Lib("builtins", "float"))])
+            shape = ir.Attr(ir.Name(self.result), "shape")
+            out.append(ir.Assign([d_res], [ir.Call(ir.Lib("numpy", "reshape"), [copied, shape])],
                                  role="adjoint"))
+            self._adopt_cotangent(d_res.id)
         return out
+
+    def _cotangent_shape_check(self, d_res: ir.Name) -> ir.Stmt:
+        """`if np.asarray(d_result).shape != result.shape: raise ValueError(...)`."""
+        message = (f"the cotangent passed to the vjp of {self.fn.name} has another shape than "
+                   f"{self.fn.name}'s output: pass one of the output's shape")
+        shape = ir.Attr(ir.Call(ir.Lib("numpy", "asarray"), [copy.deepcopy(d_res)]), "shape")
+        test = ir.Compare(shape, ["!="], [ir.Attr(ir.Name(self.result), "shape")])
+        return ir.If(test, [ir.ExprStmt(ir.Call(ir.Lib("builtins", "ValueError"), [ir.Const(message)]),
+                                        kind="raise")], [])
+
+    def _adopt_cotangent(self, d_res: str) -> None:
+        """Where one statement reads the checked copy of the cotangent, `d_v += d_result`,
+        d_v may start as that copy (no zeros, no addition): it is a new array of the
+        output's shape, which v has there, and nothing else reads it."""
+        readers = [st for st in ir.walk_stmts(self.reverse_sweep) if d_res in ir.stmt_reads(st)]
+        if len(readers) != 1:
+            return
+        st = readers[0]
+        if isinstance(st, ir.Assign) and st.role in ("adjoint", "user") and st.aug == "+" \
+                and len(st.targets) == 1 and isinstance(st.targets[0], ir.Name) \
+                and isinstance(st.values[0], ir.Name) and st.values[0].id == d_res \
+                and st.targets[0].id != d_res:
+            primal = next((v for v in self.active if self.adj(v) == st.targets[0].id), None)
+            if primal is not None and (primal not in self.fn.params
+                                       or getattr(self.kinds.get(primal), "dtype", None) == "float64"):
+                st.exact = True
 
     def _order(self, var):
         """Parameters first, in their order; then the other variables by name."""

@@ -882,3 +882,46 @@ def test_a_list_of_arrays_updated_in_place_keeps_the_saved_values():
     assert gw == pytest.approx(2 * (1 + w) * total, rel=1e-12)
     for g, x in zip(gxs, [q, 2 * q]):
         assert np.allclose(g, 2 * (1 + w) ** 2 * x, rtol=1e-12)
+
+
+# ----------------------------------------------------------------- a vjp's cotangent
+def rows_and_squares(x):
+    y = np.zeros((x.shape[0], 2))
+    for i in range(x.shape[0]):
+        y[i, 0] = x[i] * x[i]
+        y[i, 1] = 3.0 * x[i]
+    return y
+
+
+def doubled(x):
+    return x * 2.0
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("f", [rows_and_squares, doubled])
+def test_a_cotangent_of_another_shape_is_refused_not_broadcast(f, backend):
+    """A (2,) or (6,) cotangent of a (3, 2) output, or a number, was broadcast into the
+    adjoint (numba took the (6,) one and answered with numbers of no meaning); JAX and
+    PyTorch refuse them, and so does the vjp now.  The caller's cotangent stays as it
+    was: the vjp works on its copy."""
+    x = np.array([0.5, -1.0, 2.0])
+    out = f(x)
+    vjp = s2sgrad.vjp(f, backend=backend)
+    cotangent = np.arange(1.0, out.size + 1).reshape(out.shape)
+    kept = cotangent.copy()
+    want = torch.autograd.functional.vjp(
+        _torch_of(f),
+        torch.tensor(x), torch.tensor(cotangent))[1].numpy()
+    np.testing.assert_allclose(vjp(x, cotangent), want, rtol=1e-12)
+    np.testing.assert_array_equal(cotangent, kept)
+    np.testing.assert_allclose(vjp(x, cotangent.astype(np.int64)), want, rtol=1e-12)
+    for wrong in (np.ones(out.shape[-1] if out.ndim > 1 else 1), np.ones(out.size * 2), 1.0,
+                  np.ones((1,) + out.shape)):
+        with pytest.raises(ValueError, match="has another shape than"):
+            vjp(x, wrong)
+
+
+def _torch_of(f):
+    def rows_and_squares_t(t):
+        return torch.stack([t * t, 3.0 * t], dim=1)
+    return {rows_and_squares: rows_and_squares_t, doubled: lambda t: t * 2.0}[f]
