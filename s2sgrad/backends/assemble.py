@@ -43,6 +43,9 @@ class ModuleBuilder:
         # "bool" | "int" | "float" of the main function's number arguments: the element
         # types of typed tapes (tapes.py) for the compiled targets
         self.param_types = self._flattened(param_types or {})
+        # compiled code keeps the values of calls in loops on its tapes (kept_values.py);
+        # set before any derivative is asked for
+        self.keeps_values = False
         self._tape_info: dict = {}   # id of an emitted function -> (variable kinds, number types)
         self.namer = Namer(self._user_names())
         self.lowered: dict = {}

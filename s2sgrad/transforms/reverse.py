@@ -29,7 +29,7 @@ from ..analysis import aliasing, dataflow, kinds
 from ..errors import NonScalarOutputError, UnsupportedSyntaxError
 from ..rules import registry
 from ..rules import runtime_helpers as runtime_rules
-from . import common, recompute, saves
+from . import common, kept_values, recompute, saves
 from .adjoints import AdjointRules
 
 
@@ -169,6 +169,7 @@ class ReverseMode(AdjointRules):
         fbody, rbody = self.sweep(s.body, depth + 1)
         local = recompute.locals_if_recomputable(s, self.fn)
         if local is not None:  # independent iterations: recomputed, not taped
+            local -= kept_values.kept_in_loop(s, self.fn, self.kept_values, self.spec.kind)
             fbody, rbody = recompute.recomputed(fbody, rbody, local)
         if isinstance(s, ir.ForRange) and self.is_active(s.target.id):
             # each iteration binds the counter afresh (an int, no derivative): what its

@@ -151,8 +151,9 @@ def test_the_vjp_adds_into_the_callers_adjoint_and_takes_its_tape_room():
     g = s2sgrad.grad(rows_lse, backend="numba")
     g(np.ones((2, 3)))
     source = g.source
-    assert "tape_branch_room = vjp_lse(work, d_lse_1, d_work, tape_branch_room)" in source
-    assert "def vjp_lse(v, d_result_1, d_v, tape_branch_room):" in source
+    assert ("tape_branch_room, tape_exp_room = vjp_lse(work, d_lse_1, d_work, tape_branch_room, "
+            "tape_exp_room)") in source  # the exps kept for the reverse sweep (kept_values.py) too
+    assert "def vjp_lse(v, d_result_1, d_v, tape_branch_room, tape_exp_room):" in source
     assert "d_v = np.zeros_like(v)" not in source and "d_work += " not in source
     python = s2sgrad.grad(rows_lse).source
     assert "_room" not in python  # the python target's tapes are lists: nothing lent
