@@ -24,7 +24,7 @@ from .arguments import promote as _promote
 from .backends import load as loader
 from .backends import numba as compiled_code
 from .backends.assemble import ModuleBuilder
-from .cache import DerivativeCache, dependencies, fingerprint
+from .cache import DerivativeCache, Fingerprint, dependencies
 from .custom import CustomDerivative
 from .errors import (ArgumentError, BackendError, CudaSubsetError, CustomRuleError, NonScalarOutputError, OptionError,
                      RankUnknownError, S2SGradError, SourceUnavailableError, UnsupportedCallError, WrtError)
@@ -454,7 +454,7 @@ class _Variant:
         self.param_kinds = key[1]
         self.path, self.line_positions = path, line_positions or {}
         self.compiled = key[0] != "python"
-        self.built_from = fingerprint(deps, contents=self.compiled)
+        self.built_from = Fingerprint(deps, contents=self.compiled)
         self._ieee, self._ieee_fn = ieee, None
 
     def arguments(self, params, values) -> list:
@@ -462,7 +462,7 @@ class _Variant:
         return [v for p, v in zip(params, values) if p not in self.static]
 
     def stale(self) -> bool:
-        return fingerprint(self.deps, contents=self.compiled) != self.built_from
+        return self.built_from.changed()
 
     def ieee_fn(self):
         """The same code printed with NumPy's IEEE math (python target only), loaded on

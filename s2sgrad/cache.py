@@ -8,6 +8,7 @@ if called now: a global rebound, a helper redefined, a closure cell or default c
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import hashlib
 import types
@@ -51,16 +52,43 @@ def fingerprint(deps, contents: bool = False) -> list:
     defaults, each non-local value it read (numbers by value, other objects by identity).
     `contents`: arrays by their contents too, for compiled code, which numba built with
     the arrays' values frozen in."""
-    out = []
-    for f, name in deps:
-        if name is None:
-            f = reach.origin(f)  # a stand-in's code is its function's (frontend/reach.py)
-            out.append((f.__code__, _value_key(f.__defaults__, contents),
-                        _value_key(f.__kwdefaults__, contents)))
-        else:  # a name, or an attribute path of an object the code reads (`self.N`)
-            found, value = reach.resolve_read(f, name)
-            out.append(_value_key(value, contents))
-    return out
+    return [read() for read in readers(deps, contents)]
+
+
+class Fingerprint:
+    """fingerprint(deps) taken once, and checked again on every call of a derivative:
+    each dependency read the shortest way (a global by one lookup), the first change
+    ending the check.  A call of a small compiled derivative costs microseconds, and
+    the check was a third of the dispatch."""
+
+    def __init__(self, deps, contents: bool = False):
+        self._readers = readers(list(dict.fromkeys(deps)), contents)  # each dependency once
+        self._values = [read() for read in self._readers]
+
+    def changed(self) -> bool:
+        for read, value in zip(self._readers, self._values):
+            if read() != value:
+                return True
+        return False
+
+
+def readers(deps, contents: bool = False) -> list:
+    """One function a dependency giving its comparable value (fingerprint's)."""
+    return [_code_reader(f, contents) if name is None else _name_reader(f, name, contents)
+            for f, name in deps]
+
+
+def _code_reader(f, contents):
+    f = reach.origin(f)  # a stand-in's code is its function's (frontend/reach.py)
+    return lambda: (f.__code__, _value_key(f.__defaults__, contents), _value_key(f.__kwdefaults__, contents))
+
+
+def _name_reader(f, name, contents):
+    """A name, or an attribute path of an object the code reads (`self.N`)."""
+    if "." in name or name in reach.bindings(f) or name in f.__code__.co_freevars:
+        return lambda: _value_key(reach.resolve_read(f, name)[1], contents)
+    scope = f.__globals__  # a global, else a builtin, else nothing (resolve_nonlocal's order)
+    return lambda: _value_key(scope[name] if name in scope else getattr(builtins, name, None), contents)
 
 
 def _value_key(value, contents: bool):

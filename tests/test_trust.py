@@ -164,6 +164,29 @@ def test_a_kept_derivative_reads_globals_as_the_function_would_now(backend, rest
     assert g_helper(0.3) == pytest.approx(math.cos(0.027) * 3 * 0.09)
 
 
+def uses_builtin_abs(x):
+    return abs(x) * 3.0
+
+
+def squared(v):
+    return v * v
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_global_defined_later_over_a_builtin_is_read_as_the_function_would(backend):
+    """The check on every call reads a global first and a builtin only where there is
+    no global of that name (cache.py), as Python does."""
+    g = s2sgrad.grad(uses_builtin_abs, backend=backend)
+    assert g(-2.0) == pytest.approx(-3.0)
+    globals()["abs"] = squared
+    try:
+        assert uses_builtin_abs(-2.0) == pytest.approx(12.0)
+        assert g(-2.0) == pytest.approx(-12.0)
+    finally:
+        del globals()["abs"]
+    assert g(-2.0) == pytest.approx(-3.0)
+
+
 @pytest.mark.parametrize("backend", ["python", "numba"])
 def test_a_kept_derivative_reads_closure_cells_and_defaults_now(backend):
     f = make_closure(2.0)

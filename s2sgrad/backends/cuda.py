@@ -46,7 +46,7 @@ from .. import frontend, ir
 from ..analysis import kinds
 from ..arguments import normalize_wrt
 from ..arguments import LiveSignature
-from ..cache import DerivativeCache, dependencies, fingerprint
+from ..cache import DerivativeCache, Fingerprint, dependencies
 from ..errors import BackendError, CudaSubsetError, TapeOverflowError
 from ..transforms.reverse import AdjointSpec
 from . import cuda_checkpoints, cuda_tapes
@@ -385,10 +385,10 @@ class _Variant:
         self.sizing = sizing
         self.sizer = getattr(module, sizing.kernel or sizing.function) if sizing.function else None
         self.path, self.line_positions, self.deps = path, line_positions, deps
-        self.built_from = fingerprint(deps, contents=True)  # CUDA freezes global arrays too
+        self.built_from = Fingerprint(deps, contents=True)  # CUDA freezes global arrays too
 
     def stale(self) -> bool:
-        return fingerprint(self.deps, contents=True) != self.built_from
+        return self.built_from.changed()
 
 
 def _generate(f, names: list[str], kind: str, arrays: tuple, param_types: dict | None,

@@ -39,7 +39,7 @@ def is_numba_error(exc: BaseException) -> bool:
 
 def compiled_count(fn) -> int:
     """How many signatures a numba dispatcher has compiled (or loaded from its cache)."""
-    return len(getattr(fn, "signatures", ()))
+    return len(getattr(fn, "overloads", ()))  # (`signatures` makes a list of them)
 
 
 def failed_to_compile(exc: BaseException, fn, compiled_before: int) -> bool:
