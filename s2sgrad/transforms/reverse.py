@@ -287,18 +287,18 @@ class ReverseMode(AdjointRules):
             # (np.reshape to the shape it has: numba types the copy with the output's rank)
             copied = ir.Call(ir.Lib("numpy", "array"), [copy.deepcopy(d_res)],
                              [("dtype", ir.Lib("builtins", "float"))])
-            shape = ir.Attr(ir.Name(self.result), "shape")
+            shape = ir.Call(ir.Lib("numpy", "shape"), [ir.Name(self.result)])
             out.append(ir.Assign([d_res], [ir.Call(ir.Lib("numpy", "reshape"), [copied, shape])],
                                  role="adjoint"))
             self._adopt_cotangent(d_res.id)
         return out
 
     def _cotangent_shape_check(self, d_res: ir.Name) -> ir.Stmt:
-        """`if np.asarray(d_result).shape != result.shape: raise ValueError(...)`."""
+        """`if np.shape(d_result) != np.shape(result): raise ValueError(...)`."""
         message = (f"the cotangent passed to the vjp of {self.fn.name} has another shape than "
                    f"{self.fn.name}'s output: pass one of the output's shape")
-        shape = ir.Attr(ir.Call(ir.Lib("numpy", "asarray"), [copy.deepcopy(d_res)]), "shape")
-        test = ir.Compare(shape, ["!="], [ir.Attr(ir.Name(self.result), "shape")])
+        test = ir.Compare(ir.Call(ir.Lib("numpy", "shape"), [copy.deepcopy(d_res)]), ["!="],
+                          [ir.Call(ir.Lib("numpy", "shape"), [ir.Name(self.result)])])
         return ir.If(test, [ir.ExprStmt(ir.Call(ir.Lib("builtins", "ValueError"), [ir.Const(message)]),
                                         kind="raise")], [])
 
