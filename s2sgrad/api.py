@@ -196,6 +196,10 @@ class Derivative:
         """The generated code called; `bound()`, the call bound to the function's
         parameters, for what a failure raises."""
         compiled = variant.compiled
+        if variant.cotangent_rank is not None and np.ndim(own[-1]) != variant.cotangent_rank:
+            name = getattr(self.f, "__name__", "the function")
+            raise ValueError(f"the cotangent passed to the vjp of {name} has another shape than "
+                             f"{name}'s output: pass one of the output's shape")
         compiled_before = compiled_code.compiled_count(self.generated) if compiled else 0
         try:
             return self.generated(*passed, *own)
@@ -456,6 +460,7 @@ class _Variant:
         self.compiled = key[0] != "python"
         self.built_from = Fingerprint(deps, contents=self.compiled)
         self._ieee, self._ieee_fn = ieee, None
+        self.cotangent_rank = None  # a compiled vjp's: the rank of the output, where known
 
     def arguments(self, params, values) -> list:
         """The values the generated code takes: those of parameters not bound in it."""
@@ -543,8 +548,13 @@ def _generate_now(f, names, kind, param_kinds, target, param_types) -> _Variant:
         return _Variant(getattr(module, name), source, key, deps, static=static,
                         ieee=lambda: (*builder.source(header, target, ieee=True), name))
     module = loader.load_file(source, name, inject)
-    return _Variant(getattr(module, name), source, key, deps, module.__file__, builder.line_positions,
-                    static=static)
+    variant = _Variant(getattr(module, name), source, key, deps, module.__file__, builder.line_positions,
+                       static=static)
+    if kind == "vjp":  # numba types the code by the cotangent's rank: another one is refused first
+        main = builder.main.pyfunc
+        variant.cotangent_rank = kinds.rank(builder.result_kind(
+            main, [builder.param_kinds[p] for p in builder.functions[main].params]))
+    return variant
 
 
 def grad(f, wrt=0, backend: str = "python", *, tape_bound: int | None = None,

@@ -299,7 +299,8 @@ def _written_params(pyfunc, lower, seen: set) -> dict[int, tuple[ir.Stmt, bool]]
 def _param_shares(fn: ir.Function, lower, seen: set) -> dict[str, set[int]]:
     """Each name of fn -> the positions of the parameters whose memory it may share
     (`seen`: the functions whose returns are being worked out, for recursion)."""
-    shares: dict[str, set[int]] = {p: {i} for i, p in enumerate(fn.params)}
+    copied = _copied_first(fn)
+    shares: dict[str, set[int]] = {p: {i} for i, p in enumerate(fn.params) if p not in copied}
     for _ in range(2):  # twice: a loop may carry a sharing to its next iteration
         for s in ir.walk_stmts(fn.body):
             if isinstance(s, ir.Assign) and not s.aug:
@@ -317,6 +318,43 @@ def _param_shares(fn: ir.Function, lower, seen: set) -> dict[str, set[int]]:
             elif isinstance(s, ir.Append):
                 shares.setdefault(s.target.id, set()).update(shares.get(_shared_source(s.value), set()))
     return shares
+
+
+def _copied_first(fn: ir.Function) -> set[str]:
+    """Parameters rebound at the top level to a copy of themselves (a vjp's copy of its
+    cotangent, `d_result = np.array(d_result, dtype=float)`, which its adjoint then
+    starts as; the lowering may spell it through temporaries) before anything else binds or writes
+    anything from them (a test or a raise may read them: `if np.shape(p) != ...`): from
+    then on p is the function's own memory."""
+    out = set()
+    for p in fn.params:
+        fresh: set[str] = set()  # names bound to new arrays: copies, or views of copies
+        for s in fn.body:
+            if isinstance(s, ir.Assign) and not s.aug and len(s.targets) == 1 \
+                    and isinstance(s.targets[0], ir.Name) and _fresh_copy(s.values[0], fresh):
+                if s.targets[0].id == p:
+                    out.add(p)
+                    break
+                fresh.add(s.targets[0].id)
+                continue
+            if any(p in ir.assigned_names([x]) or (p in ir.stmt_reads(x) and not isinstance(x, _READ_ONLY))
+                   for x in ir.walk_stmts([s])):
+                break
+    return out
+
+
+_READ_ONLY = (ir.If, ir.While, ir.ExprStmt, ir.Comment)  # statements whose reads share no memory
+
+
+def _fresh_copy(e: ir.Expr, fresh: set[str]) -> bool:
+    """np.array(x) (not copy=False), np.copy(x), a name bound to one, or a view of one."""
+    if isinstance(e, ir.Name):
+        return e.id in fresh
+    if not (isinstance(e, ir.Call) and isinstance(e.func, ir.Lib) and e.func.module == "numpy" and e.args):
+        return False
+    if e.func.attr in ("array", "copy"):
+        return not any(k == "copy" and not (isinstance(v, ir.Const) and v.value is True) for k, v in e.kwargs)
+    return e.func.attr in VIEWS and _fresh_copy(e.args[0], fresh)
 
 
 def _returned_params(pyfunc, lower, seen: set) -> set[int]:

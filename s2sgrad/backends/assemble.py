@@ -109,6 +109,10 @@ class ModuleBuilder:
         """(user function, kinds of its variables) for every call's argument kinds so far."""
         return [(pyfunc, var_kinds) for (pyfunc, _), var_kinds in self._kinds.items()]
 
+    def result_kind(self, pyfunc, arg_kinds):
+        """The kind of what pyfunc returns for arguments of these kinds."""
+        return self._result_kind(pyfunc, arg_kinds)
+
     def _result_kind(self, pyfunc, arg_kinds):
         if isinstance(pyfunc, custom.CustomDerivative):
             if self._load_source(pyfunc.fn):  # from its source, like a user function

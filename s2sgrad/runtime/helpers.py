@@ -18,6 +18,11 @@ def unbroadcast(g, x):
     shape = np.shape(x)
     if np.shape(g) == shape:
         return g
+    try:
+        np.broadcast_shapes(np.shape(g), shape)
+    except ValueError:  # shapes that do not broadcast: no guess
+        raise ValueError("a cotangent's shape does not broadcast with its variable's (a vjp's "
+                         "cotangent of another shape than the output?)") from None
     lead = np.ndim(g) - len(shape)
     g = np.sum(g, axis=tuple(range(lead))) if lead > 0 else g
     lead = min(lead, 0)  # g may have fewer axes: it broadcasts along the missing ones

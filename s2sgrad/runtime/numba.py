@@ -43,6 +43,10 @@ def sum_to_shape(g, x):
     # time a version with np.array(g.shape), np.prod and ravel took, and it runs faster
     rank = max(len(g.shape), len(x.shape))
     lead_g, lead_x = rank - len(g.shape), rank - len(x.shape)
+    for a in range(max(lead_g, lead_x), rank):  # shapes that do not broadcast: no guess
+        n_g, n_x = g.shape[a - lead_g], x.shape[a - lead_x]
+        if n_g != n_x and n_g != 1 and n_x != 1:
+            raise ValueError("a cotangent's shape does not broadcast with its variable's (a vjp's cotangent of another shape than the output?)")
     out = np.zeros(x.size, g.dtype)
     whole = lead_g == 0  # g has every axis of the broadcast shape at its full length
     for a in range(lead_x, rank):

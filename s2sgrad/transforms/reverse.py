@@ -274,7 +274,10 @@ class ReverseMode(AdjointRules):
                                           kind="raise")], []))
         if self.spec.kind != "vjp":
             out.append(ir.Assign([d_res], [ir.Const(1.0)], role="adjoint"))
-        elif self.result in self.containers and _changed_in_place(d_res.id, self.reverse_sweep):
+            return out
+        if not self.spec.helper:  # the caller's cotangent (generated callers pass the right ones)
+            out += self._cotangent_rank_checks(d_res)
+        if self.result in self.containers and _changed_in_place(d_res.id, self.reverse_sweep):
             # the caller's cotangent list is updated in place below: work on a copy of it
             # (one only read is not copied: a tuple of a number and an array stays a tuple,
             # which numba cannot make a list)
@@ -283,24 +286,53 @@ class ReverseMode(AdjointRules):
         elif kinds.is_array(self.kinds.get(self.result)):
             # the caller's cotangent is updated in place below: work on a copy of it, of
             # the output's shape (a cotangent broadcast into the adjoint would be a guess)
+            # (a cotangent of another rank numba cannot type: the call refuses it before, api.py)
             out.append(self._cotangent_shape_check(d_res))
-            # (np.reshape to the shape it has: numba types the copy with the output's rank)
-            copied = ir.Call(ir.Lib("numpy", "array"), [copy.deepcopy(d_res)],
-                             [("dtype", ir.Lib("builtins", "float"))])
-            shape = ir.Call(ir.Lib("numpy", "shape"), [ir.Name(self.result)])
-            out.append(ir.Assign([d_res], [ir.Call(ir.Lib("numpy", "reshape"), [copied, shape])],
+            out.append(ir.Assign([d_res], [ir.Call(ir.Lib("numpy", "array"), [copy.deepcopy(d_res)],
+                                                   [("dtype", ir.Lib("builtins", "float"))])],
                                  role="adjoint"))
             self._adopt_cotangent(d_res.id)
         return out
 
     def _cotangent_shape_check(self, d_res: ir.Name) -> ir.Stmt:
         """`if np.shape(d_result) != np.shape(result): raise ValueError(...)`."""
-        message = (f"the cotangent passed to the vjp of {self.fn.name} has another shape than "
-                   f"{self.fn.name}'s output: pass one of the output's shape")
         test = ir.Compare(ir.Call(ir.Lib("numpy", "shape"), [copy.deepcopy(d_res)]), ["!="],
                           [ir.Call(ir.Lib("numpy", "shape"), [ir.Name(self.result)])])
-        return ir.If(test, [ir.ExprStmt(ir.Call(ir.Lib("builtins", "ValueError"), [ir.Const(message)]),
-                                        kind="raise")], [])
+        return _raise_if(test, f"the cotangent passed to the vjp of {self.fn.name} has another shape "
+                               f"than {self.fn.name}'s output: pass one of the output's shape")
+
+    def _cotangent_rank_checks(self, d_res: ir.Name) -> list[ir.Stmt]:
+        """A number's cotangent is a number; a tuple's (or list's) has its length and, part
+        by part, the rank of each part where the kinds know it (an array's shape is then
+        checked where its cotangent is summed back, by unbroadcast)."""
+        message = (f"the cotangent passed to the vjp of {self.fn.name} does not fit {self.fn.name}'s "
+                   f"output: a number for a number, an array of its shape for an array, a tuple "
+                   f"(or list) of those for a tuple (or list)")
+        kind = self.kinds.get(self.result)
+        if kinds.is_scalar(kind):
+            return [_raise_if(_ndim_is_not(d_res, 0), message)]
+        parts = self._returned_parts()
+        if parts is None:
+            return []
+        length = ir.Call(ir.Lib("builtins", "len"), [copy.deepcopy(d_res)])
+        out = [_raise_if(ir.Compare(length, ["!="], [ir.Const(len(parts))]), message)]
+        for k, part in enumerate(parts):
+            rank = kinds.rank(self.kind_of(part))
+            if rank is not None:
+                out.append(_raise_if(_ndim_is_not(ir.Subscript(copy.deepcopy(d_res), ir.Const(k)), rank),
+                                     message))
+        return out
+
+    def _returned_parts(self) -> list[ir.Expr] | None:
+        """The parts of a tuple or list the function returns, where every return spells
+        one of the same length (`return a, b`); None otherwise."""
+        values = [st.values[0] for st in ir.walk_stmts(self.fn.body)
+                  if isinstance(st, ir.Assign) and not st.aug and len(st.targets) == 1
+                  and isinstance(st.targets[0], ir.Name) and st.targets[0].id == self.result]
+        if not values or not all(isinstance(v, (ir.TupleExpr, ir.ListExpr)) for v in values) \
+                or len({len(v.elts) for v in values}) != 1:
+            return None
+        return values[0].elts
 
     def _adopt_cotangent(self, d_res: str) -> None:
         """Where one statement reads the checked copy of the cotangent, `d_v += d_result`,
@@ -387,6 +419,15 @@ def _is_primitive(s: ir.Assign) -> bool:
     """`y = np.<primitive>(...)`: a call with a rule in rules/arrays.py."""
     return len(s.targets) == 1 and isinstance(s.targets[0], ir.Name) and not s.aug \
         and registry.rule_of_call(s.values[0]) is not None
+
+
+def _raise_if(test: ir.Expr, message: str) -> ir.Stmt:
+    return ir.If(test, [ir.ExprStmt(ir.Call(ir.Lib("builtins", "ValueError"), [ir.Const(message)]),
+                                    kind="raise")], [])
+
+
+def _ndim_is_not(e: ir.Expr, rank: int) -> ir.Expr:
+    return ir.Compare(ir.Call(ir.Lib("numpy", "ndim"), [e]), ["!="], [ir.Const(rank)])
 
 
 def _changed_in_place(name: str, stmts) -> bool:

@@ -7,6 +7,7 @@ Refusals are checked for their class, file:line and the source line in the messa
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
 import pytest
@@ -925,3 +926,59 @@ def _torch_of(f):
     def rows_and_squares_t(t):
         return torch.stack([t * t, 3.0 * t], dim=1)
     return {rows_and_squares: rows_and_squares_t, doubled: lambda t: t * 2.0}[f]
+
+
+def pair_out(x):
+    return x * 2.0, np.sum(x)
+
+
+def list_out(x):
+    return [x * 2.0, x * 3.0]
+
+
+def total(x):
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_tuple_list_and_number_outputs_refuse_cotangents_that_do_not_fit(backend):
+    """A (2,) part for a (3,) output was summed into a (2,) gradient (numba read past the
+    end of the array), and an array cotangent of a number scaled the gradient."""
+    x = np.array([0.3, -0.5, 0.7])
+    right = {pair_out: (np.array([1.0, -2.0, 0.5]), 2.0), list_out: [np.array([1.0, -2.0, 0.5]), np.ones(3)],
+             total: 3.0}
+    want = {pair_out: np.array([2.0, -4.0, 1.0]) + 2.0, list_out: np.array([5.0, -1.0, 4.0]), total: 6.0 * x}
+    wrong = {pair_out: [(np.array([1.0, -2.0]), 2.0), (np.ones((3, 1)), 2.0), (np.ones(3), np.ones(3)),
+                        (np.ones(3),)],
+             list_out: [[np.ones(2), np.ones(3)], [np.ones(3), np.ones(4)]],
+             total: [np.ones(3), np.ones(1)]}
+    for f in (pair_out, list_out, total):
+        vjp = s2sgrad.vjp(f, backend=backend)
+        np.testing.assert_allclose(vjp(x, right[f]), want[f], rtol=1e-12)
+        for cotangent in wrong[f]:
+            if backend == "numba" and isinstance(cotangent, tuple) and len(cotangent) == 1:
+                continue  # numba types d_result[1] of a 1-tuple at compile time: no call runs
+            with pytest.raises(ValueError):
+                vjp(x, cotangent)
+
+
+def fill_exp(x, w):
+    y = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        y[i] = math.exp(x[i] * w) * x[i]
+    return y
+
+
+def squares_of_fill(x, w):
+    return np.sum(fill_exp(x, w) ** 2)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_the_hessian_through_a_helpers_vjp_that_starts_from_its_cotangents_copy(backend):
+    """The helper's vjp binds d_y to its copy of the cotangent (no zeros, no addition);
+    differentiated again, that copy is its own memory, not the caller's argument."""
+    x, w = np.array([0.3, -0.5, 0.7]), 0.8
+    h = s2sgrad.hessian(squares_of_fill, wrt=0, backend=backend)(x, w)
+    xt = torch.tensor(x)
+    want = torch.autograd.functional.hessian(lambda t: torch.sum((torch.exp(t * w) * t) ** 2), xt).numpy()
+    np.testing.assert_allclose(h, want, rtol=1e-10, atol=1e-12)
