@@ -93,6 +93,60 @@ def uses_both_scales(x):
     return SCALE * damp(x) + other_module.SCALE * x
 
 
+def scaled_by_the_module(x):
+    return other_module.SCALE * x * x + other_module.damp(x)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_module_attribute_rebound_after_the_first_call_is_read_anew(backend, monkeypatch):
+    """`other_module.SCALE` was frozen into the generated code with no dependency on it:
+    a rebound module constant or function kept the old derivative, even for a new grad."""
+    g = s2sgrad.grad(scaled_by_the_module, backend=backend)
+    x = 0.7
+    damp_slope = math.exp(-0.5 * x) * (1.0 - 0.5 * x) * 10.0
+    assert g(x) == pytest.approx(2 * 10.0 * x + damp_slope)
+    monkeypatch.setattr(other_module, "SCALE", 3.0)
+    assert g(x) == pytest.approx(2 * 3.0 * x + damp_slope * 0.3)  # damp reads the module's SCALE too
+    assert s2sgrad.grad(scaled_by_the_module, backend=backend)(x) == pytest.approx(2 * 3.0 * x + damp_slope * 0.3)
+    monkeypatch.setattr(other_module, "damp", lambda v, rate=0.5: v * v * v)
+    assert g(x) == pytest.approx(2 * 3.0 * x + 3 * x * x)
+
+
+square_of = lambda t: t * t  # noqa: E731 - a global lambda is what the test is about
+
+
+def calls_a_global_lambda(x):
+    return square_of(x) * x + square_of(2.0 * x)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_global_lambda_called_in_an_expression(backend):
+    """Its value was bound to `<lambda>_1`, a SyntaxError in the generated code."""
+    assert s2sgrad.grad(calls_a_global_lambda, backend=backend)(1.5) == pytest.approx(3 * 1.5 ** 2 + 8 * 1.5)
+
+
+DEFAULT_WEIGHTS = np.array([3.0, -1.0])
+
+
+def weighted_by_a_literal_default(x, a=np.array([1.0, 2.0])):
+    return np.sum(a * x * x)
+
+
+def weighted_by_a_global_default(x, a=DEFAULT_WEIGHTS):
+    return np.sum(a * x * x)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_array_defaults_written_as_calls_or_globals(backend):
+    """`a=np.array(...)` and `a=DEFAULT_WEIGHTS` were copied into the generated def
+    without NumPy's import or the global's binding: NameError when the module loaded."""
+    x = np.array([0.5, -1.5])
+    for f, a in ((weighted_by_a_literal_default, np.array([1.0, 2.0])), (weighted_by_a_global_default, DEFAULT_WEIGHTS)):
+        g = s2sgrad.grad(f, backend=backend)
+        np.testing.assert_allclose(g(x), 2 * a * x)
+        np.testing.assert_allclose(g(x, np.array([1.0, 1.0])), 2 * x)
+
+
 def test_imported_helpers_and_same_named_constants_of_two_modules():
     check_grads(uses_both_scales, 0.7)
     source = s2sgrad.grad(uses_both_scales).source

@@ -481,8 +481,11 @@ def _return_last(body: list, result: str) -> list:
 
 
 def _subexpressions(functions):
-    """Every expression of every statement of the functions."""
+    """Every expression of every statement of the functions, and of their parameters'
+    defaults (`a=np.array([1.0, 2.0])`, `a=D0` need NumPy's import, D0's binding)."""
     for fn in functions:
+        for default in fn.defaults.values():
+            yield from ir.subexprs(default)
         for s in ir.walk_stmts(fn.body):
             for e in ir.stmt_exprs(s):
                 yield from ir.subexprs(e)

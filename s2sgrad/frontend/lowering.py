@@ -953,6 +953,8 @@ class Lowerer(Desugaring):
         if _is_unit_call(e):
             call = self.call_args(e, pre)
             base = e.func.key.__name__ if isinstance(e.func, ir.UserFn) else e.func.name
+            if not base.isidentifier():  # a lambda's "<lambda>"
+                base = "lambda_value"
             name = ir.Name(self.fresh(base), pos=e.pos)
             pre.append(ir.CallAssign([name], False, call, pos=e.pos))
             return name
@@ -1315,6 +1317,17 @@ class Lowerer(Desugaring):
             return getattr(obj, attr), path
         return None
 
+    def _depend_on_module_attribute(self, module, node: cst.Attribute) -> None:
+        """`config.K`, `helpers.h` read from a module of the user's: the generated code
+        depends on what the attribute holds now (a rebound `config.K = 3.0` regenerates it,
+        as a rebound global does); NumPy's and math's attributes are their functions."""
+        name = module.__name__
+        if name == "math" or name == "numpy" or name.startswith("numpy."):
+            return
+        path = self.src_of(node)
+        if all(part.isidentifier() for part in path.split(".")) and not self.is_local(path.split(".")[0]):
+            self.nonlocals.add(path)
+
     def _unbound_parameter(self, node) -> str | None:
         """The parameter an expression's base names, when the function calls it or reads
         an attribute of it: its value is needed to generate the code (a call brings it)."""
@@ -1390,6 +1403,7 @@ class Lowerer(Desugaring):
             value = getattr(base.module, attr)
             if base.module.__name__ in ("math", "numpy") and isinstance(value, float):
                 return ir.Lib(base.module.__name__, attr)
+            self._depend_on_module_attribute(base.module, node)
             if value is None:  # np.newaxis
                 return ir.Const(None)
             out = self.from_value(value, attr, node, origin=base.module.__name__)
