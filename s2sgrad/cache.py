@@ -58,37 +58,67 @@ def fingerprint(deps, contents: bool = False) -> list:
 class Fingerprint:
     """fingerprint(deps) taken once, and checked again on every call of a derivative:
     each dependency read the shortest way (a global by one lookup), the first change
-    ending the check.  A call of a small compiled derivative costs microseconds, and
-    the check was a third of the dispatch."""
+    ending the check, and a value that is still the same object as before taken as
+    unchanged where its identity decides (a module, a function, a number).  A call of a
+    small compiled derivative costs microseconds, and the check was a third of the
+    dispatch."""
 
     def __init__(self, deps, contents: bool = False):
-        self._readers = readers(list(dict.fromkeys(deps)), contents)  # each dependency once
-        self._values = [read() for read in self._readers]
+        self._contents = contents
+        self._checks = []
+        for f, name in dict.fromkeys(deps):  # each dependency once
+            raw = _code_of(f) if name is None else _name_reader(f, name)
+            value = raw()
+            self._checks.append((raw, value, _key_of(value, name is None, contents)))
 
     def changed(self) -> bool:
-        for read, value in zip(self._readers, self._values):
-            if read() != value:
+        for raw, before, key in self._checks:
+            now = raw()
+            if now is before and type(now) in _SAME_OBJECT_SAME_KEY:
+                continue
+            if type(now) is _Code and now[0] is before[0] and now[1] is before[1] is None \
+                    and now[2] is before[2] is None:
+                continue  # the same code, no defaults
+            if _key_of(now, isinstance(now, _Code), self._contents) != key:
                 return True
         return False
 
 
+class _Code(tuple):
+    """A function's (code, defaults, kwdefaults) as read now."""
+
+
+def _code_of(f):
+    f = reach.origin(f)  # a stand-in's code is its function's (frontend/reach.py)
+    return lambda: _Code((f.__code__, f.__defaults__, f.__kwdefaults__))
+
+
+def _key_of(value, code: bool, contents: bool):
+    if code:
+        return (value[0], _value_key(value[1], contents), _value_key(value[2], contents))
+    return _value_key(value, contents)
+
+
+# values whose key the same object always gives again: identities, immutable numbers
+_SAME_OBJECT_SAME_KEY = {types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type,
+                         int, float, bool, str, type(None)}
+
+
 def readers(deps, contents: bool = False) -> list:
     """One function a dependency giving its comparable value (fingerprint's)."""
-    return [_code_reader(f, contents) if name is None else _name_reader(f, name, contents)
-            for f, name in deps]
+    out = []
+    for f, name in deps:
+        raw = _code_of(f) if name is None else _name_reader(f, name)
+        out.append(lambda raw=raw, code=name is None: _key_of(raw(), code, contents))
+    return out
 
 
-def _code_reader(f, contents):
-    f = reach.origin(f)  # a stand-in's code is its function's (frontend/reach.py)
-    return lambda: (f.__code__, _value_key(f.__defaults__, contents), _value_key(f.__kwdefaults__, contents))
-
-
-def _name_reader(f, name, contents):
-    """A name, or an attribute path of an object the code reads (`self.N`)."""
+def _name_reader(f, name):
+    """The value of a name, or of an attribute path of an object the code reads (`self.N`)."""
     if "." in name or name in reach.bindings(f) or name in f.__code__.co_freevars:
-        return lambda: _value_key(reach.resolve_read(f, name)[1], contents)
+        return lambda: reach.resolve_read(f, name)[1]
     scope = f.__globals__  # a global, else a builtin, else nothing (resolve_nonlocal's order)
-    return lambda: _value_key(scope[name] if name in scope else getattr(builtins, name, None), contents)
+    return lambda: scope[name] if name in scope else getattr(builtins, name, None)
 
 
 def _value_key(value, contents: bool):
