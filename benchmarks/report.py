@@ -67,37 +67,42 @@ REWRITES = """## Formulations s2sgrad refused when these problems were written, 
 # grad(..., backend="numba").source of each problem); rewrite it when the code changes
 READING = """## What stands in the way (read from the generated code)
 
-- **Loop-style GMM, numba** (2.4-2.7 in the run of 2026-12-04 01:04 on this machine, where the
-  commit before the two passes below measured 2.8-3.0 in one run; 2.3-3.2 on 2026-12-03
-  16:13 on another machine, whose objective ran 1.5x slower).  Since then: the per-point
-  vjp of `logsumexp_loop(main_term)` adds into the caller's `d_main_term` and makes its
-  bool tape in a room the caller lends it (it allocated its adjoint array and its tape
-  a call, and the caller added the two arrays), and the triangle's loops keep
-  `d_xcentered[col]` and `xcentered[col]` in locals (LLVM reloaded them every trip,
-  unable to tell they are not `d_icf`'s memory); the two together 0.25-0.3 of the ratio.
-  What is left: the helper's vjp still reruns its forward sweep for every point and
-  returns its tape (a returned array costs about as much as an allocation at this size);
-  `xcentered` and `qxcentered` are saved element by element before each refill (the
-  saves are needed; recomputing `x[i, j] - means[c, j]` would be cheaper); and
-  `math.exp(icf[c, j])` is computed again in the reverse (about 0.1 at D=2 and 0.25 at
-  D=10, measured by taping the forward value by hand; the loop's reverse recomputes, as
-  recompute.py does for BA and LSTM, where that is the faster choice).
-- **BA, numba** (9.0 in the run of 2026-12-04 01:04, missed; met with 7.30 on 2026-12-03
-  16:13 on another machine, whose objective took 0.87 ms where this one's takes 0.58 ms,
-  while the gradient went from 6.4 to 5.3 ms; the commit before this session's passes
-  measured 9.12 here in the same session: the passes do not change BA's code).  The
-  observation loop's iterations are independent, so its reverse recomputes the locals
-  instead of taping them, and the vjp, which needs only the output's shape, has no
-  forward loop at all.  The reverse reads `cos_t` and `sin_t` where it computed
-  `math.cos(theta)` and `math.sin(theta)` again.  Of the 9.0-9.2: each VJP takes 3.1x the
-  objective, and writing the two VJPs' rows into the (p, 2, 15) blocks 2.85x (1.6 ms of
-  strided copies, the same for every tool, and as slow written three other ways in
-  NumPy).  What is left in the VJPs is the adjoint arithmetic itself (the divisions of
-  `1 / theta` and `r / theta ** 2`), and two VJPs per 2 x 15 block where one pass
-  carrying both cotangents would share the forward recomputation.
-- **Euler, numba** (met: 1.98, the hand-written adjoint 1.97 in the same run).  The
-  generated adjoint is the hand-written one statement for statement (its temporary's adjoint is assigned at the top of each trip, `d_a = d_v * h`, not added
-  to a zero, which shortened the chain of dependent arithmetic the loop is timed by).
+The ratios are the targets table's, from this run; the shares below were measured on
+this machine by timing the generated module against copies of it with one part edited
+out or changed by hand (benchmarks' harness, best of 30 calls, one session).
+
+- **Loop-style GMM, numba** (missed at every size; 2.4-2.7 in the run of 2026-12-04
+  01:04 before this change, 2.8-3.0 before the lent arrays and loop locals).  Since then
+  `math.exp(icf[c, j])` and the helper's `math.exp(v[c] - m)` are computed once, in the
+  forward sweep, and their values come back from the loop's tape in the reverse
+  (transforms/kept_values.py: 0.25-0.3 of the ratio), and a call spends 7 us outside the
+  compiled code where it spent 15 (0.07 at 1,000 points).  What is left, at D=10: the
+  reverse of the triangle's `qxcentered[row] += icf[c, lpos] * xcentered[col]` is twice
+  its forward (three loads, a store and two multiply-adds an entry, one of them a chain
+  through `d_xcentered_col`, against two loads, a store and one multiply-add): 0.70 of
+  the 2.3 (removing it by hand gives 1.63).  The saves of `xcentered` and `qxcentered`
+  before each refill cost 0.19 (0.37 at D=2); recomputing `x[i, j] - means[c, j]` in
+  the reverse instead gained nothing measurable (`qxcentered` needs the kept exps in
+  the forward order, which a tape gives back reversed).  The helper's vjp, which runs
+  logsumexp forward again for every point, costs 0.2 at D=10 and 0.5-0.6 at D=2.
+  Compiling with fused multiply-adds (`fastmath={"contract"}`) gained 0.05-0.09; not
+  done, since the value would then differ in the last bits from `numba.njit(f)`'s.
+- **BA, numba** (met; 9.0 in the run of 2026-12-04 01:04).  Two changes: the benchmark
+  writes every tool's (p, 2, 15) Jacobian blocks with one compiled loop (NumPy's
+  strided copies into `out[:, r, :11]` took 2.7x the numba objective, more than one
+  VJP; the loop takes 1.3x, the memory traffic of 7.6 MB of blocks), and the vjp's
+  adjoint of the output starts as its checked copy of the cotangent instead of zeros
+  plus an addition (3.07x to 2.95x the objective a VJP).  The observation loop's
+  iterations are independent, so its reverse recomputes the locals instead of taping
+  them, and the vjp has no forward loop.  Two VJPs per 2 x 15 block remain, where one
+  pass carrying both cotangents would share the forward recomputation.
+- **LSTM, numba** (met).  The kept values took it from 2.04 to 1.6: the gates'
+  `math.exp` and the cell's `math.tanh` come back from the tape instead of being
+  computed again in the reverse.
+- **Euler, numba** (met, with the hand-written adjoint's ratio in the same run).  The
+  generated adjoint is the hand-written one statement for statement (its temporary's
+  adjoint is assigned at the top of each trip, `d_a = d_v * h`, not added to a zero,
+  which shortened the chain of dependent arithmetic the loop is timed by).
 - **Vectorized GMM, python**: met at every size since the adjoints' `np.einsum`
   contractions are optimized (BLAS) once their operands are large (10x for
   'kij,nkj->nki' at D=10).
