@@ -980,3 +980,60 @@ def test_the_hessian_through_a_helpers_vjp_that_starts_from_its_cotangents_copy(
     xt = torch.tensor(x)
     want = torch.autograd.functional.hessian(lambda t: torch.sum((torch.exp(t * w) * t) ** 2), xt).numpy()
     np.testing.assert_allclose(h, want, rtol=1e-10, atol=1e-12)
+
+
+def matrix_pair(X):
+    return X * 2.0, np.sum(X)
+
+
+def nested_out(x):
+    return np.sin(x), (np.sum(x), x * 2.0)
+
+
+def through_a_name(x):
+    t = (x * 2.0, np.sum(x))
+    return t
+
+
+def appended(x):
+    out = []
+    out.append(x * 2.0)
+    out.append(x * 3.0)
+    return out
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_tuples_parts_are_checked_by_shape_and_nesting(backend):
+    """Found by a second adversarial run: a (1, 3) part for a (2, 3) output broadcast into
+    a (1, 3) gradient (python) or a guessed one (numba); nested parts and a tuple returned
+    through a name went unchecked (a missing part read as zero); an appended list took a
+    short cotangent."""
+    X, x = np.ones((2, 3)), np.array([0.3, -0.7, 1.1])
+    cases = [(matrix_pair, X, [(np.ones((1, 3)), 1.0), (np.ones((2, 3)), np.ones(1))], (np.full((2, 3), 1.0), 1.0)),
+             (nested_out, x, [(np.ones(3), (np.ones(3), 2.0)), (np.ones(3), (1.0, np.ones(1)))],
+              (np.ones(3), (2.0, np.ones(3)))),
+             (appended, x, [[np.ones(3)], [np.ones(3)] * 3], [np.ones(3), np.ones(3)])]
+    if backend == "python":  # numba does not compile a tuple bound to a name and returned
+        cases.append((through_a_name, x, [(np.ones(3),), (3.0, 1.0), (np.ones(1), 1.0)], (np.ones(3), 1.0)))
+    for f, arg, wrong, right in cases:
+        vjp = s2sgrad.vjp(f, backend=backend)
+        for cotangent in wrong:
+            with pytest.raises(ValueError, match="does not fit"):
+                vjp(arg, cotangent)
+        want = torch.autograd.functional.vjp(_torch_parts(f), torch.tensor(arg),
+                                             _torch_cotangent(right))[1].numpy()
+        np.testing.assert_allclose(vjp(arg, right), want, rtol=1e-12)
+
+
+def _torch_parts(f):
+    return {matrix_pair: lambda t: (t * 2.0, torch.sum(t)),
+            nested_out: lambda t: (torch.sin(t), torch.sum(t), t * 2.0),
+            appended: lambda t: (t * 2.0, t * 3.0),
+            through_a_name: lambda t: (t * 2.0, torch.sum(t))}[f]
+
+
+def _torch_cotangent(c):
+    flat = []
+    for part in c:
+        flat += list(part) if isinstance(part, tuple) else [part]
+    return tuple(torch.tensor(np.asarray(p, dtype=float)) for p in flat)
