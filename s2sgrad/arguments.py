@@ -175,13 +175,20 @@ class LiveSignature:
     def __init__(self, f):
         self.f = f
         self._defaults = self._signature = None
+        self._kw_values: dict = {}  # the keyword defaults' objects, as the signature took them
 
     def get(self) -> inspect.Signature:
         defaults = (getattr(self.f, "__defaults__", None), getattr(self.f, "__kwdefaults__", None))
         if self._signature is None or defaults[0] is not self._defaults[0] \
-                or defaults[1] is not self._defaults[1]:
+                or defaults[1] is not self._defaults[1] or self._kw_changed(defaults[1]):
             self._signature, self._defaults = inspect.signature(self.f, follow_wrapped=False), defaults
+            self._kw_values = dict(defaults[1] or {})
         return self._signature
+
+    def _kw_changed(self, kw) -> bool:
+        """Whether the keyword defaults' dict was changed in place (`f.__kwdefaults__["c"] = 5.0`)."""
+        kw = kw or {}
+        return kw.keys() != self._kw_values.keys() or any(kw[k] is not v for k, v in self._kw_values.items())
 
     @property
     def parameters(self):

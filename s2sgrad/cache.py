@@ -130,6 +130,9 @@ def _value_key(value, contents: bool):
         return tuple(_value_key(v, contents) for v in value)
     if isinstance(value, types.MethodType):  # a new bound method object at every read
         return (id(value.__func__), id(value.__self__))
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        # a function's __kwdefaults__, which `f.__kwdefaults__["c"] = 5.0` changes in place
+        return ("dict", id(value), tuple((k, _value_key(v, contents)) for k, v in sorted(value.items())))
     if isinstance(value, functools.partial):  # what it binds, for the compiled code's arrays
         return (id(value), _value_key(value.args, contents),
                 _value_key(tuple(sorted(value.keywords.items())), contents))

@@ -187,6 +187,27 @@ def test_a_global_defined_later_over_a_builtin_is_read_as_the_function_would(bac
     assert g(-2.0) == pytest.approx(-3.0)
 
 
+def with_keyword_default(x, *, c=2.0):
+    return x * c
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_keyword_default_changed_in_place_is_read(backend):
+    """`f.__kwdefaults__["c"] = 5.0` changes the dict in place: the call bound the old
+    default and the code kept it (found by an adversarial run)."""
+    saved = dict(with_keyword_default.__kwdefaults__)
+    try:
+        g = s2sgrad.grad(with_keyword_default, backend=backend)
+        assert g(1.5) == pytest.approx(2.0)
+        with_keyword_default.__kwdefaults__["c"] = 5.0
+        assert g(1.5) == pytest.approx(5.0)
+        assert s2sgrad.grad(with_keyword_default, backend=backend)(1.5) == pytest.approx(5.0)
+        assert g(1.5, c=3.0) == pytest.approx(3.0)
+    finally:
+        with_keyword_default.__kwdefaults__.clear()
+        with_keyword_default.__kwdefaults__.update(saved)
+
+
 @pytest.mark.parametrize("backend", ["python", "numba"])
 def test_a_kept_derivative_reads_closure_cells_and_defaults_now(backend):
     f = make_closure(2.0)
