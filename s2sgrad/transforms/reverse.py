@@ -29,7 +29,7 @@ from ..analysis import aliasing, dataflow, kinds
 from ..errors import NonScalarOutputError, UnsupportedSyntaxError
 from ..rules import registry
 from ..rules import runtime_helpers as runtime_rules
-from . import common, kept_values, recompute, saves
+from . import common, cotangent_checks, kept_values, recompute, saves
 from .adjoints import AdjointRules
 
 
@@ -276,7 +276,7 @@ class ReverseMode(AdjointRules):
             out.append(ir.Assign([d_res], [ir.Const(1.0)], role="adjoint"))
             return out
         if not self.spec.helper:  # the caller's cotangent (generated callers pass the right ones)
-            out += self._cotangent_rank_checks(d_res)
+            out += cotangent_checks.fit_checks(self, d_res)
         if self.result in self.containers and _changed_in_place(d_res.id, self.reverse_sweep):
             # the caller's cotangent list is updated in place below: work on a copy of it
             # (one only read is not copied: a tuple of a number and an array stays a tuple,
@@ -287,93 +287,12 @@ class ReverseMode(AdjointRules):
             # the caller's cotangent is updated in place below: work on a copy of it, of
             # the output's shape (a cotangent broadcast into the adjoint would be a guess)
             # (a cotangent of another rank numba cannot type: the call refuses it before, api.py)
-            out.append(self._cotangent_shape_check(d_res))
+            out.append(cotangent_checks.shape_check(self, d_res))
             out.append(ir.Assign([d_res], [ir.Call(ir.Lib("numpy", "array"), [copy.deepcopy(d_res)],
                                                    [("dtype", ir.Lib("builtins", "float"))])],
                                  role="adjoint"))
             self._adopt_cotangent(d_res.id)
         return out
-
-    def _cotangent_shape_check(self, d_res: ir.Name) -> ir.Stmt:
-        """`if np.shape(d_result) != np.shape(result): raise ValueError(...)`."""
-        test = ir.Compare(ir.Call(ir.Lib("numpy", "shape"), [copy.deepcopy(d_res)]), ["!="],
-                          [ir.Call(ir.Lib("numpy", "shape"), [ir.Name(self.result)])])
-        return _raise_if(test, f"the cotangent passed to the vjp of {self.fn.name} has another shape "
-                               f"than {self.fn.name}'s output: pass one of the output's shape")
-
-    def _cotangent_rank_checks(self, d_res: ir.Name) -> list[ir.Stmt]:
-        """A number's cotangent is a number; a tuple's (or list's) has its structure: its
-        length, and part by part (nested tuples too) the part's shape where the function
-        returns one tuple it spells (`return a, b`, or `t = (a, b); return t`) of names
-        bound once, else the part's rank where the kinds know it; a tuple or list built
-        otherwise, its length."""
-        kind = self.kinds.get(self.result)
-        if kinds.is_scalar(kind):
-            return [_raise_if(_ndim_is_not(d_res, 0), self._misfit())]
-        if self.result not in self.containers:
-            return []
-        structure = self._returned_structure()
-        if structure is None:  # built step by step (appends): its length at least
-            return [_raise_if(ir.Compare(_len(d_res), ["!="], [_len(ir.Name(self.result))]), self._misfit())]
-        return self._fit_checks(d_res, structure)
-
-    def _misfit(self) -> str:
-        return (f"the cotangent passed to the vjp of {self.fn.name} does not fit {self.fn.name}'s "
-                f"output: a number for a number, an array of its shape for an array, a tuple "
-                f"(or list) of those for a tuple (or list)")
-
-    def _fit_checks(self, d: ir.Expr, part: ir.Expr) -> list[ir.Stmt]:
-        if isinstance(part, (ir.TupleExpr, ir.ListExpr)):
-            out = [_raise_if(ir.Compare(_len(d), ["!="], [ir.Const(len(part.elts))]), self._misfit())]
-            for k, elt in enumerate(part.elts):
-                out += self._fit_checks(ir.Subscript(copy.deepcopy(d), ir.Const(k)), elt)
-            return out
-        like = self._shaped_like(part)
-        if like is not None:
-            shape = ir.Call(ir.Lib("numpy", "shape"), [ir.Name(like)])
-            return [_raise_if(ir.Compare(ir.Call(ir.Lib("numpy", "shape"), [copy.deepcopy(d)]), ["!="], [shape]),
-                              self._misfit())]
-        rank = kinds.rank(self.kind_of(part))
-        return [] if rank is None else [_raise_if(_ndim_is_not(d, rank), self._misfit())]
-
-    def _shaped_like(self, part: ir.Expr) -> str | None:
-        """A variable bound once (or a parameter) whose shape the returned part has: the
-        part itself, or the one array an element-wise expression of it and numbers reads
-        (`X * 2.0`); None where neither is known."""
-        if isinstance(part, ir.Name):
-            names = {part.id}
-        elif _element_wise(part, self.kind_of):
-            names = {n for n in ir.names_in(part) if not kinds.is_scalar(self.kinds.get(n))}
-        else:
-            return None
-        if len(names) != 1:
-            return None
-        name = names.pop()
-        if self.assign_sites.get(name, 0) != 1 or kinds.is_list(self.kinds.get(name)) \
-                or self.kinds.get(name) is None:
-            return None
-        return name
-
-    def _returned_structure(self) -> ir.Expr | None:
-        """The tuple (or list) expression the function returns, where it has one return
-        and spells it, directly or through a name bound once to it and never changed in
-        place (appends, writes by index); None otherwise."""
-        value = self._only_binding(self.result)
-        if isinstance(value, ir.Name):
-            changed = any(isinstance(st, (ir.Append, ir.Pop)) and st.target.id == value.id
-                          or isinstance(st, ir.Assign) and any(isinstance(t, ir.Subscript)
-                                                               and ir.target_name(t) == value.id for t in st.targets)
-                          for st in ir.walk_stmts(self.fn.body))
-            value = None if changed or value.id in self.fn.params else self._only_binding(value.id)
-        return value if isinstance(value, (ir.TupleExpr, ir.ListExpr)) else None
-
-    def _only_binding(self, name: str) -> ir.Expr | None:
-        """The value of the one statement that binds `name` (`name = value`), if one does."""
-        if self.assign_sites.get(name, 0) != 1:
-            return None
-        return next((st.values[0] for st in ir.walk_stmts(self.fn.body)
-                     if isinstance(st, ir.Assign) and not st.aug and len(st.targets) == 1
-                     and isinstance(st.targets[0], ir.Name) and st.targets[0].id == name), None)
 
     def _adopt_cotangent(self, d_res: str) -> None:
         """Where one statement reads the checked copy of the cotangent, `d_v += d_result`,
@@ -460,32 +379,6 @@ def _is_primitive(s: ir.Assign) -> bool:
     """`y = np.<primitive>(...)`: a call with a rule in rules/arrays.py."""
     return len(s.targets) == 1 and isinstance(s.targets[0], ir.Name) and not s.aug \
         and registry.rule_of_call(s.values[0]) is not None
-
-
-def _raise_if(test: ir.Expr, message: str) -> ir.Stmt:
-    return ir.If(test, [ir.ExprStmt(ir.Call(ir.Lib("builtins", "ValueError"), [ir.Const(message)]),
-                                    kind="raise")], [])
-
-
-def _element_wise(e: ir.Expr, kind_of) -> bool:
-    """Arithmetic and element-wise math of names and numbers: its shape is its arrays'."""
-    if isinstance(e, (ir.Name, ir.Const)):
-        return True
-    if isinstance(e, ir.BinOp):
-        return _element_wise(e.left, kind_of) and _element_wise(e.right, kind_of)
-    if isinstance(e, ir.UnaryOp):
-        return _element_wise(e.operand, kind_of)
-    if isinstance(e, ir.Call) and registry.scalar_rule_of(e.func) is not None and not e.kwargs:
-        return all(_element_wise(a, kind_of) for a in e.args)
-    return False
-
-
-def _len(e: ir.Expr) -> ir.Expr:
-    return ir.Call(ir.Lib("builtins", "len"), [copy.deepcopy(e)])
-
-
-def _ndim_is_not(e: ir.Expr, rank: int) -> ir.Expr:
-    return ir.Compare(ir.Call(ir.Lib("numpy", "ndim"), [e]), ["!="], [ir.Const(rank)])
 
 
 def _changed_in_place(name: str, stmts) -> bool:

@@ -1037,3 +1037,20 @@ def _torch_cotangent(c):
     for part in c:
         flat += list(part) if isinstance(part, tuple) else [part]
     return tuple(torch.tensor(np.asarray(p, dtype=float)) for p in flat)
+
+
+def self_dot_pair(x):
+    return x @ x, x * 3.0
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_matrix_product_part_is_not_taken_for_an_element_wise_one(backend):
+    """x @ x reads one array but is a number (a product, not element-wise): its
+    cotangent must be a number, and the right one passes."""
+    x = np.array([0.5, -1.0, 2.0])
+    vjp = s2sgrad.vjp(self_dot_pair, backend=backend)
+    cotangent = (2.0, np.array([1.0, 0.0, -1.0]))
+    np.testing.assert_allclose(vjp(x, cotangent), 2.0 * 2 * x + 3.0 * cotangent[1], rtol=1e-12)
+    for wrong in ((np.ones(3), cotangent[1]), (2.0, np.ones(2))):
+        with pytest.raises(ValueError, match="does not fit"):
+            vjp(x, wrong)
