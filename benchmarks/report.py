@@ -75,8 +75,8 @@ out or changed by hand (benchmarks' harness, best of 30 calls, one session).
   01:04 before this change, 2.8-3.0 before the lent arrays and loop locals).  Since then
   `math.exp(icf[c, j])` and the helper's `math.exp(v[c] - m)` are computed once, in the
   forward sweep, and their values come back from the loop's tape in the reverse
-  (transforms/kept_values.py: 0.25-0.3 of the ratio), and a call spends 7 us outside the
-  compiled code where it spent 15 (0.07 at 1,000 points).  What is left, at D=10: the
+  (transforms/kept_values.py: 0.25-0.3 of the ratio), and a call spends 5 us outside the
+  compiled code where it spent 15 (0.1 at 1,000 points).  What is left, at D=10: the
   reverse of the triangle's `qxcentered[row] += icf[c, lpos] * xcentered[col]` is twice
   its forward (three loads, a store and two multiply-adds an entry, one of them a chain
   through `d_xcentered_col`, against two loads, a store and one multiply-add): 0.70 of
