@@ -28,12 +28,12 @@ class DerivativeCache:
     def get(self, key):
         """The cached value for key, or None when there is none or it is stale."""
         hit = self._entries.get(key)
-        if hit is not None and hit[0] == fingerprint(hit[1]):
-            return hit[2]
+        if hit is not None and not hit[0].changed():
+            return hit[1]
         return None
 
     def put(self, key, deps: list, value) -> None:
-        self._entries[key] = (fingerprint(deps), deps, value)
+        self._entries[key] = (Fingerprint(deps), value)
 
 
 def dependencies(builder) -> list:
@@ -47,21 +47,16 @@ def dependencies(builder) -> list:
     return deps
 
 
-def fingerprint(deps, contents: bool = False) -> list:
-    """What the code was built from as comparable values: each function's code and
-    defaults, each non-local value it read (numbers by value, other objects by identity).
-    `contents`: arrays by their contents too, for compiled code, which numba built with
-    the arrays' values frozen in."""
-    return [read() for read in readers(deps, contents)]
-
-
 class Fingerprint:
-    """fingerprint(deps) taken once, and checked again on every call of a derivative:
-    each dependency read the shortest way (a global by one lookup), the first change
-    ending the check, and a value that is still the same object as before taken as
-    unchanged where its identity decides (a module, a function, a number).  A call of a
-    small compiled derivative costs microseconds, and the check was a third of the
-    dispatch."""
+    """What the code was built from, as comparable values taken once: each function's
+    code and defaults, each non-local value it read (numbers by value, other objects by
+    identity; `contents`: arrays by their contents too, for compiled code, which numba
+    built with the arrays' values frozen in).  `changed()` runs on every call of a
+    derivative: each dependency read the shortest way (a global by one lookup), the
+    first change ending the check, and a value that is still the same object as before
+    taken as unchanged where its identity decides (a module, a function, a number).  A
+    call of a small compiled derivative costs microseconds, and the check was a third of
+    the dispatch."""
 
     def __init__(self, deps, contents: bool = False):
         self._contents = contents
@@ -69,7 +64,7 @@ class Fingerprint:
         for f, name in dict.fromkeys(deps):  # each dependency once
             raw = _code_of(f) if name is None else _name_reader(f, name)
             value = raw()
-            self._checks.append((raw, value, _key_of(value, name is None, contents)))
+            self._checks.append((raw, value, _key_of(value, contents)))
 
     def changed(self) -> bool:
         for raw, before, key in self._checks:
@@ -79,7 +74,7 @@ class Fingerprint:
             if type(now) is _Code and now[0] is before[0] and now[1] is before[1] is None \
                     and now[2] is before[2] is None:
                 continue  # the same code, no defaults
-            if _key_of(now, isinstance(now, _Code), self._contents) != key:
+            if _key_of(now, self._contents) != key:
                 return True
         return False
 
@@ -93,8 +88,8 @@ def _code_of(f):
     return lambda: _Code((f.__code__, f.__defaults__, f.__kwdefaults__))
 
 
-def _key_of(value, code: bool, contents: bool):
-    if code:
+def _key_of(value, contents: bool):
+    if isinstance(value, _Code):
         return (value[0], _value_key(value[1], contents), _value_key(value[2], contents))
     return _value_key(value, contents)
 
@@ -102,15 +97,6 @@ def _key_of(value, code: bool, contents: bool):
 # values whose key the same object always gives again: identities, immutable numbers
 _SAME_OBJECT_SAME_KEY = {types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type,
                          int, float, bool, str, type(None)}
-
-
-def readers(deps, contents: bool = False) -> list:
-    """One function a dependency giving its comparable value (fingerprint's)."""
-    out = []
-    for f, name in deps:
-        raw = _code_of(f) if name is None else _name_reader(f, name)
-        out.append(lambda raw=raw, code=name is None: _key_of(raw(), code, contents))
-    return out
 
 
 def _name_reader(f, name):
