@@ -37,7 +37,7 @@ from __future__ import annotations
 import copy
 
 from .. import ir
-from ..backends import python as codegen
+from ..backends.python import expr_source
 
 _MAKES_ARRAY = {"zeros", "zeros_like", "empty", "empty_like", "ones", "ones_like", "full", "full_like"}
 
@@ -219,7 +219,7 @@ def _in_local(loop: ir.ForRange, private: set[str], floats: set[str], namer) -> 
     for element in _unchanged_elements(loop, private, assigned):
         local = namer.fresh(f"{element.value.id}_{_index_name(element.index)}")
         before.append(ir.Assign([ir.Name(local)], [copy.deepcopy(element)], role="flag"))
-        _replace(loop.body, codegen_text(element), local)
+        _replace(loop.body, expr_source(element), local)
     if not before:
         return [loop]
     return [ir.If(runs, before + [loop] + after, [], pos=loop.pos)]
@@ -263,7 +263,7 @@ def _unchanged_elements(loop, private, assigned) -> list[ir.Subscript]:
             for x in _always_evaluated(e):
                 if isinstance(x, ir.Subscript) and isinstance(x.value, ir.Name) and x.value.id not in assigned \
                         and _element_index(x.index) and not ir.names_in(x.index) & assigned:
-                    found.setdefault(codegen_text(x), x)
+                    found.setdefault(expr_source(x), x)
     return list(found.values())
 
 
@@ -300,7 +300,7 @@ def _replace(stmts, text: str, local: str) -> None:
     """Every read of the element printed `text` in stmts becomes `local`."""
     def swap(e):
         e = ir.map_children(e, swap)
-        return ir.Name(local) if isinstance(e, ir.Subscript) and codegen_text(e) == text else e
+        return ir.Name(local) if isinstance(e, ir.Subscript) and expr_source(e) == text else e
     for s in ir.walk_stmts(stmts):
         if isinstance(s, ir.Assign):
             s.values = [swap(v) for v in s.values]
@@ -340,7 +340,7 @@ def _sum_into(s: ir.Stmt, private: set[str], assigned: set[str]):
         return None
     if ir.names_in(t.index) & assigned or t.value.id in ir.names_in(s.values[0]):
         return None
-    return t.value.id, codegen_text(t.index)
+    return t.value.id, expr_source(t.index)
 
 
 def _mentioned_arrays(s: ir.Stmt) -> set[str]:
@@ -351,9 +351,5 @@ def _mentioned_arrays(s: ir.Stmt) -> set[str]:
 
 
 def _index_name(index: ir.Expr) -> str:
-    text = codegen_text(index)
+    text = expr_source(index)
     return "".join(ch if ch.isalnum() else "_" for ch in text).strip("_") or "item"
-
-
-def codegen_text(e: ir.Expr) -> str:
-    return codegen.PythonPrinter().expr(e)
