@@ -506,8 +506,7 @@ def _arrays_for_guessed_lists(builder) -> dict | None:
 def _generate_now(f, names, kind, param_kinds, target, param_types) -> _Variant:
     inner = _inner_variant(f, param_kinds)
     f = inner.fn if inner is not None else f
-    builder = ModuleBuilder(f, param_kinds, param_types)
-    builder.keeps_values = target == "numba"
+    builder = ModuleBuilder(f, param_kinds, param_types, keeps_values=target == "numba")
     prefix = {"grad": "grad", "value_and_grad": "value_and_grad", "vjp": "vjp", "jvp": "jvp",
               "jvp_batched": "jvp"}[kind]
     params = inspect.signature(f, follow_wrapped=False).parameters

@@ -32,7 +32,8 @@ class ModuleBuilder:
     is lowered with one parameter per key (frontend/dicts.py), and `param_kinds` then
     holds the kinds of those; `argument_kinds` the kinds per argument, dicts whole."""
 
-    def __init__(self, pyfunc, param_kinds: dict | None = None, param_types: dict | None = None):
+    def __init__(self, pyfunc, param_kinds: dict | None = None, param_types: dict | None = None,
+                 keeps_values: bool = False):
         # parameters passed a function or object: the code is specialised on it (reach.py)
         static = {p: k.value.obj for p, k in (param_kinds or {}).items() if kinds.is_static(k)}
         layout = None if param_kinds is None else {
@@ -43,9 +44,8 @@ class ModuleBuilder:
         # "bool" | "int" | "float" of the main function's number arguments: the element
         # types of typed tapes (tapes.py) for the compiled targets
         self.param_types = self._flattened(param_types or {})
-        # compiled code keeps the values of calls in loops on its tapes (kept_values.py);
-        # set before any derivative is asked for
-        self.keeps_values = False
+        # numba code keeps the values of calls in loops on its tapes (kept_values.py)
+        self.keeps_values = keeps_values
         self._tape_info: dict = {}   # id of an emitted function -> (variable kinds, number types)
         self.namer = Namer(self._user_names())
         self.lowered: dict = {}
