@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import s2sgrad
+from test_numba_passes import lse  # logsumexp by loops, as GMM's
 
 
 def fd_gradient(f, args, k, eps=1e-6):
@@ -71,17 +72,6 @@ def while_loop(x):
         s += math.exp(x[i]) * x[i]
         i += 1
     return s
-
-
-def lse(v):
-    m = v[0]
-    for c in range(1, v.shape[0]):
-        if v[c] > m:
-            m = v[c]
-    s = 0.0
-    for c in range(v.shape[0]):
-        s += math.exp(v[c] - m)
-    return m + math.log(s)
 
 
 def rows_lse(x):
