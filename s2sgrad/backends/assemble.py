@@ -161,8 +161,9 @@ class ModuleBuilder:
 
     def derivative(self, spec: reverse.AdjointSpec, pyfunc=None, arg_kinds=None) -> ir.Function:
         pyfunc, fn, var_kinds, spec = self._request(spec, pyfunc, arg_kinds)
-        fn = reverse.ReverseMode(fn, spec, self.namer, self, var_kinds).run()
-        fn = optimize.optimize(fn)
+        mode = reverse.ReverseMode(fn, spec, self.namer, self, var_kinds)
+        fn = optimize.optimize(mode.run())
+        var_kinds = mode.kinds  # with the variables the passes added (invariant_calls.py's tables)
         self._note_dicts(fn, spec.helper)
         self.emitted.append(fn)
         types = dict(zip(self._lowered_names(pyfunc, self.param_types), self.param_types.values()))

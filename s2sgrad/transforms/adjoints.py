@@ -28,7 +28,7 @@ from ..errors import UnsupportedSyntaxError
 from ..rules import registry
 from ..rules.array import core as array_rules
 from ..rules import partials
-from . import common, kept_values, saves
+from . import common, invariant_calls, kept_values, saves
 
 
 class AdjointRules(common.Mode):
@@ -49,9 +49,12 @@ class AdjointRules(common.Mode):
         aliasing.refuse_aliased_updates(self.fn, self.kinds, spec.helper, sure_only=module.guessed,
                                         lower=getattr(module, "lower", None))
         saves.rebind_array_updates(self.fn.body, self.kinds)
-        # compiled targets: calls inside expressions in loops keep their values (kept_values.py)
-        self.kept_values = kept_values.name_calls(self.fn, self.kinds, namer) \
-            if getattr(module, "keeps_values", False) else set()
+        # compiled targets: calls that do not change with an outer loop move out of it
+        # (invariant_calls.py); those left in loops keep their values (kept_values.py)
+        compiled = getattr(module, "keeps_values", False)
+        if compiled:
+            invariant_calls.hoist_calls(self.fn, self.kinds, namer)
+        self.kept_values = kept_values.name_calls(self.fn, self.kinds, namer) if compiled else set()
         self.active = active_variables(self.fn, spec.wrt, [self.result])
         self.assign_sites = dataflow.count_assignments(self.fn)
         self.masks = _mask_variables(self.fn.body)  # booleans: index without repeats

@@ -13,6 +13,10 @@ exp_1), which the loop's tape gives back, as it does every value the loop overwr
 A tape's push and pop cost less than a call of exp, tanh or sqrt in compiled code (not in
 Python, where a list's append and pop cost more: the python target keeps the calls).
 
+A call whose value does not change with an outer loop has left it before this pass
+runs (invariant_calls.py: GMM's exp(icf[c, j]) is computed once per component, not per
+point); the calls named here are those that change from one iteration to the next.
+
 Only calls whose rule is written with their value (scalar.py's `with_ans`) are named:
 for sin or log the partials call another function (cos, 1/x) and a kept value saves
 nothing.  A call is named where it is a number, is evaluated whenever the statement is
@@ -77,7 +81,7 @@ def _in_block(stmts, fn, var_kinds, namer, named, in_loop) -> list[ir.Stmt]:
             block[:] = _in_block(block, fn, var_kinds, namer, named, looping)
         if in_loop and isinstance(s, ir.Assign) and s.role == "user" and len(s.values) == 1:
             lets: list[ir.Stmt] = []
-            if not isinstance(s.values[0], _UNSURE):  # the value itself stays: its rule reads it
+            if not isinstance(s.values[0], UNSURE):  # the value itself stays: its rule reads it
                 s.values = [ir.map_children(s.values[0], lambda c: _named(c, fn, var_kinds, namer, named, lets))]
             out += lets
         out.append(s)
@@ -86,15 +90,15 @@ def _in_block(stmts, fn, var_kinds, namer, named, in_loop) -> list[ir.Stmt]:
 
 # parts of and/or, conditional expressions and (chained) comparisons may never be
 # evaluated; an index carries no derivative; an f-string's text is not IR
-_UNSURE = (ir.BoolOp, ir.IfExp, ir.Compare, ir.Raw, ir.Subscript)
+UNSURE = (ir.BoolOp, ir.IfExp, ir.Compare, ir.Raw, ir.Subscript)
 
 
 def _named(e: ir.Expr, fn, var_kinds, namer, named, lets) -> ir.Expr:
     """e with its qualifying calls replaced by names bound in `lets` (innermost first)."""
-    if isinstance(e, _UNSURE):
+    if isinstance(e, UNSURE):
         return e
     e = ir.map_children(e, lambda c: _named(c, fn, var_kinds, namer, named, lets))
-    if not _qualifies(e, fn, var_kinds):
+    if not qualifies(e, fn, var_kinds):
         return e
     name = namer.fresh(e.func.attr)
     lets.append(ir.Assign([ir.Name(name)], [e], role="user", pos=e.pos))
@@ -103,7 +107,7 @@ def _named(e: ir.Expr, fn, var_kinds, namer, named, lets) -> ir.Expr:
     return ir.Name(name, pos=e.pos)
 
 
-def _qualifies(e: ir.Expr, fn, var_kinds) -> bool:
+def qualifies(e: ir.Expr, fn, var_kinds) -> bool:
     if not (isinstance(e, ir.Call) and not e.kwargs and e.method is None and e.args):
         return False
     rule = partials.rule_of(e.func)

@@ -62,7 +62,7 @@ def typed_tapes(fn: ir.Function, var_kinds: dict, param_types: dict, namer) -> i
     counts = {t: namer.fresh(f"n_{t}") for t in sorted(tapes)}
     elem = {t: DTYPES[_join_all(_element_type(v, item, types, var_kinds) for v, item in tapes[t])]
             for t in tapes}
-    room = _Room(fn, counts)
+    room = Room(fn, counts)
     fn.body = _rewrite(fn.body, counts, elem, room, reserved=frozenset())
     _make_at_first_room(fn.body, elem, room)
     return fn
@@ -162,7 +162,7 @@ def _pushed_in(body, counts) -> set[str]:
     return {s.target.id for s in ir.walk_stmts(body) if isinstance(s, ir.Append) and s.target.id in counts}
 
 
-class _Room:
+class Room:
     """How many pushes onto a tape a loop makes, as an expression computable at its entry."""
 
     def __init__(self, fn: ir.Function, counts):

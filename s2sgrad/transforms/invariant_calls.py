@@ -1,0 +1,190 @@
+"""Invariant calls (numba target): a call in a loop nest whose value does not change with
+the outer loop is computed once per inner index, into a table, before the outer loop.
+
+GMM's point loop calls exp for every point, component and coordinate, though its value
+depends only on the component and the coordinate:
+
+    for i in range(n):
+        for c in range(k):
+            for j in range(d):
+                qx[j] = math.exp(icf[c, j]) * xc[j]
+
+becomes, as a hand-written gradient has it,
+
+    exp_icf = np.empty((k, d))
+    if 0 < n:
+        for c in range(k):
+            for j in range(d):
+                exp_icf[c, j] = math.exp(icf[c, j])
+    for i in range(n):
+        for c in range(k):
+            for j in range(d):
+                qx[j] = exp_icf[c, j] * xc[j]
+
+and the reverse sweep sums the point loop's cotangents into d_exp_icf, calling nothing,
+then pulls them back through exp once per entry.  The values are the function's own: the
+table holds exactly the calls the loop makes, bit for bit.
+
+What is proved before a call moves (`_table_for`), on the function as the user wrote it:
+- the call is a number, has a rule written with its value (scalar.py's `with_ans`: exp,
+  tanh, sqrt, cbrt), no effect, and is evaluated whenever its statement is (not behind
+  and/or, a conditional expression or a comparison);
+- its statement is a top-level statement of the innermost loop, each loop of the nest is
+  a top-level statement of the one around it, and the outer loop has no break, continue
+  or return: every run of the outer loop's body evaluates the call at every index of the
+  nest;
+- the nest's loops are ranges with step 1 whose bounds the outer loop does not change
+  and which do not read each other's indices (the table is a rectangle);
+- the call reads the nest's indices and nothing else that the outer loop changes: no
+  name it binds, no array it writes into or passes to a function or method, and no
+  global if it calls a function of the user's;
+- the outer loop is a range with step 1; the table is filled only if it runs at least
+  once, so that no call is made that the function would not make.
+"""
+from __future__ import annotations
+
+import copy
+
+from .. import ir
+from ..analysis import kinds
+from ..backends.python import expr_source
+from . import kept_values, tapes
+
+
+def hoist_calls(fn: ir.Function, var_kinds: dict, namer) -> None:
+    """Move the invariant calls of `fn`'s loop nests into tables (in place)."""
+    fn.body = _in_block(fn.body, fn, var_kinds, namer)
+
+
+def _in_block(stmts, fn, var_kinds, namer) -> list[ir.Stmt]:
+    out: list[ir.Stmt] = []
+    for s in stmts:
+        if isinstance(s, ir.ForRange) and _guard(s) is not None and not _leaves(s.body):
+            out += _tables_before(s, fn, var_kinds, namer)
+        for block in ir.blocks(s):
+            block[:] = _in_block(block, fn, var_kinds, namer)
+        out.append(s)
+    return out
+
+
+def _tables_before(outer: ir.ForRange, fn, var_kinds, namer) -> list[ir.Stmt]:
+    """The tables filled before `outer` for the invariant calls of its nests (the calls
+    are replaced by reads of the tables)."""
+    changed = _changed_in(outer)
+    tables: dict[tuple, str] = {}
+    fills: list[ir.Stmt] = []
+
+    def visit(body, nest):
+        for s in body:
+            if isinstance(s, ir.ForRange) and _rectangular(s, nest, changed) and not _leaves(s.body):
+                visit(s.body, nest + [s])
+            elif nest and isinstance(s, ir.Assign) and s.role == "user" and len(s.values) == 1 \
+                    and not isinstance(s.values[0], kept_values.UNSURE):
+                s.values = [_replaced(s.values[0], nest, changed, fn, var_kinds, namer, tables, fills)]
+
+    visit(outer.body, [])
+    if not fills:
+        return []
+    allocations = [s for s in fills if not isinstance(s, ir.ForRange)]
+    loops = [s for s in fills if isinstance(s, ir.ForRange)]
+    return allocations + [ir.If(_guard(outer), loops, pos=outer.pos)]
+
+
+def _replaced(e, nest, changed, fn, var_kinds, namer, tables, fills) -> ir.Expr:
+    """e with its invariant calls (innermost first) read from tables."""
+    if isinstance(e, kept_values.UNSURE):
+        return e
+    e = ir.map_children(e, lambda c: _replaced(c, nest, changed, fn, var_kinds, namer, tables, fills))
+    if not kept_values.qualifies(e, fn, var_kinds):
+        return e
+    indices = {loop.target.id for loop in nest}
+    if ir.names_in(e) & (changed - indices) or ("<user call>" in changed and _reads_a_global(e)):
+        return e
+    key = (expr_source(e), tuple(id(loop) for loop in nest))
+    if key not in tables:
+        tables[key] = _new_table(e, nest, fn, var_kinds, namer, fills)
+    return _entry(tables[key], nest, e.pos)
+
+
+def _new_table(call: ir.Call, nest, fn, var_kinds, namer, fills) -> str:
+    """A table for `call` over the nest's indices: its allocation and its filling loops,
+    appended to `fills`."""
+    arrays = [n.id for a in call.args for n in ir.subexprs(a) if isinstance(n, ir.Name)
+              and kinds.is_array(var_kinds.get(n.id))]
+    name = namer.fresh(call.func.attr + ("_" + arrays[0] if arrays else ""))
+    var_kinds[name] = kinds.array(len(nest))
+    lengths = tapes.Room(fn, {})
+    shape = ir.TupleExpr([lengths.at_least_zero(tapes.trip_count(loop)) for loop in nest])
+    fills.append(ir.Assign([ir.Name(name)], [ir.Call(ir.Lib("numpy", "empty"), [shape])], pos=call.pos))
+    body: list[ir.Stmt] = [ir.Assign([_entry(name, nest, call.pos)], [copy.deepcopy(call)], pos=call.pos)]
+    for loop in reversed(nest):
+        body = [ir.ForRange(ir.Name(loop.target.id), copy.deepcopy(loop.args), body, pos=loop.pos)]
+    fills += body
+    return name
+
+
+def _entry(table: str, nest, pos) -> ir.Subscript:
+    """table[c, j]: the entry of the nest's current indices (less each range's start)."""
+    items = []
+    for loop in nest:
+        start, _ = _bounds(loop)
+        index = ir.Name(loop.target.id)
+        items.append(index if _is_zero(start) else ir.BinOp("-", index, start))
+    return ir.Subscript(ir.Name(table), items[0] if len(items) == 1 else ir.TupleExpr(items), pos=pos)
+
+
+def _bounds(loop: ir.ForRange) -> tuple[ir.Expr, ir.Expr]:
+    """(start, stop) of a range with step 1, as copies."""
+    args = copy.deepcopy(loop.args)
+    return (ir.Const(0), args[0]) if len(args) == 1 else (args[0], args[1])
+
+
+def _is_zero(e: ir.Expr) -> bool:
+    return isinstance(e, ir.Const) and type(e.value) is int and e.value == 0
+
+
+# ------------------------------------------------------------------------------ conditions
+def _guard(loop: ir.ForRange) -> ir.Expr | None:
+    """`start < stop`: the range runs at least once; None for a range we do not take as an
+    outer loop (a step, a limit)."""
+    if loop.limit is not None or not _unit_step(loop):
+        return None
+    start, stop = _bounds(loop)
+    return ir.Compare(start, ["<"], [stop])
+
+
+def _unit_step(loop: ir.ForRange) -> bool:
+    return len(loop.args) < 3 or (isinstance(loop.args[2], ir.Const) and loop.args[2].value == 1)
+
+
+def _rectangular(loop: ir.ForRange, nest, changed) -> bool:
+    """A loop of the nest: a plain range whose bounds the outer loop does not change and
+    do not read the indices of the loops around it."""
+    if loop.limit is not None or not _unit_step(loop):
+        return False
+    reads = set().union(*(ir.names_in(a) for a in loop.args))
+    return not reads & (changed | {outer.target.id for outer in nest})
+
+
+def _leaves(body) -> bool:
+    """Whether the body may leave an iteration early (break, continue, return)."""
+    return any(isinstance(s, (ir.Break, ir.Continue, ir.Return)) for s in ir.walk_stmts(body))
+
+
+def _changed_in(loop: ir.ForRange) -> set[str]:
+    """The names the loop may change: those it binds, the arrays it writes into, and every
+    name it passes to a function or method of its own (which might write into it)."""
+    out = ir.assigned_names([loop])
+    for s in ir.walk_stmts(loop.body):
+        for e in ir.stmt_exprs(s):
+            for sub in ir.subexprs(e):
+                if isinstance(sub, ir.Call) and (sub.method is not None or not isinstance(sub.func, ir.Lib)
+                                                 or any(k == "out" for k, _ in sub.kwargs)):
+                    out |= set().union(*(ir.names_in(a) for a in sub.args), *(ir.names_in(v) for _, v in sub.kwargs))
+                    if not isinstance(sub.func, ir.Lib):
+                        out.add("<user call>")  # which may change a global array in place
+    return out
+
+
+def _reads_a_global(e: ir.Expr) -> bool:
+    return any(isinstance(sub, ir.Global) for sub in ir.subexprs(e))
