@@ -200,9 +200,10 @@ class Derivative:
             name = getattr(self.f, "__name__", "the function")
             raise ValueError(f"the cotangent passed to the vjp of {name} has another shape than "
                              f"{name}'s output: pass one of the output's shape")
-        compiled_before = compiled_code.compiled_count(self.generated) if compiled else 0
+        called = variant.rooms if variant.rooms is not None else self.generated
+        compiled_before = compiled_code.compiled_count(getattr(called, "work", called)) if compiled else 0
         try:
-            return self.generated(*passed, *own)
+            return called(*passed, *own)
         except (ZeroDivisionError, OverflowError, ValueError) as exc:
             if compiled or not _raised_by_python_floats(exc):
                 raise self._translated(exc, variant, compiled, compiled_before, bound()) from None
@@ -283,7 +284,8 @@ class Derivative:
         """The error a failed call raises: numba's compile failures and the scalar-output
         guard as S2SGradErrors, anything else as it was.  A compile failure says whose
         fault it is: where numba compiles the user's function itself, s2sgrad's."""
-        if compiled and compiled_code.failed_to_compile(exc, self.generated, compiled_before):
+        called = variant.rooms.work if variant.rooms is not None else self.generated
+        if compiled and compiled_code.failed_to_compile(exc, called, compiled_before):
             user_compiles = None if isinstance(self.f, Derivative) or not inspect.isfunction(self.f) else \
                 compiled_code.user_code_compiles(self.f, bound.args, bound.kwargs)
             return compiled_code.compile_error(exc, variant.path, variant.line_positions,
@@ -446,6 +448,29 @@ def _make(f, wrt, kind: str, backend: str, tape_bound: int | None = None,
     return result
 
 
+class _Rooms:
+    """The tapes of a compiled derivative's last call, lent to its next call
+    (transforms/lending.py's `in_rooms`): a tape made anew at each call is fresh memory,
+    a page fault every 4 KB at its first writes.  A call that finds none lent (the first,
+    or one beside another thread's) makes its own; up to LIMIT bytes are kept."""
+
+    LIMIT = 64 * 2 ** 20
+
+    def __init__(self, work, dtypes):
+        self.work, self.free = work, []
+        self.empty = tuple(np.empty(0, d) for d in dtypes)  # never written: too small for any tape
+
+    def __call__(self, *args):
+        try:
+            rooms = self.free.pop()
+        except IndexError:
+            rooms = self.empty
+        out, rooms = self.work(*args, *rooms)
+        if not self.free and sum([r.nbytes for r in rooms]) <= self.LIMIT:
+            self.free.append(rooms)
+        return out
+
+
 class _Variant:
     """The generated code for one combination of argument kinds (and, for a compiled
     target, number types); `path` and `line_positions` locate a compiled module's lines;
@@ -461,6 +486,7 @@ class _Variant:
         self.built_from = Fingerprint(deps, contents=self.compiled)
         self._ieee, self._ieee_fn = ieee, None
         self.cotangent_rank = None  # a compiled vjp's: the rank of the output, where known
+        self.rooms = None  # a compiled entry's work in lent tapes (_Rooms), where it makes tapes
 
     def arguments(self, params, values) -> list:
         """The values the generated code takes: those of parameters not bound in it."""
@@ -549,6 +575,8 @@ def _generate_now(f, names, kind, param_kinds, target, param_types) -> _Variant:
     module = loader.load_file(source, name, inject)
     variant = _Variant(getattr(module, name), source, key, deps, module.__file__, builder.line_positions,
                        static=static)
+    if builder.rooms is not None:  # the entry's work, lent the tapes of the call before
+        variant.rooms = _Rooms(getattr(module, builder.rooms[0]), builder.rooms[1])
     if kind == "vjp":  # numba types the code by the cotangent's rank: another one is refused first
         main = builder.main.pyfunc
         variant.cotangent_rank = kinds.rank(builder.result_kind(

@@ -46,6 +46,8 @@ class ModuleBuilder:
         self.param_types = self._flattened(param_types or {})
         # numba code keeps the values of calls in loops on its tapes (kept_values.py)
         self.keeps_values = keeps_values
+        self.entry: str | None = None  # the derivative asked for (not a helper's)
+        self.rooms: tuple[str, list[str]] | None = None  # its work in lent rooms, their dtypes
         self._tape_info: dict = {}   # id of an emitted function -> (variable kinds, number types)
         self.namer = Namer(self._user_names())
         self.lowered: dict = {}
@@ -166,6 +168,8 @@ class ModuleBuilder:
         var_kinds = mode.kinds  # with the variables the passes added (invariant_calls.py's tables)
         self._note_dicts(fn, spec.helper)
         self.emitted.append(fn)
+        if not spec.helper:
+            self.entry = fn.name  # what api.py calls
         types = dict(zip(self._lowered_names(pyfunc, self.param_types), self.param_types.values()))
         self._tape_info[id(fn)] = (var_kinds, types if not spec.helper else {})
         return fn
@@ -324,7 +328,23 @@ class ModuleBuilder:
             functions = lending.lend(functions, set(self.vjps.values()), self.scalar_vjps, self.namer)
             functions = [loop_locals.in_locals(fn, self.namer) for fn in functions]
             functions = [axes_views.as_views(fn) for fn in functions]
+            functions = self._entry_in_rooms(functions)
         return functions
+
+    def _entry_in_rooms(self, functions: list[ir.Function]) -> list[ir.Function]:
+        """The functions, the entry's work in rooms its caller lends where it makes tapes
+        (lending.in_rooms); `self.rooms` says which function that is and its rooms' types."""
+        self.rooms = None
+        out = []
+        for fn in functions:
+            lent = lending.in_rooms(fn, self.namer) if fn.name == self.entry else None
+            if lent is None:
+                out.append(fn)
+                continue
+            work, lender, dtypes = lent
+            out += [work, lender]
+            self.rooms = (work.name, dtypes)
+        return out
 
     def print_functions(self, printer, functions, text: str) -> str:
         """`text` followed by the functions printed; for a compiled target's printer (one

@@ -333,7 +333,11 @@ def test_a_list_the_loop_grows_has_a_checked_tape():
 def test_compiled_in_nopython_mode():
     g = s2sgrad.grad(euler, wrt=(0, 1), backend="numba")
     g(1.0, 0.5, 10)
-    assert g.generated.nopython_signatures  # numba never falls back to object mode
+    # what the call ran: the entry's work, lent the tapes of the call before (lending.py)
+    work = g.generated.py_func.__globals__["grad_euler_in_rooms"]
+    assert work.nopython_signatures  # numba never falls back to object mode
+    assert g.generated(1.0, 0.5, 10) == g(1.0, 0.5, 10)  # the entry a generated file's reader calls
+    assert g.generated.nopython_signatures
 
 
 # ---------------------------------------------------------------------- errors
@@ -390,7 +394,7 @@ import s2sgrad
 from test_numba_backend import euler
 g = s2sgrad.grad(euler, wrt=(0, 1), backend="numba")
 print(repr(g(1.3, 0.4, 300)))
-stats = g.generated.stats
+stats = g.generated.py_func.__globals__["grad_euler_in_rooms"].stats  # the work the call ran
 print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
 print(g.generated.py_func.__code__.co_filename)
 """

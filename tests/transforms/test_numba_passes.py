@@ -333,3 +333,77 @@ def test_a_vjp_whose_rooms_change_shape_between_calls():
     for shape in [(2, 3), (5, 4), (1, 1), (3, 6)]:
         x = rng.normal(size=shape)
         np.testing.assert_allclose(vjp(x, 1.7), 1.7 * fd_gradient(rows_lse, x), rtol=1e-6, atol=1e-7)
+
+
+# ------------------------------------------------------------------ the entry's tapes lent by the call before
+def _rooms_of(g):
+    """The rooms of the variant the calls ran (not the one `.source` showed before them)."""
+    [rooms] = {id(v.rooms): v.rooms for key, v in g._variants.items()
+               if v.rooms is not None and key[2] is not None}.values()
+    return rooms
+
+
+def test_the_entrys_tapes_are_lent_by_the_call_before_at_every_size():
+    """Tapes lent by a call with more rows, fewer, then more again: each result is the one
+    the plain entry (fresh tapes, what a generated file's reader calls) gives, bit for bit,
+    and equals finite differences; what an earlier call left in a room is never read."""
+    g = s2sgrad.grad(rows_lse, backend="numba")
+    rng = np.random.default_rng(8)
+    for rows in (3, 7, 2, 7, 9):
+        x = rng.normal(size=(rows, 4))
+        got = g(x)
+        np.testing.assert_array_equal(got, g.generated(x))
+        np.testing.assert_allclose(got, fd_gradient(rows_lse, x), rtol=1e-6, atol=1e-7)
+    source = g.source
+    assert "def grad_rows_lse(x):\n" in source and "return grad_rows_lse_in_rooms(x, np.empty(0, np.float64)" in source
+    assert "def grad_rows_lse_in_rooms(x, tape_" in source
+
+
+def test_a_call_keeps_the_rooms_it_grew_and_the_next_one_writes_in_them():
+    g = s2sgrad.grad(rows_lse, backend="numba")
+    g(np.ones((50, 4)))
+    rooms = _rooms_of(g)
+    [kept] = rooms.free
+    assert max(r.shape[0] for r in kept) >= 50
+    g(np.ones((20, 4)))  # fits: the same arrays come back
+    assert all(a is b for a, b in zip(rooms.free[0], kept))
+
+
+def test_rooms_over_the_limit_are_not_kept(monkeypatch):
+    g = s2sgrad.grad(rows_lse, backend="numba")
+    g(np.ones((2, 4)))
+    rooms = _rooms_of(g)
+    monkeypatch.setattr(rooms, "LIMIT", 1000)
+    rooms.free.clear()
+    x = np.linspace(-1.0, 1.0, 160).reshape(40, 4)  # 40 * 4 floats on one tape: over 1000 bytes
+    got = g(x)
+    np.testing.assert_array_equal(got, g.generated(x))
+    np.testing.assert_allclose(got, fd_gradient(rows_lse, x), rtol=1e-6, atol=1e-6)
+    assert rooms.free == []
+
+
+def test_value_and_grad_and_vjp_lend_their_tapes_too_and_threads_share_none():
+    import threading
+    vg = s2sgrad.value_and_grad(rows_lse, backend="numba")
+    vjp = s2sgrad.vjp(rows_lse, backend="numba")
+    rng = np.random.default_rng(4)
+    xs = [rng.normal(size=(n, 3)) for n in (2, 9, 5, 9, 3, 7)]
+    wants = [fd_gradient(rows_lse, x) for x in xs]
+    vg(xs[0]), vjp(xs[0], 1.0)
+    assert _rooms_of(vg) is not None and _rooms_of(vjp) is not None
+    failures = []
+
+    def run(x, want):
+        for _ in range(20):
+            value, grad = vg(x)
+            if value != pytest.approx(rows_lse(x), rel=1e-12) or not np.allclose(grad, want, rtol=1e-6, atol=1e-7):
+                failures.append(x.shape)
+            if not np.allclose(vjp(x, 2.0), 2.0 * want, rtol=1e-6, atol=1e-7):
+                failures.append(x.shape)
+
+    threads = [threading.Thread(target=run, args=(x, w)) for x, w in zip(xs, wants)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
