@@ -19,7 +19,7 @@ def s2sgrad_python(fn, args, wrt, note=""):
     return Tool("s2sgrad python", build, note)
 
 
-def s2sgrad_numba(fn, args, wrt, note=""):
+def s2sgrad_numba(fn, args, wrt, note="", name="s2sgrad numba"):
     def build():
         import numba
 
@@ -27,7 +27,7 @@ def s2sgrad_numba(fn, args, wrt, note=""):
         compiled = njit_calls(numba, fn)
         gradient = s2sgrad.grad(fn, wrt=wrt, backend="numba")
         return (lambda: compiled(*args)), (lambda: gradient(*args))
-    return Tool("s2sgrad numba", build, note)
+    return Tool(name, build, note)
 
 
 def njit_calls(numba, fn):

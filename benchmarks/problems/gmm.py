@@ -1,10 +1,13 @@
 """GMM: the Gaussian mixture log-likelihood with a Wishart prior (ADBench's definition,
-benchmarks/data/adbench), written three ways, all this project's own:
+benchmarks/data/adbench), written four ways, all this project's own:
 
 - gmm_objective: loop-style, as a numba user writes it (s2sgrad's numba backend; also
   tests/backends/test_numba_gmm.py).  For point i and component k,
   Q_k = diag(exp(q_k)) + L_k, the strictly lower triangle of L_k filled column by column
   from icf[k, D:], so the loop walks it with an int position `lpos`;
+- gmm_objective_hoisted: the same with exp(icf) computed before the point loop, as
+  ADBench's C++ objective and s2sgrad's numba gradient (invariant_calls.py) compute it:
+  the ratio against it is the gradient's cost over an objective that does no extra work;
 - gmm_vectorized: NumPy without loops or writes (s2sgrad python, and with its `np` bound to
   jax.numpy or autograd.numpy, JAX and HIPS autograd).  L_k is built as icf[:, D:] @ place,
   a constant 0/1 matrix putting each entry at its (row, column), a form every tool takes
@@ -44,6 +47,55 @@ def gmm_objective(alphas, means, icf, x, wishart_gamma, wishart_m):
                 xcentered[j] = x[i, j] - means[c, j]
             for j in range(d):
                 qxcentered[j] = math.exp(icf[c, j]) * xcentered[j]
+            lpos = d
+            for col in range(d):
+                for row in range(col + 1, d):
+                    qxcentered[row] += icf[c, lpos] * xcentered[col]
+                    lpos += 1
+            sqnorm = 0.0
+            for j in range(d):
+                sqnorm += qxcentered[j] * qxcentered[j]
+            main_term[c] = alphas[c] + sum_qs[c] - 0.5 * sqnorm
+        slse += logsumexp_loop(main_term)
+    lse_alphas = logsumexp_loop(alphas)
+    prior = 0.0
+    for c in range(k):
+        frobenius = 0.0
+        for j in range(d):
+            frobenius += math.exp(icf[c, j]) * math.exp(icf[c, j])
+        for j in range(d, icf.shape[1]):
+            frobenius += icf[c, j] * icf[c, j]
+        prior += 0.5 * wishart_gamma * wishart_gamma * frobenius - wishart_m * sum_qs[c]
+    n_prior = d + wishart_m + 1
+    prior_const = k * n_prior * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0))
+    return -n * d * 0.5 * math.log(2 * math.pi) + slse - n * lse_alphas + prior - prior_const
+
+
+def gmm_objective_hoisted(alphas, means, icf, x, wishart_gamma, wishart_m):
+    """gmm_objective with exp(icf[c, j]) computed once per component, before the point
+    loop, as ADBench's C++ objective does (and s2sgrad's numba gradient of gmm_objective):
+    the objective its ratio is also given against."""
+    n = x.shape[0]
+    d = x.shape[1]
+    k = alphas.shape[0]
+    xcentered = np.zeros(d)
+    qxcentered = np.zeros(d)
+    main_term = np.zeros(k)
+    sum_qs = np.zeros(k)
+    for c in range(k):
+        for j in range(d):
+            sum_qs[c] += icf[c, j]
+    exp_icf = np.empty((k, d))
+    for c in range(k):
+        for j in range(d):
+            exp_icf[c, j] = math.exp(icf[c, j])
+    slse = 0.0
+    for i in range(n):
+        for c in range(k):
+            for j in range(d):
+                xcentered[j] = x[i, j] - means[c, j]
+            for j in range(d):
+                qxcentered[j] = exp_icf[c, j] * xcentered[j]
             lpos = d
             for col in range(d):
                 for row in range(col + 1, d):
@@ -183,7 +235,9 @@ def cases(quick):
         found.append(Case(label, lambda args=args: tools.torch_gradient(gmm_objective_torch, args, wrt),
                           "PyTorch autograd",
                           tools.vectorized_peers(gmm_vectorized, gmm_objective_torch_placed, vectorized, wrt)
-                          + [tools.s2sgrad_numba(gmm_objective, args, wrt, note="loop-style")]))
+                          + [tools.s2sgrad_numba(gmm_objective, args, wrt, note="loop-style"),
+                             tools.s2sgrad_numba(gmm_objective_hoisted, args, wrt, name="s2sgrad numba, exps hoisted",
+                                                 note="loop-style, exp(icf) before the point loop")]))
     return found
 
 
