@@ -71,21 +71,39 @@ The ratios are the targets table's, from this run; the shares below were measure
 this machine by timing the generated module against copies of it with one part edited
 out or changed by hand (benchmarks' harness, best of 30 calls, one session).
 
-- **Loop-style GMM, numba** (missed at every size; 2.4-2.7 in the run of 2026-12-04
-  01:04 before this change, 2.8-3.0 before the lent arrays and loop locals).  Since then
-  `math.exp(icf[c, j])` and the helper's `math.exp(v[c] - m)` are computed once, in the
-  forward sweep, and their values come back from the loop's tape in the reverse
-  (transforms/kept_values.py: 0.25-0.3 of the ratio), and a call spends 5 us outside the
-  compiled code where it spent 15 (0.1 at 1,000 points).  What is left, at D=10: the
-  reverse of the triangle's `qxcentered[row] += icf[c, lpos] * xcentered[col]` is twice
-  its forward (three loads, a store and two multiply-adds an entry, one of them a chain
-  through `d_xcentered_col`, against two loads, a store and one multiply-add): 0.70 of
-  the 2.3 (removing it by hand gives 1.63).  The saves of `xcentered` and `qxcentered`
-  before each refill cost 0.19 (0.37 at D=2); recomputing `x[i, j] - means[c, j]` in
-  the reverse instead gained nothing measurable (`qxcentered` needs the kept exps in
-  the forward order, which a tape gives back reversed).  The helper's vjp, which runs
-  logsumexp forward again for every point, costs 0.2 at D=10 and 0.5-0.6 at D=2.
-  Compiling with fused multiply-adds (`fastmath={"contract"}`) gained 0.05-0.09; not
+- **Loop-style GMM, numba** (met; 2.1-2.4 in the run of 2026-12-04 03:19, 2.4-2.7 at
+  01:04).  Two changes since 03:19.  The point loop's `math.exp(icf[c, j])` does not
+  change with the point, so the gradient computes it once per component and coordinate,
+  into a table before the loop, and pulls the point loop's summed cotangents back
+  through it once (transforms/invariant_calls.py): 0.4-0.45 of the ratio.  And the
+  gradient's tapes are lent by the call before (lending.py's `in_rooms`): at 10k points
+  2.4 MB of fresh tapes cost a page fault every 4 KB, 2.09 against 1.73 in a process
+  that has not imported torch (this run imports it, and its allocator keeps freed
+  memory, so the table shows 1.7 either way).
+  A hand-written gradient computes the exps once too, and so does ADBench's C++
+  objective that Manual's 1.88 divides by; our loop-style objective does not.  Against
+  `gmm_objective_hoisted`, the same objective with the table written by hand (the
+  "exps hoisted" rows), the ratio is 2.7-3.3.  The "manual (numba)" rows are a gradient
+  written by hand (gmm.py's `hand_written_gradient`, checked against PyTorch like every
+  line): 1.0-1.3x the loop-style objective, so ours takes 1.5-1.75x its time (the
+  comparison below the targets).  It differs in three ways: each point's backward pass
+  runs right after its forward one, in per-component arrays `xc[c, j]` and `qxc[c, j]`
+  (no tapes, nothing restored); the softmax weights of `main_term` stand for
+  logsumexp's vjp (no branch tape, no second pass over the components); and its
+  triangle loop sums `d_xc[col]` in a local it then assigns.  Reversing a point's
+  iteration right after its forward sweep needs a proof generated code does not make
+  yet: that an iteration reads nothing an earlier one wrote (`xcentered`, `qxcentered`
+  and `main_term` are refilled whole before they are read).  At D=10 the reverse of the triangle's
+  `qxcentered[row] += icf[c, lpos] * xcentered[col]` is twice its forward (three loads,
+  a store and two multiply-adds an entry, one of them a chain through
+  `d_xcentered_col`): 0.7 of the ratio; removing the chain alone by hand saves 0.16,
+  and splitting it in two by a branch made it slower.  The saves of `xcentered` and `qxcentered`
+  before each refill cost 0.19 (0.37 at D=2); recomputing `x[i, j] - means[c, j]`
+  instead gained nothing measurable, and reversing each point's iteration right after
+  its forward by hand, with the same tapes sized for one point, gained nothing at 1,000
+  points either (the tapes, not their size, are the cost).  The helper's
+  vjp runs logsumexp forward for every point, as the objective does, and its reverse
+  on top.  Fused multiply-adds (`fastmath={"contract"}`) would gain 0.05-0.09; not
   done, since the value would then differ in the last bits from `numba.njit(f)`'s.
 - **BA, numba** (met; 9.0 in the run of 2026-12-04 01:04).  Two changes: the benchmark
   writes every tool's (p, 2, 15) Jacobian blocks with one compiled loop (NumPy's

@@ -14,7 +14,9 @@ benchmarks/data/adbench), written four ways, all this project's own:
   (JAX and autograd have no in-place writes; s2sgrad refused the natural
   `lower[:, rows, cols] = icf[:, D:]` with np.tril_indices when this was written, and
   takes it now);
-- gmm_objective_torch: PyTorch, vectorized, the reference gradient.
+- gmm_objective_torch: PyTorch, vectorized, the reference gradient;
+- and hand_written_gradient: gmm_objective's gradient written by hand in numba, the
+  "manual" line.
 
 Every form leaves out the constant multigammaln term (gradients are unchanged).
 File format: `D K N`; K alphas; K lines of D means; K lines of D + D(D-1)/2 icf values;
@@ -22,10 +24,11 @@ N points; `gamma m`.
 """
 import math
 
+import numba
 import numpy as np
 
 from benchmarks import tools
-from benchmarks.harness import Case, data_path
+from benchmarks.harness import Case, Tool, data_path
 
 
 def gmm_objective(alphas, means, icf, x, wishart_gamma, wishart_m):
@@ -129,6 +132,85 @@ def logsumexp_loop(v):
     for c in range(v.shape[0]):
         s += math.exp(v[c] - m)
     return m + math.log(s)
+
+
+@numba.njit(cache=True)
+def hand_written_gradient(alphas, means, icf, x, wishart_gamma, wishart_m):
+    """gmm_objective's gradient as a person writes it in numba (the "manual" line): exp(icf)
+    once per component, each point's centred and Q-multiplied vectors kept for its k
+    components, the softmax weights w of main_term, then the chain rule backwards per
+    component with d qxcentered = -w qxcentered; no tapes."""
+    n, d = x.shape
+    k = alphas.shape[0]
+    exp_icf = np.empty((k, d))
+    sum_qs = np.zeros(k)
+    for c in range(k):
+        for j in range(d):
+            exp_icf[c, j] = math.exp(icf[c, j])
+            sum_qs[c] += icf[c, j]
+    d_alphas = np.zeros(k)
+    d_means = np.zeros((k, d))
+    d_icf = np.zeros_like(icf)
+    d_sum_qs = np.zeros(k)
+    xc = np.empty((k, d))
+    qxc = np.empty((k, d))
+    main_term = np.empty(k)
+    d_xc = np.empty(d)
+    for i in range(n):
+        for c in range(k):
+            for j in range(d):
+                xc[c, j] = x[i, j] - means[c, j]
+                qxc[c, j] = exp_icf[c, j] * xc[c, j]
+            lpos = d
+            for col in range(d):
+                for row in range(col + 1, d):
+                    qxc[c, row] += icf[c, lpos] * xc[c, col]
+                    lpos += 1
+            sqnorm = 0.0
+            for j in range(d):
+                sqnorm += qxc[c, j] * qxc[c, j]
+            main_term[c] = alphas[c] + sum_qs[c] - 0.5 * sqnorm
+        peak = main_term.max()
+        total = 0.0
+        for c in range(k):
+            main_term[c] = math.exp(main_term[c] - peak)
+            total += main_term[c]
+        for c in range(k):
+            w = main_term[c] / total
+            d_alphas[c] += w
+            d_sum_qs[c] += w
+            lpos = d
+            for col in range(d):
+                acc = 0.0
+                for row in range(col + 1, d):
+                    g = -w * qxc[c, row]
+                    d_icf[c, lpos] += g * xc[c, col]
+                    acc += g * icf[c, lpos]
+                    lpos += 1
+                d_xc[col] = acc
+            for j in range(d):
+                g = -w * qxc[c, j]
+                d_xc[j] += g * exp_icf[c, j]
+                d_icf[c, j] += g * xc[c, j] * exp_icf[c, j]
+                d_means[c, j] -= d_xc[j]
+    peak = alphas.max()
+    weights = np.exp(alphas - peak)
+    weights /= weights.sum()
+    gamma2 = wishart_gamma * wishart_gamma
+    for c in range(k):
+        d_alphas[c] -= n * weights[c]
+        for j in range(d):
+            d_icf[c, j] += d_sum_qs[c] - wishart_m + gamma2 * exp_icf[c, j] * exp_icf[c, j]
+        for j in range(d, icf.shape[1]):
+            d_icf[c, j] += gamma2 * icf[c, j]
+    return d_alphas, d_means, d_icf
+
+
+def manual(args):
+    def build():
+        objective = tools.njit_calls(numba, gmm_objective)
+        return (lambda: objective(*args)), (lambda: hand_written_gradient(*args))
+    return Tool("manual (numba)", build, "hand-written gradient, loop-style objective")
 
 
 def gmm_objective_torch(alphas, means, icf, x, wishart_gamma, wishart_m):
@@ -237,7 +319,8 @@ def cases(quick):
                           tools.vectorized_peers(gmm_vectorized, gmm_objective_torch_placed, vectorized, wrt)
                           + [tools.s2sgrad_numba(gmm_objective, args, wrt, note="loop-style"),
                              tools.s2sgrad_numba(gmm_objective_hoisted, args, wrt, name="s2sgrad numba, exps hoisted",
-                                                 note="loop-style, exp(icf) before the point loop")]))
+                                                 note="loop-style, exp(icf) before the point loop"),
+                             manual(args)]))
     return found
 
 
