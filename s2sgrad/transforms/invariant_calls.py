@@ -25,7 +25,7 @@ and the reverse sweep sums the point loop's cotangents into d_exp_icf, calling n
 then pulls them back through exp once per entry.  The values are the function's own: the
 table holds exactly the calls the loop makes, bit for bit.
 
-What is proved before a call moves (`_table_for`), on the function as the user wrote it:
+What is proved before a call moves (`_tables_before`, `_replaced`), on the lowered function:
 - the call is a number, has a rule written with its value (scalar.py's `with_ans`: exp,
   tanh, sqrt, cbrt), no effect, and is evaluated whenever its statement is (not behind
   and/or, a conditional expression or a comparison);
@@ -38,8 +38,9 @@ What is proved before a call moves (`_table_for`), on the function as the user w
 - the call reads the nest's indices and nothing else that the outer loop changes: no
   name it binds, no array it writes into or passes to a function or method, and no
   global if it calls a function of the user's;
-- the outer loop is a range with step 1; the table is filled only if it runs at least
-  once, so that no call is made that the function would not make.
+- what the call and the nest's bounds read is bound at the outer loop's entry (the table
+  is made there); the outer loop is a range with step 1, and the table is filled only if
+  it runs at least once, so that no call is made that the function would not make.
 """
 from __future__ import annotations
 
@@ -53,24 +54,29 @@ from . import kept_values, tapes
 
 def hoist_calls(fn: ir.Function, var_kinds: dict, namer) -> None:
     """Move the invariant calls of `fn`'s loop nests into tables (in place)."""
-    fn.body = _in_block(fn.body, fn, var_kinds, namer)
+    room = tapes.Room(fn, {})  # what is bound at each loop's entry, and which ints are lengths
+    fn.body = _in_block(fn.body, room, set(), fn, var_kinds, namer)
 
 
-def _in_block(stmts, fn, var_kinds, namer) -> list[ir.Stmt]:
+def _in_block(stmts, room, indices, fn, var_kinds, namer) -> list[ir.Stmt]:
+    """`indices`: the targets of the loops around the block (bound in it)."""
     out: list[ir.Stmt] = []
     for s in stmts:
         if isinstance(s, ir.ForRange) and _guard(s) is not None and not _leaves(s.body):
-            out += _tables_before(s, fn, var_kinds, namer)
+            bound = room.bound_before.get(id(s), set()) | indices
+            out += _tables_before(s, bound, room, fn, var_kinds, namer)
+        inner = indices | ({s.target.id} if isinstance(s, (ir.ForRange, ir.ForEach)) else set())
         for block in ir.blocks(s):
-            block[:] = _in_block(block, fn, var_kinds, namer)
+            block[:] = _in_block(block, room, inner, fn, var_kinds, namer)
         out.append(s)
     return out
 
 
-def _tables_before(outer: ir.ForRange, fn, var_kinds, namer) -> list[ir.Stmt]:
+def _tables_before(outer: ir.ForRange, bound, room, fn, var_kinds, namer) -> list[ir.Stmt]:
     """The tables filled before `outer` for the invariant calls of its nests (the calls
-    are replaced by reads of the tables)."""
-    changed = _changed_in(outer)
+    are replaced by reads of the tables); `bound`: the names bound at its entry."""
+    # what the loop changes, and what may be unbound at its entry, a table may not read
+    changed = _changed_in(outer) | (_names_read(outer) - bound)
     tables: dict[tuple, str] = {}
     fills: list[ir.Stmt] = []
 
@@ -80,7 +86,7 @@ def _tables_before(outer: ir.ForRange, fn, var_kinds, namer) -> list[ir.Stmt]:
                 visit(s.body, nest + [s])
             elif nest and isinstance(s, ir.Assign) and s.role == "user" and len(s.values) == 1 \
                     and not isinstance(s.values[0], kept_values.UNSURE):
-                s.values = [_replaced(s.values[0], nest, changed, fn, var_kinds, namer, tables, fills)]
+                s.values = [_replaced(s.values[0], nest, changed, room, fn, var_kinds, namer, tables, fills)]
 
     visit(outer.body, [])
     if not fills:
@@ -90,11 +96,11 @@ def _tables_before(outer: ir.ForRange, fn, var_kinds, namer) -> list[ir.Stmt]:
     return allocations + [ir.If(_guard(outer), loops, pos=outer.pos)]
 
 
-def _replaced(e, nest, changed, fn, var_kinds, namer, tables, fills) -> ir.Expr:
+def _replaced(e, nest, changed, room, fn, var_kinds, namer, tables, fills) -> ir.Expr:
     """e with its invariant calls (innermost first) read from tables."""
     if isinstance(e, kept_values.UNSURE):
         return e
-    e = ir.map_children(e, lambda c: _replaced(c, nest, changed, fn, var_kinds, namer, tables, fills))
+    e = ir.map_children(e, lambda c: _replaced(c, nest, changed, room, fn, var_kinds, namer, tables, fills))
     if not kept_values.qualifies(e, fn, var_kinds):
         return e
     indices = {loop.target.id for loop in nest}
@@ -102,19 +108,18 @@ def _replaced(e, nest, changed, fn, var_kinds, namer, tables, fills) -> ir.Expr:
         return e
     key = (expr_source(e), tuple(id(loop) for loop in nest))
     if key not in tables:
-        tables[key] = _new_table(e, nest, fn, var_kinds, namer, fills)
+        tables[key] = _new_table(e, nest, room, var_kinds, namer, fills)
     return _entry(tables[key], nest, e.pos)
 
 
-def _new_table(call: ir.Call, nest, fn, var_kinds, namer, fills) -> str:
+def _new_table(call: ir.Call, nest, room, var_kinds, namer, fills) -> str:
     """A table for `call` over the nest's indices: its allocation and its filling loops,
     appended to `fills`."""
     arrays = [n.id for a in call.args for n in ir.subexprs(a) if isinstance(n, ir.Name)
               and kinds.is_array(var_kinds.get(n.id))]
     name = namer.fresh(call.func.attr + ("_" + arrays[0] if arrays else ""))
     var_kinds[name] = kinds.array(len(nest))
-    lengths = tapes.Room(fn, {})
-    shape = ir.TupleExpr([lengths.at_least_zero(tapes.trip_count(loop)) for loop in nest])
+    shape = ir.TupleExpr([room.at_least_zero(tapes.trip_count(loop)) for loop in nest])
     fills.append(ir.Assign([ir.Name(name)], [ir.Call(ir.Lib("numpy", "empty"), [shape])], pos=call.pos))
     body: list[ir.Stmt] = [ir.Assign([_entry(name, nest, call.pos)], [copy.deepcopy(call)], pos=call.pos)]
     for loop in reversed(nest):
@@ -184,6 +189,10 @@ def _changed_in(loop: ir.ForRange) -> set[str]:
                     if not isinstance(sub.func, ir.Lib):
                         out.add("<user call>")  # which may change a global array in place
     return out
+
+
+def _names_read(loop: ir.ForRange) -> set[str]:
+    return set().union(*(ir.stmt_reads(s) for s in ir.walk_stmts([loop])))
 
 
 def _reads_a_global(e: ir.Expr) -> bool:
