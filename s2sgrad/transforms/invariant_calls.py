@@ -33,8 +33,10 @@ What is proved before a call moves (`_tables_before`, `_replaced`), on the lower
   a top-level statement of the one around it, and the outer loop has no break, continue
   or return: every run of the outer loop's body evaluates the call at every index of the
   nest;
-- the nest's loops are ranges with step 1 whose bounds the outer loop does not change
-  and which do not read each other's indices (the table is a rectangle);
+- the nest's loops are ranges with step 1 whose index their bodies do not rebind and
+  whose bounds the outer loop does not change and do not read each other's indices (the
+  table is a rectangle); the filling loops have indices of their own, so the user's keep
+  their values;
 - the call reads the nest's indices and nothing else that the outer loop changes: no
   name it binds, no array it writes into or passes to a function or method, and no
   global if it calls a function of the user's;
@@ -108,32 +110,46 @@ def _replaced(e, nest, changed, room, fn, var_kinds, namer, tables, fills) -> ir
         return e
     key = (expr_source(e), tuple(id(loop) for loop in nest))
     if key not in tables:
-        tables[key] = _new_table(e, nest, room, var_kinds, namer, fills)
+        tables[key] = _new_table(e, nest, room, var_kinds, namer, fills, tables.setdefault("indices", {}))
     return _entry(tables[key], nest, e.pos)
 
 
-def _new_table(call: ir.Call, nest, room, var_kinds, namer, fills) -> str:
+def _new_table(call: ir.Call, nest, room, var_kinds, namer, fills, own_indices) -> str:
     """A table for `call` over the nest's indices: its allocation and its filling loops,
-    appended to `fills`."""
+    appended to `fills`; `own_indices`: id of a loop -> the filling loops' index for it."""
     arrays = [n.id for a in call.args for n in ir.subexprs(a) if isinstance(n, ir.Name)
               and kinds.is_array(var_kinds.get(n.id))]
     name = namer.fresh(call.func.attr + ("_" + arrays[0] if arrays else ""))
     var_kinds[name] = kinds.array(len(nest))
     shape = ir.TupleExpr([room.at_least_zero(tapes.trip_count(loop)) for loop in nest])
     fills.append(ir.Assign([ir.Name(name)], [ir.Call(ir.Lib("numpy", "empty"), [shape])], pos=call.pos))
-    body: list[ir.Stmt] = [ir.Assign([_entry(name, nest, call.pos)], [copy.deepcopy(call)], pos=call.pos)]
+    # indices of their own: the user's keep the values they have when the loop starts
+    for loop in nest:  # one name a loop of the user's, for every table filled over it
+        if id(loop) not in own_indices:
+            own_indices[id(loop)] = namer.fresh(loop.target.id)
+            var_kinds[own_indices[id(loop)]] = var_kinds.get(loop.target.id, kinds.SCALAR)
+    own = {loop.target.id: own_indices[id(loop)] for loop in nest}
+    body: list[ir.Stmt] = [ir.Assign([_entry(name, nest, call.pos, own)], [_renamed(copy.deepcopy(call), own)],
+                                     pos=call.pos)]
     for loop in reversed(nest):
-        body = [ir.ForRange(ir.Name(loop.target.id), copy.deepcopy(loop.args), body, pos=loop.pos)]
+        body = [ir.ForRange(ir.Name(own[loop.target.id]), copy.deepcopy(loop.args), body, pos=loop.pos)]
     fills += body
     return name
 
 
-def _entry(table: str, nest, pos) -> ir.Subscript:
-    """table[c, j]: the entry of the nest's current indices (less each range's start)."""
+def _renamed(e: ir.Expr, names: dict) -> ir.Expr:
+    if isinstance(e, ir.Name) and e.id in names:
+        return ir.Name(names[e.id], pos=e.pos)
+    return ir.map_children(e, lambda c: _renamed(c, names))
+
+
+def _entry(table: str, nest, pos, names=None) -> ir.Subscript:
+    """table[c, j]: the entry of the nest's current indices (less each range's start);
+    `names` renames the indices (the filling loops')."""
     items = []
     for loop in nest:
         start, _ = _bounds(loop)
-        index = ir.Name(loop.target.id)
+        index = ir.Name((names or {}).get(loop.target.id, loop.target.id))
         items.append(index if _is_zero(start) else ir.BinOp("-", index, start))
     return ir.Subscript(ir.Name(table), items[0] if len(items) == 1 else ir.TupleExpr(items), pos=pos)
 
@@ -163,9 +179,9 @@ def _unit_step(loop: ir.ForRange) -> bool:
 
 
 def _rectangular(loop: ir.ForRange, nest, changed) -> bool:
-    """A loop of the nest: a plain range whose bounds the outer loop does not change and
-    do not read the indices of the loops around it."""
-    if loop.limit is not None or not _unit_step(loop):
+    """A loop of the nest: a plain range whose index its body does not rebind, and whose
+    bounds the outer loop does not change and do not read the indices around it."""
+    if loop.limit is not None or not _unit_step(loop) or loop.target.id in ir.assigned_names(loop.body):
         return False
     reads = set().union(*(ir.names_in(a) for a in loop.args))
     return not reads & (changed | {outer.target.id for outer in nest})

@@ -103,6 +103,42 @@ def triangle(w, x):
     return total
 
 
+def index_read_first(w, x):
+    """j is read before the nest binds it (0 in the first row, the last index after): the
+    filling loops must leave the user's j alone (found by an adversarial run)."""
+    j = 0
+    total = 0.0
+    for i in range(x.shape[0]):
+        total += w[j] * 3.0
+        for j in range(w.shape[0]):
+            total += math.exp(w[j]) * x[i, j]
+    return total
+
+
+def indices_read_around(w, x):
+    """The same around a loop over t: the table over (i, j) is filled before it."""
+    j = 1
+    total = 0.0
+    for t in range(2):
+        total += w[j] * w[j]
+        for i in range(x.shape[0]):
+            for j in range(w.shape[0]):
+                total += math.exp(w[j]) * x[i, j] * (i + 1.0)
+        j = 1
+    return total
+
+
+def index_rebound(w, x):
+    """The nest's index is rebound in its body: the entry it reads is not the range's,
+    and the call stays (found by an adversarial run)."""
+    total = 0.0
+    for i in range(x.shape[0]):
+        for j in range(w.shape[0] - 1):
+            j += 1
+            total += math.exp(w[j]) * x[i, j]
+    return total
+
+
 SCALE = np.array([0.5, -1.0, 2.0])
 
 
@@ -123,7 +159,8 @@ def global_and_a_call(w, x):
 CASES = [(scaled_rows, [(3,), (4, 3)]), (two_deep, [(2, 4), (3, 4)]), (inside_another_loop, [(2, 3), (4, 3)]),
          (rebound_in_loop, [(3,), (4, 3)]), (written_in_loop, [(3,), (4, 3)]),
          (behind_a_branch, [(3,), (5, 3)]), (with_a_break, [(3,), (4, 3)]), (triangle, [(3,), (4, 3)]),
-         (global_and_a_call, [(3,), (4, 3)])]
+         (global_and_a_call, [(3,), (4, 3)]), (index_read_first, [(3,), (2, 3)]),
+         (indices_read_around, [(3,), (2, 3)]), (index_rebound, [(3,), (2, 3)])]
 
 
 @pytest.mark.parametrize("f, shapes", CASES, ids=[c[0].__name__ for c in CASES])
@@ -160,8 +197,8 @@ def test_the_table_is_filled_before_the_loop_when_it_runs():
     g(np.ones(2), np.ones((3, 2)))
     source = g.source
     assert "    exp_w = np.empty((w.shape[0],))\n" in source
-    assert "    if 0 < x.shape[0]:\n        for j in range(w.shape[0]):\n            exp_w[j] = math.exp(w[j])\n" \
-        in source
+    assert "    if 0 < x.shape[0]:\n        for j_1 in range(w.shape[0]):\n            exp_w[j_1] = math.exp(w[j_1])\n" \
+        in source  # indices of its own: the user's j keeps its value
     assert "work[j] = exp_w[j] * x[i, j]" in source
     # no call left in the point loop, forward or reverse
     assert "math.exp" not in _loop_of(source, "for i in range(x.shape[0]):")
@@ -174,8 +211,8 @@ def test_one_table_for_one_value_with_the_ranges_start_taken_off():
     g = s2sgrad.grad(two_deep, backend="numba")
     g(np.ones((2, 3)), np.ones((2, 3)))
     source = g.source
-    assert source.count("exp_q[c, j - 1] = math.exp(q[c, j])") == 1 and "exp_q_1" not in source
-    assert "tanh_q[c, j - 1] = math.tanh(q[c, j] * 0.5)" in source
+    assert source.count("exp_q[c_1, j_1 - 1] = math.exp(q[c_1, j_1])") == 1 and "exp_q_1" not in source
+    assert "tanh_q[c_1, j_1 - 1] = math.tanh(q[c_1, j_1] * 0.5)" in source
     # the point loop's reverse reads the tables (its forward is dead: grad needs no total)
     assert "d_exp_q[c, j - 1] += d_total * (x[i, j] + tanh_q[c, j - 1])" in source
 
@@ -185,13 +222,13 @@ def test_the_table_of_a_value_that_changes_with_an_outer_loop_is_filled_in_it():
     g(np.ones((2, 3)), np.ones((2, 3)))
     t_loop = _loop_of(g.source, "for t in range(w.shape[0]):")
     assert "        sqrt_w = np.empty((x.shape[1],))\n" in t_loop
-    assert "        if 0 < x.shape[0]:\n            for j in range(x.shape[1]):\n" \
-        "                sqrt_w[j] = math.sqrt(w[t, j] * w[t, j] + 1.0)" in t_loop
+    assert "        if 0 < x.shape[0]:\n            for j_1 in range(x.shape[1]):\n" \
+        "                sqrt_w[j_1] = math.sqrt(w[t, j_1] * w[t, j_1] + 1.0)" in t_loop
     assert "math.sqrt" not in _loop_of(g.source, "for i in range(x.shape[0] - 1, -1, -1):")
 
 
 @pytest.mark.parametrize("f", [rebound_in_loop, written_in_loop, behind_a_branch, with_a_break, triangle,
-                               global_and_a_call],
+                               global_and_a_call, index_rebound],
                          ids=lambda f: f.__name__)
 def test_calls_that_may_change_or_may_not_run_stay_in_the_loop(f):
     g = s2sgrad.grad(f, backend="numba")
