@@ -199,7 +199,10 @@ class _Placement:
         out = []
         for s in stmts:
             if isinstance(s, own):
-                out += [pair[side] for pair in self.pairs(s) if pair[side] is not None]
+                pairs = self.pairs(s)
+                if not forward and isinstance(s.stmt, ir.Assign):
+                    pairs = pairs[::-1]  # `a[0], a[1] = ...` pushes a[0] first: a tape gives it back last
+                out += [pair[side] for pair in pairs if pair[side] is not None]
                 continue
             if isinstance(s, (Save, Restore)):
                 continue
