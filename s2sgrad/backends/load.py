@@ -19,6 +19,7 @@ import linecache
 import os
 import sys
 import tempfile
+import threading
 import types
 from pathlib import Path
 
@@ -56,8 +57,18 @@ def package_digest() -> str:
     return h.hexdigest()[:12]
 
 
+# threads making the first call of one derivative at once load one module: one at a time,
+# so that none writes another's temporary file or finds its module half run
+_LOADING = threading.Lock()
+
+
 def load_file(source: str, name: str, inject: dict | None = None) -> types.ModuleType:
     """Write the source to the cache directory (once per text) and import it from there."""
+    with _LOADING:
+        return _load_file(source, name, inject)
+
+
+def _load_file(source: str, name: str, inject: dict | None) -> types.ModuleType:
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
     folder = cache_dir() / package_digest()
     try:

@@ -411,3 +411,39 @@ def test_a_second_process_loads_the_compiled_code_from_the_cache(tmp_path):
     assert first_stats == "0 1"   # compiled
     assert second_stats == "1 0"  # loaded from the cache, not compiled
     assert path.startswith(str(tmp_path)) and os.path.exists(path)
+
+
+def test_threads_making_the_first_call_at_once_all_get_the_gradient(tmp_path, monkeypatch):
+    """Each round a function no cache has seen, its first call made by 8 threads at once:
+    they used to write one temporary file and find each other's module half loaded
+    (FileNotFoundError, AttributeError; found by an adversarial run)."""
+    import importlib
+    import threading
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("S2SGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    w, x = np.array([0.1, -0.2, 0.3]), np.ones((4, 3))
+    for round_ in range(3):
+        (tmp_path / f"fresh_{round_}.py").write_text(
+            "import math\n\n\ndef f(w, x):\n"
+            f"    total = {round_ + 0.5}\n"
+            "    for i in range(x.shape[0]):\n"
+            "        for j in range(w.shape[0]):\n"
+            "            total += math.exp(w[j]) * x[i, j]\n"
+            "    return total\n")
+        g = s2sgrad.grad(importlib.import_module(f"fresh_{round_}").f, backend="numba")
+        results, errors = [], []
+
+        def call():
+            try:
+                results.append(g(w, x))
+            except Exception as exc:  # noqa: BLE001 - what a thread raised is the finding
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+        threads = [threading.Thread(target=call) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        for r in results:
+            np.testing.assert_allclose(r, 4 * np.exp(w), rtol=1e-12)
