@@ -8,6 +8,7 @@ at test time, so the functions can be edited or moved freely.
 import math
 
 COUNTER = 0.0
+SCALES = [1.0, 2.0]
 
 
 # 1. a generator
@@ -162,3 +163,19 @@ def star_args(x, *rest):  # <- here
 
 def star_kwargs(x, **options):  # <- here
     return x * x
+
+
+# 16. writing into a global array (or a closure's): s2sgrad reads it as a constant
+def global_element_write(x):
+    SCALES[0] = x * 2.0  # <- here
+    return SCALES[0] * x
+
+
+def closure_element_write(x):
+    buf = [0.0]
+
+    def store(v):
+        buf[0] = v  # <- here
+        return v
+
+    return store(x) * x

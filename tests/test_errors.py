@@ -259,3 +259,19 @@ def test_only_plain_functions_are_differentiated(target):
     with pytest.raises(s2sgrad.SourceUnavailableError, match="differentiates Python functions") as info:
         s2sgrad.grad(target)
     assert info.value.hint
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_write_into_a_global_or_a_closures_array_is_refused(backend):
+    """It used to be ignored: the gradient read the global as the constant it was before
+    the call (found by an adversarial run)."""
+    exc = raised(UnsupportedSyntaxError,
+                 lambda: s2sgrad.grad(bad_inputs.global_element_write, backend=backend)(1.5))
+    check_error(exc, bad_inputs.global_element_write, "SCALES[0]", "global")
+    assert bad_inputs.SCALES == [1.0, 2.0]  # refused before anything ran
+
+
+def test_a_write_into_a_closures_list_is_refused():
+    """A nested function's closure variables are its arguments: refused as a write into one."""
+    exc = raised(UnsupportedSyntaxError, lambda: s2sgrad.grad(bad_inputs.closure_element_write)(1.5))
+    assert "writes into its argument `buf` in place" in exc.message

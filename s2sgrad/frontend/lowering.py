@@ -902,6 +902,12 @@ class Lowerer(Desugaring):
             return ir.Name(node.value, pos=self.pos(node))
         if isinstance(node, cst.Subscript) and self.dict_var(node.value) is not None:
             raise self.dict_write(node.value.value, node)
+        if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) \
+                and node.value.value not in self.locals:
+            raise self.unsupported(
+                f"writing into `{node.value.value}`, a global or a closure's variable", node,
+                "s2sgrad reads globals and closure values as constants and never writes them: "
+                "pass the array as an argument and return what the function computes.")
         if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
             return ir.Subscript(ir.Name(node.value.value, pos=self.pos(node.value)),
                                 self.index(node), pos=self.pos(node))
