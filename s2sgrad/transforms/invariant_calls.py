@@ -13,9 +13,9 @@ becomes, as a hand-written gradient has it,
 
     exp_icf = np.empty((k, d))
     if 0 < n:
-        for c in range(k):
-            for j in range(d):
-                exp_icf[c, j] = math.exp(icf[c, j])
+        for c_1 in range(k):          # indices of its own: c and j keep their values
+            for j_1 in range(d):
+                exp_icf[c_1, j_1] = math.exp(icf[c_1, j_1])
     for i in range(n):
         for c in range(k):
             for j in range(d):
@@ -25,7 +25,7 @@ and the reverse sweep sums the point loop's cotangents into d_exp_icf, calling n
 then pulls them back through exp once per entry.  The values are the function's own: the
 table holds exactly the calls the loop makes, bit for bit.
 
-What is proved before a call moves (`_tables_before`, `_replaced`), on the lowered function:
+What is proved before a call moves (`_tables_before`, `_Tables.replaced`), on the lowered function:
 - the call is a number, has a rule written with its value (scalar.py's `with_ans`: exp,
   tanh, sqrt, cbrt), no effect, and is evaluated whenever its statement is (not behind
   and/or, a conditional expression or a comparison);
@@ -77,64 +77,75 @@ def _in_block(stmts, room, indices, fn, var_kinds, namer) -> list[ir.Stmt]:
 def _tables_before(outer: ir.ForRange, bound, room, fn, var_kinds, namer) -> list[ir.Stmt]:
     """The tables filled before `outer` for the invariant calls of its nests (the calls
     are replaced by reads of the tables); `bound`: the names bound at its entry."""
-    # what the loop changes, and what may be unbound at its entry, a table may not read
-    changed = _changed_in(outer) | (_names_read(outer) - bound)
-    tables: dict[tuple, str] = {}
-    fills: list[ir.Stmt] = []
+    tables = _Tables(outer, bound, room, fn, var_kinds, namer)
 
     def visit(body, nest):
         for s in body:
-            if isinstance(s, ir.ForRange) and _rectangular(s, nest, changed) and not _leaves(s.body):
+            if isinstance(s, ir.ForRange) and _rectangular(s, nest, tables.changed) and not _leaves(s.body):
                 visit(s.body, nest + [s])
             elif nest and isinstance(s, ir.Assign) and s.role == "user" and len(s.values) == 1 \
                     and not isinstance(s.values[0], kept_values.UNSURE):
-                s.values = [_replaced(s.values[0], nest, changed, room, fn, var_kinds, namer, tables, fills)]
+                s.values = [tables.replaced(s.values[0], nest)]
 
     visit(outer.body, [])
-    if not fills:
+    if not tables.fills:
         return []
-    allocations = [s for s in fills if not isinstance(s, ir.ForRange)]
-    loops = [s for s in fills if isinstance(s, ir.ForRange)]
+    allocations = [s for s in tables.fills if not isinstance(s, ir.ForRange)]
+    loops = [s for s in tables.fills if isinstance(s, ir.ForRange)]
     return allocations + [ir.If(_guard(outer), loops, pos=outer.pos)]
 
 
-def _replaced(e, nest, changed, room, fn, var_kinds, namer, tables, fills) -> ir.Expr:
-    """e with its invariant calls (innermost first) read from tables."""
-    if isinstance(e, kept_values.UNSURE):
-        return e
-    e = ir.map_children(e, lambda c: _replaced(c, nest, changed, room, fn, var_kinds, namer, tables, fills))
-    if not kept_values.qualifies(e, fn, var_kinds):
-        return e
-    indices = {loop.target.id for loop in nest}
-    if ir.names_in(e) & (changed - indices) or ("<user call>" in changed and _reads_a_global(e)):
-        return e
-    key = (expr_source(e), tuple(id(loop) for loop in nest))
-    if key not in tables:
-        tables[key] = _new_table(e, nest, room, var_kinds, namer, fills, tables.setdefault("indices", {}))
-    return _entry(tables[key], nest, e.pos)
+class _Tables:
+    """The tables made before one outer loop: their names by call, the statements that
+    make and fill them, and the filling loops' indices."""
 
+    def __init__(self, outer, bound, room, fn, var_kinds, namer):
+        # what the loop changes, and what may be unbound at its entry, a table may not read
+        self.changed = _changed_in(outer) | (_names_read(outer) - bound)
+        self.room, self.fn, self.var_kinds, self.namer = room, fn, var_kinds, namer
+        self.names: dict[tuple, str] = {}  # (the call's source, the nest's loops) -> table
+        self.fills: list[ir.Stmt] = []
+        self.own_indices: dict[int, str] = {}  # id of a loop of the user's -> the fill's index
 
-def _new_table(call: ir.Call, nest, room, var_kinds, namer, fills, own_indices) -> str:
-    """A table for `call` over the nest's indices: its allocation and its filling loops,
-    appended to `fills`; `own_indices`: id of a loop -> the filling loops' index for it."""
-    arrays = [n.id for a in call.args for n in ir.subexprs(a) if isinstance(n, ir.Name)
-              and kinds.is_array(var_kinds.get(n.id))]
-    name = namer.fresh(call.func.attr + ("_" + arrays[0] if arrays else ""))
-    var_kinds[name] = kinds.array(len(nest))
-    shape = ir.TupleExpr([room.at_least_zero(tapes.trip_count(loop)) for loop in nest])
-    fills.append(ir.Assign([ir.Name(name)], [ir.Call(ir.Lib("numpy", "empty"), [shape])], pos=call.pos))
-    # indices of their own: the user's keep the values they have when the loop starts
-    for loop in nest:  # one name a loop of the user's, for every table filled over it
-        if id(loop) not in own_indices:
-            own_indices[id(loop)] = namer.fresh(loop.target.id)
-            var_kinds[own_indices[id(loop)]] = var_kinds.get(loop.target.id, kinds.SCALAR)
-    own = {loop.target.id: own_indices[id(loop)] for loop in nest}
-    body: list[ir.Stmt] = [ir.Assign([_entry(name, nest, call.pos, own)], [_renamed(copy.deepcopy(call), own)],
-                                     pos=call.pos)]
-    for loop in reversed(nest):
-        body = [ir.ForRange(ir.Name(own[loop.target.id]), copy.deepcopy(loop.args), body, pos=loop.pos)]
-    fills += body
-    return name
+    def replaced(self, e: ir.Expr, nest) -> ir.Expr:
+        """e with its invariant calls (innermost first) read from tables."""
+        if isinstance(e, kept_values.UNSURE):
+            return e
+        e = ir.map_children(e, lambda c: self.replaced(c, nest))
+        if not kept_values.qualifies(e, self.fn, self.var_kinds):
+            return e
+        indices = {loop.target.id for loop in nest}
+        if ir.names_in(e) & (self.changed - indices) or ("<user call>" in self.changed and _reads_a_global(e)):
+            return e
+        key = (expr_source(e), tuple(id(loop) for loop in nest))
+        if key not in self.names:
+            self.names[key] = self.new_table(e, nest)
+        return _entry(self.names[key], nest, e.pos)
+
+    def new_table(self, call: ir.Call, nest) -> str:
+        """A table for `call` over the nest's indices: its allocation and filling loops."""
+        arrays = [n.id for a in call.args for n in ir.subexprs(a) if isinstance(n, ir.Name)
+                  and kinds.is_array(self.var_kinds.get(n.id))]
+        name = self.namer.fresh(call.func.attr + ("_" + arrays[0] if arrays else ""))
+        self.var_kinds[name] = kinds.array(len(nest))
+        shape = ir.TupleExpr([self.room.at_least_zero(tapes.trip_count(loop)) for loop in nest])
+        self.fills.append(ir.Assign([ir.Name(name)], [ir.Call(ir.Lib("numpy", "empty"), [shape])], pos=call.pos))
+        own = self.indices_of_own(nest)
+        body: list[ir.Stmt] = [ir.Assign([_entry(name, nest, call.pos, own)], [_renamed(copy.deepcopy(call), own)],
+                                         pos=call.pos)]
+        for loop in reversed(nest):
+            body = [ir.ForRange(ir.Name(own[loop.target.id]), copy.deepcopy(loop.args), body, pos=loop.pos)]
+        self.fills += body
+        return name
+
+    def indices_of_own(self, nest) -> dict[str, str]:
+        """The user's index -> the filling loops' (one name a loop, for every table filled
+        over it): the user's keep the values they have when the outer loop starts."""
+        for loop in nest:
+            if id(loop) not in self.own_indices:
+                self.own_indices[id(loop)] = self.namer.fresh(loop.target.id)
+                self.var_kinds[self.own_indices[id(loop)]] = self.var_kinds.get(loop.target.id, kinds.SCALAR)
+        return {loop.target.id: self.own_indices[id(loop)] for loop in nest}
 
 
 def _renamed(e: ir.Expr, names: dict) -> ir.Expr:
