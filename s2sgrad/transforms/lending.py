@@ -121,7 +121,7 @@ def in_rooms(fn: ir.Function, namer) -> tuple[ir.Function, ir.Function, list[str
     rooms' element types) where fn makes tapes at its top level; None elsewhere.  The
     work returns (what fn returns, its tapes), the rooms for the next call."""
     tapes = [s for s in fn.body if isinstance(s, ir.TapeNew)]
-    if not tapes or not _returns_once(fn) or not isinstance(fn.body[-1], ir.Return):
+    if not tapes or not _returns_once(fn):
         return None
     work = copy.deepcopy(fn)
     work.name = namer.fresh(f"{fn.name}_in_rooms")
